@@ -1,0 +1,34 @@
+"""The ``gmail-archiver`` command line: a thin typer app over the library.
+
+Every command lives in its own ``cmd_<name>.py`` module exposing ``register(app)``; COMMANDS below is the one
+ordered list of them (what ``--help`` shows).
+"""
+
+from __future__ import annotations
+
+import importlib
+
+import typer
+
+from archiver.cli._common import EXIT_CODES_HELP
+
+COMMANDS: list[str] = [
+    # names of archiver.cli.cmd_<name> modules, in --help order; each registers itself
+]
+
+app = typer.Typer(
+    name="gmail-archiver",
+    help="Back up Gmail (labels and threads kept) or any IMAP server into a deduplicated archive; restore, "
+    "export and verify it.\n\n" + EXIT_CODES_HELP,
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+for _name in COMMANDS:
+    importlib.import_module(f"archiver.cli.cmd_{_name}").register(app)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

@@ -1,0 +1,59 @@
+"""Shared fixtures: environment isolation, a private Dovecot server."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.servers import dovecot as _dovecot
+
+REPO = Path(__file__).resolve().parent.parent
+CORPUS = REPO.parent / "shared" / "corpus"
+
+
+@pytest.fixture(autouse=True)
+def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """No test sees the user's HOME, config or secrets."""
+    home = tmp_path_factory.mktemp("home")
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(home / ".cache"))
+    for name in list(os.environ):
+        if name.startswith("GMAIL_ARCHIVER_"):
+            monkeypatch.delenv(name)
+
+
+def _require_dovecot() -> None:
+    if not _dovecot.available():
+        if os.environ.get("CI"):
+            pytest.fail("Dovecot is not installed; .ci/run must install dovecot-imapd")
+        pytest.skip("Dovecot is not installed (apt-get install dovecot-imapd; .ci/run does this)")
+
+
+@pytest.fixture
+def dovecot() -> Iterator[_dovecot.DovecotServer]:
+    """A private Dovecot (Maildir) on 127.0.0.1 with user ``alice`` / password ``secret``."""
+    _require_dovecot()
+    with _dovecot.DovecotServer(storage="maildir") as server:
+        server.add_user("alice", "secret")
+        yield server
+
+
+@pytest.fixture
+def dovecot_sdbox() -> Iterator[_dovecot.DovecotServer]:
+    """Like ``dovecot`` but sdbox storage (fast APPEND) and a Gmail-like capability list (no QRESYNC)."""
+    _require_dovecot()
+    with _dovecot.DovecotServer(storage="sdbox", gmail_like=True) as server:
+        server.add_user("alice", "secret")
+        yield server
+
+
+@pytest.fixture(scope="session")
+def corpus_dir() -> Path:
+    """The shared corpus of real messages (read-only)."""
+    if not (CORPUS / "manifest.tsv").exists():
+        pytest.fail(f"corpus not found next to the repository ({CORPUS})")
+    return CORPUS
