@@ -1,0 +1,123 @@
+"""Which snapshots to keep (``forget --keep-*``) and the forget/prune operations.
+
+Policy semantics are restic's (``internal/restic/snapshot_policy.go``), per account:
+
+- snapshots are walked newest first; each ``keep_*`` rule has a bucket function (``last``: every snapshot is
+  its own bucket; ``hourly``: ``YYYYMMDDHH``; ``daily``: ``YYYYMMDD``; ``weekly``: ISO year and week;
+  ``monthly``: ``YYYYMM``; ``yearly``: ``YYYY``) and a count; the first snapshot met in a bucket not seen
+  before (the newest one of that bucket) is kept while the rule has counts left;
+- as in restic, the oldest snapshot is kept too when a rule still has counts left at the end (so a short
+  history is kept whole rather than cut at the last bucket boundary);
+- a count of -1 means unlimited; 0 switches the rule off;
+- buckets use UTC unless another time zone is passed.
+
+Partial snapshots (checkpoints of an unfinished run) take no part in the rules: a checkpoint is forgotten
+once a complete snapshot of the same account exists that is newer than it, and kept otherwise (it is the
+point the next run resumes from).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from archiver.errors import UsageError
+from archiver.model import SnapshotInfo
+
+RULES: tuple[str, ...] = ("last", "hourly", "daily", "weekly", "monthly", "yearly")
+
+
+@dataclass(frozen=True, slots=True)
+class RetentionPolicy:
+    """How many snapshots to keep per rule (0: rule off, -1: unlimited)."""
+
+    last: int = 0
+    hourly: int = 0
+    daily: int = 0
+    weekly: int = 0
+    monthly: int = 0
+    yearly: int = 0
+
+    def __post_init__(self) -> None:
+        for rule in RULES:
+            if getattr(self, rule) < -1:
+                raise UsageError(f"--keep-{rule} must be -1 (unlimited), 0 (off) or a positive count")
+
+    @property
+    def empty(self) -> bool:
+        return all(getattr(self, rule) == 0 for rule in RULES)
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyDecision:
+    """The outcome of a policy: snapshots kept (with the rules that kept each) and snapshots to forget."""
+
+    keep: tuple[SnapshotInfo, ...]
+    forget: tuple[SnapshotInfo, ...]
+    reasons: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    """Snapshot id -> the rules that keep it (e.g. ``("daily", "last")``)."""
+
+
+def _bucket(rule: str, tz: _dt.tzinfo) -> Callable[[SnapshotInfo, int], object]:
+    def key(info: SnapshotInfo, nr: int) -> object:
+        t = info.time.astimezone(tz)
+        if rule == "last":
+            return nr
+        if rule == "hourly":
+            return (t.year, t.month, t.day, t.hour)
+        if rule == "daily":
+            return (t.year, t.month, t.day)
+        if rule == "weekly":
+            iso = t.isocalendar()
+            return (iso.year, iso.week)
+        if rule == "monthly":
+            return (t.year, t.month)
+        return t.year
+
+    return key
+
+
+def _order(info: SnapshotInfo) -> tuple[_dt.datetime, str]:
+    return (info.time, info.id)
+
+
+def _apply_complete(snaps: Sequence[SnapshotInfo], policy: RetentionPolicy, tz: _dt.tzinfo,
+                    reasons: dict[str, list[str]]) -> None:
+    newest_first = sorted(snaps, key=_order, reverse=True)
+    counts = {rule: getattr(policy, rule) for rule in RULES}
+    last_seen: dict[str, object] = {}
+    buckets = {rule: _bucket(rule, tz) for rule in RULES}
+    for nr, info in enumerate(newest_first):
+        oldest = nr == len(newest_first) - 1
+        for rule in RULES:
+            if counts[rule] == 0:
+                continue
+            val = buckets[rule](info, nr)
+            if rule not in last_seen or val != last_seen[rule] or oldest:
+                last_seen[rule] = val
+                reasons.setdefault(info.id, []).append(rule)
+                if counts[rule] > 0:
+                    counts[rule] -= 1
+
+
+def apply_policy(snapshots: Sequence[SnapshotInfo], policy: RetentionPolicy,
+                 tz: _dt.tzinfo = _dt.UTC) -> PolicyDecision:
+    """Split ``snapshots`` into kept and forgotten ones; pure (no I/O). UsageError for an empty policy."""
+    if policy.empty:
+        raise UsageError("no --keep-* rule given; refusing to forget every snapshot",
+                         hint="e.g. --keep-daily 7 --keep-weekly 5")
+    reasons: dict[str, list[str]] = {}
+    accounts = sorted({s.account for s in snapshots})
+    for account in accounts:
+        mine = [s for s in snapshots if s.account == account]
+        complete = [s for s in mine if not s.partial]
+        _apply_complete(complete, policy, tz, reasons)
+        newest_complete = max((s.time for s in complete), default=None)
+        for s in mine:
+            if s.partial and (newest_complete is None or s.time >= newest_complete):
+                reasons.setdefault(s.id, []).append("checkpoint")
+    ordered = sorted(snapshots, key=_order)
+    keep = tuple(s for s in ordered if s.id in reasons)
+    forget = tuple(s for s in ordered if s.id not in reasons)
+    return PolicyDecision(keep=keep, forget=forget, reasons={k: tuple(v) for k, v in reasons.items()})
