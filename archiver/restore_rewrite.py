@@ -1,0 +1,169 @@
+"""Byte-level edits restore makes to an upload, and the target names of labels (pure functions, no I/O).
+
+Policy ``rewrite-message-id`` (the default): Gmail silently drops an APPEND whose Message-ID it already holds,
+so a *different* message carrying a Message-ID the target has is uploaded with a deterministic new one,
+``<restored.<first 16 hex of the blob id>.<original without brackets>>``, and the original value kept in an
+``X-Archiver-Original-Message-ID:`` header.  Only the Message-ID field changes; every other byte is kept.
+
+Gmail label mapping (documented in the restore help and README):
+- system labels ``\\Inbox \\Starred \\Important \\Sent \\Draft`` are restored as such
+  (``\\Drafts`` -> ``\\Draft``); ``\\Trash`` / ``\\Spam`` are locations (the upload goes into that
+  folder), not labels;
+- from a generic source, folder roles map to system labels (INBOX -> ``\\Inbox``, ``\\Sent`` ->
+  ``\\Sent``, ``\\Drafts`` -> ``\\Draft``, ``\\Flagged`` -> ``\\Starred``, ``\\Important`` ->
+  ``\\Important``, ``\\Trash`` and ``\\Junk`` -> Trash / Spam); ``\\All`` and ``\\Archive``
+  folders give no label (All Mail holds everything);
+- a user label Gmail reserves (Inbox, Sent, Sent Mail, Drafts, Spam, Trash, Bin, Starred, Important, Chats,
+  All Mail, Muted, Migrated, or under ``[Gmail]``/``[Google Mail]``) becomes ``Restored/<name>``;
+  runs of whitespace are collapsed and ends stripped (Gmail refuses "excess whitespace").
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+
+from archiver.model import MessageRecord
+
+ORIGINAL_HEADER = b"X-Archiver-Original-Message-ID"
+_FIELD = re.compile(rb"^([\x21-\x39\x3b-\x7e]+)[ \t]*:")
+
+RESERVED = frozenset({"inbox", "sent", "sent mail", "drafts", "draft", "spam", "trash", "bin", "starred",
+                      "important", "chats", "all mail", "muted", "migrated", "junk"})
+SYSTEM_ALIASES = {"\\inbox": "\\Inbox", "\\starred": "\\Starred", "\\important": "\\Important",
+                  "\\sent": "\\Sent", "\\draft": "\\Draft", "\\drafts": "\\Draft", "\\trash": "\\Trash",
+                  "\\spam": "\\Spam", "\\junk": "\\Spam"}
+ROLE_TO_LABEL = {"\\Sent": "\\Sent", "\\Drafts": "\\Draft", "\\Flagged": "\\Starred",
+                 "\\Important": "\\Important", "\\Trash": "\\Trash", "\\Junk": "\\Spam", "\\All": "",
+                 "\\Archive": ""}
+
+
+def rewrite_message_id(raw: bytes, new_id: str) -> bytes:
+    """``raw`` with its first Message-ID field replaced by ``new_id`` and the old value kept in a header.
+
+    A message without a Message-ID field gets one added at the top (the caller never asks for that case).
+    """
+    lines = raw.splitlines(keepends=True)
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        if line in (b"\r\n", b"\n"):
+            break
+        m = _FIELD.match(line)
+        if m and m.group(1).lower() == b"message-id":
+            j = i + 1
+            while j < len(lines) and lines[j][:1] in (b" ", b"\t"):
+                j += 1
+            eol = b"\r\n" if line.endswith(b"\r\n") else b"\n"
+            old = b"".join(lines[i:j])
+            value = old[m.end():]
+            new = b"Message-ID: " + new_id.encode("ascii") + eol + ORIGINAL_HEADER + b":" + value
+            if not new.endswith(b"\n"):
+                new += eol
+            return b"".join(lines[:i]) + new + b"".join(lines[j:])
+        i += 1
+    eol = b"\r\n" if b"\r\n" in raw[:2000] else b"\n"
+    return b"Message-ID: " + new_id.encode("ascii") + eol + raw
+
+
+def to_crlf(raw: bytes) -> bytes:
+    """Bare LF -> CRLF: what Dovecot serves for a message uploaded with bare LFs."""
+    return re.sub(rb"(?<!\r)\n", b"\r\n", raw)
+
+
+# -- labels ------------------------------------------------------------------------------------------
+
+
+def gmail_label(label: str) -> str:
+    """A Gmail label name for ``label`` from a Gmail snapshot: system aliases fixed, reserved names moved."""
+    alias = SYSTEM_ALIASES.get(label.lower()) if label.startswith("\\") else None
+    if alias is not None:
+        return alias
+    if label.startswith("\\"):
+        return label
+    name = " ".join(label.split())
+    if label.upper() == "INBOX":
+        return "\\Inbox"
+    top = name.split("/")[0].lower()
+    if name.lower() in RESERVED or top in ("[gmail]", "[google mail]", "[googlemail]"):
+        return f"Restored/{name}"
+    return name
+
+
+def gmail_labels_for(record: MessageRecord, roles: Mapping[str, str | None]) -> tuple[str, ...]:
+    """The Gmail labels a record gets, ``\\Trash``/``\\Spam`` included (the caller treats them as location).
+
+    ``roles``: folder name -> SPECIAL-USE role of the snapshot's source folders (for generic sources).
+    """
+    out: list[str] = []
+    for label in record.labels:
+        if record.gm_msgid is None:  # a folder of a generic server
+            role = roles.get(label)
+            if label.upper() == "INBOX":
+                out.append("\\Inbox")
+                continue
+            if role in ROLE_TO_LABEL:
+                mapped = ROLE_TO_LABEL[role]
+                if mapped:
+                    out.append(mapped)
+                continue
+        out.append(gmail_label(label))
+    if "\\Flagged" in record.flags and "\\Starred" not in out:
+        out.append("\\Starred")
+    return tuple(dict.fromkeys(out))
+
+
+def label_parents(labels: Iterable[str]) -> list[str]:
+    """Every parent of the nested user labels (``A/B/C`` -> ``A``, ``A/B``), parents first, for CREATE."""
+    out: dict[str, None] = {}
+    for label in labels:
+        if label.startswith("\\"):
+            continue
+        parts = label.split("/")
+        for n in range(1, len(parts)):
+            out.setdefault("/".join(parts[:n]), None)
+        out.setdefault(label, None)
+    return list(out)
+
+
+GENERIC_ROLES = {"\\Sent": "\\Sent", "\\Draft": "\\Drafts", "\\Trash": "\\Trash", "\\Spam": "\\Junk",
+                 "\\Important": "\\Important"}
+GENERIC_DEFAULT_NAMES = {"\\Sent": "Sent", "\\Drafts": "Drafts", "\\Trash": "Trash", "\\Junk": "Junk",
+                         "\\Important": "Important"}
+
+
+def generic_folders_for(record: MessageRecord, *, source_roles: Mapping[str, str | None],
+                        target_roles: Mapping[str, str], delimiter: str,
+                        default_folder: str) -> tuple[str, ...]:
+    """The folders of a generic target a record goes into.
+
+    Gmail labels: ``\\Inbox`` -> INBOX, ``\\Sent``/``\\Draft``/``\\Trash``/``\\Spam``/``\\Important`` -> the
+    target's folder with that SPECIAL-USE role (or Sent/Drafts/Trash/Junk/Important), ``\\Starred`` -> no
+    folder (the ``\\Flagged`` flag carries it), user labels -> folders, ``/`` replaced by the target's
+    delimiter.  Generic sources: a folder with a role goes to the target's folder of that role, INBOX to
+    INBOX, others by name.  No folder at all -> ``default_folder``.  ``target_roles``: role -> folder name.
+    """
+    out: list[str] = []
+    for label in record.labels:
+        if record.gm_msgid is not None:
+            if label.lower() == "\\inbox":
+                out.append("INBOX")
+            elif label.startswith("\\"):
+                role = GENERIC_ROLES.get(SYSTEM_ALIASES.get(label.lower(), label))
+                if role is not None:
+                    out.append(target_roles.get(role, GENERIC_DEFAULT_NAMES[role]))
+            else:
+                out.append(label.replace("/", delimiter) if delimiter else label)
+            continue
+        role = source_roles.get(label)
+        if label.upper() == "INBOX":
+            out.append("INBOX")
+        elif role in ("\\All",):
+            continue
+        elif role is not None and role in target_roles:
+            out.append(target_roles[role])
+        else:
+            out.append(label)
+    if not out:
+        out.append(default_folder)
+    return tuple(dict.fromkeys(out))
