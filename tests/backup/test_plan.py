@@ -1,0 +1,116 @@
+"""Pure planning: folder diffs, record assembly (Gmail and generic keys), threads, counts."""
+
+from __future__ import annotations
+
+from archiver.backup_plan import (
+    Entry,
+    PreviousState,
+    assemble_generic,
+    assemble_gmail,
+    diff_counts,
+    generic_key,
+    plan_folder,
+)
+from archiver.model import FolderState
+from archiver.threads import ThreadIndex, root_key
+
+
+def _e(uid: int, blob: str | None = None, **kw: object) -> Entry:
+    base: dict[str, object] = dict(uid=uid, size=10, internaldate=1000 + uid, tz_minutes=0, flags=())
+    base.update(kw)
+    e = Entry(**base)  # type: ignore[arg-type]
+    e.blob_id = blob
+    return e
+
+
+def test_plan_first_run_and_uidvalidity_change() -> None:
+    p = plan_folder("INBOX", None, [], 7, 100, [3, 1, 2])
+    assert p.remap and p.new_uids == (1, 2, 3) and p.kept_uids == () and p.gone_uids == ()
+    prev = FolderState("INBOX", 7, 4, 100)
+    p = plan_folder("INBOX", prev, [1, 2, 3], 8, 100, [1, 2])
+    assert p.remap and p.new_uids == (1, 2) and p.gone_uids == (1, 2, 3)
+
+
+def test_plan_incremental() -> None:
+    prev = FolderState("INBOX", 7, 10, 100)
+    p = plan_folder("INBOX", prev, [1, 2, 3, 5], 7, 100, [1, 3, 5, 10, 11])
+    assert (p.new_uids, p.kept_uids, p.gone_uids) == ((10, 11), (1, 3, 5), (2,))
+    assert p.changedsince is None and not p.refresh_all  # same HIGHESTMODSEQ: nothing changed
+    p = plan_folder("INBOX", prev, [1, 2], 7, 140, [1, 2])
+    assert p.changedsince == 100 and not p.refresh_all
+    p = plan_folder("INBOX", FolderState("INBOX", 7, 3, None), [1, 2], 7, None, [1, 2])
+    assert p.changedsince is None and p.refresh_all  # no CONDSTORE: re-read every flag
+    # a checkpoint that holds part of the folder: the rest is new even below UIDNEXT
+    p = plan_folder("INBOX", FolderState("INBOX", 7, 500, 100), [1, 2], 7, 100, [1, 2, 3, 4])
+    assert p.new_uids == (3, 4)
+
+
+def test_gmail_records_merge_copies_and_role_labels() -> None:
+    allm = [_e(1, "b1", gm_msgid=11, gm_thrid=11, gm_labels=("\\Inbox", "work"), flags=("\\Seen",)),
+            _e(2, None, gm_msgid=12, gm_thrid=11)]
+    trash = [_e(5, "b3", gm_msgid=13, gm_thrid=13, gm_labels=("old",), flags=("\\Recent", "\\Seen"))]
+    recs = assemble_gmail({"[Gmail]/All Mail": ("\\All", allm), "[Gmail]/Trash": ("\\Trash", trash)})
+    assert [r.key for r in recs] == ["gm:11", "gm:13"]  # gm:12 has no body yet: left out
+    r11, r13 = recs
+    assert r11.labels == ("\\Inbox", "work") and r11.thread_id == "11" and r11.gm_msgid == 11
+    assert r11.uids == (("[Gmail]/All Mail", 1),)
+    assert r13.labels == ("\\Trash", "old") and r13.flags == ("\\Seen",)
+
+
+def test_previous_entry_takes_the_role_label_back_off() -> None:
+    recs = assemble_gmail({"T": ("\\Trash", [_e(5, "b", gm_msgid=1, gm_thrid=1, gm_labels=("x",))])})
+    prev = PreviousState.build([FolderState("T", 1, 6, 9, "\\Trash")], recs)
+    e = prev.entry("T", 5, "\\Trash")
+    assert e.gm_labels == ("x",) and e.blob_id == "b"
+    assert assemble_gmail({"T": ("\\Trash", [e])}) == recs
+
+
+def test_generic_keys_labels_and_identical_copies() -> None:
+    folders = {
+        "INBOX": [_e(1, "aa", message_id="<m1@x>"), _e(2, "aa", message_id="<m1@x>"), _e(3, "bb")],
+        "Work": [_e(7, "aa", message_id="<m1@x>", flags=("\\Flagged",))],
+    }
+    recs = {r.key: r for r in assemble_generic(folders, ThreadIndex(), {})}
+    assert set(recs) == {generic_key("aa", 1), generic_key("aa", 2), generic_key("bb", 1)}
+    assert recs["h:aa"].labels == ("INBOX", "Work") and recs["h:aa"].flags == ("\\Flagged",)
+    assert recs["h:aa"].uids == (("INBOX", 1), ("Work", 7))
+    assert recs["h:aa#2"].labels == ("INBOX",) and recs["h:aa#2"].uids == (("INBOX", 2),)
+    assert recs["h:bb"].thread_id.startswith("x:")  # no ids at all: a thread of its own
+
+
+def test_generic_threads_from_references_in_any_order() -> None:
+    folders = {"INBOX": [
+        _e(1, "c1", message_id="<child@x>", internaldate=1),   # arrives first
+        _e(2, "p1", message_id="<root@x>", internaldate=2),
+        _e(3, "o1", message_id="<other@x>", internaldate=3),
+    ]}
+    refs = {"c1": ("<root@x>", "<mid@x>"), "p1": (), "o1": ()}
+    recs = {r.blob_id: r for r in assemble_generic(folders, ThreadIndex(), refs)}
+    assert recs["c1"].thread_id == recs["p1"].thread_id == root_key("<root@x>")
+    assert recs["o1"].thread_id != recs["p1"].thread_id
+    # next run: a late reply to <mid@x> joins the same thread through the seeded index
+    seeded = ThreadIndex((r.message_id, r.thread_id) for r in recs.values())
+    later = assemble_generic({"INBOX": [_e(9, "l1", message_id="<late@x>")]}, seeded,
+                             {"l1": ("<root@x>",)})
+    assert later[0].thread_id == recs["p1"].thread_id
+
+
+def test_remap_match_needs_one_unambiguous_body() -> None:
+    recs = assemble_generic({"F": [_e(1, "aa", message_id="<a@x>"), _e(2, "bb", message_id="<b@x>"),
+                                   _e(3, "cc", message_id="<b@x>")]}, ThreadIndex(), {})
+    prev = PreviousState.build([FolderState("F", 1, 4, None)], recs)
+    found = prev.match_remapped("F", _e(40, None, message_id="<a@x>", internaldate=1001))
+    assert found is not None and found.blob_id == "aa"
+    assert prev.match_remapped("F", _e(41, None, message_id="<a@x>", internaldate=5)) is None
+    # two different bodies share Message-ID, size and date: download instead of guessing
+    clash = assemble_generic({"F": [_e(2, "bb", message_id="<b@x>"),
+                                    _e(3, "cc", message_id="<b@x>", internaldate=1002)]}, ThreadIndex(), {})
+    prev2 = PreviousState.build([FolderState("F", 1, 4, None)], clash)
+    assert prev2.match_remapped("F", _e(9, None, message_id="<b@x>", internaldate=1002)) is None
+
+
+def test_diff_counts() -> None:
+    old = {r.key: r for r in assemble_generic({"F": [_e(1, "a"), _e(2, "b")]}, ThreadIndex(), {})}
+    new = assemble_generic({"F": [_e(1, "a", flags=("\\Seen",))], "G": [_e(3, "c")]}, ThreadIndex(), {})
+    c = diff_counts(old, new)
+    assert (c.new, c.changed, c.deleted) == (1, 1, 1)
