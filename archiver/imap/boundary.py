@@ -1,0 +1,96 @@
+"""Translate socket/ssl/imaplib/imapclient exceptions into ``archiver.errors`` where they enter (httpx style).
+
+Every message names the server (``host:port``) and the operation, never a secret: texts from the wire pass
+through ``scrub`` with the secrets known at the call site.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import imaplib
+import re
+import socket
+import ssl
+from collections.abc import Iterable, Iterator
+
+from imapclient import exceptions as imapclient_exc
+
+from archiver.errors import ArchiverError, AuthError, ConnectionLost, RemoteError, Throttled
+
+APP_PASSWORD_HINT = ("this account needs an app password (Google Account > Security > App passwords), or use "
+                     "--oauth2-token-command")
+WEB_LOGIN_HINT = "sign in once with a web browser to unblock the account, or use an app password / OAuth2"
+CACERT_HINT = "for a private CA or a self-signed certificate, pass the CA certificate with --cacert"
+THROTTLE_MARKERS = ("[THROTTLED]", "[OVERQUOTA]", "ACCOUNT EXCEEDED COMMAND OR BANDWIDTH LIMITS")
+
+
+def server_text(exc: BaseException) -> str:
+    """The server's words from an imaplib/imapclient error, without Python's ``b'...'`` wrapping."""
+    raw = str(exc)
+    raw = re.sub(r"""b(['"])(.*?)\1""", r"\2", raw)
+    return raw.replace("\\r\\n", " ").strip()
+
+
+def scrub(message: str, secrets: Iterable[str | None]) -> str:
+    """Remove every occurrence of a secret from a message (defence in depth; servers may echo input)."""
+    for secret in secrets:
+        if secret and len(secret) >= 3:
+            message = message.replace(secret, "***")
+    return message
+
+
+def is_throttle_text(text: str) -> bool:
+    upper = text.upper()
+    return any(marker in upper for marker in THROTTLE_MARKERS)
+
+
+def translate(exc: BaseException, where: str, what: str, secrets: Iterable[str | None] = ()) -> ArchiverError:
+    """The archiver error for a foreign exception raised while doing ``what`` with server ``where``."""
+    secrets = tuple(secrets)
+    if isinstance(exc, ArchiverError):
+        return exc
+    if isinstance(exc, imapclient_exc.LoginError):
+        text = scrub(server_text(exc), secrets)
+        hint = None
+        if "application-specific password" in text.lower():
+            hint = APP_PASSWORD_HINT
+        elif "web browser" in text.lower():
+            hint = WEB_LOGIN_HINT
+        return AuthError(f"{where} refused the login: {text}", hint=hint)
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        reason = exc.verify_message or exc.reason or "verification failed"
+        return ConnectionLost(f"TLS certificate of {where} not accepted: {reason}", hint=CACERT_HINT)
+    if isinstance(exc, ssl.SSLError):
+        return ConnectionLost(f"TLS failure with {where}: {exc.reason or exc}", hint=CACERT_HINT)
+    if isinstance(exc, socket.gaierror):
+        return ConnectionLost(f"cannot resolve the host of {where}: {exc.strerror}")
+    if isinstance(exc, ConnectionRefusedError):
+        return ConnectionLost(f"connection to {where} refused")
+    if isinstance(exc, TimeoutError):
+        return ConnectionLost(f"{where} did not answer in time ({what})")
+    if isinstance(exc, OSError):
+        return ConnectionLost(f"connection to {where} failed during {what}: {exc.strerror or exc}")
+    if isinstance(exc, imaplib.IMAP4.abort):
+        text = scrub(server_text(exc), secrets)
+        if is_throttle_text(text):
+            return Throttled(f"{where} is throttling ({what}): {text}")
+        return ConnectionLost(f"connection to {where} lost during {what}: {text}")
+    if isinstance(exc, imaplib.IMAP4.error):
+        text = scrub(server_text(exc), secrets)
+        if is_throttle_text(text):
+            return Throttled(f"{where} is throttling ({what}): {text}")
+        return RemoteError(f"{where}: {what} failed: {text}")
+    if isinstance(exc, EOFError):
+        return ConnectionLost(f"connection to {where} closed during {what}")
+    return RemoteError(f"{where}: {what} failed: {type(exc).__name__}")
+
+
+@contextlib.contextmanager
+def boundary(where: str, what: str, secrets: Iterable[str | None] = ()) -> Iterator[None]:
+    """Run a block of wire I/O; foreign errors leave it as archiver errors chained with ``from``."""
+    try:
+        yield
+    except ArchiverError:
+        raise
+    except (OSError, EOFError, imaplib.IMAP4.error) as exc:
+        raise translate(exc, where, what, secrets) from exc

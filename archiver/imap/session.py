@@ -1,0 +1,343 @@
+"""One authenticated IMAP connection with typed methods: the only place that drives imapclient.
+
+``connect`` opens TLS (certificates checked), STARTTLS or loopback plaintext, sets TCP_NODELAY, logs in with
+LOGIN or XOAUTH2, ENABLEs CONDSTORE when offered.  Foreign errors become ``archiver.errors`` at the boundary.
+``OK ... [THROTTLED]`` completes the command (its result stands) and is counted in ``throttle_signals`` and
+passed to ``on_throttle``; a refusal (``NO [OVERQUOTA]``, ``NO [THROTTLED]``) raises Throttled.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as _dt
+import imaplib
+import socket
+import ssl
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import Any
+
+from imapclient import IMAPClient
+
+from archiver.errors import CapabilityMissing, ConnectionLost, RemoteError, Throttled, UsageError
+from archiver.imap import convert, mutf7
+from archiver.imap.bodies import BodyStream
+from archiver.imap.boundary import boundary, is_throttle_text
+from archiver.imap.endpoint import Credentials, Endpoint
+from archiver.imap.records import AppendRefused, AppendResult, Folder, FolderStatus, MessageMeta
+from archiver.imap.wire import WireTap
+
+META_ITEMS = ["UID", "FLAGS", "INTERNALDATE", "RFC822.SIZE", "BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)]"]
+GMAIL_ITEMS = ["X-GM-MSGID", "X-GM-THRID", "X-GM-LABELS"]
+BODY_BATCH_BYTES = 16 * 1024 * 1024
+BODY_BATCH_COUNT = 1000  # when sizes are unknown
+MAX_SET_CHARS = 8000  # keeps command lines under ~8 KB
+
+
+def _tls_context(endpoint: Endpoint) -> ssl.SSLContext:
+    try:
+        return ssl.create_default_context(cafile=endpoint.cacert)
+    except (OSError, ssl.SSLError) as exc:
+        raise UsageError(f"cannot read the CA certificate {endpoint.cacert}: {exc}") from exc
+
+
+def connect(endpoint: Endpoint, credentials: Credentials, *, timeout: float = 60.0) -> Session:
+    """Open, secure and authenticate a connection; AuthError / ConnectionLost / UsageError on failure."""
+    if not credentials.password and not credentials.oauth2_token:
+        raise UsageError("no password or OAuth2 token given",
+                         hint="set GMAIL_ARCHIVER_PASSWORD or use --password-command or "
+                         "--oauth2-token-command")
+    where = f"{endpoint.host}:{endpoint.port}"
+    secrets = (credentials.password, credentials.oauth2_token)
+    context = _tls_context(endpoint) if endpoint.scheme != "imap" else None
+    with boundary(where, "connect", secrets):
+        client = IMAPClient(endpoint.host, port=endpoint.port, ssl=endpoint.scheme == "imaps",
+                            ssl_context=context, timeout=timeout)
+    try:
+        with boundary(where, "connect", secrets):
+            client._imap.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            if endpoint.scheme == "imap+starttls":
+                if b"STARTTLS" not in client.capabilities():
+                    raise ConnectionLost(f"{where} does not offer STARTTLS, which imap+starttls:// requires",
+                                         hint="use imaps:// if the server speaks TLS on its own port")
+                client.starttls(context)
+        session = Session(client, endpoint)
+        with boundary(where, "login", secrets):
+            if credentials.oauth2_token:
+                client.oauth2_login(endpoint.user, credentials.oauth2_token)
+            else:
+                client.login(endpoint.user, credentials.password or "")
+        session._after_login()
+        return session
+    except BaseException:
+        _close_quietly(client)
+        raise
+
+
+def _close_quietly(client: IMAPClient) -> None:
+    with contextlib.suppress(Exception):  # best effort on an already failing connection
+        client.shutdown()
+
+
+class Session:
+    """One connection; not thread-safe (use one per thread).  Mailbox names are Unicode everywhere."""
+
+    def __init__(self, client: IMAPClient, endpoint: Endpoint) -> None:
+        self._client = client
+        self._imap: imaplib.IMAP4 = client._imap
+        client.normalise_times = False  # keep INTERNALDATE's own offset
+        self.endpoint = endpoint
+        self.where = f"{endpoint.host}:{endpoint.port}"
+        self.capabilities: frozenset[str] = frozenset()
+        self.is_gmail = False
+        self.condstore = False
+        self.selected: FolderStatus | None = None
+        self.throttle_signals = 0
+        """How many responses carried a throttling text so far."""
+        self.on_throttle: Callable[[str], None] | None = None
+        """Called with the text of each ``[THROTTLED]``/``[OVERQUOTA]`` response (e.g. to slow down)."""
+        self.missing_bodies: list[int] = []
+        """UIDs the last ``fetch_bodies`` got a NIL body for (the server lost or hid them)."""
+        self._tap = WireTap(self._imap, self._signal)
+
+    def __repr__(self) -> str:
+        return f"<Session {self.endpoint.display()}>"
+
+    def _signal(self, text: str) -> None:
+        self.throttle_signals += 1
+        if self.on_throttle is not None:
+            self.on_throttle(text)
+
+    def _guard(self, what: str) -> Any:
+        return boundary(self.where, what)
+
+    def _after_login(self) -> None:
+        with self._guard("CAPABILITY"):
+            self.capabilities = frozenset(convert.text(c).upper() for c in self._client.capabilities())
+            self.is_gmail = "X-GM-EXT-1" in self.capabilities
+            if "CONDSTORE" in self.capabilities and "ENABLE" in self.capabilities:
+                self._client.enable("CONDSTORE")
+                self.condstore = True
+
+    def _command(self, what: str, name: str, *args: str) -> tuple[str, bytes]:
+        """Run a simple command through imaplib; (status, tagged text).  BAD raises RemoteError."""
+        with self._guard(what):
+            tag = self._imap._command(name, *args)
+            status, data = self._imap._command_complete(name, tag)
+        text = data[-1] if data and isinstance(data[-1], bytes) else b""
+        return status, text
+
+    def _check(self, what: str, status: str, text: bytes) -> None:
+        if status != "OK":
+            message = text.decode("utf-8", "replace")
+            if is_throttle_text(message):
+                raise Throttled(f"{self.where} is throttling ({what}): {message}")
+            raise RemoteError(f"{self.where}: {what} failed: {status} {message}")
+
+    # -- folders --------------------------------------------------------------------------------------------
+    def folders(self) -> list[Folder]:
+        """Every folder; special folders carry their role from SPECIAL-USE (or XLIST) attributes."""
+        with self._guard("LIST"):
+            if "SPECIAL-USE" not in self.capabilities and "XLIST" in self.capabilities:
+                rows = self._client.xlist_folders()
+            else:
+                rows = self._client.list_folders()
+        out = []
+        for flags, delimiter, name in rows:
+            attrs = tuple(convert.text(f) for f in flags)
+            out.append(Folder(name=convert.text(name),
+                              delimiter=convert.text(delimiter) if delimiter else None,
+                              flags=attrs, role=convert.role_from_flags(attrs),
+                              selectable=convert.is_selectable(attrs)))
+        return out
+
+    def special_folder(self, role: str) -> Folder | None:
+        """The folder with a SPECIAL-USE role (``\\All``, ``\\Trash``...), found by attribute only."""
+        return next((f for f in self.folders() if f.role == role and f.selectable), None)
+
+    def select(self, name: str, *, readonly: bool = True) -> FolderStatus:
+        with self._guard(f"SELECT {name}"):
+            resp = self._client.select_folder(name, readonly=readonly)
+            uidnext = resp.get(b"UIDNEXT")
+            if uidnext is None:
+                uidnext = self._client.folder_status(name, ["UIDNEXT"]).get(b"UIDNEXT", 0)
+        modseq = resp.get(b"HIGHESTMODSEQ")
+        status = FolderStatus(name=name, uidvalidity=int(resp.get(b"UIDVALIDITY", 0)), uidnext=int(uidnext),
+                              exists=int(resp.get(b"EXISTS", 0)),
+                              highestmodseq=int(modseq) if modseq is not None else None)
+        self.selected = status
+        return status
+
+    def create_folder(self, name: str) -> None:
+        """CREATE; a folder that exists already is fine."""
+        status, text = self._command(f"CREATE {name}", "CREATE", convert.quote_mailbox(name))
+        if status == "OK" or b"[ALREADYEXISTS]" in text.upper():
+            return
+        if any(f.name == name for f in self.folders()):
+            return
+        self._check(f"CREATE {name}", status, text)
+
+    # -- search ----------------------------------------------------------------------------------------------
+    def search_uids(self, criteria: str = "ALL") -> list[int]:
+        with self._guard("SEARCH"):
+            return sorted(int(u) for u in self._client.search(criteria))
+
+    def search_message_id(self, message_id: str) -> list[int]:
+        """UIDs in the selected folder whose Message-ID header contains ``message_id``."""
+        charset = None if message_id.isascii() else "UTF-8"
+        with self._guard("SEARCH HEADER Message-ID"):
+            return sorted(int(u) for u in self._client.search(["HEADER", "Message-ID", message_id], charset))
+
+    def gmail_raw_search(self, query: str) -> list[int]:
+        """``X-GM-RAW`` search (Gmail query syntax) in the selected folder."""
+        self._require("X-GM-EXT-1", "X-GM-RAW search")
+        with self._guard("SEARCH X-GM-RAW"):
+            return sorted(int(u) for u in self._client.gmail_search(query))
+
+    def _require(self, capability: str, what: str) -> None:
+        if capability not in self.capabilities:
+            raise CapabilityMissing(f"{self.where} lacks {capability}, needed for {what}")
+
+    # -- fetch -----------------------------------------------------------------------------------------------
+    def fetch_meta(self, uids: Sequence[int], *, changedsince: int | None = None) -> list[MessageMeta]:
+        """Metadata of the given UIDs (those still there), in UID order; duplicates merged, strays ignored."""
+        items = list(META_ITEMS)
+        if self.condstore:
+            items.append("MODSEQ")
+        if self.is_gmail:
+            items += GMAIL_ITEMS
+        modifiers = [f"CHANGEDSINCE {int(changedsince)}"] if changedsince is not None else None
+        if modifiers:
+            self._require("CONDSTORE", "CHANGEDSINCE")
+        out: dict[int, MessageMeta] = {}
+        for chunk in convert.chunk_uids(sorted(set(uids)), MAX_SET_CHARS):
+            with self._guard("FETCH"):
+                self._imap.untagged_responses.pop("FETCH", None)
+                response = self._client.fetch(chunk, items, modifiers)
+            for uid, item in response.items():
+                meta = convert.meta_from_fetch(int(uid), item, gmail=self.is_gmail)
+                if meta is not None:
+                    out[meta.uid] = meta
+        return [out[u] for u in sorted(out)]
+
+    def fetch_bodies(self, uids: Sequence[int], *, sizes: Mapping[int, int] | None = None,
+                     batch_bytes: int = BODY_BATCH_BYTES) -> Iterator[tuple[int, bytes]]:
+        """(uid, exact BODY.PEEK[] bytes) as they arrive, in batches of ~``batch_bytes`` (by ``sizes``).
+
+        UIDs that no longer exist are skipped; NIL bodies are listed in ``missing_bodies``.  On a lost
+        connection every body that arrived has been yielded before ConnectionLost is raised.
+        """
+        self.missing_bodies = []
+        for batch in _batches(uids, sizes, batch_bytes):
+            stream = BodyStream(self._imap, self.where, self._tap.received)
+            try:
+                yield from stream.fetch(convert.uid_set(batch), set(batch))
+            finally:
+                self.missing_bodies.extend(stream.missing)
+                if not stream.done:
+                    with self._guard("FETCH (draining)"):
+                        stream.drain()
+
+    # -- writes ----------------------------------------------------------------------------------------------
+    def append(self, folder: str, data: bytes, *, flags: Sequence[str],
+               date: _dt.datetime | None) -> AppendResult:
+        """APPEND exact bytes with flags (never ``\\Recent``/``\\Deleted``) and INTERNALDATE (offset kept).
+
+        A refusal raises AppendRefused (per message; the session stays usable).  Literals go synchronising
+        unless LITERAL+ (or LITERAL- and at most 4096 bytes) allows otherwise.
+        """
+        nonsync = "LITERAL+" in self.capabilities or ("LITERAL-" in self.capabilities and len(data) <= 4096)
+        flag_list = " ".join(convert.clean_flags(flags, for_append=True))
+        head = f"APPEND {convert.quote_mailbox(folder)} ({flag_list})"
+        if date is not None:
+            head += " " + convert.format_internaldate(date)
+        with self._guard(f"APPEND to {folder}"):
+            tag = self._imap._new_tag()
+            marker = f" {{{len(data)}{'+' if nonsync else ''}}}\r\n"
+            self._imap.send(tag + b" " + head.encode("ascii") + marker.encode("ascii"))
+            if not nonsync:
+                while self._imap._get_response():
+                    if self._imap.tagged_commands.get(tag):
+                        break
+            early = self._imap.tagged_commands.get(tag)
+            if early is None:
+                self._imap.send(data + b"\r\n")
+            status, resp = self._imap._get_tagged_response(tag)
+            self._imap._check_bye()
+        text = resp[-1] if resp and isinstance(resp[-1], bytes) else b""
+        message = text.decode("utf-8", "replace").strip()
+        if status != "OK":
+            codes = convert.response_codes(text)
+            code = next(iter(codes), None)
+            if is_throttle_text(message) and code != "TOOBIG":
+                raise Throttled(f"{self.where} is throttling (APPEND): {message}")
+            raise AppendRefused(f"{status} {message}", code=code)
+        uidvalidity, uid = convert.parse_appenduid(text)
+        return AppendResult(uidvalidity=uidvalidity, uid=uid, text=message)
+
+    def store_flags(self, uids: Sequence[int], flags: Sequence[str], op: str = "+") -> None:
+        """``UID STORE <uids> [+-]FLAGS.SILENT (...)`` in the selected folder."""
+        self._store(uids, "FLAGS", " ".join(flags), op)
+
+    def store_labels(self, uids: Sequence[int], labels: Sequence[str], op: str = "+") -> None:
+        """``UID STORE <uids> [+-]X-GM-LABELS.SILENT ("...")``: labels quoted, modified UTF-7 (Gmail only)."""
+        self._require("X-GM-EXT-1", "X-GM-LABELS")
+        self._store(uids, "X-GM-LABELS", " ".join(convert.quote(mutf7.encode(lb)) for lb in labels), op)
+
+    def _store(self, uids: Sequence[int], item: str, values: str, op: str) -> None:
+        if op not in ("+", "-", ""):
+            raise UsageError(f"STORE operation must be '+', '-' or '', not {op!r}")
+        for chunk in convert.chunk_uids(sorted(set(uids)), MAX_SET_CHARS):
+            status, text = self._command(f"STORE {item}", "UID", "STORE", convert.uid_set(chunk),
+                                         f"{op}{item}.SILENT", f"({values})")
+            self._check(f"STORE {item}", status, text)
+        self._imap.untagged_responses.pop("FETCH", None)
+
+    def copy(self, uids: Sequence[int], folder: str) -> dict[int, int]:
+        """COPY to ``folder``; the source->destination UID map from COPYUID when given, else {}."""
+        mapping: dict[int, int] = {}
+        for chunk in convert.chunk_uids(sorted(set(uids)), MAX_SET_CHARS):
+            status, text = self._command(f"COPY to {folder}", "UID", "COPY", convert.uid_set(chunk),
+                                         convert.quote_mailbox(folder))
+            self._check(f"COPY to {folder}", status, text)
+            mapping.update(convert.parse_copyuid(text))
+        return mapping
+
+    # -- housekeeping ----------------------------------------------------------------------------------------
+    def noop(self) -> None:
+        with self._guard("NOOP"):
+            self._client.noop()
+
+    def logout(self) -> None:
+        """LOGOUT and close; errors on an already broken connection are ignored."""
+        try:
+            self._client.logout()
+        except (OSError, EOFError, imaplib.IMAP4.error, ValueError):
+            _close_quietly(self._client)
+
+    def close(self) -> None:
+        """Drop the connection without LOGOUT (after an error)."""
+        _close_quietly(self._client)
+
+    def __enter__(self) -> Session:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.logout()
+
+
+def _batches(uids: Sequence[int], sizes: Mapping[int, int] | None, batch_bytes: int) -> Iterator[list[int]]:
+    """Consecutive groups of UIDs (sorted) of about ``batch_bytes`` by ``sizes``, or BODY_BATCH_COUNT each."""
+    batch: list[int] = []
+    total = 0
+    chars = 0
+    for uid in sorted(set(uids)):
+        size = sizes.get(uid, 0) if sizes is not None else batch_bytes // BODY_BATCH_COUNT
+        if batch and (total + size > batch_bytes or chars > MAX_SET_CHARS):
+            yield batch
+            batch, total, chars = [], 0, 0
+        batch.append(uid)
+        total += size
+        chars += len(str(uid)) + 1
+    if batch:
+        yield batch
+

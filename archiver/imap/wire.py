@@ -1,0 +1,74 @@
+"""The protocol log (``archiver.imap.wire`` at DEBUG, secrets redacted) and throttle-signal detection.
+
+Installed on the imaplib object under imapclient: every line imaplib reads and every write pass through here.
+The fast body reader (``bodies.py``) reads the socket itself and reports to the same tap.
+"""
+
+from __future__ import annotations
+
+import imaplib
+import logging
+import re
+from collections.abc import Callable
+
+log = logging.getLogger("archiver.imap.wire")
+
+_SECRET_CMD = re.compile(rb"^(\S+ (?:UID )?)(LOGIN|AUTHENTICATE)\b", re.IGNORECASE)
+_TAGGED = re.compile(rb"^[A-Za-z0-9]+ (OK|NO|BAD)\b")
+_PREVIEW = 160
+
+
+class WireTap:
+    """Logs the conversation with redaction and calls ``on_signal(line)`` for throttling texts."""
+
+    def __init__(self, imap: imaplib.IMAP4, on_signal: Callable[[str], None]) -> None:
+        self.imap = imap
+        self.on_signal = on_signal
+        self._redacting = False
+        self._orig_get_line: Callable[[], bytes] = imap._get_line
+        self._orig_send: Callable[[bytes], None] = imap.send
+        imap._get_line = self._get_line  # type: ignore[attr-defined]
+        imap.send = self._send  # type: ignore[method-assign,assignment]
+        imap.debug = 0  # imapclient's own imaplib logger would duplicate (and slow) this log
+
+    # -- hooks installed on the imaplib object -----------------------------------------------------------
+    def _get_line(self) -> bytes:
+        line = self._orig_get_line()
+        self.received(line)
+        return line
+
+    def _send(self, data: bytes) -> None:
+        self.sent(data)
+        self._orig_send(data)
+
+    # -- shared with the fast reader ----------------------------------------------------------------------
+    def received(self, line: bytes) -> None:
+        """One response line (without its literal) arrived."""
+        if self._redacting and _TAGGED.match(line):
+            self._redacting = False
+        if b"[THROTTLED]" in line or b"[OVERQUOTA]" in line or b"exceeded command or bandwidth" in line:
+            self.on_signal(line.decode("utf-8", "replace").strip())
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("< %s", _preview(line))
+
+    def sent(self, data: bytes) -> None:
+        """Bytes are about to be written; LOGIN arguments and AUTHENTICATE exchanges are never logged."""
+        m = _SECRET_CMD.match(data)
+        was_redacting = self._redacting
+        if m and m.group(2).upper() == b"AUTHENTICATE":
+            self._redacting = True
+        if not log.isEnabledFor(logging.DEBUG):
+            return
+        if m:
+            words = data[m.end():].split()[:1] if m.group(2).upper() == b"AUTHENTICATE" else []
+            log.debug("> %s%s %s**REDACTED**", m.group(1).decode("ascii", "replace"),
+                      m.group(2).decode("ascii"), "".join(w.decode("ascii", "replace") + " " for w in words))
+        elif was_redacting:
+            log.debug("> **REDACTED** (%d bytes)", len(data))
+        else:
+            log.debug("> %s", _preview(data))
+
+
+def _preview(data: bytes) -> str:
+    text = data[:_PREVIEW].decode("utf-8", "replace").rstrip("\r\n")
+    return text if len(data) <= _PREVIEW else f"{text}... ({len(data)} bytes)"
