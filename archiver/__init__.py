@@ -24,12 +24,16 @@ from archiver.errors import (
 )
 from archiver.model import FolderState, MessageRecord, SnapshotInfo
 from archiver.progress import NullProgress, Progress
+from archiver.store import Archive, ArchiveStats, ArchiveWriter, Journal, Snapshot
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "Archive",
     "ArchiveLocked",
     "ArchiveNotFound",
+    "ArchiveStats",
+    "ArchiveWriter",
     "ArchiverError",
     "AuthError",
     "Cancelled",
@@ -39,11 +43,13 @@ __all__ = [
     "FolderState",
     "FormatError",
     "IntegrityError",
+    "Journal",
     "MessageRecord",
     "NullProgress",
     "PartialFailure",
     "Progress",
     "RemoteError",
+    "Snapshot",
     "SnapshotInfo",
     "Throttled",
     "UnsupportedVersion",

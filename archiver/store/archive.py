@@ -1,0 +1,279 @@
+"""The Archive facade of docs/contracts.md: open/init, read blobs and snapshots, hand out writers."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import os
+import re
+import threading
+from collections import OrderedDict
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+from archiver.errors import IntegrityError, UsageError
+from archiver.model import FolderState, MessageRecord, SnapshotInfo
+from archiver.store import codec
+from archiver.store.dictionary import Codecs, list_dicts, read_dict
+from archiver.store.fsutil import DIR_MODE, ensure_dir, fsync_dir, write_atomic
+from archiver.store.index import Index, Location, list_segments, load_index, read_segment
+from archiver.store.journal import Journal, journal_path
+from archiver.store.layout import SUBDIRS, Layout, check_config, config_bytes
+from archiver.store.lock import FileLock, lock_archive_exclusive
+from archiver.store.manifest import Page, decode_page, iter_records, lookup
+from archiver.store.pack import pack_path
+from archiver.store.snapshot import SnapshotRecord, list_snapshot_ids, read_snapshot
+from archiver.store.stats import ArchiveStats, compute_stats
+from archiver.store.writer import ArchiveWriter
+
+_HEX = re.compile(r"^[0-9a-f]{4,64}$")
+_FD_CACHE = 64
+
+
+class Snapshot:
+    """One snapshot: header, folder state, and its records, read page by page from the manifest tree."""
+
+    def __init__(self, archive: Archive, record: SnapshotRecord) -> None:
+        self._archive = archive
+        self.info: SnapshotInfo = record.info
+        self.folders: tuple[FolderState, ...] = record.folders
+        self.root = record.root
+        self._pages: OrderedDict[str, Page] = OrderedDict()
+
+    def __iter__(self) -> Iterator[MessageRecord]:
+        """Every record, sorted by key, in constant memory."""
+        return iter_records(self.root, self._archive.read_page)
+
+    def __len__(self) -> int:
+        return self.info.message_count
+
+    def _decoded(self, page_id: str) -> Page:
+        page = self._pages.get(page_id)
+        if page is None:
+            page = decode_page(self._archive.read_page(page_id), page_id)
+            self._pages[page_id] = page
+            if len(self._pages) > 256:
+                self._pages.popitem(last=False)
+        else:
+            self._pages.move_to_end(page_id)
+        return page
+
+    def get(self, key: str) -> MessageRecord | None:
+        """The record with this key, or None (reads one page per tree level, cached)."""
+        return lookup(self.root, key, self._decoded)
+
+
+class Archive:
+    """An archive directory (formats/layout.md).  Readers never take a lock."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.layout = Layout(path)
+        self.codecs = Codecs()
+        self._index: Index | None = None
+        self._snapshots: dict[str, SnapshotRecord] = {}
+        self._fds: OrderedDict[str, int] = OrderedDict()
+        self._fd_lock = threading.Lock()
+        self._dict_id: str | None = None
+
+    # -- opening -------------------------------------------------------------------------------------
+
+    @classmethod
+    def init(cls, path: str | os.PathLike[str]) -> Archive:
+        """Create an empty archive; UsageError if ``path`` exists and is not an empty folder."""
+        root = Path(path)
+        if root.exists() and (not root.is_dir() or any(root.iterdir())):
+            raise UsageError(f"{root} exists and is not an empty folder")
+        ensure_dir(root)
+        os.chmod(root, DIR_MODE)
+        for sub in SUBDIRS:
+            ensure_dir(root / sub)
+        write_atomic(root / "archive.json", config_bytes(), root / "tmp")
+        fsync_dir(root)
+        return cls.open(root)
+
+    @classmethod
+    def open(cls, path: str | os.PathLike[str]) -> Archive:
+        """Open an existing archive: ArchiveNotFound, UnsupportedVersion, FormatError."""
+        archive = cls(Path(path))
+        check_config(archive.layout)
+        return archive
+
+    # -- index and dictionaries ----------------------------------------------------------------------
+
+    @property
+    def index(self) -> Index:
+        """The union of all index segments (loaded on first use)."""
+        if self._index is None:
+            self._index = load_index(self.layout.index)
+        return self._index
+
+    def refresh(self) -> None:
+        """Read index segments written since the index was loaded (by another process)."""
+        if self._index is None:
+            return
+        for name in list_segments(self.layout.index):
+            if name not in self._index.segments:
+                for pid, entries in read_segment(self.layout.index, name).items():
+                    if pid not in self._index.packs:
+                        self._index.add_pack(pid, entries)
+                self._index.segments.add(name)
+
+    def current_dict_id(self, refresh: bool = False) -> str | None:
+        """The dictionary new blobs are compressed with (the smallest id present), loaded into codecs."""
+        if self._dict_id is None or refresh:
+            ids = list_dicts(self.layout.dicts)
+            if ids:
+                self._load_dict(ids[0])
+                self._dict_id = ids[0]
+        return self._dict_id
+
+    def _load_dict(self, dict_id: str) -> None:
+        if not self.codecs.has(dict_id):
+            self.codecs.add(dict_id, read_dict(self.layout.dicts, dict_id))
+
+    # -- raw reads -----------------------------------------------------------------------------------
+
+    def _pread(self, loc: Location, what: str) -> bytes:
+        with self._fd_lock:
+            fd = self._fds.get(loc.pack)
+            if fd is None:
+                try:
+                    fd = os.open(pack_path(self.layout.packs, loc.pack), os.O_RDONLY)
+                except FileNotFoundError:
+                    raise IntegrityError(f"pack {loc.pack[:12]} is missing (needed for {what})") from None
+                self._fds[loc.pack] = fd
+                if len(self._fds) > _FD_CACHE:
+                    os.close(self._fds.popitem(last=False)[1])
+            else:
+                self._fds.move_to_end(loc.pack)
+            data = os.pread(fd, loc.length, loc.offset)
+        if len(data) != loc.length:
+            raise IntegrityError(f"pack {loc.pack[:12]} is truncated (needed for {what})")
+        return data
+
+    def _read_entry(self, loc: Location, entry_id: str, what: str) -> bytes:
+        if loc.dict_id is not None:
+            self._load_dict(loc.dict_id)
+        raw = self.codecs.decompress(self._pread(loc, what), loc.dict_id, loc.raw_length,
+                                     f"{what} in pack {loc.pack[:12]}")
+        if codec.sha256_hex(raw) != entry_id:
+            raise IntegrityError(f"{what} in pack {loc.pack[:12]} is damaged (its bytes do not match its id)")
+        return raw
+
+    def read_page(self, page_id: str) -> bytes:
+        """The msgpack bytes of one manifest page, checked against its id."""
+        loc = self.index.pages.get(page_id)
+        if loc is None:
+            self.refresh()
+            loc = self.index.pages.get(page_id)
+            if loc is None:
+                raise IntegrityError(f"manifest page {page_id[:12]} is not in the index (dangling reference)")
+        return self._read_entry(loc, page_id, f"manifest page {page_id[:12]}")
+
+    # -- blobs ---------------------------------------------------------------------------------------
+
+    def has_blob(self, blob_id: str) -> bool:
+        return blob_id in self.index.blobs
+
+    def get_blob(self, blob_id: str) -> bytes:
+        """The exact bytes of one message; IntegrityError if missing or damaged."""
+        loc = self.index.blobs.get(blob_id)
+        if loc is None:
+            self.refresh()
+            loc = self.index.blobs.get(blob_id)
+            if loc is None:
+                raise IntegrityError(f"blob {blob_id[:12]} is not in the archive")
+        return self._read_entry(loc, blob_id, f"blob {blob_id[:12]}")
+
+    def iter_blobs(self, blob_ids: Iterable[str]) -> Iterator[tuple[str, bytes]]:
+        """Each requested blob once, in (pack, offset) order so reads are sequential."""
+        wanted = set(blob_ids)
+        missing = [b for b in wanted if b not in self.index.blobs]
+        if missing:
+            self.refresh()
+        for b in sorted(wanted):
+            if b not in self.index.blobs:
+                raise IntegrityError(f"blob {b[:12]} is not in the archive")
+        blobs = self.index.blobs
+        for b in sorted(wanted, key=lambda b: (blobs[b].pack, blobs[b].offset)):
+            yield b, self._read_entry(blobs[b], b, f"blob {b[:12]}")
+
+    # -- snapshots -----------------------------------------------------------------------------------
+
+    def remember_snapshot(self, record: SnapshotRecord) -> SnapshotRecord:
+        self._snapshots[record.info.id] = record
+        return record
+
+    def _records(self) -> list[SnapshotRecord]:
+        for sid in list_snapshot_ids(self.layout.snapshots):
+            if sid not in self._snapshots:
+                self._snapshots[sid] = read_snapshot(self.layout.snapshots, sid)
+        return sorted(self._snapshots.values(), key=lambda r: (r.info.time, r.info.id))
+
+    def snapshots(self, account: str | None = None) -> list[SnapshotInfo]:
+        """Every snapshot (partial ones too), oldest first."""
+        return [r.info for r in self._records() if account is None or r.info.account == account]
+
+    def resolve(self, spec: str = "latest", account: str | None = None) -> SnapshotInfo:
+        """"latest", an id prefix (>= 4 hex digits) or an ISO time; UsageError unless exactly one matches."""
+        infos = self.snapshots(account)
+        whose = f" of {account}" if account else ""
+        if spec == "latest":
+            complete = [i for i in infos if not i.partial]
+            if not complete:
+                raise UsageError(f"the archive has no complete snapshot{whose}")
+            return complete[-1]
+        if _HEX.match(spec):
+            hits = [i for i in infos if i.id.startswith(spec)]
+            if len(hits) == 1:
+                return hits[0]
+            if len(hits) > 1:
+                raise UsageError(f"snapshot id prefix {spec!r} is ambiguous ({len(hits)} snapshots)")
+        try:
+            when = dt.datetime.fromisoformat(spec)
+        except ValueError:
+            raise UsageError(f"no snapshot{whose} matches {spec!r}",
+                             hint="use 'latest', an id prefix or an ISO time") from None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=dt.UTC)
+        before = [i for i in infos if not i.partial and i.time <= when]
+        if not before:
+            raise UsageError(f"no complete snapshot{whose} at or before {when.isoformat()}")
+        return before[-1]
+
+    def load(self, snapshot_id: str) -> Snapshot:
+        """The snapshot with this full id (records are read lazily, page by page)."""
+        record = self._snapshots.get(snapshot_id) or read_snapshot(self.layout.snapshots, snapshot_id)
+        self._snapshots[snapshot_id] = record
+        if record.root is not None:
+            self.read_page(record.root)  # fail now, naming the page, if the root is gone
+        return Snapshot(self, record)
+
+    # -- the rest ------------------------------------------------------------------------------------
+
+    def stats(self) -> ArchiveStats:
+        return compute_stats(self.layout, self.index, self.snapshots())
+
+    def writer(self, account: str) -> ArchiveWriter:
+        """The writer of ``account``; ArchiveLocked if another one (or prune) holds the lock."""
+        return ArchiveWriter(self, account)
+
+    def journal(self, name: str) -> Journal:
+        """The append-only journal ``name`` (created on first append)."""
+        return Journal(journal_path(self.layout.journals, name))
+
+    def exclusive_lock(self) -> FileLock:
+        """The archive-wide lock prune/forget hold (ArchiveLocked while any writer runs)."""
+        return lock_archive_exclusive(self.layout.locks)
+
+    def close(self) -> None:
+        """Close cached pack file descriptors (the archive stays usable)."""
+        with self._fd_lock:
+            for fd in self._fds.values():
+                os.close(fd)
+            self._fds.clear()
+
+    def __del__(self) -> None:
+        with contextlib.suppress(Exception):
+            self.close()

@@ -1,0 +1,92 @@
+"""The archive's trained zstd dictionary (formats/layout.md "dicts").
+
+A writer buffers the first ``TRAIN_BYTES`` of new message bytes uncompressed; once it has that much and the
+archive has no dictionary yet, it trains one on them, stores it as ``dicts/<sha256>`` and compresses those
+messages and every later one with it.  Blobs sealed before a dictionary exists stay dictionary-less.  Each
+frame's TOC and index entry name the dictionary it needs; a dictionary is never deleted while referenced.
+When several exist (two writers raced), writers use the one with the smallest id.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import zstandard
+
+from archiver.errors import IntegrityError
+from archiver.store import codec
+
+DICT_SIZE = 112 * 1024
+TRAIN_BYTES = 4 * 1024 * 1024
+MIN_SAMPLES = 64
+SAMPLE_PREFIX = 16 * 1024
+"""Only the first bytes of each message are used for training: headers and text, not attachments."""
+
+
+def train(samples: list[bytes]) -> bytes | None:
+    """A dictionary from message samples, or None when there are too few to train on."""
+    cut: list[bytes | bytearray | memoryview] = [s[:SAMPLE_PREFIX] for s in samples if s]
+    if len(cut) < MIN_SAMPLES:
+        return None
+    try:
+        return codec.train_dictionary(cut, DICT_SIZE)
+    except zstandard.ZstdError:
+        return None
+
+
+def list_dicts(dicts_dir: Path) -> list[str]:
+    if not dicts_dir.is_dir():
+        return []
+    return sorted(p.name for p in dicts_dir.iterdir() if len(p.name) == 64)
+
+
+def read_dict(dicts_dir: Path, dict_id: str) -> bytes:
+    """The dictionary's bytes, checked against its id; IntegrityError names it when missing or damaged."""
+    try:
+        data = (dicts_dir / dict_id).read_bytes()
+    except FileNotFoundError:
+        raise IntegrityError(f"dictionary {dict_id[:12]} is missing") from None
+    if codec.sha256_hex(data) != dict_id:
+        raise IntegrityError(f"dictionary {dict_id[:12]} is damaged (its bytes do not match its name)")
+    return data
+
+
+class Codecs:
+    """Per-thread zstd compressors/decompressors for each dictionary (zstd objects are not thread-safe)."""
+
+    def __init__(self) -> None:
+        self._local = threading.local()
+        self._dicts: dict[str | None, zstandard.ZstdCompressionDict | None] = {None: None}
+        self._lock = threading.Lock()
+
+    def add(self, dict_id: str, data: bytes) -> None:
+        with self._lock:
+            if dict_id not in self._dicts:
+                zd = zstandard.ZstdCompressionDict(data)
+                zd.precompute_compress(level=codec.LEVEL)
+                self._dicts[dict_id] = zd
+
+    def has(self, dict_id: str | None) -> bool:
+        return dict_id in self._dicts
+
+    def compress(self, data: bytes, dict_id: str | None) -> bytes:
+        cache: dict[str | None, zstandard.ZstdCompressor] = self._local.__dict__.setdefault("c", {})
+        c = cache.get(dict_id)
+        if c is None:
+            c = cache[dict_id] = zstandard.ZstdCompressor(level=codec.LEVEL, dict_data=self._dicts[dict_id],
+                                                          write_checksum=False, write_content_size=True)
+        return c.compress(data)
+
+    def decompress(self, frame: bytes, dict_id: str | None, raw_length: int, what: str) -> bytes:
+        cache: dict[str | None, zstandard.ZstdDecompressor] = self._local.__dict__.setdefault("d", {})
+        d = cache.get(dict_id)
+        if d is None:
+            d = cache[dict_id] = zstandard.ZstdDecompressor(dict_data=self._dicts[dict_id])
+        try:
+            out = d.decompress(frame, max_output_size=raw_length)
+        except zstandard.ZstdError as exc:
+            raise IntegrityError(f"{what} does not decompress: {exc}") from None
+        if len(out) != raw_length:
+            raise IntegrityError(f"{what} decompresses to {len(out)} bytes, expected {raw_length}")
+        return out

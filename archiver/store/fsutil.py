@@ -1,0 +1,90 @@
+"""Atomic, durable file writes (tmp -> fsync -> rename -> fsync(dir)) and the crash-test hook.
+
+Crash hook: when the environment variable ``GMAIL_ARCHIVER_TEST_CRASH_AT`` holds a number N, the N-th durable
+step of this process (each write, fsync, rename and directory fsync counts one) kills the process with SIGKILL
+just before it would run.  Tests use it to stop a writer between every step; it costs one integer compare.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+from pathlib import Path
+
+FILE_MODE = 0o600
+DIR_MODE = 0o700
+CRASH_ENV = "GMAIL_ARCHIVER_TEST_CRASH_AT"
+
+_crash_at = int(os.environ.get(CRASH_ENV, "0") or "0")
+_steps = 0
+
+
+def step() -> None:
+    """Count one durable step; SIGKILL this process when it is the one named by the crash hook."""
+    global _steps
+    _steps += 1
+    if _crash_at and _steps == _crash_at:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+def steps_taken() -> int:
+    """How many durable steps this process has taken (tests size their crash loops with it)."""
+    return _steps
+
+
+def fsync_dir(path: Path) -> None:
+    """Make a rename or creation inside ``path`` durable."""
+    step()
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def ensure_dir(path: Path) -> None:
+    """Create ``path`` (mode 0700) and its missing parents; new entries are made durable."""
+    if path.is_dir():
+        return
+    ensure_dir(path.parent)
+    try:
+        os.mkdir(path, DIR_MODE)
+    except FileExistsError:
+        return
+    fsync_dir(path.parent)
+
+
+def write_atomic(path: Path, data: bytes, tmp_dir: Path, *, sync_dir: bool = True) -> None:
+    """Write ``data`` to ``path`` so that ``path`` either does not exist or holds all of ``data``.
+
+    The temporary file lives in ``tmp_dir`` (same file system); a crash leaves at most a stray temporary file.
+    """
+    ensure_dir(path.parent)
+    tmp = tmp_dir / f"{path.name}.{secrets.token_hex(6)}.tmp"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
+    try:
+        step()
+        view = memoryview(data)
+        while view:
+            n = os.write(fd, view)
+            view = view[n:]
+        step()
+        os.fsync(fd)
+    except BaseException:
+        os.close(fd)
+        tmp.unlink(missing_ok=True)
+        raise
+    os.close(fd)
+    step()
+    os.replace(tmp, path)
+    if sync_dir:
+        fsync_dir(path.parent)
+
+
+def write_named(directory: Path, name: str, data: bytes, tmp_dir: Path, *, fanout: bool = False) -> Path:
+    """Store an immutable file named ``name`` (its SHA-256) unless it is already there; return its path."""
+    target = (directory / name[:2] / name) if fanout else (directory / name)
+    if not target.exists():
+        write_atomic(target, data, tmp_dir)
+    return target

@@ -1,0 +1,120 @@
+"""The index: which pack holds each blob and page, at which offset (formats/index.md).
+
+On disk, immutable *segments* ``index/<sha256>``, one per flush: a zstd frame of msgpack
+``{"version": 1, "packs": [[pack id (32 bytes), [[kind, id (32 bytes), offset, length, raw_length,
+dict id | nil], ...]], ...]}``.  The union of all segments is the index.  It can always be rebuilt from the
+packs' tables of contents alone (:func:`rebuild_from_packs`), and must then be equal.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from archiver.errors import IntegrityError, UnsupportedVersion
+from archiver.store import codec
+from archiver.store.pack import KIND_BLOB, KIND_PAGE, PackEntry, list_packs, pack_path, read_toc
+
+VERSION = 1
+
+
+@dataclass(frozen=True, slots=True)
+class Location:
+    """Where the stored frame of one blob or page is: one seek into one pack."""
+
+    pack: str
+    offset: int
+    length: int
+    raw_length: int
+    dict_id: str | None
+
+
+@dataclass
+class Index:
+    """The in-memory union of index segments: blob id -> Location, page id -> Location."""
+
+    blobs: dict[str, Location] = field(default_factory=dict)
+    pages: dict[str, Location] = field(default_factory=dict)
+    packs: dict[str, int] = field(default_factory=dict)
+    """pack id -> number of entries."""
+    segments: set[str] = field(default_factory=set)
+
+    def add_pack(self, pack_id: str, entries: Iterable[PackEntry]) -> None:
+        n = 0
+        for e in entries:
+            loc = Location(pack_id, e.offset, e.length, e.raw_length, e.dict_id)
+            target = self.blobs if e.kind == KIND_BLOB else self.pages
+            old = target.get(e.id)
+            if old is None or pack_id < old.pack:  # a blob stored twice: the smallest pack id wins
+                target[e.id] = loc
+            n += 1
+        self.packs[pack_id] = self.packs.get(pack_id, 0) + n
+
+    def as_mapping(self) -> dict[tuple[int, str], Location]:
+        """Everything, keyed by (kind, id): what 'the same index' means when comparing with a rebuild."""
+        out = {(KIND_BLOB, k): v for k, v in self.blobs.items()}
+        out.update({(KIND_PAGE, k): v for k, v in self.pages.items()})
+        return out
+
+
+def encode_segment(packs: Mapping[str, Sequence[PackEntry]]) -> bytes:
+    """The bytes of one index segment listing ``packs`` (deterministic: packs sorted by id)."""
+    rows = [(bytes.fromhex(pid), [(e.kind, bytes.fromhex(e.id), e.offset, e.length, e.raw_length,
+                                   bytes.fromhex(e.dict_id) if e.dict_id else None) for e in entries])
+            for pid, entries in sorted(packs.items())]
+    return codec.packz({"version": VERSION, "packs": rows})
+
+
+def decode_segment(data: bytes, name: str) -> dict[str, list[PackEntry]]:
+    """Inverse of :func:`encode_segment`; IntegrityError / UnsupportedVersion naming the segment."""
+    what = f"index segment {name[:12]}"
+    doc = codec.unpackz(data, what)
+    if not isinstance(doc, dict) or "version" not in doc:
+        raise IntegrityError(f"{what} is not an index segment")
+    if doc["version"] != VERSION:
+        raise UnsupportedVersion(f"{what} has version {doc['version']}; this program reads {VERSION}")
+    out: dict[str, list[PackEntry]] = {}
+    try:
+        for raw_pid, rows in doc["packs"]:
+            out[raw_pid.hex()] = [PackEntry(k, i.hex(), o, n, r, d.hex() if d else None)
+                                  for k, i, o, n, r, d in rows]
+    except (TypeError, ValueError, AttributeError) as exc:
+        raise IntegrityError(f"{what} has a malformed entry: {exc}") from None
+    return out
+
+
+def read_segment(index_dir: Path, name: str) -> dict[str, list[PackEntry]]:
+    """Read and check one segment file (its name must be the SHA-256 of its bytes)."""
+    try:
+        data = (index_dir / name).read_bytes()
+    except FileNotFoundError:
+        raise IntegrityError(f"index segment {name[:12]} is missing") from None
+    if codec.sha256_hex(data) != name:
+        raise IntegrityError(f"index segment {name[:12]} is damaged (its bytes do not match its name)")
+    return decode_segment(data, name)
+
+
+def list_segments(index_dir: Path) -> list[str]:
+    if not index_dir.is_dir():
+        return []
+    return sorted(p.name for p in index_dir.iterdir() if len(p.name) == 64)
+
+
+def load_index(index_dir: Path) -> Index:
+    """The union of every segment in ``index_dir``."""
+    index = Index()
+    for name in list_segments(index_dir):
+        for pid, entries in read_segment(index_dir, name).items():
+            if pid not in index.packs:
+                index.add_pack(pid, entries)
+        index.segments.add(name)
+    return index
+
+
+def rebuild_from_packs(packs_dir: Path) -> Index:
+    """The index from the packs' tables of contents alone (for repair, and to check the segments)."""
+    index = Index()
+    for pid in list_packs(packs_dir):
+        index.add_pack(pid, read_toc(pack_path(packs_dir, pid)))
+    return index

@@ -1,0 +1,83 @@
+"""Locks (fcntl.flock, released by the kernel when a holder dies; formats/invariants.md "Locks").
+
+- ``locks/account-<h>.lock``: exclusive, one writer per account; holds "pid host" of the holder.
+- ``locks/archive.lock``: every writer holds it shared, prune/forget hold it exclusive.  So prune never runs
+  while a writer may still reference a pack it would delete.  Readers take no lock.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import os
+import socket
+from pathlib import Path
+
+from archiver.errors import ArchiveLocked
+from archiver.store.fsutil import FILE_MODE, ensure_dir
+
+
+class FileLock:
+    """One held flock; :meth:`release` (idempotent) lets it go."""
+
+    def __init__(self, path: Path, fd: int) -> None:
+        self.path = path
+        self._fd: int | None = fd
+
+    def release(self) -> None:
+        if self._fd is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+            os.close(self._fd)
+            self._fd = None
+
+    def __enter__(self) -> FileLock:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+
+def _holder(path: Path) -> str:
+    try:
+        text = path.read_text(errors="replace").strip()
+    except OSError:
+        text = ""
+    return text or "an unknown process"
+
+
+def _acquire(path: Path, mode: int, what: str, hint: str) -> FileLock:
+    ensure_dir(path.parent)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, FILE_MODE)
+    try:
+        fcntl.flock(fd, mode | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise ArchiveLocked(f"{what} is locked by {_holder(path)}", hint=hint) from None
+    if mode == fcntl.LOCK_EX:
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"pid {os.getpid()} on {socket.gethostname()}\n".encode(), 0)
+    return FileLock(path, fd)
+
+
+def account_lock_path(locks_dir: Path, account: str) -> Path:
+    return locks_dir / f"account-{hashlib.sha256(account.encode()).hexdigest()[:16]}.lock"
+
+
+def lock_account(locks_dir: Path, account: str) -> FileLock:
+    """The per-account writer lock; ArchiveLocked naming the holder's pid and host when taken."""
+    return _acquire(account_lock_path(locks_dir, account), fcntl.LOCK_EX, f"account {account}",
+                    "another backup of this account is running; wait for it to finish")
+
+
+def lock_archive_shared(locks_dir: Path) -> FileLock:
+    """Held by every writer: fails while prune/forget holds the archive exclusively."""
+    return _acquire(locks_dir / "archive.lock", fcntl.LOCK_SH, "the archive",
+                    "prune or forget is running; retry when it has finished")
+
+
+def lock_archive_exclusive(locks_dir: Path) -> FileLock:
+    """Held by prune/forget: fails while any writer is running."""
+    lock = _acquire(locks_dir / "archive.lock", fcntl.LOCK_EX, "the archive",
+                    "a backup is running; retry when it has finished")
+    (locks_dir / "archive.holder").write_text(f"pid {os.getpid()} on {socket.gethostname()}\n")
+    return lock

@@ -1,0 +1,65 @@
+"""ArchiveStats: what ``gmail-archiver stats`` shows (sizes, counts, the dictionary)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from archiver.model import SnapshotInfo
+from archiver.store.dictionary import list_dicts
+from archiver.store.index import Index
+from archiver.store.layout import Layout
+from archiver.store.pack import list_packs, pack_path
+
+
+@dataclass(frozen=True)
+class ArchiveStats:
+    """Counts and sizes of one archive; ``ratio`` = raw_bytes / blob_stored_bytes (0.0 when empty)."""
+
+    packs: int
+    blobs: int
+    raw_bytes: int
+    """Sum of the message sizes, each stored message once."""
+    blob_stored_bytes: int
+    """Sum of the compressed frames of those messages."""
+    pages: int
+    pack_bytes: int
+    """Bytes of all pack files on disk (blobs, pages, tables of contents)."""
+    total_bytes: int
+    """Bytes of every file of the archive."""
+    ratio: float
+    snapshots: int
+    partial_snapshots: int
+    accounts: tuple[str, ...]
+    dictionaries: tuple[str, ...]
+    dictionary_bytes: int
+    blobs_with_dictionary: int = 0
+    per_account: dict[str, int] = field(default_factory=dict)
+    """account -> number of snapshots."""
+
+
+def _size(p: Path) -> int:
+    try:
+        return p.stat().st_size
+    except FileNotFoundError:
+        return 0
+
+
+def compute_stats(layout: Layout, index: Index, snapshots: list[SnapshotInfo]) -> ArchiveStats:
+    raw = sum(loc.raw_length for loc in index.blobs.values())
+    stored = sum(loc.length for loc in index.blobs.values())
+    with_dict = sum(1 for loc in index.blobs.values() if loc.dict_id)
+    packs = list_packs(layout.packs)
+    pack_bytes = sum(_size(pack_path(layout.packs, p)) for p in packs)
+    total = sum(_size(p) for p in layout.root.rglob("*") if p.is_file())
+    dicts = tuple(list_dicts(layout.dicts))
+    per_account: dict[str, int] = {}
+    for s in snapshots:
+        per_account[s.account] = per_account.get(s.account, 0) + 1
+    return ArchiveStats(
+        packs=len(packs), blobs=len(index.blobs), raw_bytes=raw, blob_stored_bytes=stored,
+        pages=len(index.pages), pack_bytes=pack_bytes, total_bytes=total,
+        ratio=round(raw / stored, 3) if stored else 0.0, snapshots=len(snapshots),
+        partial_snapshots=sum(1 for s in snapshots if s.partial), accounts=tuple(sorted(per_account)),
+        dictionaries=dicts, dictionary_bytes=sum(_size(layout.dicts / d) for d in dicts),
+        blobs_with_dictionary=with_dict, per_account=per_account)
