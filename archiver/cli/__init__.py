@@ -14,6 +14,9 @@ from archiver.cli._common import EXIT_CODES_HELP
 
 COMMANDS: list[str] = [
     # names of archiver.cli.cmd_<name> modules, in --help order; each registers itself
+    "backup",
+    "init",
+    "stats",
 ]
 
 app = typer.Typer(
