@@ -22,37 +22,69 @@ from archiver.errors import (
     UnsupportedVersion,
     UsageError,
 )
+from archiver.export import ExportProblem, ExportResult, export
 from archiver.model import FolderState, MessageRecord, SnapshotInfo
 from archiver.progress import NullProgress, Progress
+from archiver.query import ArchiveView, Change, SnapshotDiff, SnapshotView, diff_snapshots, open_archive
+from archiver.retention import (
+    ForgetResult,
+    PolicyDecision,
+    PruneResult,
+    RetentionPolicy,
+    apply_policy,
+    forget,
+    prune,
+)
 from archiver.store import Archive, ArchiveStats, ArchiveWriter, Journal, Snapshot
+from archiver.verify import AffectedMessage, VerifyReport, parse_subset, verify
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "AffectedMessage",
     "Archive",
     "ArchiveLocked",
     "ArchiveNotFound",
     "ArchiveStats",
+    "ArchiveView",
     "ArchiveWriter",
     "ArchiverError",
     "AuthError",
     "Cancelled",
     "CapabilityMissing",
+    "Change",
     "ConnectionLost",
     "DamageFound",
+    "ExportProblem",
+    "ExportResult",
     "FolderState",
+    "ForgetResult",
     "FormatError",
     "IntegrityError",
     "Journal",
     "MessageRecord",
     "NullProgress",
     "PartialFailure",
+    "PolicyDecision",
     "Progress",
+    "PruneResult",
     "RemoteError",
+    "RetentionPolicy",
     "Snapshot",
+    "SnapshotDiff",
     "SnapshotInfo",
+    "SnapshotView",
     "Throttled",
     "UnsupportedVersion",
     "UsageError",
+    "VerifyReport",
     "__version__",
+    "apply_policy",
+    "diff_snapshots",
+    "export",
+    "forget",
+    "open_archive",
+    "parse_subset",
+    "prune",
+    "verify",
 ]

@@ -24,6 +24,10 @@ from dataclasses import dataclass, field
 
 from archiver.errors import UsageError
 from archiver.model import SnapshotInfo
+from archiver.progress import NullProgress, Progress
+from archiver.store import Archive
+from archiver.store.layout import Layout
+from archiver.store.maintenance import clean_tmp, delete_snapshot, execute_prune, plan_prune
 
 RULES: tuple[str, ...] = ("last", "hourly", "daily", "weekly", "monthly", "yearly")
 
@@ -121,3 +125,83 @@ def apply_policy(snapshots: Sequence[SnapshotInfo], policy: RetentionPolicy,
     keep = tuple(s for s in ordered if s.id in reasons)
     forget = tuple(s for s in ordered if s.id not in reasons)
     return PolicyDecision(keep=keep, forget=forget, reasons={k: tuple(v) for k, v in reasons.items()})
+
+
+@dataclass(frozen=True, slots=True)
+class PruneResult:
+    """What prune removed (or, with ``dry_run``, would remove)."""
+
+    dry_run: bool
+    packs_deleted: int
+    packs_repacked: int
+    packs_written: int
+    entries_removed: int
+    bytes_before: int
+    bytes_after: int
+    tmp_files_removed: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class ForgetResult:
+    """The policy's decision, and the prune that followed it (``prune=True``)."""
+
+    dry_run: bool
+    decision: PolicyDecision
+    prune: PruneResult | None = None
+
+    @property
+    def forgotten(self) -> tuple[SnapshotInfo, ...]:
+        return self.decision.forget
+
+    @property
+    def kept(self) -> tuple[SnapshotInfo, ...]:
+        return self.decision.keep
+
+
+def _pack_bytes(layout: Layout) -> int:
+    return sum(p.stat().st_size for p in layout.packs.glob("*/*") if p.is_file())
+
+
+def _prune_locked(archive: Archive, dry_run: bool, progress: Progress) -> PruneResult:
+    layout = archive.layout
+    progress.start("prune: find referenced data", total=None, unit="pack")
+    plan = plan_prune(layout)
+    progress.finish()
+    if dry_run:
+        return PruneResult(True, len(plan.delete), len(plan.repack), 0, plan.entries_removed,
+                           plan.bytes_before, plan.bytes_before - plan.bytes_deleted)
+    progress.start("prune: repack and delete", total=None, unit="pack")
+    written, _deleted = execute_prune(layout, plan)
+    removed = clean_tmp(layout)
+    progress.finish()
+    return PruneResult(False, len(plan.delete), len(plan.repack), written, plan.entries_removed,
+                       plan.bytes_before, _pack_bytes(layout), removed)
+
+
+def prune(archive: Archive, *, dry_run: bool = False, progress: Progress | None = None) -> PruneResult:
+    """Delete data no snapshot references and repack mostly-empty packs, holding the exclusive lock.
+
+    Safe to interrupt at any step (see ``archiver.store.maintenance``).  DamageFound on a damaged archive;
+    ArchiveLocked while a backup runs.  Reopen ``archive`` afterwards: its cached index is out of date.
+    """
+    progress = progress or NullProgress()
+    with archive.exclusive_lock():
+        return _prune_locked(archive, dry_run, progress)
+
+
+def forget(archive: Archive, policy: RetentionPolicy, *, dry_run: bool = False, prune: bool = False,
+           account: str | None = None, tz: _dt.tzinfo = _dt.UTC, progress: Progress | None = None
+           ) -> ForgetResult:
+    """Remove the snapshot records ``policy`` does not keep (per account; ``account`` limits it to one),
+    then optionally prune.  Holds the exclusive lock throughout."""
+    progress = progress or NullProgress()
+    with archive.exclusive_lock():
+        decision = apply_policy(archive.snapshots(account), policy, tz)
+        if dry_run:
+            return ForgetResult(True, decision, _prune_locked(archive, True, progress) if prune else None)
+        progress.start("forget", total=len(decision.forget), unit="snapshot")
+        for info in decision.forget:
+            delete_snapshot(archive.layout, info.id)
+            progress.advance()
+        progress.finish()
+        return ForgetResult(False, decision, _prune_locked(archive, False, progress) if prune else None)

@@ -16,6 +16,13 @@ COMMANDS: list[str] = [
     # names of archiver.cli.cmd_<name> modules, in --help order; each registers itself
     "backup",
     "init",
+    "snapshots",
+    "ls",
+    "diff",
+    "export",
+    "verify",
+    "forget",
+    "prune",
     "stats",
 ]
 

@@ -1,0 +1,253 @@
+"""The three export writers (mbox, Maildir, eml) and the label-name mapping they share.
+
+Each writer receives a message's bytes once, with every selected record that references them, and writes
+them out; blob reading, filtering and damage handling live in ``export.py``.
+
+Label names follow Google Takeout: system labels become ``Inbox``, ``Sent``, ``Important``, ``Starred``,
+``Drafts``, ``Trash``, ``Spam``, ``Chats`` (``\\Junk`` becomes ``Spam``; any other ``\\Name`` becomes
+``Name``); user labels are kept as they are, nested ones with ``/``.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import email.utils
+import hashlib
+import json
+import os
+import re
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import BinaryIO, Protocol
+
+from archiver.model import MessageRecord
+
+SYSTEM_LABELS: dict[str, str] = {
+    "\\Inbox": "Inbox",
+    "\\Sent": "Sent",
+    "\\Important": "Important",
+    "\\Starred": "Starred",
+    "\\Draft": "Drafts",
+    "\\Drafts": "Drafts",
+    "\\Trash": "Trash",
+    "\\Spam": "Spam",
+    "\\Junk": "Spam",
+    "\\Chats": "Chats",
+    "\\Flagged": "Starred",
+}
+
+MAILDIR_FLAGS: dict[str, str] = {
+    "\\Draft": "D", "\\Flagged": "F", "$Forwarded": "P", "\\Answered": "R", "\\Seen": "S", "\\Deleted": "T",
+}
+
+NO_LABEL_FOLDER = "Archive"
+"""The Maildir folder of messages that carry no label at all."""
+
+
+def takeout_name(label: str) -> str:
+    """The Takeout spelling of a label (``\\Inbox`` -> ``Inbox``; user labels unchanged)."""
+    if label in SYSTEM_LABELS:
+        return SYSTEM_LABELS[label]
+    if label.startswith("\\"):
+        return label[1:]
+    return label
+
+
+def labels_header_value(labels: Sequence[str]) -> str:
+    """``X-Gmail-Labels`` value: Takeout names joined by ``,``; a name with ``,`` or ``"`` is quoted."""
+    out = []
+    for label in labels:
+        name = re.sub(r"[\r\n]+", " ", takeout_name(label))
+        if "," in name or '"' in name or name != name.strip():
+            name = '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
+        out.append(name)
+    return ",".join(out)
+
+
+def maildir_flags(flags: Sequence[str]) -> str:
+    """Maildir info letters for IMAP flags, sorted (``S``, ``F``, ``R``, ``D``, ``P``, ``T``)."""
+    return "".join(sorted({MAILDIR_FLAGS[f] for f in flags if f in MAILDIR_FLAGS}))
+
+
+def safe_name(key: str) -> str:
+    """A file-name-safe form of a message key (no ``:`` or ``/``); a hash suffix keeps it unique."""
+    clean = re.sub(r"[^A-Za-z0-9._-]", "_", key)
+    if clean != key:
+        clean += "_" + hashlib.sha256(key.encode()).hexdigest()[:8]
+    return clean
+
+
+def folder_parts(label: str) -> list[str]:
+    """Relative folder path of a label: Takeout name split on ``/``, every part made a safe name."""
+    parts = []
+    for part in takeout_name(label).split("/"):
+        part = part.replace("\0", "_")
+        if part in ("", ".", "..") or part.startswith("."):
+            part = "_" + part
+        parts.append(part)
+    return parts
+
+
+_FROM_HEADER = re.compile(rb"^From:[ \t]*(.*(?:\r?\n[ \t].*)*)", re.MULTILINE | re.IGNORECASE)
+_FROM_LINE = re.compile(rb"^(>*From )", re.MULTILINE)
+
+
+def _header_block(data: bytes) -> bytes:
+    ends = [i for i in (data.find(b"\n\n"), data.find(b"\r\n\r\n")) if i >= 0]
+    return data[: min(ends)] if ends else data
+
+
+def envelope_sender(data: bytes) -> str:
+    """The address of the From header for the mbox ``From `` line, or ``MAILER-DAEMON``."""
+    m = _FROM_HEADER.search(_header_block(data))
+    if m:
+        addr = email.utils.parseaddr(m.group(1).decode("latin-1").replace("\r", "").replace("\n", ""))[1]
+        if addr and not any(c.isspace() for c in addr) and addr.isascii():
+            return addr
+    return "MAILER-DAEMON"
+
+
+def extra_headers(record: MessageRecord, newline: bytes) -> bytes:
+    """The headers added to an exported copy: ``X-GM-THRID`` (Gmail only) and ``X-Gmail-Labels``."""
+    lines = []
+    if record.gm_thrid is not None:
+        lines.append(f"X-GM-THRID: {record.gm_thrid}")
+    lines.append(f"X-Gmail-Labels: {labels_header_value(record.labels)}")
+    return b"".join(line.encode("utf-8") + newline for line in lines)
+
+
+def _newline(data: bytes) -> bytes:
+    i = data.find(b"\n")
+    return b"\r\n" if i > 0 and data[i - 1:i] == b"\r" else b"\n"
+
+
+class Writer(Protocol):
+    def write(self, records: Sequence[MessageRecord], data: bytes) -> int:
+        """Write one message (all its selected records); returns the number of files/entries written."""
+
+    def close(self, ok: bool) -> None:
+        """Finish (ok) or clean up after a failure."""
+
+
+class MboxWriter:
+    """mboxrd: one ``From sender asctime`` line per message, ``>*From `` lines gain one ``>``."""
+
+    def __init__(self, output: Path, add_headers: bool) -> None:
+        self.output = output
+        self.add_headers = add_headers
+        self._tmp = output.with_name(output.name + ".partial")
+        self._fh: BinaryIO = open(self._tmp, "wb")  # noqa: SIM115 (closed in close())
+
+    def write(self, records: Sequence[MessageRecord], data: bytes) -> int:
+        for record in records:
+            stamp = time.asctime(time.gmtime(record.internaldate))
+            self._fh.write(f"From {envelope_sender(data)} {stamp}\n".encode())
+            if self.add_headers:
+                self._fh.write(extra_headers(record, _newline(data)))
+            self._fh.write(_FROM_LINE.sub(rb">\1", data))
+            self._fh.write(b"\n" if data.endswith(b"\n") else b"\n\n")
+        return len(records)
+
+    def close(self, ok: bool) -> None:
+        self._fh.close()
+        if ok:
+            os.replace(self._tmp, self.output)
+        else:
+            self._tmp.unlink(missing_ok=True)
+
+
+class MaildirWriter:
+    """Plain nested Maildirs (Dovecot ``LAYOUT=fs``): ``OUT/<label>/<sub>/{cur,new,tmp}``.
+
+    A message is written once (tmp/ then renamed into cur/) and hard-linked into its other label folders
+    (copied where the filesystem refuses links).
+    File name: ``<internaldate>.<key>.gmail-archiver:2,<flags>``.
+    """
+
+    def __init__(self, output: Path, all_labels: set[str]) -> None:
+        self.output = output
+        self._made: set[Path] = set()
+        used = {tuple(folder_parts(label)) for label in all_labels}
+        self.no_label = NO_LABEL_FOLDER if (NO_LABEL_FOLDER,) not in used else NO_LABEL_FOLDER + " (no label)"
+
+    def _folder(self, parts: Sequence[str]) -> Path:
+        folder = self.output.joinpath(*parts)
+        if folder not in self._made:
+            for sub in ("cur", "new", "tmp"):
+                (folder / sub).mkdir(parents=True, exist_ok=True)
+            self._made.add(folder)
+        return folder
+
+    def write(self, records: Sequence[MessageRecord], data: bytes) -> int:
+        files = 0
+        for record in records:
+            flags = maildir_flags(record.flags)
+            name = f"{record.internaldate}.{safe_name(record.key)}.gmail-archiver:2,{flags}"
+            folders = [folder_parts(label) for label in record.labels] or [[self.no_label]]
+            first: Path | None = None
+            for parts in folders:
+                folder = self._folder(parts)
+                target = folder / "cur" / name
+                if first is None:
+                    tmp = folder / "tmp" / name
+                    tmp.write_bytes(data)
+                    os.utime(tmp, (record.internaldate, record.internaldate))
+                    os.replace(tmp, target)
+                    first = target
+                else:
+                    target.unlink(missing_ok=True)
+                    try:
+                        os.link(first, target)
+                    except OSError:
+                        target.write_bytes(data)
+                files += 1
+        return files
+
+    def close(self, ok: bool) -> None:
+        return None
+
+
+class EmlWriter:
+    """``OUT/<key>.eml`` holding the exact bytes, plus ``OUT/index.jsonl`` (one JSON object per message)."""
+
+    def __init__(self, output: Path) -> None:
+        self.output = output
+        self._index_tmp = output / "index.jsonl.partial"
+        self._index: BinaryIO = open(self._index_tmp, "wb")  # noqa: SIM115 (closed in close())
+
+    def write(self, records: Sequence[MessageRecord], data: bytes) -> int:
+        first: Path | None = None
+        for record in records:
+            path = self.output / f"{safe_name(record.key)}.eml"
+            if first is None:
+                tmp = path.with_name(path.name + ".partial")
+                tmp.write_bytes(data)
+                os.replace(tmp, path)
+                first = path
+            else:
+                path.unlink(missing_ok=True)
+                try:
+                    os.link(first, path)
+                except OSError:
+                    path.write_bytes(data)
+            self._index.write(json.dumps(index_entry(record, path.name), sort_keys=True).encode() + b"\n")
+        return len(records)
+
+    def close(self, ok: bool) -> None:
+        self._index.close()
+        if ok:
+            os.replace(self._index_tmp, self.output / "index.jsonl")
+        else:
+            self._index_tmp.unlink(missing_ok=True)
+
+
+def index_entry(record: MessageRecord, file: str) -> dict[str, object]:
+    """The ``index.jsonl`` line of one exported message."""
+    return {
+        "key": record.key, "file": file, "blob_id": record.blob_id, "size": record.size,
+        "labels": list(record.labels), "thread_id": record.thread_id, "flags": list(record.flags),
+        "gm_msgid": record.gm_msgid, "gm_thrid": record.gm_thrid, "message_id": record.message_id,
+        "internaldate": record.date.isoformat(),
+        "internaldate_utc": _dt.datetime.fromtimestamp(record.internaldate, _dt.UTC).isoformat(),
+    }

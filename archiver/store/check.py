@@ -1,0 +1,217 @@
+"""Low-level, damage-tolerant readers of an archive's files, for ``verify`` and ``prune``.
+
+Unlike the ``Archive`` facade, nothing here stops at the first bad file: every reader returns what it could
+read plus a list of :class:`Finding` naming what it could not.  Nothing here writes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+from archiver.errors import FormatError
+from archiver.model import MessageRecord
+from archiver.store import codec
+from archiver.store.dictionary import Codecs, list_dicts, read_dict
+from archiver.store.index import Location, list_segments, read_segment
+from archiver.store.layout import Layout, check_config
+from archiver.store.manifest import decode_page
+from archiver.store.pack import KIND_BLOB, PackEntry, list_packs, pack_path, read_toc
+from archiver.store.snapshot import SnapshotRecord, list_snapshot_ids, read_snapshot
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One damaged or missing file or entry: ``kind`` is config, snapshot, index, pack, page, blob or dict."""
+
+    kind: str
+    id: str
+    detail: str
+
+
+@dataclass
+class Segments:
+    """Every readable index segment: which packs each lists, with their entries."""
+
+    by_segment: dict[str, dict[str, list[PackEntry]]] = field(default_factory=dict)
+    blobs: dict[str, Location] = field(default_factory=dict)
+    pages: dict[str, Location] = field(default_factory=dict)
+    packs: dict[str, list[PackEntry]] = field(default_factory=dict)
+    findings: list[Finding] = field(default_factory=list)
+
+
+def check_layout(layout: Layout) -> list[Finding]:
+    """The config file (ArchiveNotFound still raises: there is no archive to report on)."""
+    try:
+        check_config(layout)
+    except FormatError as exc:
+        return [Finding("config", "archive.json", str(exc))]
+    return []
+
+
+def load_segments(layout: Layout) -> Segments:
+    """The union of all readable segments (a blob in several packs: the smallest pack id wins)."""
+    out = Segments()
+    for name in list_segments(layout.index):
+        try:
+            packs = read_segment(layout.index, name)
+        except FormatError as exc:
+            out.findings.append(Finding("index", name, str(exc)))
+            continue
+        out.by_segment[name] = packs
+        for pid, entries in packs.items():
+            if pid in out.packs:
+                continue
+            out.packs[pid] = entries
+            for e in entries:
+                target = out.blobs if e.kind == KIND_BLOB else out.pages
+                old = target.get(e.id)
+                if old is None or pid < old.pack:
+                    target[e.id] = Location(pid, e.offset, e.length, e.raw_length, e.dict_id)
+    return out
+
+
+def load_snapshots(layout: Layout) -> tuple[dict[str, SnapshotRecord], list[Finding]]:
+    """Every snapshot record that reads and matches its name, and findings for the others."""
+    good: dict[str, SnapshotRecord] = {}
+    bad: list[Finding] = []
+    for sid in list_snapshot_ids(layout.snapshots):
+        try:
+            good[sid] = read_snapshot(layout.snapshots, sid)
+        except FormatError as exc:
+            bad.append(Finding("snapshot", sid, str(exc)))
+    return good, bad
+
+
+def load_dicts(layout: Layout, wanted: set[str]) -> tuple[dict[str, bytes], list[Finding]]:
+    """The named dictionaries that exist and match their hash."""
+    good: dict[str, bytes] = {}
+    bad: list[Finding] = []
+    for did in sorted(wanted):
+        try:
+            good[did] = read_dict(layout.dicts, did)
+        except FormatError as exc:
+            bad.append(Finding("dict", did, str(exc)))
+    return good, bad
+
+
+def present_packs(layout: Layout) -> list[str]:
+    return list_packs(layout.packs)
+
+
+def present_dicts(layout: Layout) -> list[str]:
+    return list_dicts(layout.dicts)
+
+
+def check_pack_toc(layout: Layout, pack_id: str, indexed: list[PackEntry]) -> Finding | None:
+    """The pack exists, its trailer and TOC are sound, and the TOC lists exactly the indexed entries."""
+    try:
+        toc = read_toc(pack_path(layout.packs, pack_id))
+    except FormatError as exc:
+        return Finding("pack", pack_id, str(exc))
+    if sorted(toc, key=lambda e: e.offset) != sorted(indexed, key=lambda e: e.offset):
+        return Finding("pack", pack_id, f"pack {pack_id[:12]}: its table of contents differs from the index")
+    return None
+
+
+def read_frame(layout: Layout, loc: Location) -> bytes:
+    """The stored (compressed) frame at ``loc``; FormatError when the pack is missing or too short."""
+    try:
+        with open(pack_path(layout.packs, loc.pack), "rb") as f:
+            data = os.pread(f.fileno(), loc.length, loc.offset)
+    except FileNotFoundError:
+        raise FormatError(f"pack {loc.pack[:12]} is missing") from None
+    if len(data) != loc.length:
+        raise FormatError(f"pack {loc.pack[:12]} is shorter than its index says")
+    return data
+
+
+class PageReader:
+    """Reads manifest pages through the index; every page is read at most once."""
+
+    def __init__(self, layout: Layout, segments: Segments, dicts: dict[str, bytes]) -> None:
+        self.layout = layout
+        self.segments = segments
+        self.codecs = Codecs()
+        for did, data in dicts.items():
+            self.codecs.add(did, data)
+
+    def read(self, page_id: str) -> bytes:
+        loc = self.segments.pages.get(page_id)
+        if loc is None:
+            raise FormatError(f"manifest page {page_id[:12]} is not in the index")
+        if not self.codecs.has(loc.dict_id):
+            raise FormatError(f"manifest page {page_id[:12]} needs a missing or damaged dictionary")
+        raw = self.codecs.decompress(read_frame(self.layout, loc), loc.dict_id, loc.raw_length,
+                                     f"manifest page {page_id[:12]}")
+        if codec.sha256_hex(raw) != page_id:
+            raise FormatError(f"manifest page {page_id[:12]} does not match its name")
+        return raw
+
+
+def walk_tree(root: str | None, read: Callable[[str], bytes], seen: set[str], bad: dict[str, str],
+              on_records: Callable[[str, tuple[MessageRecord, ...]], None]) -> Iterator[str]:
+    """Yield the id of every page under ``root`` not in ``seen`` (added to it); call ``on_records`` with
+    each leaf's records; pages that cannot be read or decoded go to ``bad`` (id -> reason) and their
+    subtrees are skipped.  A page already in ``bad`` is yielded again so callers see the damage."""
+    stack = [root] if root else []
+    while stack:
+        pid = stack.pop()
+        if pid in bad:
+            yield pid
+            continue
+        if pid in seen:
+            continue
+        seen.add(pid)
+        yield pid
+        try:
+            page = decode_page(read(pid), pid)
+        except FormatError as exc:
+            bad[pid] = str(exc)
+            continue
+        if page.level == 0:
+            on_records(pid, page.records)
+        else:
+            stack.extend(reversed(page.children))
+
+
+def subset_of(pack_id: str, subset: tuple[int, int] | None) -> bool:
+    """Whether a pack is in slice N of T (1-based), chosen by a hash of the pack id (deterministic)."""
+    if subset is None:
+        return True
+    n, t = subset
+    return int(hashlib.sha256(pack_id.encode()).hexdigest()[:8], 16) % t == n - 1
+
+
+def read_pack_data(layout: Layout, pack_id: str, entries: list[PackEntry], codecs: Codecs
+                   ) -> tuple[int, list[Finding], list[str]]:
+    """Read one whole pack sequentially: check its name, then decompress and re-hash every entry.
+
+    Returns (bytes read, findings, ids of the entries that failed).
+    """
+    path = pack_path(layout.packs, pack_id)
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return 0, [Finding("pack", pack_id, f"pack {pack_id[:12]} is missing")], [e.id for e in entries]
+    findings: list[Finding] = []
+    failed: list[str] = []
+    if hashlib.sha256(data).hexdigest() != pack_id:
+        findings.append(Finding("pack", pack_id, f"pack {pack_id[:12]} does not match its name"))
+    for e in entries:
+        kind = "blob" if e.kind == KIND_BLOB else "page"
+        what = f"{kind} {e.id[:12]} in pack {pack_id[:12]}"
+        try:
+            if e.offset + e.length > len(data):
+                raise FormatError(f"{what} lies beyond the end of the pack")
+            if not codecs.has(e.dict_id):
+                raise FormatError(f"{what} needs a missing or damaged dictionary")
+            raw = codecs.decompress(data[e.offset:e.offset + e.length], e.dict_id, e.raw_length, what)
+            if hashlib.sha256(raw).hexdigest() != e.id:
+                raise FormatError(f"{what} does not match its hash")
+        except FormatError as exc:
+            findings.append(Finding(kind, e.id, str(exc)))
+            failed.append(e.id)
+    return len(data), findings, failed

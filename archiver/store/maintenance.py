@@ -1,0 +1,200 @@
+"""Store-level primitives of forget and prune: delete snapshot records, find what is still referenced,
+plan and carry out the removal of unreferenced packs and the repacking of mostly-empty ones.
+
+Crash safety (formats/invariants.md write order, applied to deletion): new packs are written first, then
+one new index segment listing every pack that stays, then the old segments are deleted, then the packs no
+longer listed.  An interruption at any step leaves an index that names only existing packs and holds
+every referenced blob and page.  Every unlink counts as one durable step of the crash hook
+(``fsutil.step``), so tests can stop prune between any two of them.  Callers hold the exclusive lock.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from archiver.errors import DamageFound, FormatError
+from archiver.model import MessageRecord
+from archiver.store import codec
+from archiver.store.check import PageReader, load_dicts, load_segments, load_snapshots, walk_tree
+from archiver.store.dictionary import Codecs
+from archiver.store.fsutil import fsync_dir, step, write_named
+from archiver.store.index import encode_segment, list_segments
+from archiver.store.layout import Layout
+from archiver.store.pack import KIND_BLOB, PackBuilder, PackEntry, list_packs, pack_path, read_toc
+from archiver.store.writer import PACK_TARGET
+
+REPACK_BELOW = 0.5
+"""A pack whose live frames make up less than this share of its frame bytes is repacked."""
+
+
+def delete_snapshot(layout: Layout, snapshot_id: str) -> None:
+    """Remove one snapshot record (its data stays until prune)."""
+    path = layout.snapshots / snapshot_id
+    step()
+    path.unlink(missing_ok=True)
+    fsync_dir(layout.snapshots)
+
+
+@dataclass
+class PrunePlan:
+    """What prune will do; ``entries`` maps every pack that stays or is written to its entries."""
+
+    referenced_blobs: set[str] = field(default_factory=set)
+    referenced_pages: set[str] = field(default_factory=set)
+    keep: dict[str, list[PackEntry]] = field(default_factory=dict)
+    delete: list[str] = field(default_factory=list)
+    """Packs with nothing referenced (indexed, or left unindexed by an interrupted run)."""
+    repack: dict[str, list[PackEntry]] = field(default_factory=dict)
+    """Mostly-empty packs -> their live entries, to be copied into new packs."""
+    old_segments: list[str] = field(default_factory=list)
+    bytes_before: int = 0
+    bytes_deleted: int = 0
+    entries_removed: int = 0
+
+    @property
+    def nothing_to_do(self) -> bool:
+        return not self.delete and not self.repack
+
+
+def _size(layout: Layout, pack_id: str) -> int:
+    try:
+        return pack_path(layout.packs, pack_id).stat().st_size
+    except FileNotFoundError:
+        return 0
+
+
+def plan_prune(layout: Layout, repack_below: float = REPACK_BELOW) -> PrunePlan:
+    """Find referenced blobs and pages from every snapshot and decide the fate of each pack.
+
+    DamageFound when a snapshot, index segment or manifest page cannot be read: what is referenced would
+    then be unknown, and deleting anything could lose data (run verify first).
+    """
+    segments = load_segments(layout)
+    snaps, bad_snaps = load_snapshots(layout)
+    wanted = {loc.dict_id for loc in segments.pages.values() if loc.dict_id}
+    dicts, bad_dicts = load_dicts(layout, wanted)
+    reader = PageReader(layout, segments, dicts)
+    plan = PrunePlan(old_segments=list_segments(layout.index))
+    bad_pages: dict[str, str] = {}
+    seen: set[str] = set()
+
+    def collect(_pid: str, records: tuple[MessageRecord, ...]) -> None:
+        plan.referenced_blobs.update(r.blob_id for r in records)
+
+    for rec in snaps.values():
+        for _ in walk_tree(rec.root, reader.read, seen, bad_pages, collect):
+            pass
+    plan.referenced_pages = seen
+    problems = [*segments.findings, *bad_snaps, *bad_dicts]
+    if problems or bad_pages:
+        what = problems[0].detail if problems else next(iter(bad_pages.values()))
+        raise DamageFound(f"prune refuses to run on a damaged archive: {what}",
+                          hint="run `gmail-archiver verify` and repair or forget the damaged snapshots")
+
+    def live(pack_id: str, e: PackEntry) -> bool:
+        locs = segments.blobs if e.kind == KIND_BLOB else segments.pages
+        ids = plan.referenced_blobs if e.kind == KIND_BLOB else plan.referenced_pages
+        loc = locs.get(e.id)
+        return e.id in ids and loc is not None and loc.pack == pack_id
+
+    for pid, entries in sorted(segments.packs.items()):
+        plan.bytes_before += _size(layout, pid)
+        alive = [e for e in entries if live(pid, e)]
+        total = sum(e.length for e in entries) or 1
+        if not alive:
+            plan.delete.append(pid)
+            plan.bytes_deleted += _size(layout, pid)
+            plan.entries_removed += len(entries)
+        elif sum(e.length for e in alive) / total < repack_below:
+            plan.repack[pid] = alive
+            plan.entries_removed += len(entries) - len(alive)
+        else:
+            plan.keep[pid] = entries
+    for pid in sorted(set(list_packs(layout.packs)) - set(segments.packs)):
+        plan.bytes_before += _size(layout, pid)
+        try:
+            toc = read_toc(pack_path(layout.packs, pid))
+        except FormatError:  # an unreadable leftover of an interrupted write: garbage
+            toc = []
+        needed = [e for e in toc if (e.id in plan.referenced_blobs and e.id not in segments.blobs)
+                  or (e.id in plan.referenced_pages and e.id not in segments.pages)]
+        if needed:  # never lose a referenced entry, even one only an unindexed pack holds
+            plan.keep[pid] = toc
+        else:
+            plan.delete.append(pid)
+            plan.bytes_deleted += _size(layout, pid)
+    return plan
+
+
+def _copy_live(layout: Layout, pack_id: str, entries: list[PackEntry], codecs: Codecs,
+               builder: PackBuilder) -> None:
+    """Append the live frames of one pack to ``builder``, each re-checked against its id first."""
+    with open(pack_path(layout.packs, pack_id), "rb") as f:
+        for e in entries:
+            frame = os.pread(f.fileno(), e.length, e.offset)
+            what = f"entry {e.id[:12]} of pack {pack_id[:12]}"
+            raw = codecs.decompress(frame, e.dict_id, e.raw_length, what)
+            if codec.sha256_hex(raw) != e.id:
+                raise DamageFound(f"entry {e.id[:12]} of pack {pack_id[:12]} is damaged; prune stopped",
+                                  hint="run `gmail-archiver verify --read-data`")
+            builder.add(e.kind, e.id, frame, e.raw_length, e.dict_id)
+
+
+def _seal(layout: Layout, builder: PackBuilder, plan: PrunePlan) -> None:
+    data = builder.finish()
+    pack_id = codec.sha256_hex(data)
+    write_named(layout.packs, pack_id, data, layout.tmp, fanout=True)
+    plan.keep[pack_id] = list(builder.entries)
+
+
+def execute_prune(layout: Layout, plan: PrunePlan) -> tuple[int, int]:
+    """Carry out ``plan`` in the crash-safe order; returns (packs written, packs deleted)."""
+    if plan.nothing_to_do:
+        return 0, 0
+    dict_ids = {e.dict_id for es in plan.repack.values() for e in es if e.dict_id}
+    dicts, bad = load_dicts(layout, dict_ids)
+    if bad:
+        raise DamageFound(f"prune stopped: {bad[0].detail}")
+    codecs = Codecs()
+    for did, data in dicts.items():
+        codecs.add(did, data)
+    before = set(plan.keep)
+    builder = PackBuilder()
+    for pid, entries in sorted(plan.repack.items()):
+        _copy_live(layout, pid, entries, codecs, builder)
+        if builder.size >= PACK_TARGET:
+            _seal(layout, builder, plan)
+            builder = PackBuilder()
+    if len(builder):
+        _seal(layout, builder, plan)
+    written = len(set(plan.keep) - before)
+    segment = encode_segment(plan.keep)
+    new_name = codec.sha256_hex(segment)
+    write_named(layout.index, new_name, segment, layout.tmp)
+    for name in plan.old_segments:
+        if name != new_name:
+            step()
+            (layout.index / name).unlink(missing_ok=True)
+    fsync_dir(layout.index)
+    doomed = [*plan.delete, *plan.repack]
+    for pid in doomed:
+        path = pack_path(layout.packs, pid)
+        step()
+        path.unlink(missing_ok=True)
+    for sub in {pack_path(layout.packs, pid).parent for pid in doomed}:
+        fsync_dir(sub)
+    return written, len(doomed)
+
+
+def clean_tmp(layout: Layout) -> int:
+    """Remove temporary files of interrupted writes (only while no writer runs); returns how many."""
+    n = 0
+    tmp: Path = layout.tmp
+    if tmp.is_dir():
+        for p in tmp.iterdir():
+            if p.is_file():
+                p.unlink(missing_ok=True)
+                n += 1
+    return n

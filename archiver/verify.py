@@ -1,0 +1,205 @@
+"""Check an archive, and say which messages and snapshots any damage affects.
+
+Two tiers (restic's ``check`` and ``check --read-data``):
+
+- *structure* (always): the config; every snapshot record reads and matches its name; every index segment
+  matches its name and decodes; every pack the index names exists, with a sound trailer and a table of
+  contents equal to the index's entries; every manifest page of every snapshot is in the index,
+  decompresses, matches its name and decodes; every blob a snapshot references is in the index; every
+  dictionary an indexed entry needs exists and matches its name.
+- *data* (``read_data=True``): every pack (or the packs of slice N of T) is read whole, sequentially, its
+  bytes re-hashed against its name, and every entry decompressed and re-hashed; packs are spread over two
+  threads (zstd and hashlib release the GIL).
+
+Files no snapshot references (left by an interrupted run, removed by ``prune``) are counted, not damage.
+"""
+
+from __future__ import annotations
+
+import os
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+from archiver.errors import UsageError
+from archiver.model import MessageRecord
+from archiver.progress import NullProgress, Progress
+from archiver.store import Archive
+from archiver.store.check import (
+    Finding,
+    PageReader,
+    check_layout,
+    check_pack_toc,
+    load_dicts,
+    load_segments,
+    load_snapshots,
+    present_packs,
+    read_pack_data,
+    subset_of,
+    walk_tree,
+)
+from archiver.store.dictionary import Codecs
+from archiver.store.layout import Layout
+from archiver.store.pack import PackEntry
+from archiver.store.snapshot import SnapshotRecord
+
+MAX_LISTED = 10_000
+"""At most this many affected messages are listed (the count is always exact)."""
+
+
+@dataclass(frozen=True, slots=True)
+class AffectedMessage:
+    """A message of a snapshot whose stored body is damaged or missing."""
+
+    snapshot_id: str
+    key: str
+    message_id: str | None
+    blob_id: str
+
+
+@dataclass
+class VerifyReport:
+    """What verify checked and what it found; ``ok`` when nothing is damaged."""
+
+    read_data: bool
+    subset: tuple[int, int] | None
+    snapshots: int = 0
+    pages: int = 0
+    blobs_referenced: int = 0
+    packs: int = 0
+    packs_read: int = 0
+    bytes_read: int = 0
+    unreferenced_packs: int = 0
+    damage: list[Finding] = field(default_factory=list)
+    damaged_snapshots: list[str] = field(default_factory=list)
+    """Snapshots that cannot be restored whole: record or manifest damaged, or a body damaged."""
+    affected_messages: list[AffectedMessage] = field(default_factory=list)
+    affected_count: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return not self.damage
+
+
+def parse_subset(text: str) -> tuple[int, int]:
+    """``"N/T"`` with 1 <= N <= T (UsageError otherwise)."""
+    try:
+        n_text, t_text = text.split("/")
+        n, t = int(n_text), int(t_text)
+    except ValueError:
+        raise UsageError(f"--subset takes N/T (e.g. 1/7), not {text!r}") from None
+    if not 1 <= n <= t:
+        raise UsageError(f"--subset {text}: N must be between 1 and T")
+    return n, t
+
+
+def verify(archive: Archive, read_data: bool = False, subset: tuple[int, int] | None = None,
+           progress: Progress | None = None, workers: int | None = None) -> VerifyReport:
+    """Check ``archive`` (see the module doc); never raises for damage, returns it in the report."""
+    progress = progress or NullProgress()
+    layout = Layout(archive.path)
+    report = VerifyReport(read_data=read_data, subset=subset)
+    report.damage.extend(check_layout(layout))
+    segments = load_segments(layout)
+    report.damage.extend(segments.findings)
+    snaps, bad_snaps = load_snapshots(layout)
+    report.damage.extend(bad_snaps)
+    report.snapshots = len(snaps) + len(bad_snaps)
+    report.packs = len(segments.packs)
+
+    # dictionaries needed by indexed entries
+    wanted = {loc.dict_id for loc in (*segments.blobs.values(), *segments.pages.values()) if loc.dict_id}
+    dicts, bad_dicts = load_dicts(layout, wanted)
+    report.damage.extend(bad_dicts)
+    bad_dict_ids = {f.id for f in bad_dicts}
+
+    # packs named by the index: present, sound trailer, TOC equal to the index
+    progress.start("structure", total=len(segments.packs), unit="pack")
+    bad_packs: set[str] = set()
+    for pid, entries in segments.packs.items():
+        finding = check_pack_toc(layout, pid, entries)
+        if finding:
+            report.damage.append(finding)
+            bad_packs.add(pid)
+        progress.advance()
+    report.unreferenced_packs = len(set(present_packs(layout)) - set(segments.packs))
+
+    # manifests: every page, and the set of referenced blobs
+    reader = PageReader(layout, segments, dicts)
+    seen: set[str] = set()
+    bad_pages: dict[str, str] = {}
+    referenced: set[str] = set()
+    pages_of: dict[str, list[str]] = {}
+
+    def collect(_pid: str, records: tuple[MessageRecord, ...]) -> None:
+        referenced.update(r.blob_id for r in records)
+
+    for sid, rec in snaps.items():
+        pages_of[sid] = list(walk_tree(rec.root, reader.read, seen, bad_pages, collect))
+    report.pages = len(seen)
+    report.damage.extend(Finding("page", pid, why) for pid, why in sorted(bad_pages.items()))
+    report.blobs_referenced = len(referenced)
+
+    damaged_blobs: set[str] = set()
+    for blob_id in sorted(referenced):
+        loc = segments.blobs.get(blob_id)
+        if loc is None:
+            report.damage.append(Finding("blob", blob_id, f"blob {blob_id[:12]} is not in the index"))
+            damaged_blobs.add(blob_id)
+        elif loc.pack in bad_packs or loc.dict_id in bad_dict_ids:
+            damaged_blobs.add(blob_id)
+    progress.finish()
+
+    if read_data:
+        damaged_blobs |= _read_data(layout, segments.packs, dicts, subset, report, progress, workers)
+
+    _attribute(report, snaps, pages_of, bad_pages, damaged_blobs, reader)
+    return report
+
+
+def _read_data(layout: Layout, packs: dict[str, list[PackEntry]],
+               dicts: dict[str, bytes], subset: tuple[int, int] | None, report: VerifyReport,
+               progress: Progress, workers: int | None) -> set[str]:
+    chosen = sorted(pid for pid in packs if subset_of(pid, subset))
+    codecs = Codecs()
+    for did, data in dicts.items():
+        codecs.add(did, data)
+    failed: set[str] = set()
+    progress.start("read data", total=len(chosen), unit="pack")
+    with ThreadPoolExecutor(max_workers=workers or min(2, os.cpu_count() or 1)) as pool:
+        results = pool.map(lambda pid: read_pack_data(layout, pid, packs[pid], codecs), chosen)
+        for nbytes, findings, bad in results:
+            report.packs_read += 1
+            report.bytes_read += nbytes
+            for f in findings:
+                if f not in report.damage:
+                    report.damage.append(f)
+            failed.update(bad)
+            progress.advance(1, nbytes)
+    progress.finish()
+    return failed
+
+
+def _attribute(report: VerifyReport, snaps: dict[str, SnapshotRecord], pages_of: dict[str, list[str]],
+               bad_pages: dict[str, str], damaged_blobs: set[str], reader: PageReader) -> None:
+    """Name the snapshots and messages that damaged pages and blobs affect (a second, cheap pass)."""
+    damaged = {f.id for f in report.damage if f.kind == "snapshot"}
+    for sid, pages in pages_of.items():
+        if any(p in bad_pages for p in pages):
+            damaged.add(sid)
+    if damaged_blobs:
+        for sid in sorted(pages_of):
+            root = snaps[sid].root
+            hits: list[MessageRecord] = []
+
+            def find(_pid: str, records: tuple[MessageRecord, ...], hits: list[MessageRecord] = hits) -> None:
+                hits.extend(r for r in records if r.blob_id in damaged_blobs)
+
+            for _ in walk_tree(root, reader.read, set(), dict(bad_pages), find):
+                pass
+            if hits:
+                damaged.add(sid)
+                report.affected_count += len(hits)
+                room = MAX_LISTED - len(report.affected_messages)
+                report.affected_messages.extend(
+                    AffectedMessage(sid, r.key, r.message_id, r.blob_id) for r in hits[:max(room, 0)])
+    report.damaged_snapshots = sorted(damaged)
