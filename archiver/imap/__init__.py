@@ -14,6 +14,7 @@ from archiver.imap.endpoint import (
     parse_url,
 )
 from archiver.imap.records import AppendRefused, AppendResult, Folder, FolderStatus, MessageMeta
+from archiver.imap.retry import Reconnecting, RetryPolicy
 from archiver.imap.session import Session, connect
 
 __all__ = [
@@ -25,6 +26,8 @@ __all__ = [
     "Folder",
     "FolderStatus",
     "MessageMeta",
+    "Reconnecting",
+    "RetryPolicy",
     "Session",
     "connect",
     "credentials_from_env_or_command",

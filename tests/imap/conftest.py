@@ -49,7 +49,8 @@ def corpus_sample(corpus_dir: Path, n: int = 50) -> list[tuple[str, bytes]]:
     """~n varied messages: every edge-case flag represented (no NUL, no empty), both > 1 MiB ones."""
     rows = corpus_rows(corpus_dir)
     picked: dict[str, dict[str, str]] = {}
-    wanted_flags = ["over_1MiB", "crlf_line_endings", "mixed_line_endings", "invalid_utf8_bytes", "8bit_headers",
+    wanted_flags = ["over_1MiB", "crlf_line_endings", "mixed_line_endings", "invalid_utf8_bytes",
+                    "8bit_headers",
                     "line_over_998", "leading_from_line", "no_header_body_separator", "non_utf8_charset",
                     "no_message_id", "shared_message_id", "pgp_mime", "smime", "message_partial",
                     "unescaped_From_line_in_body", "uuencode", "dsn_multipart_report", "encoded_word_header"]

@@ -1,0 +1,79 @@
+"""Restore-specific wire helpers on top of ``Session``: many APPENDs to one folder in one round trip.
+
+With LITERAL+ (Dovecot, Cyrus) every APPEND of a batch is written without waiting for continuations and the
+tagged answers are read afterwards, so a batch costs about one round trip instead of one per message (the
+server still answers each APPEND on its own: one refusal does not affect the others).  Without LITERAL+
+(Gmail has only LITERAL-) the messages go one by one through ``Session.append``.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from collections.abc import Sequence
+
+from archiver.errors import Throttled
+from archiver.imap import convert
+from archiver.imap.boundary import is_throttle_text
+from archiver.imap.records import AppendRefused, AppendResult
+from archiver.imap.session import Session
+
+Item = tuple[bytes, Sequence[str], _dt.datetime | None]
+WINDOW_BYTES = 8 << 20
+"""Bytes written ahead of the answers read (bounded so neither side's buffers fill up)."""
+
+
+def append_many(session: Session, folder: str, items: Sequence[Item]) -> list[AppendResult | AppendRefused]:
+    """APPEND each (data, flags, date) to ``folder``; per item an AppendResult or the AppendRefused."""
+    if "LITERAL+" not in session.capabilities:
+        return [_one(session, folder, item) for item in items]
+    out: list[AppendResult | AppendRefused] = []
+    start = 0
+    while start < len(items):
+        end, size = start, 0
+        while end < len(items) and (end == start or size + len(items[end][0]) <= WINDOW_BYTES):
+            size += len(items[end][0])
+            end += 1
+        out.extend(_pipelined(session, folder, items[start:end]))
+        start = end
+    return out
+
+
+def _one(session: Session, folder: str, item: Item) -> AppendResult | AppendRefused:
+    data, flags, date = item
+    try:
+        return session.append(folder, data, flags=flags, date=date)
+    except AppendRefused as exc:
+        return exc
+
+
+def _pipelined(session: Session, folder: str, items: Sequence[Item]) -> list[AppendResult | AppendRefused]:
+    imap = session._imap
+    mailbox = convert.quote_mailbox(folder)
+    tags: list[bytes] = []
+    with session._guard(f"APPEND to {folder}"):
+        parts: list[bytes] = []
+        for data, flags, date in items:
+            tag = imap._new_tag()
+            tags.append(tag)
+            head = f"APPEND {mailbox} ({' '.join(convert.clean_flags(flags, for_append=True))})"
+            if date is not None:
+                head += " " + convert.format_internaldate(date)
+            parts.append(tag + b" " + head.encode("ascii") + f" {{{len(data)}+}}\r\n".encode("ascii"))
+            parts.append(data)
+            parts.append(b"\r\n")
+        imap.send(b"".join(parts))
+        answers = [imap._get_tagged_response(tag) for tag in tags]
+        imap._check_bye()
+    out: list[AppendResult | AppendRefused] = []
+    for status, resp in answers:
+        text = resp[-1] if resp and isinstance(resp[-1], bytes) else b""
+        message = text.decode("utf-8", "replace").strip()
+        if status != "OK":
+            code = next(iter(convert.response_codes(text)), None)
+            if is_throttle_text(message) and code != "TOOBIG":
+                raise Throttled(f"{session.where} is throttling (APPEND): {message}")
+            out.append(AppendRefused(f"{status} {message}", code=code))
+            continue
+        uidvalidity, uid = convert.parse_appenduid(text)
+        out.append(AppendResult(uidvalidity=uidvalidity, uid=uid, text=message))
+    return out
