@@ -28,6 +28,12 @@ def step() -> None:
         os.kill(os.getpid(), signal.SIGKILL)
 
 
+def arm_crash(n: int) -> None:
+    """Tests: SIGKILL this process at its n-th durable step from now (0 disarms); same as the env hook."""
+    global _crash_at, _steps
+    _crash_at, _steps = n, 0
+
+
 def steps_taken() -> int:
     """How many durable steps this process has taken (tests size their crash loops with it)."""
     return _steps
