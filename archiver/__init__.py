@@ -5,6 +5,7 @@ The public library API.  The command line (``archiver.cli``) uses only what is e
 
 from __future__ import annotations
 
+from archiver.backup import BackupProblem, BackupResult, backup
 from archiver.errors import (
     ArchiveLocked,
     ArchiveNotFound,
@@ -23,6 +24,7 @@ from archiver.errors import (
     UsageError,
 )
 from archiver.export import ExportProblem, ExportResult, export
+from archiver.imap import Credentials, credentials_from_env_or_command
 from archiver.model import FolderState, MessageRecord, SnapshotInfo
 from archiver.progress import NullProgress, Progress
 from archiver.query import ArchiveView, Change, SnapshotDiff, SnapshotView, diff_snapshots, open_archive
@@ -50,10 +52,13 @@ __all__ = [
     "ArchiveWriter",
     "ArchiverError",
     "AuthError",
+    "BackupProblem",
+    "BackupResult",
     "Cancelled",
     "CapabilityMissing",
     "Change",
     "ConnectionLost",
+    "Credentials",
     "DamageFound",
     "ExportProblem",
     "ExportResult",
@@ -80,6 +85,8 @@ __all__ = [
     "VerifyReport",
     "__version__",
     "apply_policy",
+    "backup",
+    "credentials_from_env_or_command",
     "diff_snapshots",
     "export",
     "forget",

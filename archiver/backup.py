@@ -1,0 +1,288 @@
+"""Backup: read a Gmail account (or any IMAP server) into the archive as one new snapshot.
+
+One run: connect, find the folders (backup_scan), compare each with the last snapshot of the account
+(complete or a checkpoint), download the bodies the archive lacks over several connections
+(backup_fetch), and commit the snapshot.  During a long download the records gathered so far are
+committed as checkpoints (``partial=True``) every few MB / seconds, so a kill or a dropped connection
+costs at most one checkpoint interval of downloading: the next run continues from the checkpoint.  A run
+that could not read everything still commits what it has, as a partial snapshot, and says what is missing
+in ``BackupResult.problems``; ``complete`` is True only when nothing is missing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as _dt
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from archiver.backup_fetch import Downloader, Job, RetryPolicy, Stored, make_jobs
+from archiver.backup_plan import Entry, PreviousState, assemble_generic, assemble_gmail, diff_counts
+from archiver.backup_scan import FolderScan, carried_over, choose_folders, scan_folder
+from archiver.errors import AuthError, RemoteError
+from archiver.imap import Credentials, Endpoint, Session, connect, parse_url
+from archiver.model import MessageRecord
+from archiver.progress import NullProgress, Progress
+from archiver.store import Archive, ArchiveWriter
+from archiver.threads import ThreadIndex
+
+
+@dataclass(frozen=True)
+class BackupProblem:
+    """Something this run could not back up: a folder, or some UIDs of one."""
+
+    folder: str
+    uids: tuple[int, ...]
+    reason: str
+
+    def __str__(self) -> str:
+        what = f"{len(self.uids)} message(s) of {self.folder!r}" if self.uids else f"folder {self.folder!r}"
+        return f"{what}: {self.reason}"
+
+
+@dataclass
+class BackupResult:
+    """What a run did.  ``complete`` False: the snapshot is partial and ``problems`` says what is missing."""
+
+    snapshot: str
+    account: str
+    mode: str
+    """``gmail`` (X-GM-EXT-1) or ``imap``."""
+    messages: int
+    new: int
+    changed: int
+    deleted: int
+    bytes_downloaded: int
+    bytes_stored: int
+    duration: float
+    problems: list[BackupProblem] = field(default_factory=list)
+    complete: bool = True
+    checkpoints: int = 0
+
+
+def _utcnow() -> _dt.datetime:
+    return _dt.datetime.now(_dt.UTC)
+
+
+@dataclass(frozen=True)
+class CheckpointPolicy:
+    """Commit a checkpoint after ``nbytes`` downloaded (default: a 16th of the run, 1-64 MB) or
+    ``seconds`` elapsed since the last one, whichever comes first."""
+
+    nbytes: int | None = None
+    seconds: float = 30.0
+
+    def bytes_for(self, total: int) -> int:
+        if self.nbytes is not None:
+            return self.nbytes
+        return max(1 << 20, min(64 << 20, total // 16))
+
+
+def backup(archive_path: str | os.PathLike[str], source_url: str, *, credentials: Credentials,
+           include_spam: bool = False, connections: int = 4, progress: Progress | None = None,
+           clock: Callable[[], _dt.datetime] = _utcnow, init: bool = False, cacert: str | None = None,
+           insecure: bool = False, checkpoint: CheckpointPolicy | None = None,
+           retry: RetryPolicy | None = None) -> BackupResult:
+    """Back up the account at ``source_url`` into the archive at ``archive_path`` as a new snapshot.
+
+    ``init`` creates the archive when the path does not hold one.  Raises AuthError, ArchiveNotFound,
+    ArchiveLocked, or RemoteError when the server cannot be used at all; everything smaller ends up in
+    ``BackupResult.problems``.
+    """
+    endpoint = parse_url(source_url, cacert=cacert, insecure=insecure)
+    archive = _open_archive(archive_path, init)
+    run = _Run(archive, endpoint, credentials, include_spam=include_spam, connections=connections,
+               progress=progress or NullProgress(), clock=clock, checkpoint=checkpoint or CheckpointPolicy(),
+               retry=retry or RetryPolicy())
+    return run.execute()
+
+
+def _open_archive(path: str | os.PathLike[str], init: bool) -> Archive:
+    p = os.fspath(path)
+    if init and (not os.path.exists(p) or (os.path.isdir(p) and not os.listdir(p))):
+        return Archive.init(p)
+    return Archive.open(p)
+
+
+class _Run:
+    """The state of one backup run."""
+
+    def __init__(self, archive: Archive, endpoint: Endpoint, credentials: Credentials, *,
+                 include_spam: bool, connections: int, progress: Progress, clock: Callable[[], _dt.datetime],
+                 checkpoint: CheckpointPolicy, retry: RetryPolicy) -> None:
+        self.archive = archive
+        self.endpoint = endpoint
+        self.credentials = credentials
+        self.include_spam = include_spam
+        self.connections = max(1, connections)
+        self.progress = progress
+        self.clock = clock
+        self.checkpoint = checkpoint
+        self.retry = retry
+        self.account = endpoint.account
+        self.problems: list[BackupProblem] = []
+        self.scans: list[FolderScan] = []
+        self.refs: dict[str, tuple[str, ...]] = {}
+        self.gmail = False
+        self.prev = PreviousState()
+        self.threads = ThreadIndex()
+        self.checkpoints = 0
+
+    def connect(self) -> Session:
+        return connect(self.endpoint, self.credentials)
+
+    # -- the run ------------------------------------------------------------------------------------------
+    def execute(self) -> BackupResult:
+        started = time.monotonic()
+        first = self.connect()
+        session: Session | None = first
+        try:
+            with self.archive.writer(self.account) as writer:
+                self._load_previous()
+                self.gmail = first.is_gmail
+                first = self._scan(first)
+                session = first
+                downloaded, stored = self._download(first, writer)
+                session = None  # handed to the downloader, which closed it
+                records = self._records()
+                counts = diff_counts(self.prev.by_key, records)
+                complete = not self.problems
+                stats = {"new": counts.new, "changed": counts.changed, "deleted": counts.deleted,
+                         "bytes_downloaded": downloaded, "bytes_stored": stored,
+                         "problems": len(self.problems)}
+                info = writer.commit(records, [s.state for s in self.scans], source=self.endpoint.display(),
+                                     time=self.clock(), partial=not complete, stats=stats)
+        finally:
+            if session is not None:
+                _logout(session)
+        return BackupResult(
+            snapshot=info.id, account=self.account, mode="gmail" if self.gmail else "imap",
+            messages=len(records), new=counts.new, changed=counts.changed, deleted=counts.deleted,
+            bytes_downloaded=downloaded, bytes_stored=stored, duration=time.monotonic() - started,
+            problems=list(self.problems), complete=complete, checkpoints=self.checkpoints)
+
+    def _load_previous(self) -> None:
+        snaps = self.archive.snapshots(self.account)
+        if snaps:
+            snap = self.archive.load(snaps[-1].id)
+            self.prev = PreviousState.build(snap.folders, snap)
+            if not any(r.gm_msgid is not None for r in self.prev.by_key.values()):
+                self.threads = ThreadIndex((r.message_id, r.thread_id) for r in self.prev.by_key.values())
+
+    def _scan(self, session: Session) -> Session:
+        folders = choose_folders(session, gmail=self.gmail, include_spam=self.include_spam)
+        self.progress.start("scan", total=len(folders), unit="folder")
+        for name, role in folders:
+            session = self._scan_one(session, name, role)
+            self.progress.advance(1)
+        self.progress.finish()
+        return session
+
+    def _scan_one(self, session: Session, name: str, role: str | None) -> Session:
+        """Scan one folder, reconnecting after a dropped connection; a folder that keeps failing keeps
+        its previous state and is reported."""
+        for attempt in range(self.retry.attempts):
+            try:
+                self.scans.append(scan_folder(session, name, role, self.prev, gmail=self.gmail))
+                return session
+            except AuthError:
+                raise
+            except RemoteError as exc:
+                error = exc
+                self.progress.note(f"{name}: {type(exc).__name__}: {exc}; retrying")
+                _logout(session)
+                time.sleep(self.retry.delay(attempt))
+                try:
+                    session = self.connect()
+                except AuthError:
+                    raise
+                except RemoteError as exc2:
+                    error = exc2
+        self.problems.append(BackupProblem(name, (), f"could not be read: {error}"))
+        kept = carried_over(name, role, self.prev, gmail=self.gmail)
+        if kept is not None:
+            self.scans.append(kept)
+        return session
+
+    # -- bodies --------------------------------------------------------------------------------------------
+    def _download(self, session: Session, writer: ArchiveWriter) -> tuple[int, int]:
+        """Download every body the archive lacks; returns (bytes downloaded, bytes of new blobs)."""
+        wanted = self._wanted()
+        jobs: list[Job] = []
+        for scan in self.scans:
+            pairs = [(uid, scan.entries[uid].size) for uid in wanted.get(scan.name, ())]
+            jobs += make_jobs(scan.name, pairs)
+        total = sum(j.nbytes for j in jobs)
+        self.progress.start("download", total=sum(len(j.uids) for j in jobs), unit="msg")
+        self._since_bytes, self._since_time = 0, time.monotonic()
+        self._cp_bytes = self.checkpoint.bytes_for(total)
+        self._writer = writer
+        stored_before = self.archive.stats().blob_stored_bytes
+        self._by_folder = {s.name: s.entries for s in self.scans}
+        self._by_key: dict[str, list[Entry]] = {}
+        if self.gmail:
+            for s in self.scans:
+                for e in s.entries.values():
+                    if e.key is not None and e.blob_id is None:
+                        self._by_key.setdefault(e.key, []).append(e)
+        dl = Downloader(self.connect, writer, connections=min(self.connections, max(1, total >> 20)),
+                        on_stored=self._on_stored, retry=self.retry, first_session=session,
+                        parse_refs=not self.gmail)
+        try:
+            failed = dl.run(jobs)
+        finally:
+            _logout(session)
+            self.progress.finish()
+        for f in failed:
+            self.problems.append(BackupProblem(f.folder, f.uids, f.reason))
+            self.progress.note(str(self.problems[-1]))
+        return dl.bytes_downloaded, self.archive.stats().blob_stored_bytes - stored_before
+
+    def _wanted(self) -> dict[str, list[int]]:
+        """Folder -> UIDs to download: Gmail, one copy per X-GM-MSGID; others, every unknown body."""
+        wanted: dict[str, list[int]] = {}
+        seen: set[str] = set()
+        for scan in self.scans:
+            for uid, e in sorted(scan.entries.items()):
+                if e.blob_id is not None:
+                    continue
+                if self.gmail and e.key is not None:
+                    if e.key in seen:
+                        continue
+                    seen.add(e.key)
+                wanted.setdefault(scan.name, []).append(uid)
+        return wanted
+
+    def _on_stored(self, item: Stored) -> None:
+        """Store thread: note the blob on every entry it belongs to; commit a checkpoint when due."""
+        entry = self._by_folder[item.folder][item.uid]
+        same = self._by_key.get(entry.key, [entry]) if entry.key is not None else [entry]
+        for e in same:
+            e.blob_id = item.blob_id
+            e.message_id = item.message_id
+        self.refs[item.blob_id] = item.refs
+        self.progress.advance(1, item.size)
+        self._since_bytes += item.size
+        if (self._since_bytes >= self._cp_bytes
+                or time.monotonic() - self._since_time >= self.checkpoint.seconds):
+            self._write_checkpoint()
+
+    def _write_checkpoint(self) -> None:
+        self._writer.commit(self._records(), [s.state for s in self.scans], source=self.endpoint.display(),
+                            time=self.clock(), partial=True,
+                            stats={"checkpoint": self.checkpoints + 1})
+        self.checkpoints += 1
+        self._since_bytes, self._since_time = 0, time.monotonic()
+
+    def _records(self) -> list[MessageRecord]:
+        if self.gmail:
+            return assemble_gmail({s.name: (s.role, list(s.entries.values())) for s in self.scans})
+        folders = {s.name: list(s.entries.values()) for s in self.scans}
+        return assemble_generic(folders, self.threads, self.refs)
+
+
+def _logout(session: Session) -> None:
+    with contextlib.suppress(RemoteError, OSError):
+        session.logout()

@@ -1,0 +1,115 @@
+"""The metadata pass of backup: which folders to read, and what each holds now compared with the last
+snapshot (new UIDs with full metadata, flag/label changes via CONDSTORE, deletions by UID SEARCH ALL).
+
+Gmail (X-GM-EXT-1): All Mail, Trash (and Spam on request) found by SPECIAL-USE, never by name; a message
+is its X-GM-MSGID, so a body already in the archive under that id is never downloaded again, even after a
+move to Trash or a UIDVALIDITY change.  Other servers: every selectable folder; bodies are identified by
+their hash, so new UIDs are downloaded, except after a UIDVALIDITY change where the old message is found
+again by (Message-ID, size, INTERNALDATE) when that is unambiguous.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+
+from archiver.backup_plan import ALL, JUNK, TRASH, Entry, PreviousState, clean_flags, plan_folder
+from archiver.errors import CapabilityMissing
+from archiver.imap import MessageMeta, Session
+from archiver.model import FolderState
+
+
+@dataclass
+class FolderScan:
+    """One folder after the metadata pass."""
+
+    name: str
+    role: str | None
+    state: FolderState
+    entries: dict[int, Entry] = field(default_factory=dict)
+    new: int = 0
+    gone: int = 0
+
+
+def choose_folders(session: Session, *, gmail: bool, include_spam: bool) -> list[tuple[str, str | None]]:
+    """(name, role) of the folders to back up, in a stable order."""
+    folders = session.folders()
+    if not gmail:
+        return sorted((f.name, f.role) for f in folders if f.selectable)
+    wanted = [ALL, TRASH, *([JUNK] if include_spam else [])]
+    by_role = {f.role: f for f in folders if f.selectable and f.role}
+    if ALL not in by_role:
+        raise CapabilityMissing(
+            "the server offers no All Mail folder (SPECIAL-USE \\All): a complete Gmail backup needs it",
+            hint="in Gmail settings, Labels: tick 'Show in IMAP' for All Mail")
+    return [(by_role[r].name, r) for r in wanted if r in by_role]
+
+
+def entry_from_meta(meta: MessageMeta) -> Entry:
+    return Entry(uid=meta.uid, size=meta.size, internaldate=meta.internaldate, tz_minutes=meta.tz_minutes,
+                 flags=clean_flags(meta.flags), message_id=meta.message_id, gm_msgid=meta.gm_msgid,
+                 gm_thrid=meta.gm_thrid, gm_labels=tuple(meta.gm_labels or ()))
+
+
+def previous_name(prev: PreviousState, name: str, role: str | None, gmail: bool) -> str | None:
+    """The folder of the last snapshot this one continues (Gmail: same role, names are localised)."""
+    if gmail and role is not None:
+        fs = prev.folder_by_role(role)
+        return fs.name if fs is not None else None
+    return name if name in prev.folders else None
+
+
+def scan_folder(session: Session, name: str, role: str | None, prev: PreviousState, *,
+                gmail: bool) -> FolderScan:
+    """SELECT one folder and work out its entries; bodies not yet known have ``blob_id`` None."""
+    status = session.select(name, readonly=True)
+    uids = session.search_uids("ALL")
+    pname = previous_name(prev, name, role, gmail)
+    pstate = prev.folders.get(pname) if pname else None
+    pmap = prev.by_folder.get(pname, {}) if pname else {}
+    plan = plan_folder(name, pstate, pmap.keys(), status.uidvalidity, status.highestmodseq, uids)
+    scan = FolderScan(name, role, FolderState(name, status.uidvalidity, status.uidnext,
+                                              status.highestmodseq, role),
+                      new=len(plan.new_uids), gone=len(plan.gone_uids))
+    assert pname is not None or not plan.kept_uids
+    for uid in plan.kept_uids:
+        scan.entries[uid] = prev.entry(pname or name, uid, role)
+    if plan.kept_uids and (plan.changedsince is not None or plan.refresh_all):
+        for meta in _metas(session, plan.kept_uids, plan.changedsince):
+            entry = scan.entries.get(meta.uid)
+            if entry is not None:
+                entry.flags = clean_flags(meta.flags)
+                if meta.gm_labels is not None:
+                    entry.gm_labels = tuple(meta.gm_labels)
+    for meta in _metas(session, plan.new_uids, None):
+        entry = entry_from_meta(meta)
+        if gmail and entry.key is not None:
+            known = prev.by_key.get(entry.key)
+            if known is not None:
+                entry.blob_id = known.blob_id
+                entry.message_id = known.message_id
+        elif plan.remap and pname is not None:
+            match = prev.match_remapped(pname, entry)
+            if match is not None:
+                entry.blob_id, entry.thread_id = match.blob_id, match.thread_id
+        scan.entries[meta.uid] = entry
+    return scan
+
+
+def _metas(session: Session, uids: Sequence[int], changedsince: int | None,
+           chunk: int = 5000) -> list[MessageMeta]:
+    out: list[MessageMeta] = []
+    for i in range(0, len(uids), chunk):
+        out.extend(session.fetch_meta(uids[i:i + chunk], changedsince=changedsince))
+    return out
+
+
+def carried_over(name: str, role: str | None, prev: PreviousState, *, gmail: bool) -> FolderScan | None:
+    """A folder that could not be read this run keeps its previous state and messages (nothing lost)."""
+    pname = previous_name(prev, name, role, gmail)
+    if pname is None:
+        return None
+    scan = FolderScan(name, role, replace(prev.folders[pname], name=name, role=role))
+    for uid in prev.by_folder.get(pname, {}):
+        scan.entries[uid] = prev.entry(pname, uid, role)
+    return scan

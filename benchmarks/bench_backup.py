@@ -1,0 +1,171 @@
+"""Full backup of one Dovecot mailbox: gmail-archiver vs mbsync, same server, same run.
+
+    .venv/bin/python benchmarks/bench_backup.py [--messages 10000] [--size 10000] [--runs 3] [--append]
+
+Writes N synthetic ~SIZE-byte messages (seeded) into a private Dovecot's INBOX, lets Dovecot index them
+once, then alternates full backups from scratch by ``mbsync`` (config of test-servers.md) and by
+``gmail-archiver backup`` (a subprocess each, so peak RSS is per tool, from wait4).  Reports median wall
+time, the ratio, peak RSS and bytes on disk; ``--append`` adds the figures to benchmarks/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import platform
+import random
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.servers.dovecot import DovecotServer  # noqa: E402
+
+WORDS = ["mail", "backup", "archive", "label", "thread", "gmail", "server", "folder", "message", "snapshot",
+         "restore", "verify", "the", "of", "and", "to", "in", "is", "it", "that", "for", "on", "with", "as"]
+
+
+def synth(n: int, size: int, seed: int = 1) -> list[bytes]:
+    """Deterministic plain-text messages of about ``size`` bytes with unique Message-IDs."""
+    rng = random.Random(seed)
+    out = []
+    for i in range(n):
+        head = (f"From: user{rng.randrange(50)}@example.org\r\nTo: me@example.org\r\n"
+                f"Subject: message {i} {' '.join(rng.choices(WORDS, k=5))}\r\n"
+                f"Date: Mon, 1 Jan 2024 00:{i % 60:02d}:00 +0000\r\n"
+                f"Message-ID: <bench{i}.{seed}@example.org>\r\n"
+                "MIME-Version: 1.0\r\nContent-Type: text/plain; charset=us-ascii\r\n\r\n").encode()
+        body = []
+        total = len(head)
+        target = int(size * rng.uniform(0.8, 1.2))
+        while total < target:
+            line = " ".join(rng.choices(WORDS, k=12)).encode() + b"\r\n"
+            body.append(line)
+            total += len(line)
+        out.append(head + b"".join(body))
+    return out
+
+
+def run_measured(argv: list[str], env: dict[str, str] | None = None) -> tuple[float, int]:
+    """Wall seconds and peak RSS (KiB) of one subprocess."""
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, env=env)
+    _pid, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - t0
+    if status != 0:
+        tail = proc.stderr.read().decode()[-2000:] if proc.stderr else ""
+        raise RuntimeError(f"{argv[0]} failed ({status}): {tail}")
+    return wall, int(usage.ru_maxrss)
+
+
+def mbsync_config(dv: DovecotServer, target: Path) -> str:
+    return f"""IMAPAccount bench
+Host 127.0.0.1
+Port {dv.port}
+User alice
+Pass secret
+SSLType None
+AuthMechs LOGIN
+PipelineDepth 50
+
+IMAPStore bench-remote
+Account bench
+
+MaildirStore bench-local
+Path {target}/
+Inbox {target}/INBOX
+SubFolders Verbatim
+
+Channel bench
+Far :bench-remote:
+Near :bench-local:
+Patterns *
+Create Near
+Sync Pull
+Expunge None
+"""
+
+
+def du(path: Path) -> int:
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--messages", type=int, default=10_000)
+    ap.add_argument("--size", type=int, default=10_000)
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--connections", type=int, default=4)
+    ap.add_argument("--append", action="store_true", help="append the figures to benchmarks/README.md")
+    args = ap.parse_args()
+
+    work = Path(tempfile.mkdtemp(prefix="gma-bench-"))
+    msgs = synth(args.messages, args.size)
+    mailbox_bytes = sum(len(m) for m in msgs)
+    ours_t: list[float] = []
+    theirs_t: list[float] = []
+    ours_rss = theirs_rss = 0
+    archive_bytes = maildir_bytes = 0
+    with DovecotServer(storage="maildir") as dv:
+        dv.add_user("alice", "secret")
+        dv.write_maildir("alice", "INBOX", msgs)
+        # let Dovecot index the folder once so neither tool pays for it
+        (work / "warm").mkdir()
+        run_measured(["mbsync", "-q", "-c", str(_write(work / "warm.rc", mbsync_config(dv, work / "warm"))),
+                      "-a"])
+        shutil.rmtree(work / "warm")
+        env = dict(os.environ, GMAIL_ARCHIVER_PASSWORD="secret")
+        for i in range(args.runs):
+            target = work / f"mb{i}"
+            target.mkdir()
+            rc = _write(work / f"mb{i}.rc", mbsync_config(dv, target))
+            t, rss = run_measured(["mbsync", "-q", "-c", str(rc), "-a"])
+            theirs_t.append(t)
+            theirs_rss = max(theirs_rss, rss)
+            maildir_bytes = du(target)
+            shutil.rmtree(target)
+            arch = work / f"ar{i}"
+            t, rss = run_measured([sys.executable, "-m", "archiver", "backup", str(arch),
+                                   f"imap://alice@127.0.0.1:{dv.port}", "--init", "--no-progress",
+                                   "--connections", str(args.connections)], env=env)
+            ours_t.append(t)
+            ours_rss = max(ours_rss, rss)
+            archive_bytes = du(arch)
+            shutil.rmtree(arch)
+    shutil.rmtree(work, ignore_errors=True)
+    ours, theirs = statistics.median(ours_t), statistics.median(theirs_t)
+    lines = [
+        f"### backup: {args.messages:,} x ~{args.size:,} B on local Dovecot (maildir), "
+        "gmail-archiver vs mbsync",
+        f"- command: `.venv/bin/python benchmarks/bench_backup.py --messages {args.messages} "
+        f"--size {args.size} --runs {args.runs} --connections {args.connections}`",
+        f"- machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
+        f"{dt.date.today().isoformat()}",
+        f"- mailbox {mailbox_bytes / 1e6:.1f} MB; runs: ours {[round(t, 2) for t in ours_t]} s, "
+        f"mbsync {[round(t, 2) for t in theirs_t]} s",
+        f"- median wall: gmail-archiver {ours:.2f} s, mbsync {theirs:.2f} s, **ratio {ours / theirs:.2f}x**",
+        f"- peak RSS: gmail-archiver {ours_rss / 1024:.0f} MB, mbsync {theirs_rss / 1024:.0f} MB",
+        f"- on disk: archive {archive_bytes / 1e6:.1f} MB, mbsync Maildir {maildir_bytes / 1e6:.1f} MB",
+    ]
+    print("\n".join(lines))
+    if args.append:
+        readme = ROOT / "benchmarks" / "README.md"
+        with readme.open("a") as f:
+            f.write("\n" + "\n".join(lines) + "\n")
+
+
+def _write(path: Path, text: str) -> Path:
+    path.write_text(text)
+    return path
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,83 @@
+"""Shared by the backup tests: corpus messages, the server's own view of a mailbox, archive checks."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+from collections import defaultdict
+from pathlib import Path
+
+from imapclient import IMAPClient
+
+from archiver import Archive, MessageRecord
+
+
+def corpus_messages(corpus_dir: Path, limit: int | None = None, *, max_size: int = 2 << 20) -> list[bytes]:
+    """Corpus messages as a server would hold them (leading "From " line stripped), in manifest order."""
+    with (corpus_dir / "manifest.tsv").open(newline="") as f:
+        rows = list(csv.DictReader(f, delimiter="\t"))
+    out = []
+    for row in rows:
+        raw = (corpus_dir / row["path"]).read_bytes()
+        if "leading_from_line" in row["flags"]:
+            raw = raw.split(b"\n", 1)[1] if b"\n" in raw else b""
+        if not raw or len(raw) > max_size:
+            continue
+        out.append(raw)
+        if limit is not None and len(out) >= limit:
+            break
+    return out
+
+
+def sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def server_view(port: int, user: str = "alice", password: str = "secret",
+                folders: list[str] | None = None) -> dict[str, dict[int, tuple[bytes, tuple[str, ...]]]]:
+    """folder -> uid -> (exact body, flags) as the server serves them, read with plain imapclient."""
+    out: dict[str, dict[int, tuple[bytes, tuple[str, ...]]]] = {}
+    with IMAPClient("127.0.0.1", port=port, ssl=False) as c:
+        c.login(user, password)
+        names = folders if folders is not None else [
+            f[2] for f in c.list_folders() if b"\\Noselect" not in f[0] and b"\\NonExistent" not in f[0]]
+        for name in names:
+            c.select_folder(name, readonly=True)
+            uids = c.search("ALL")
+            got: dict[int, tuple[bytes, tuple[str, ...]]] = {}
+            for i in range(0, len(uids), 200):
+                resp = c.fetch(uids[i:i + 200], ["BODY.PEEK[]", "FLAGS"])
+                for uid, item in resp.items():
+                    flags = tuple(sorted(f.decode() if isinstance(f, bytes) else str(f)
+                                         for f in item[b"FLAGS"] if f != b"\\Recent"))
+                    got[uid] = (item[b"BODY[]"], flags)
+            out[name] = got
+    return out
+
+
+def expected_generic(view: dict[str, dict[int, tuple[bytes, tuple[str, ...]]]]) -> dict[str, tuple[str, ...]]:
+    """key -> labels the snapshot must have: identical bytes across folders are one message, the n-th
+    identical copy inside one folder (UID order) is ``#n``."""
+    labels: dict[str, set[str]] = defaultdict(set)
+    for folder, msgs in view.items():
+        count: dict[str, int] = defaultdict(int)
+        for uid in sorted(msgs):
+            h = sha(msgs[uid][0])
+            count[h] += 1
+            labels[f"h:{h}" if count[h] == 1 else f"h:{h}#{count[h]}"].add(folder)
+    return {k: tuple(sorted(v)) for k, v in labels.items()}
+
+
+def check_blobs(archive: Archive, records: list[MessageRecord],
+                view: dict[str, dict[int, tuple[bytes, tuple[str, ...]]]]) -> None:
+    """Every record's blob is exactly the bytes the server serves for each (folder, uid) it names."""
+    for rec in records:
+        assert rec.uids, rec.key
+        stored = archive.get_blob(rec.blob_id)
+        for folder, uid in rec.uids:
+            assert view[folder][uid][0] == stored, (rec.key, folder, uid)
+        assert rec.size == len(stored)
+
+
+def tree_bytes(path: Path) -> int:
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
