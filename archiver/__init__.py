@@ -28,6 +28,7 @@ from archiver.imap import Credentials, credentials_from_env_or_command
 from archiver.model import FolderState, MessageRecord, SnapshotInfo
 from archiver.progress import NullProgress, Progress
 from archiver.query import ArchiveView, Change, SnapshotDiff, SnapshotView, diff_snapshots, open_archive
+from archiver.restore import PlannedAction, RestoreProblem, RestoreResult, restore
 from archiver.retention import (
     ForgetResult,
     PolicyDecision,
@@ -70,10 +71,13 @@ __all__ = [
     "MessageRecord",
     "NullProgress",
     "PartialFailure",
+    "PlannedAction",
     "PolicyDecision",
     "Progress",
     "PruneResult",
     "RemoteError",
+    "RestoreProblem",
+    "RestoreResult",
     "RetentionPolicy",
     "Snapshot",
     "SnapshotDiff",
@@ -93,5 +97,6 @@ __all__ = [
     "open_archive",
     "parse_subset",
     "prune",
+    "restore",
     "verify",
 ]

@@ -228,14 +228,15 @@ def plan_gmail(records: Sequence[MessageRecord], index: TargetIndex, evidence: E
                wanted_labels: Mapping[str, tuple[str, ...]], policy: str) -> Plan:
     """One action per record for a Gmail target (see module docstring for the matching rule).
 
-    ``wanted_labels[key]``: the target labels of a record (already mapped; no ``\\Trash``/``\\Spam``).
+    ``wanted_labels[key]``: the target labels of a record (mapped; ``\\Trash``/``\\Spam`` say where it goes).
     Restore only adds: it never removes a label or a flag, and never trashes a message the target keeps.
     """
     plan = Plan()
     uploading: dict[str, Action] = {}  # Message-ID -> the upload of this plan that will hold it
     for r in records:
-        labels = wanted_labels.get(r.key, ())
-        location = gmail_location(r.labels)
+        wanted = wanted_labels.get(r.key, ())
+        location = gmail_location(wanted)
+        labels = tuple(x for x in wanted if x not in ("\\Trash", "\\Spam"))
         copy = _journal_copy_gmail(r, index, evidence) or _find_same(r, index, evidence)
         if copy is None and policy == "rewrite-message-id":
             copy = _find_rewritten(r, index, evidence)

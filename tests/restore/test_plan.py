@@ -39,7 +39,7 @@ def rec(key: str, body: bytes, *, mid: str | None = "<a@x>", labels=("\\Inbox",)
 def gm_plan(records, copies, digests=None, journal=None, policy="rewrite-message-id"):
     index = TargetIndex(copies)
     ev = Evidence(digests=digests or {}, journal=journal or {})
-    wanted = {r.key: tuple(x for x in r.labels if x not in ("\\Trash", "\\Spam")) for r in records}
+    wanted = {r.key: r.labels for r in records}
     return plan_gmail(records, index, ev, wanted_labels=wanted, policy=policy)
 
 

@@ -1,0 +1,107 @@
+"""Restore a snapshot (whole or filtered) to Gmail or any IMAP server, honest about what the server keeps.
+
+The run: open the archive, pick the snapshot's messages (labels, INTERNALDATE range), connect, survey the
+target, plan (``restore_plan``), act (``restore_gmail`` / ``restore_generic``).  A dropped connection or
+throttling backs off, reconnects, re-surveys and re-plans: what was confirmed (and journalled) is not sent
+again, so an interrupted restore resumes without duplicates.  See gmail-imap.md 4.4 for why Gmail needs the
+survey (silent de-duplication by Message-ID).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import os
+import time
+from collections.abc import Sequence
+
+from archiver.errors import ConnectionLost, Throttled, UsageError
+from archiver.imap import Credentials, Endpoint, connect, parse_url
+from archiver.progress import NullProgress, Progress
+from archiver.restore_exec import RunContext
+from archiver.restore_generic import run_generic
+from archiver.restore_gmail import run_gmail
+from archiver.restore_plan import select
+from archiver.restore_result import PlannedAction, RestoreProblem, RestoreResult
+from archiver.restore_survey import journal_name, read_journal
+from archiver.store import Archive
+
+POLICIES = ("rewrite-message-id", "skip", "force")
+MAX_ATTEMPTS_WITHOUT_PROGRESS = 5
+
+
+def restore(archive_path: str | os.PathLike[str], target_url: str, *, snapshot: str = "latest",
+            labels: Sequence[str] | None = None, since: _dt.datetime | None = None,
+            until: _dt.datetime | None = None, dry_run: bool = False, credentials: Credentials,
+            policy: str = "rewrite-message-id", max_upload_bytes_per_day: int | None = None,
+            default_folder: str = "INBOX", cacert: str | None = None, insecure: bool = False,
+            retry_delay: float = 2.0, progress: Progress | None = None) -> RestoreResult:
+    """Restore one snapshot of ``archive_path`` into ``target_url``; per-message problems are in the result.
+
+    ``policy`` decides what happens to a message whose Message-ID the target holds with other content (Gmail
+    would silently drop it): ``rewrite-message-id`` (upload with ``<restored.<blob16>.<original>>`` and the
+    original in ``X-Archiver-Original-Message-ID``), ``skip`` (report only) or ``force`` (upload as is,
+    report the drop).  ``since`` is inclusive, ``until`` exclusive.  Raises UsageError, ArchiveNotFound,
+    AuthError, ConnectionLost/Throttled (after retries without progress).
+    """
+    if policy not in POLICIES:
+        raise UsageError(f"unknown policy {policy!r}; choose one of {', '.join(POLICIES)}")
+    if max_upload_bytes_per_day is not None and max_upload_bytes_per_day <= 0:
+        raise UsageError("--max-upload-per-day must be positive")
+    progress = progress or NullProgress()
+    endpoint = parse_url(target_url, cacert=cacert, insecure=insecure)
+    archive = Archive.open(archive_path)
+    try:
+        return _run(archive, endpoint, credentials, snapshot=snapshot, labels=labels, since=since,
+                    until=until, dry_run=dry_run, policy=policy,
+                    max_upload_bytes_per_day=max_upload_bytes_per_day, default_folder=default_folder,
+                    retry_delay=retry_delay, progress=progress)
+    finally:
+        archive.close()
+
+
+def _run(archive: Archive, endpoint: Endpoint, credentials: Credentials, *, snapshot: str,
+         labels: Sequence[str] | None, since: _dt.datetime | None, until: _dt.datetime | None, dry_run: bool,
+         policy: str, max_upload_bytes_per_day: int | None, default_folder: str, retry_delay: float,
+         progress: Progress) -> RestoreResult:
+    info = archive.resolve(snapshot)
+    snap = archive.load(info.id)
+    records = select(snap, labels=labels, since=_secs(since), until=_secs(until))
+    journal = archive.journal(journal_name(f"{endpoint.user}@{endpoint.host}:{endpoint.port}"))
+    hits, uploads = read_journal(journal)
+    result = RestoreResult(snapshot=info.id, target=endpoint.display(), dry_run=dry_run,
+                           selected=len(records))
+    ctx = RunContext(archive=archive, snapshot=snap, journal=journal, journal_hits=hits, upload_log=uploads,
+                     result=result, progress=progress, policy=policy, dry_run=dry_run,
+                     max_upload_bytes_per_day=max_upload_bytes_per_day, default_folder=default_folder)
+    fruitless = 0
+    while True:
+        mark = len(ctx.finished)
+        try:
+            session = connect(endpoint, credentials)
+            try:
+                todo = [r for r in records if r.key not in ctx.finished]
+                if todo or dry_run:
+                    (run_gmail if session.is_gmail else run_generic)(session, ctx, todo)
+            finally:
+                session.logout()
+            return result
+        except (ConnectionLost, Throttled) as exc:
+            fruitless = 0 if len(ctx.finished) > mark else fruitless + 1
+            if dry_run or fruitless >= MAX_ATTEMPTS_WITHOUT_PROGRESS:
+                raise
+            result.reconnects += 1
+            delay = min(retry_delay * 2 ** (fruitless - 1), 300.0) if fruitless else retry_delay / 4
+            progress.note(f"{exc}; reconnecting in {delay:.1f} s "
+                          f"({len(ctx.finished)} of {len(records)} done)")
+            time.sleep(delay)
+
+
+def _secs(value: _dt.datetime | None) -> int | None:
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=_dt.UTC)
+    return int(value.timestamp())
+
+
+__all__ = ["POLICIES", "PlannedAction", "RestoreProblem", "RestoreResult", "restore"]

@@ -1,0 +1,159 @@
+"""State shared by the restore executors across reconnects: the result, the journal, the upload budget."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+from archiver import mail
+from archiver.imap.records import AppendResult
+from archiver.model import MessageRecord
+from archiver.progress import Progress
+from archiver.restore_plan import CONFLICT, UPLOAD, Action, JournalHit, Plan
+from archiver.restore_result import PlannedAction, RestoreProblem, RestoreResult
+from archiver.restore_rewrite import rewrite_message_id
+from archiver.restore_survey import uploaded_last_day
+from archiver.store import Archive, Journal, Snapshot
+
+T = TypeVar("T")
+
+NUL_REASON = ("contains NUL bytes, which Gmail refuses; not uploaded (stripping them would change the "
+              "message)")
+
+
+def chunks(items: Sequence[T], n: int) -> Iterator[Sequence[T]]:
+    for i in range(0, len(items), n):
+        yield items[i:i + n]
+
+
+def cannot_reason(data: bytes, appendlimit: int | None, *, refuses_nul: bool) -> str | None:
+    """Why ``data`` cannot be uploaded at all, or None."""
+    if appendlimit is not None and len(data) > appendlimit:
+        return f"{len(data)} bytes is over the server's APPENDLIMIT of {appendlimit} bytes"
+    if refuses_nul and b"\0" in data:
+        return NUL_REASON
+    return None
+
+
+@dataclass
+class Upload:
+    """One APPEND sent and not yet checked."""
+
+    action: Action
+    data: bytes
+    result: AppendResult
+
+    @property
+    def message_id(self) -> str | None:
+        return mail.message_id(self.data)
+
+
+@dataclass
+class RunContext:
+    """Everything one restore run carries from attempt to attempt (a reconnect re-surveys and re-plans)."""
+
+    archive: Archive
+    snapshot: Snapshot
+    journal: Journal
+    journal_hits: dict[str, list[JournalHit]]
+    upload_log: list[tuple[float, int]]
+    result: RestoreResult
+    progress: Progress
+    policy: str = "rewrite-message-id"
+    dry_run: bool = False
+    max_upload_bytes_per_day: int | None = None
+    default_folder: str = "INBOX"
+    existing_folders: set[str] = field(default_factory=set)
+    finished: set[str] = field(default_factory=set)
+    """Keys this run is through with (restored, present, failed, skipped): a re-plan leaves them out."""
+    budget_exhausted: bool = False
+    _conflict_keys: set[str] = field(default_factory=set)
+
+    # -- outcomes --------------------------------------------------------------------------------------
+    def done(self, key: str) -> None:
+        self.finished.add(key)
+
+    def fail(self, record: MessageRecord, reason: str) -> None:
+        self.result.failed.append(RestoreProblem(record.key, record.message_id, reason))
+        self.finished.add(record.key)
+
+    def alter(self, record: MessageRecord, reason: str) -> None:
+        self.result.altered.append(RestoreProblem(record.key, record.message_id, reason))
+
+    def journal_append(self, e: dict[str, object]) -> None:
+        """Make one confirmed fact durable (and known to a re-plan after a reconnect)."""
+        self.journal.append(e)
+        self._remember(e)
+
+    def journal_batch(self, entries: list[dict[str, object]]) -> None:
+        """Several confirmed facts in one durable write (one fsync)."""
+        if entries:
+            self.journal.append({"batch": entries})
+            for e in entries:
+                self._remember(e)
+
+    def _remember(self, e: dict[str, object]) -> None:
+        key, blob = e.get("key"), e.get("blob")
+        if not isinstance(key, str) or not isinstance(blob, str):
+            return
+        gm, folder, uv, uid = e.get("gm"), e.get("folder"), e.get("uidvalidity"), e.get("uid")
+        self.journal_hits.setdefault(key, []).append(JournalHit(
+            key=key, blob_id=blob, gm_msgid=gm if isinstance(gm, int) else None,
+            folder=folder if isinstance(folder, str) else None,
+            uidvalidity=uv if isinstance(uv, int) else None, uid=uid if isinstance(uid, int) else None))
+
+    # -- the daily upload budget ------------------------------------------------------------------------
+    def budget_allows(self, nbytes: int) -> bool:
+        if self.max_upload_bytes_per_day is None:
+            return True
+        if uploaded_last_day(self.upload_log) + nbytes > self.max_upload_bytes_per_day:
+            self.budget_exhausted = True
+            return False
+        return True
+
+    def spent(self, nbytes: int) -> None:
+        self.upload_log.append((time.time(), nbytes))
+
+    def leave(self, actions: Sequence[Action]) -> None:
+        """The budget ran out: these uploads are left for another day."""
+        self.result.left += len(actions)
+        self.progress.note(f"daily upload budget reached: {len(actions)} message(s) left for a later run")
+
+    # -- reporting --------------------------------------------------------------------------------------
+    def report_conflicts(self, plan: Plan) -> None:
+        for a in plan.actions:
+            if a.conflict_with is None or a.record.key in self._conflict_keys:
+                continue
+            self._conflict_keys.add(a.record.key)
+            if a.kind == CONFLICT:
+                reason = "skipped: a different message with this Message-ID is on the target (policy skip)"
+            elif a.rewrite_id is not None:
+                reason = (f"a different message has this Message-ID: uploaded as {a.rewrite_id}, "
+                          "the original kept in X-Archiver-Original-Message-ID")
+            else:
+                reason = "a different message has this Message-ID: uploaded as is (policy force)"
+            self.result.conflicts.append(RestoreProblem(a.record.key, a.record.message_id, reason))
+
+    def report_plan(self, plan: Plan, *, appendlimit: int | None, refuses_nul: bool) -> None:
+        """Dry run: one PlannedAction per message, uploads checked for what the server would refuse."""
+        uploads = {a.record.blob_id: a for a in plan.actions if a.kind == UPLOAD}
+        cannot: dict[str, str] = {}
+        for blob_id, data in self.archive.iter_blobs(list(uploads)):
+            a = uploads[blob_id]
+            if a.rewrite_id is not None:
+                data = rewrite_message_id(data, a.rewrite_id)
+            reason = cannot_reason(data, appendlimit, refuses_nul=refuses_nul)
+            if reason is not None:
+                cannot[blob_id] = reason
+        for a in plan.actions:
+            kind, detail = a.kind, a.reason
+            if kind == UPLOAD and a.record.blob_id in cannot:
+                kind, detail = "cannot", cannot[a.record.blob_id]
+            elif kind == UPLOAD:
+                where = ", ".join(a.missing) if a.missing else a.location
+                detail = "; ".join(x for x in (f"into {where}", a.reason) if x)
+            elif a.add_labels or a.missing:
+                detail = "add " + ", ".join(a.add_labels or a.missing)
+            self.result.planned.append(PlannedAction(kind, a.record.key, a.record.message_id, detail))

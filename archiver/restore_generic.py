@@ -1,0 +1,182 @@
+"""Restore into an ordinary IMAP server (Dovecot, Cyrus...): labels become folders.
+
+Each message is APPENDed once, into the first folder it belongs in, checked (APPENDUID -> size), journalled,
+then COPYed into its other folders (COPYUID journalled too).  A message already in a folder (journal hit with
+the folder's current UIDVALIDITY, or same Message-ID and content) is not sent again.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+
+from archiver.imap import Session
+from archiver.imap.records import AppendRefused, AppendResult, MessageMeta
+from archiver.imap.upload import append_many
+from archiver.model import MessageRecord
+from archiver.restore_exec import RunContext, Upload, cannot_reason, chunks
+from archiver.restore_plan import (
+    FOLDER,
+    PRESENT,
+    RELABEL,
+    UPLOAD,
+    Action,
+    Evidence,
+    JournalHit,
+    TargetCopy,
+    TargetIndex,
+    content_questions,
+    plan_generic,
+)
+from archiver.restore_rewrite import generic_folders_for
+from archiver.restore_survey import alternates, digests_of, entry, survey_folder
+
+BATCH = 500
+
+
+def run_generic(session: Session, ctx: RunContext, records: Sequence[MessageRecord]) -> None:
+    """Restore ``records`` (oldest first) into the folders of a non-Gmail server."""
+    listed = session.folders()
+    delimiter = next((f.delimiter for f in listed if f.delimiter), "/")
+    target_roles = {f.role: f.name for f in listed if f.role and f.selectable}
+    selectable = {f.name for f in listed if f.selectable}
+    source_roles = {f.name: f.role for f in ctx.snapshot.folders}
+    wanted = {r.key: generic_folders_for(r, source_roles=source_roles, target_roles=target_roles,
+                                         delimiter=delimiter, default_folder=ctx.default_folder)
+              for r in records}
+    needed = sorted({f for folders in wanted.values() for f in folders})
+    copies: list[TargetCopy] = []
+    uidvalidity: dict[str, int] = {}
+    for name in needed:
+        if name in selectable:
+            uidvalidity[name], found = survey_folder(session, name, FOLDER)
+            copies.extend(found)
+    index = TargetIndex(copies)
+    alts = alternates(ctx.archive, records, index, rewrite=False)
+    questions = content_questions(records, index, alts.sizes)
+    digests = digests_of(session, {c for _, c in questions})
+    hits = {k: [h for h in hs if h.folder is not None and uidvalidity.get(h.folder) == h.uidvalidity]
+            for k, hs in ctx.journal_hits.items()}
+    plan = plan_generic(records, index, Evidence(digests, alts.ids, hits), wanted_folders=wanted)
+    if ctx.dry_run:
+        ctx.report_plan(plan, appendlimit=_appendlimit(session), refuses_nul=False)
+        return
+    ctx.progress.start("restore", total=len(plan.actions))
+    for a in plan.of(PRESENT):
+        ctx.result.already_present += 1
+        ctx.done(a.record.key)
+        ctx.progress.advance()
+    for name in needed:
+        if name not in selectable:
+            session.create_folder(name)
+        if name not in uidvalidity:
+            uidvalidity[name] = session.select(name, readonly=True).uidvalidity
+    relabel = [(a, a.copy.folder, a.copy.uid) for a in plan.of(RELABEL) if a.copy is not None]
+    _copy_to_missing(session, ctx, relabel, uidvalidity)
+    for a, *_ in relabel:
+        ctx.result.relabelled += 1
+        ctx.done(a.record.key)
+        ctx.progress.advance()
+    _upload(session, ctx, plan.of(UPLOAD), uidvalidity)
+    ctx.progress.finish()
+
+
+def _appendlimit(session: Session) -> int | None:
+    for cap in session.capabilities:
+        if cap.upper().startswith("APPENDLIMIT=") and cap.split("=", 1)[1].isdigit():
+            return int(cap.split("=", 1)[1])
+    return None
+
+
+def _copy_to_missing(session: Session, ctx: RunContext, items: Sequence[tuple[Action, str, int]],
+                     uidvalidity: dict[str, int]) -> None:
+    """COPY each (action, folder, uid) into the action's folders it is not in yet; journal the COPYUIDs."""
+    groups: dict[tuple[str, str], list[tuple[Action, int]]] = defaultdict(list)
+    for a, src, uid in items:
+        for dest in a.missing:
+            if dest != src:
+                groups[(src, dest)].append((a, uid))
+    for (src, dest), members in groups.items():
+        session.select(src, readonly=True)
+        mapping = session.copy([uid for _, uid in members], dest)
+        ctx.journal_batch([entry("copy", a.record, folder=dest, uidvalidity=uidvalidity.get(dest),
+                                 uid=mapping.get(uid)) for a, uid in members])
+
+
+def _upload(session: Session, ctx: RunContext, actions: Sequence[Action],
+            uidvalidity: dict[str, int]) -> None:
+    by_first: dict[str, list[Action]] = defaultdict(list)
+    for a in actions:
+        by_first[a.missing[0]].append(a)
+    limit = _appendlimit(session)
+    for folder, group in by_first.items():
+        for part in chunks(group, BATCH):
+            if ctx.budget_exhausted:
+                ctx.leave(part)
+                continue
+            blobs = dict(ctx.archive.iter_blobs([a.record.blob_id for a in part]))
+            sendable: list[tuple[Action, bytes]] = []
+            for a in part:
+                data = blobs[a.record.blob_id]
+                reason = cannot_reason(data, limit, refuses_nul=False)
+                if reason is not None:
+                    ctx.fail(a.record, reason)
+                elif not ctx.budget_allows(len(data)):
+                    ctx.leave([a])
+                else:
+                    sendable.append((a, data))
+            items = [(d, list(a.add_flags), a.record.date) for a, d in sendable]
+            answers = append_many(session, folder, items)
+            ups: list[Upload] = []
+            for (a, data), answer in zip(sendable, answers, strict=True):
+                if isinstance(answer, AppendRefused):
+                    ctx.fail(a.record, f"refused by the server: {answer.reason}")
+                    ctx.progress.advance()
+                else:
+                    ctx.spent(len(data))
+                    ups.append(Upload(a, data, answer))
+            _verify(session, ctx, folder, ups, uidvalidity)
+
+
+def _verify(session: Session, ctx: RunContext, folder: str, ups: Sequence[Upload],
+            uidvalidity: dict[str, int]) -> None:
+    if not ups:
+        return
+    status = session.select(folder, readonly=True)
+    uidvalidity[folder] = status.uidvalidity
+    metas = {m.uid: m for m in session.fetch_meta([u.result.uid for u in ups if u.result.uid is not None])}
+    entries: list[dict[str, object]] = []
+    copied: list[tuple[Action, str, int]] = []
+    taken: set[int] = set(metas)
+    for u in ups:
+        meta = metas.get(u.result.uid) if u.result.uid is not None else _resolve(session, u, taken)
+        a = u.action
+        if meta is None:
+            ctx.fail(a.record, "the server answered OK but holds no such message (APPEND not confirmed)")
+            ctx.progress.advance()
+            continue
+        taken.add(meta.uid)
+        if meta.size != len(u.data):
+            ctx.alter(a.record, f"the server holds {meta.size} bytes, the upload had {len(u.data)} "
+                                "(it rewrote the message, e.g. its line endings)")
+        entries.append(entry("upload", a.record, nbytes=len(u.data), folder=folder,
+                             uidvalidity=status.uidvalidity, uid=meta.uid))
+        ctx.result.uploaded += 1
+        ctx.result.uploaded_bytes += len(u.data)
+        copied.append((a, folder, meta.uid))
+    ctx.journal_batch(entries)
+    _copy_to_missing(session, ctx, copied, uidvalidity)
+    for a, _, _ in copied:
+        ctx.done(a.record.key)
+        ctx.progress.advance(1, a.record.size)
+
+
+def _resolve(session: Session, u: Upload, taken: set[int]) -> MessageMeta | None:
+    """An OK without APPENDUID: the newest unclaimed message with this Message-ID and size."""
+    mid = u.message_id
+    uids = session.search_message_id(mid) if mid else session.search_uids("ALL")[-20:]
+    metas = session.fetch_meta([x for x in uids if x not in taken]) if uids else []
+    return next((m for m in reversed(metas) if m.size == len(u.data)), None)
+
+
+__all__ = ["AppendResult", "JournalHit", "run_generic"]

@@ -1,0 +1,136 @@
+"""What restore learns before it plans: the target's messages, their content where it matters, the journal.
+
+Shared by both executors.  The survey reads metadata only (FETCH of sizes, Message-IDs, labels); bodies are
+fetched only to answer the planner's content questions (same Message-ID and size as an archived message).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+from archiver.imap import Session
+from archiver.model import MessageRecord
+from archiver.restore_plan import JournalHit, TargetCopy, TargetIndex, _mid, rewritten_message_id
+from archiver.restore_rewrite import rewrite_message_id, to_crlf
+from archiver.store import Archive, Journal
+
+JOURNAL_VERSION = 1
+
+
+def survey_folder(session: Session, name: str, kind: str) -> tuple[int, list[TargetCopy]]:
+    """(UIDVALIDITY, every message of folder ``name`` as a TargetCopy)."""
+    status = session.select(name, readonly=True)
+    uids = session.search_uids("ALL") if status.exists else []
+    metas = session.fetch_meta(uids) if uids else []
+    copies = [TargetCopy(folder=name, kind=kind, uid=m.uid, size=m.size, message_id=_mid(m.message_id),
+                         flags=tuple(m.flags), labels=tuple(m.gm_labels or ()), gm_msgid=m.gm_msgid)
+              for m in metas]
+    return status.uidvalidity, copies
+
+
+def digests_of(session: Session, copies: Iterable[TargetCopy]) -> dict[tuple[str, int], str]:
+    """SHA-256 of the bytes the server serves for each copy (one FETCH per folder)."""
+    by_folder: dict[str, set[int]] = defaultdict(set)
+    for c in copies:
+        by_folder[c.folder].add(c.uid)
+    out: dict[tuple[str, int], str] = {}
+    for folder, uids in by_folder.items():
+        session.select(folder, readonly=True)
+        for uid, data in session.fetch_bodies(sorted(uids)):
+            out[(folder, uid)] = hashlib.sha256(data).hexdigest()
+    return out
+
+
+@dataclass
+class Alternates:
+    """Other forms of an archived message that count as "the same content" on a target."""
+
+    ids: dict[str, frozenset[str]]
+    sizes: dict[str, int]
+
+
+def alternates(archive: Archive, records: Sequence[MessageRecord], index: TargetIndex,
+               *, rewrite: bool) -> Alternates:
+    """For records whose Message-ID (or rewritten one) the target holds: the digests and sizes of the
+    CRLF-normalised bytes (Dovecot serves bare LF as CRLF) and of the Message-ID-rewritten bytes."""
+    wanted = [r for r in records
+              if _mid(r.message_id) in index.by_mid
+              or (rewrite and r.message_id is not None and rewritten_message_id(r) in index.by_mid)]
+    ids: dict[str, frozenset[str]] = {}
+    sizes: dict[str, int] = {}
+    by_blob = {r.blob_id: r for r in wanted}
+    for blob_id, data in archive.iter_blobs(list(by_blob)):
+        r = by_blob[blob_id]
+        forms = {to_crlf(data)}
+        if rewrite and r.message_id is not None:
+            forms.add(rewrite_message_id(data, rewritten_message_id(r)))
+        ids[blob_id] = frozenset(hashlib.sha256(f).hexdigest() for f in forms)
+        crlf = len(to_crlf(data))
+        if crlf != len(data):
+            sizes[blob_id] = crlf
+    return Alternates(ids, sizes)
+
+
+# -- the restore journal ----------------------------------------------------------------------------------
+
+
+def journal_name(account: str) -> str:
+    """The journal of one target account (``restore-<user>_<host>_<port>``, file-name safe)."""
+    safe = "".join(ch if ch.isalnum() or ch in "._-" else "_" for ch in account)
+    return f"restore-{safe}"[:120]
+
+
+def read_journal(journal: Journal) -> tuple[dict[str, list[JournalHit]], list[tuple[float, int]]]:
+    """(hits by record key, (time, bytes) of every upload) from a journal; unknown entries are skipped."""
+    hits: dict[str, list[JournalHit]] = defaultdict(list)
+    uploads: list[tuple[float, int]] = []
+    for entry in journal:
+        for e in _flatten(entry):
+            key, blob = e.get("key"), e.get("blob")
+            if not isinstance(key, str) or not isinstance(blob, str):
+                continue
+            hits[key].append(JournalHit(key=key, blob_id=blob, gm_msgid=_int(e.get("gm")),
+                                        folder=_str(e.get("folder")), uidvalidity=_int(e.get("uidvalidity")),
+                                        uid=_int(e.get("uid"))))
+            if e.get("op") == "upload":
+                t, n = e.get("t"), e.get("bytes")
+                if isinstance(t, int | float) and isinstance(n, int):
+                    uploads.append((float(t), n))
+    return dict(hits), uploads
+
+
+def _flatten(entry: Mapping[str, object]) -> list[Mapping[str, object]]:
+    batch = entry.get("batch")
+    if isinstance(batch, list):
+        return [e for e in batch if isinstance(e, dict)]
+    return [entry]
+
+
+def _int(v: object) -> int | None:
+    return v if isinstance(v, int) and not isinstance(v, bool) else None
+
+
+def _str(v: object) -> str | None:
+    return v if isinstance(v, str) else None
+
+
+def entry(op: str, record: MessageRecord, *, nbytes: int = 0, gm: int | None = None,
+          folder: str | None = None, uidvalidity: int | None = None,
+          uid: int | None = None) -> dict[str, object]:
+    """One journal entry: archived message ``record`` is confirmed on the target as (gm | folder/uid)."""
+    e: dict[str, object] = {"v": JOURNAL_VERSION, "op": op, "key": record.key, "blob": record.blob_id,
+                            "t": time.time(), "bytes": nbytes}
+    for name, value in (("gm", gm), ("folder", folder), ("uidvalidity", uidvalidity), ("uid", uid)):
+        if value is not None:
+            e[name] = value
+    return e
+
+
+def uploaded_last_day(uploads: Iterable[tuple[float, int]], now: float | None = None) -> int:
+    """Bytes uploaded to this target in the last 24 hours (for --max-upload-per-day)."""
+    cutoff = (now if now is not None else time.time()) - 86400
+    return sum(n for t, n in uploads if t >= cutoff)

@@ -1,0 +1,86 @@
+"""Helpers of the restore tests: archives written through the store's contract API, target readers."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import imapclient
+
+from archiver.mail import message_id
+from archiver.model import FolderState, MessageRecord
+from archiver.store import Archive
+
+BASE = 1_600_000_000
+
+
+@dataclass
+class Msg:
+    data: bytes
+    labels: tuple[str, ...] = ("\\Inbox",)
+    flags: tuple[str, ...] = ("\\Seen",)
+    date: int = BASE
+    tz: int = 120
+    key: str | None = None
+    extra: dict[str, object] = field(default_factory=dict)
+
+
+def message(n: int, *, mid: str | None = "auto", body: str = "", crlf: bool = True, size: int = 0) -> bytes:
+    """A small synthetic message number ``n`` (Message-ID ``<n.restore@test>`` unless told otherwise)."""
+    lines = [f"From: sender{n}@example.org", "To: alice@example.org", f"Subject: message {n}",
+             "Date: Mon, 14 Sep 2020 12:00:00 +0000"]
+    if mid == "auto":
+        lines.append(f"Message-ID: <{n}.restore@test>")
+    elif mid is not None:
+        lines.append(f"Message-ID: {mid}")
+    text = body or f"Body of message {n}."
+    if size:
+        text += "\n" + ("x" * 70 + "\n") * (size // 71)
+    raw = "\n".join([*lines, "", text, ""])
+    return raw.replace("\n", "\r\n").encode() if crlf else raw.encode()
+
+
+def build_archive(path: Path, msgs: Sequence[Msg], *, gmail: bool = True,
+                  folders: Sequence[FolderState] = ()) -> list[MessageRecord]:
+    """An archive with one snapshot holding ``msgs`` (keys gm:<n> for Gmail, h:<blob> otherwise)."""
+    archive = Archive.init(path)
+    records = []
+    with archive.writer("src@example.org") as w:
+        for i, m in enumerate(msgs, 1):
+            blob = w.put_blob(m.data)
+            assert blob == hashlib.sha256(m.data).hexdigest()
+            key = m.key or (f"gm:{1000 + i}" if gmail else f"h:{blob}")
+            records.append(MessageRecord(
+                key=key, blob_id=blob, size=len(m.data), internaldate=m.date, tz_minutes=m.tz,
+                flags=tuple(sorted(m.flags)), labels=tuple(sorted(m.labels)), thread_id=str(i),
+                message_id=message_id(m.data), gm_msgid=1000 + i if gmail else None,
+                gm_thrid=1000 + i if gmail else None))
+        w.commit(records, list(folders), source="imaps://src@example.org",
+                 time=dt.datetime(2024, 1, 1, tzinfo=dt.UTC))
+    archive.close()
+    return records
+
+
+def client(port: int, user: str = "alice", password: str = "secret") -> imapclient.IMAPClient:
+    c = imapclient.IMAPClient("127.0.0.1", port=port, ssl=False, timeout=20)
+    c.login(user, password)
+    c.normalise_times = False
+    return c
+
+
+Row = tuple[bytes, tuple[str, ...], dt.datetime]
+
+
+def folder_contents(c: imapclient.IMAPClient, folder: str) -> list[Row]:
+    """(bytes, flags, INTERNALDATE) of every message of a folder, sorted by bytes."""
+    c.select_folder(folder, readonly=True)
+    uids = c.search("ALL")
+    out = []
+    if uids:
+        for _uid, item in c.fetch(uids, ["BODY.PEEK[]", "FLAGS", "INTERNALDATE"]).items():
+            flags = tuple(sorted(f.decode() for f in item[b"FLAGS"] if f != b"\\Recent"))
+            out.append((item[b"BODY[]"], flags, item[b"INTERNALDATE"]))
+    return sorted(out, key=lambda t: t[0])
