@@ -19,6 +19,7 @@ COMMANDS: list[str] = [
     "snapshots",
     "ls",
     "diff",
+    "restore",
     "export",
     "verify",
     "forget",

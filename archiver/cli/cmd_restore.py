@@ -1,0 +1,148 @@
+"""``gmail-archiver restore ARCHIVE [SNAPSHOT] TARGET_URL``: a snapshot back onto Gmail or any IMAP server."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from archiver import PartialFailure, RestoreResult, UsageError, restore
+from archiver.cli._common import EXIT_CODES_HELP, emit_json, handle_errors
+from archiver.cli.cmd_backup import credentials
+from archiver.cli.render import TqdmProgress
+
+JSON_KEYS = (
+    "JSON keys (--json): snapshot (id), target, dry_run, selected, uploaded, relabelled, untrashed, "
+    "already_present, uploaded_bytes, conflicts, failed, altered (each a list of {key, message_id, reason}), "
+    "left (not attempted: daily budget), reconnects; with --dry-run also planned (list of {action, key, "
+    "message_id, detail}; action: upload, relabel, untrash, present, conflict, cannot)."
+)
+POLICY_HELP = (
+    "Message-ID policy: Gmail silently drops an upload whose Message-ID it already holds, so a DIFFERENT "
+    "message with a Message-ID the target has is, by default (rewrite-message-id), uploaded with the "
+    "deterministic Message-ID <restored.BLOB16.ORIGINAL> and its original kept in an "
+    "X-Archiver-Original-Message-ID header; 'skip' only reports it (exit 3); 'force' uploads it as is and "
+    "reports it as failed if the server drops it.  The same message already on the target is relabelled "
+    "(and brought back from Trash), never uploaded twice."
+)
+LABELS_HELP = (
+    "Labels: Gmail system labels \\Inbox \\Starred \\Important \\Sent \\Draft are restored; \\Trash/\\Spam "
+    "messages go back to Trash/Spam; a user label Gmail reserves (Inbox, Sent, Drafts, Spam, Trash, "
+    "Starred, Important, Chats, All Mail, ...) becomes Restored/NAME.  On other servers labels become "
+    "folders (special ones by SPECIAL-USE role); a message without one goes to --default-folder.  Restore "
+    "never removes a label, a flag or a message; \\Deleted is never restored."
+)
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMGT]?)B?\s*$", re.I)
+
+
+def parse_size(text: str) -> int:
+    """``500M``, ``2G``, ``1048576`` -> bytes (powers of 1024)."""
+    m = _SIZE.match(text)
+    if not m:
+        raise UsageError(f"not a size: {text!r} (e.g. 500M, 2G)")
+    return int(float(m.group(1)) * 1024 ** " KMGT".index(m.group(2).upper() or " "))
+
+
+def parse_date(text: str | None, option: str) -> dt.datetime | None:
+    """A date (``2020-01-31``) or ISO time; naive values are UTC."""
+    if text is None:
+        return None
+    try:
+        value = dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise UsageError(f"{option}: not a date: {text!r} (use YYYY-MM-DD or an ISO time)") from None
+    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+
+
+def _report(r: RestoreResult) -> None:
+    if r.dry_run:
+        for a in r.planned:
+            typer.echo(f"{a.kind:<8} {a.key}  {a.message_id or '(no Message-ID)'}  {a.detail}".rstrip())
+        counts: dict[str, int] = {}
+        for a in r.planned:
+            counts[a.kind] = counts.get(a.kind, 0) + 1
+        plan = ", ".join(f"{n} {k}" for k, n in sorted(counts.items())) or "nothing to do"
+        typer.echo(f"dry run: snapshot {r.snapshot[:8]} -> {r.target}: {r.selected} messages: {plan}")
+        return
+    for label, items in (("conflict", r.conflicts), ("failed", r.failed), ("altered", r.altered)):
+        for p in items:
+            typer.echo(f"{label:<8} {p.key}  {p.message_id or '(no Message-ID)'}: {p.reason}")
+    typer.echo(f"restored snapshot {r.snapshot[:8]} -> {r.target}: {r.selected} messages: {r.uploaded} "
+               f"uploaded ({r.uploaded_bytes:,} bytes), {r.relabelled} relabelled, {r.untrashed} untrashed, "
+               f"{r.already_present} already present, {len(r.conflicts)} conflicts, {len(r.failed)} failed, "
+               f"{r.left} left for later")
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("restore", epilog=f"{POLICY_HELP}\n\n{LABELS_HELP}\n\n{JSON_KEYS}\n\n{EXIT_CODES_HELP}")
+    @handle_errors()
+    def restore_cmd(
+        archive: Annotated[Path, typer.Argument(help="The archive folder.")],
+        where: Annotated[list[str], typer.Argument(
+            metavar="[SNAPSHOT] TARGET_URL",
+            help="Snapshot (latest, an id prefix, or a time; default latest), then the target: "
+                 "imaps://user@imap.gmail.com, imap+starttls://user@host or imap://user@host:port.")],
+        label: Annotated[list[str] | None, typer.Option(
+            "--label", help="Only messages with this label (repeatable).")] = None,
+        since: Annotated[str | None, typer.Option(
+            help="Only INTERNALDATE >= this date (YYYY-MM-DD).")] = None,
+        until: Annotated[str | None, typer.Option(
+            help="Only INTERNALDATE < this date (YYYY-MM-DD).")] = None,
+        dry_run: Annotated[bool, typer.Option(
+            "--dry-run", help="Survey the target and print the plan; change nothing.")] = False,
+        policy: Annotated[str, typer.Option(
+            help="rewrite-message-id | skip | force (see below).")] = "rewrite-message-id",
+        max_upload_per_day: Annotated[str | None, typer.Option(
+            help="Stop cleanly once this much was uploaded to the target in 24 h (e.g. 500M; Gmail allows "
+                 "about 500 MB a day); exit 3 and report what is left.")] = None,
+        default_folder: Annotated[str, typer.Option(
+            help="Non-Gmail targets: the folder for messages without any label.")] = "INBOX",
+        json: Annotated[bool, typer.Option("--json", help="Print one JSON document (keys below).")] = False,
+        password_command: Annotated[str | None, typer.Option(
+            help="Command printing the password (else GMAIL_ARCHIVER_PASSWORD, else a prompt).")] = None,
+        oauth2_token_command: Annotated[str | None, typer.Option(
+            help="Command printing an OAuth2 access token (XOAUTH2).")] = None,
+        cacert: Annotated[str | None, typer.Option(help="CA certificate file to trust.")] = None,
+        insecure: Annotated[bool, typer.Option(
+            "--insecure", help="Allow plain imap:// to a non-loopback host.")] = False,
+        progress: Annotated[bool | None, typer.Option(
+            "--progress/--no-progress",
+            help="Progress bar with ETA on stderr (default: when it is a terminal).")] = None,
+    ) -> None:
+        """Restore a snapshot (whole, or by --label / --since / --until) to Gmail or any IMAP server.
+
+        The target is surveyed first: a message already there is relabelled (and brought back from Trash),
+        not uploaded again; only missing messages are uploaded, oldest first, with their INTERNALDATE and
+        flags, and each upload is checked against what the server then holds.  Running it again, or after
+        an interruption, adds nothing twice (a journal in the archive remembers what was confirmed).
+        Messages that cannot go back (over the server's APPENDLIMIT, NUL bytes for Gmail, refused) are
+        listed with the reason and the exit code is 3.
+        """
+        if len(where) == 1:
+            snapshot, target = "latest", where[0]
+        elif len(where) == 2:
+            snapshot, target = where
+        else:
+            raise UsageError("expected [SNAPSHOT] TARGET_URL")
+        budget = parse_size(max_upload_per_day) if max_upload_per_day is not None else None
+        since_at, until_at = parse_date(since, "--since"), parse_date(until, "--until")
+        creds = credentials(password_command, oauth2_token_command)
+        bar = TqdmProgress(enabled=progress)
+        result = restore(archive, target, snapshot=snapshot, labels=label or None, since=since_at,
+                         until=until_at, dry_run=dry_run, credentials=creds, policy=policy,
+                         max_upload_bytes_per_day=budget, default_folder=default_folder,
+                         cacert=cacert, insecure=insecure, progress=bar)
+        bar.finish()
+        if json:
+            emit_json(result.to_json())
+        else:
+            _report(result)
+        if not dry_run and not result.ok:
+            if json:
+                raise typer.Exit(PartialFailure.exit_code)
+            raise PartialFailure(f"{len(result.failed)} failed, {result.left} left, "
+                                 f"{len(result.conflicts)} conflict(s): not everything is on the target",
+                                 hint="see the list above; run again later for what was left")

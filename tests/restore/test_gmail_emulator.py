@@ -1,0 +1,136 @@
+"""Restore into the Gmail emulator: silent de-duplication, Trash, labels, conflicts, faults, idempotency."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from archiver import restore
+from archiver.emulator import EmulatorConfig, Fault, GmailEmulator
+from archiver.imap import Credentials
+from tests.restore.helpers import BASE, Msg, build_archive, message
+
+USER = "me@gmail.com"
+CRED = Credentials(password="app-password-16c")
+
+
+@pytest.fixture
+def emu() -> Iterator[GmailEmulator]:
+    with GmailEmulator(EmulatorConfig()) as e:
+        e.add_account(USER, password="app-password-16c")
+        yield e
+
+
+def url(e: GmailEmulator) -> str:
+    return f"imap://{USER}@127.0.0.1:{e.port}"
+
+
+def state(e: GmailEmulator) -> list[tuple[bytes, frozenset[str], frozenset[str], dt.datetime, bool, bool]]:
+    """Everything that matters of the target account, order-free (what two clean restores must share)."""
+    return sorted(((m.data, m.labels, m.flags, m.internaldate, m.trashed, m.spam) for m in e.messages(USER)),
+                  key=lambda t: t[0])
+
+
+MSGS = [
+    Msg(message(1), labels=("\\Inbox", "\\Important"), flags=("\\Seen",), date=BASE + 50, tz=120),
+    Msg(message(2), labels=("Clients/2019/Q1", "\\Sent"), flags=("\\Seen",), date=BASE + 10, tz=-300),
+    Msg(message(3), labels=("\\Inbox", "\\Starred"), flags=("\\Flagged",), date=BASE + 40),
+    Msg(message(4, mid=None), labels=("Réunions",), flags=("\\Answered", "\\Deleted"), date=BASE + 30),
+    Msg(message(5), labels=("\\Trash",), flags=("\\Seen",), date=BASE + 20),
+    Msg(message(6), labels=(), flags=(), date=BASE + 60),
+]
+
+
+def test_empty_target_exactly_once(tmp_path: Path, emu: GmailEmulator) -> None:
+    records = build_archive(tmp_path / "a", MSGS)
+    result = restore(tmp_path / "a", url(emu), credentials=CRED)
+    assert (result.uploaded, result.failed, result.altered, result.conflicts) == (6, [], [], [])
+    got = {m.data: m for m in emu.messages(USER)}
+    assert len(emu.messages(USER)) == 6 and set(got) == {m.data for m in MSGS}
+    for m, r in zip(MSGS, records, strict=True):
+        e = got[m.data]
+        assert e.labels == frozenset(x for x in m.labels if x != "\\Trash"), m.labels
+        assert e.trashed == ("\\Trash" in m.labels)
+        assert e.flags == frozenset(f for f in m.flags if f != "\\Deleted")
+        assert e.internaldate == r.date and e.internaldate.utcoffset() == r.date.utcoffset()
+    # uploaded oldest first: X-GM-MSGIDs grow with INTERNALDATE
+    by_id = [m.data for m in emu.messages(USER)]
+    assert by_id == [m.data for m in sorted(MSGS, key=lambda m: m.date)]
+
+    again = restore(tmp_path / "a", url(emu), credentials=CRED)
+    assert (again.uploaded, again.already_present) == (0, 6)
+    assert len(emu.messages(USER)) == 6
+
+
+def test_target_holding_part_of_the_mail(tmp_path: Path, emu: GmailEmulator) -> None:
+    build_archive(tmp_path / "a", MSGS)
+    emu.seed(USER, MSGS[0].data, labels=("\\Inbox",), flags=("\\Seen",))            # fewer labels
+    gone = emu.seed(USER, MSGS[2].data, labels=("\\Inbox",), flags=("\\Flagged",))   # in Trash
+    emu.trash(USER, gone)
+    edited = message(2, body="An edited copy with the same Message-ID.")
+    emu.seed(USER, edited, labels=("\\Inbox",))
+    emu.seed(USER, MSGS[3].data, labels=("Réunions",), flags=("\\Answered",))         # no Message-ID
+    result = restore(tmp_path / "a", url(emu), credentials=CRED)
+    assert (result.uploaded, result.relabelled, result.untrashed, result.already_present) == (3, 1, 1, 1)
+    assert result.failed == [] and len(result.conflicts) == 1
+    (c,) = result.conflicts
+    assert c.message_id == "<2.restore@test>" and "<restored." in c.reason
+    msgs = emu.messages(USER)
+    assert len(msgs) == 7                                          # 4 seeded + 2 missing + 1 rewritten
+    by_data = {m.data: m for m in msgs}
+    assert by_data[MSGS[0].data].labels == {"\\Inbox", "\\Important"}
+    assert not by_data[MSGS[2].data].trashed and "\\Inbox" in by_data[MSGS[2].data].labels
+    assert by_data[edited].labels == {"\\Inbox"}                   # the target's own message untouched
+    rewritten = [m for m in msgs if m.message_id and m.message_id.startswith("<restored.")]
+    assert len(rewritten) == 1 and b"X-Archiver-Original-Message-ID: <2.restore@test>" in rewritten[0].data
+    assert rewritten[0].labels == {"Clients/2019/Q1", "\\Sent"}
+    assert restore(tmp_path / "a", url(emu), credentials=CRED).uploaded == 0
+    assert len(emu.messages(USER)) == 7
+
+
+@pytest.mark.parametrize("policy", ["skip", "force"])
+def test_conflict_policies(tmp_path: Path, emu: GmailEmulator, policy: str) -> None:
+    build_archive(tmp_path / "a", [MSGS[1]])
+    emu.seed(USER, message(2, body="edited"))
+    result = restore(tmp_path / "a", url(emu), credentials=CRED, policy=policy)
+    assert len(result.conflicts) == 1 and result.uploaded == 0 and not result.ok
+    assert len(emu.messages(USER)) == 1                            # Gmail kept its own copy
+    if policy == "force":
+        (f,) = result.failed
+        assert "silent de-duplication" in f.reason
+
+
+def test_cannot_restore_is_listed(tmp_path: Path, emu: GmailEmulator) -> None:
+    nul = message(7, body="a NUL \0 byte")
+    build_archive(tmp_path / "a", [Msg(nul), MSGS[0]])
+    dry = restore(tmp_path / "a", url(emu), credentials=CRED, dry_run=True)
+    assert sorted(a.kind for a in dry.planned) == ["cannot", "upload"] and emu.messages(USER) == []
+    result = restore(tmp_path / "a", url(emu), credentials=CRED)
+    assert result.uploaded == 1 and [p.message_id for p in result.failed] == ["<7.restore@test>"]
+    assert "NUL" in result.failed[0].reason and not result.ok
+
+
+def test_faults_then_rerun_equals_one_clean_restore(tmp_path: Path, emu: GmailEmulator) -> None:
+    build_archive(tmp_path / "a", MSGS)
+    emu.inject(Fault.NO_APPENDUID, times=2)
+    emu.inject(Fault.BYE_ON_APPEND, times=2)
+    result = restore(tmp_path / "a", url(emu), credentials=CRED, retry_delay=0.05)
+    assert result.reconnects >= 2 and result.failed == [] and result.uploaded == 6
+    with GmailEmulator(EmulatorConfig()) as clean:
+        clean.add_account(USER, password="app-password-16c")
+        restore(tmp_path / "a", url(clean), credentials=CRED)
+        assert state(emu) == state(clean)
+
+
+def test_daily_budget_stops_cleanly(tmp_path: Path, emu: GmailEmulator) -> None:
+    build_archive(tmp_path / "a", MSGS)
+    budget = sum(len(m.data) for m in sorted(MSGS, key=lambda m: m.date)[:2])
+    first = restore(tmp_path / "a", url(emu), credentials=CRED, max_upload_bytes_per_day=budget)
+    assert (first.uploaded, first.left) == (2, 4) and not first.ok
+    second = restore(tmp_path / "a", url(emu), credentials=CRED, max_upload_bytes_per_day=budget)
+    assert (second.uploaded, second.left) == (0, 4)                 # the journal remembers today's bytes
+    rest = restore(tmp_path / "a", url(emu), credentials=CRED)
+    assert rest.uploaded == 4 and len(emu.messages(USER)) == 6
