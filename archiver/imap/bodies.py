@@ -50,6 +50,9 @@ class BodyStream:
                     self._tagged(line)
                     return
                 uid, body = self._response(line)
+                if self.bye is not None:
+                    self.done = True
+                    raise self._lost("the server said BYE")
                 if uid is not None and uid in wanted and uid not in seen:
                     if body is None:
                         self.missing.append(uid)

@@ -13,7 +13,7 @@ import datetime as _dt
 import imaplib
 import socket
 import ssl
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from typing import Any
 
 from imapclient import IMAPClient
@@ -220,7 +220,7 @@ class Session:
         return [out[u] for u in sorted(out)]
 
     def fetch_bodies(self, uids: Sequence[int], *, sizes: Mapping[int, int] | None = None,
-                     batch_bytes: int = BODY_BATCH_BYTES) -> Iterator[tuple[int, bytes]]:
+                     batch_bytes: int = BODY_BATCH_BYTES) -> Generator[tuple[int, bytes], None, None]:
         """(uid, exact BODY.PEEK[] bytes) as they arrive, in batches of ~``batch_bytes`` (by ``sizes``).
 
         UIDs that no longer exist are skipped; NIL bodies are listed in ``missing_bodies``.  On a lost
