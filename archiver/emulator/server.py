@@ -69,11 +69,12 @@ class GmailEmulator:
     async def _shutdown(self) -> None:
         if self._server is not None:
             self._server.close()
-        for t in list(self._tasks):
-            t.cancel()
-        for t in list(self._tasks):
-            with contextlib.suppress(BaseException):
-                await t
+        for session in list(self._core.sessions):
+            session.writer.transport.abort()  # sessions end on their own: no task is cancelled
+        if self._tasks:
+            _, pending = await asyncio.wait(list(self._tasks), timeout=5)
+            for t in pending:
+                t.cancel()
         if self._server is not None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._server.wait_closed(), 1)
@@ -104,10 +105,12 @@ class GmailEmulator:
         assert task is not None
         self._tasks.add(task)
         session = Session(self._core, reader, writer)
+        self._core.sessions.add(session)
         try:
             await session.run()
         finally:
             self._tasks.discard(task)
+            self._core.sessions.discard(session)
             session.close()
 
     @property
