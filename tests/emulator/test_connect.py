@@ -1,5 +1,6 @@
 """Checklist items 1 and 11: greeting, capability lists, ID/NAMESPACE, LOGIN, PLAIN, XOAUTH2, app-password
-alert, the connection limit, implicit TLS.  Wire details by raw socket and imaplib, behaviour by imapclient."""
+alert, the connection limit, implicit TLS.  Wire details by raw socket and imaplib, behaviour by
+imapclient."""
 
 from __future__ import annotations
 
@@ -18,8 +19,9 @@ from tests.emulator.conftest import PASSWORD, TOKEN, USER, Raw
 
 PRE = ("IMAP4rev1 UNSELECT IDLE NAMESPACE QUOTA ID XLIST CHILDREN X-GM-EXT-1 XYZZY SASL-IR AUTH=XOAUTH2 "
        "AUTH=PLAIN AUTH=PLAIN-CLIENTTOKEN AUTH=OAUTHBEARER")
-POST = ("IMAP4rev1 UNSELECT IDLE NAMESPACE QUOTA ID XLIST CHILDREN X-GM-EXT-1 UIDPLUS COMPRESS=DEFLATE ENABLE "
-        "MOVE CONDSTORE ESEARCH UTF8=ACCEPT LIST-EXTENDED LIST-STATUS LITERAL- SPECIAL-USE APPENDLIMIT=35651584")
+POST = ("IMAP4rev1 UNSELECT IDLE NAMESPACE QUOTA ID XLIST CHILDREN X-GM-EXT-1 UIDPLUS COMPRESS=DEFLATE "
+        "ENABLE MOVE CONDSTORE ESEARCH UTF8=ACCEPT LIST-EXTENDED LIST-STATUS LITERAL- SPECIAL-USE "
+        "APPENDLIMIT=35651584")
 
 
 def test_greeting_and_capabilities_on_the_wire(raw: Raw) -> None:
@@ -29,7 +31,8 @@ def test_greeting_and_capabilities_on_the_wire(raw: Raw) -> None:
     assert lines[0] == f"* CAPABILITY {PRE}\r\n".encode()
     assert lines[1].startswith(b"t1 OK Thats all she wrote! ")
     lines = raw.cmd(f"LOGIN {USER} {PASSWORD}")
-    assert lines == [f"* CAPABILITY {POST}\r\n".encode(), f"t2 OK {USER} authenticated (Success)\r\n".encode()]
+    assert lines == [f"* CAPABILITY {POST}\r\n".encode(),
+                     f"t2 OK {USER} authenticated (Success)\r\n".encode()]
     caps = raw.cmd("CAPABILITY")[0].split()[2:]
     assert b"QRESYNC" not in caps and b"LITERAL+" not in caps and b"STARTTLS" not in caps
 
@@ -52,7 +55,8 @@ def test_id_and_namespace(raw: Raw, client: IMAPClient) -> None:
 
 
 def test_login_failures(emu: GmailEmulator, raw: Raw) -> None:
-    assert raw.cmd(f"LOGIN {USER} wrong") == [b"t1 NO [AUTHENTICATIONFAILED] Invalid credentials (Failure)\r\n"]
+    assert raw.cmd(f"LOGIN {USER} wrong") == [
+        b"t1 NO [AUTHENTICATIONFAILED] Invalid credentials (Failure)\r\n"]
     alert = raw.cmd(f"LOGIN {USER} my-web-password")
     assert alert[0].startswith(b"t2 NO [ALERT] Application-specific password required: https://")
     assert alert[0].endswith(b" (Failure)\r\n")
@@ -77,7 +81,8 @@ def test_xoauth2_sasl_ir_and_error_challenge(raw: Raw) -> None:
     raw.send(b"\r\n")
     assert raw.readline() == b"a1 NO [AUTHENTICATIONFAILED] Invalid credentials (Failure)\r\n"
     lines = raw.cmd("AUTHENTICATE XOAUTH2 " + _xoauth2(USER, TOKEN))
-    assert lines[0].startswith(b"* CAPABILITY IMAP4rev1") and lines[1] == f"t1 OK {USER} authenticated (Success)\r\n".encode()
+    assert lines[0].startswith(b"* CAPABILITY IMAP4rev1")
+    assert lines[1] == f"t1 OK {USER} authenticated (Success)\r\n".encode()
 
 
 def test_xoauth2_two_step_with_imapclient(emu: GmailEmulator) -> None:

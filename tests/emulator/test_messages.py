@@ -38,9 +38,11 @@ def test_x_gm_attributes_on_the_wire(emu: GmailEmulator, raw: Raw) -> None:
     raw.login()
     raw.cmd(f'SELECT "{ALL}"')
     lines = raw.cmd("UID FETCH 1:* (X-GM-MSGID X-GM-THRID X-GM-LABELS)")
-    assert lines[0] == (f'* 1 FETCH (UID 1 X-GM-MSGID {first} X-GM-THRID {first} X-GM-LABELS ("\\\\Important" '
+    assert lines[0] == (f'* 1 FETCH (UID 1 X-GM-MSGID {first} X-GM-THRID {first} '
+                        f'X-GM-LABELS ("\\\\Important" '
                         f'"\\\\Inbox" "Muy Importante" R&AOk-unions fav))\r\n').encode()
-    assert lines[1] == f'* 2 FETCH (UID 2 X-GM-MSGID {reply} X-GM-THRID {first} X-GM-LABELS ("\\\\Sent"))\r\n'.encode()
+    assert lines[1] == (f'* 2 FETCH (UID 2 X-GM-MSGID {reply} X-GM-THRID {first} '
+                        f'X-GM-LABELS ("\\\\Sent"))\r\n').encode()
     assert lines[2] == b"t3 OK Success\r\n"
     assert 10**18 < first < 2**64
     # the selected folder's own label is left out
@@ -68,7 +70,8 @@ def test_imaplib_and_imapclient_agree_on_labels(emu: GmailEmulator, client: IMAP
 def test_store_labels(emu: GmailEmulator, client: IMAPClient, raw: Raw) -> None:
     gid = emu.seed(USER, msg(1), labels=("\\Inbox",))
     client.select_folder(ALL)
-    assert client.add_gmail_labels([1], ["New/Label", "\\Starred"]) == {1: ["\\Inbox", "\\Starred", "New/Label"]}
+    added = client.add_gmail_labels([1], ["New/Label", "\\Starred"])
+    assert added == {1: ["\\Inbox", "\\Starred", "New/Label"]}
     assert emu.message(USER, gid).labels == {"\\Inbox", "\\Starred", "New/Label"}
     assert "\\Flagged" in emu.message(USER, gid).flags  # star = \Flagged
     assert any(name == "New/Label" for _f, _d, name in client.list_folders())  # label auto-created
