@@ -24,7 +24,7 @@ from archiver.errors import (
     UsageError,
 )
 from archiver.export import ExportProblem, ExportResult, export
-from archiver.imap import Credentials, credentials_from_env_or_command
+from archiver.imap import AppendRefused, Credentials, credentials_from_env_or_command
 from archiver.model import FolderState, MessageRecord, SnapshotInfo
 from archiver.progress import NullProgress, Progress
 from archiver.query import ArchiveView, Change, SnapshotDiff, SnapshotView, diff_snapshots, open_archive
@@ -45,6 +45,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "AffectedMessage",
+    "AppendRefused",
     "Archive",
     "ArchiveLocked",
     "ArchiveNotFound",
