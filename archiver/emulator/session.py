@@ -241,8 +241,13 @@ class Session:
                 self.line(f"{tag} BAD Unknown command (Failure)")
                 return
         self.command_name = ("UID " if uid else "") + name
-        if self.acct is not None:
-            self.acct.stats["commands"] += 1
+        try:
+            await self._dispatch(tag, name, rest, uid)
+        finally:
+            if self.acct is not None:
+                self.acct.stats["commands"] += 1
+
+    async def _dispatch(self, tag: str, name: str, rest: bytes, uid: bool) -> None:
         entry = HANDLERS.get(name)
         if entry is None:
             self.line(f"{tag} BAD Unknown command (Failure)")
