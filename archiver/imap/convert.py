@@ -109,6 +109,22 @@ def chunk_uids(uids: Sequence[int], max_chars: int = 8000) -> Iterator[list[int]
         yield chunk
 
 
+def chunk_uid_sets(uids: Sequence[int], max_chars: int = 8000, max_count: int = 5000) -> Iterator[str]:
+    """Sorted UIDs as compact sequence sets of at most ``max_count`` UIDs and ``max_chars`` characters."""
+    chunk: list[int] = []
+    chars = 0
+    for uid in uids:
+        extends_run = bool(chunk) and uid == chunk[-1] + 1
+        cost = 0 if extends_run else len(str(uid)) * 2 + 2  # worst case: a new "a:b," part
+        if chunk and (len(chunk) >= max_count or chars + cost > max_chars):
+            yield uid_set(chunk)
+            chunk, chars, cost = [], 0, len(str(uid)) * 2 + 2
+        chunk.append(uid)
+        chars += cost
+    if chunk:
+        yield uid_set(chunk)
+
+
 def quote(value: str) -> str:
     """An IMAP quoted string (backslash and double quote escaped)."""
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'

@@ -17,6 +17,7 @@ from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from typing import Any
 
 from imapclient import IMAPClient
+from imapclient.response_parser import parse_fetch_response
 
 from archiver.errors import CapabilityMissing, ConnectionLost, RemoteError, Throttled, UsageError
 from archiver.imap import convert, mutf7
@@ -31,6 +32,7 @@ GMAIL_ITEMS = ["X-GM-MSGID", "X-GM-THRID", "X-GM-LABELS"]
 BODY_BATCH_BYTES = 16 * 1024 * 1024
 BODY_BATCH_COUNT = 1000  # when sizes are unknown
 MAX_SET_CHARS = 8000  # keeps command lines under ~8 KB
+META_BATCH = 5000  # UIDs per metadata FETCH
 
 
 def _tls_context(endpoint: Endpoint) -> ssl.SSLContext:
@@ -205,18 +207,28 @@ class Session:
             items.append("MODSEQ")
         if self.is_gmail:
             items += GMAIL_ITEMS
-        modifiers = [f"CHANGEDSINCE {int(changedsince)}"] if changedsince is not None else None
-        if modifiers:
+        if changedsince is not None:
             self._require("CONDSTORE", "CHANGEDSINCE")
+        wanted = set(uids)
         out: dict[int, MessageMeta] = {}
-        for chunk in convert.chunk_uids(sorted(set(uids)), MAX_SET_CHARS):
+        for chunk in convert.chunk_uid_sets(sorted(wanted), MAX_SET_CHARS, META_BATCH):
+            args = [chunk, "(" + " ".join(items) + ")"]
+            if changedsince is not None:
+                args.append(f"(CHANGEDSINCE {int(changedsince)})")
             with self._guard("FETCH"):
                 self._imap.untagged_responses.pop("FETCH", None)
-                response = self._client.fetch(chunk, items, modifiers)
-            for uid, item in response.items():
-                meta = convert.meta_from_fetch(int(uid), item, gmail=self.is_gmail)
+                status, text = self._command("FETCH", "UID", "FETCH", *args)
+                self._check("FETCH", status, text)
+                raw = self._imap.untagged_responses.pop("FETCH", [])
+                # keyed by sequence number: every response about one message merges, with or without UID
+                parsed = parse_fetch_response(raw, False, False) if raw else {}
+            for item in parsed.values():
+                uid = item.get(b"UID")
+                if not isinstance(uid, int) or uid not in wanted:
+                    continue  # an unsolicited response about another message
+                meta = convert.meta_from_fetch(uid, item, gmail=self.is_gmail)
                 if meta is not None:
-                    out[meta.uid] = meta
+                    out[uid] = meta
         return [out[u] for u in sorted(out)]
 
     def fetch_bodies(self, uids: Sequence[int], *, sizes: Mapping[int, int] | None = None,

@@ -93,3 +93,11 @@ def test_mutf7_round_trips(text: str) -> None:
     encoded = mutf7.encode(text)
     assert encoded.isascii()
     assert mutf7.decode(encoded) == text
+
+
+@given(st.lists(st.integers(min_value=1, max_value=10**7), max_size=400, unique=True))
+def test_chunked_uid_sets_cover_everything_within_limits(uids: list[int]) -> None:
+    uids.sort()
+    sets = list(convert.chunk_uid_sets(uids, max_chars=60, max_count=25))
+    assert [u for s in sets for u in convert.parse_uid_set(s)] == uids
+    assert all(len(s) <= 60 and len(convert.parse_uid_set(s)) <= 25 for s in sets)

@@ -127,3 +127,17 @@ def test_append_ok_without_appenduid() -> None:
     with ScriptedServer({"APPEND": b"TAG OK (Success)\r\n"}) as server, _connect(server) as session:
         result = session.append("INBOX", b"Subject: x\r\n\r\n", flags=[], date=None)
         assert (result.uidvalidity, result.uid, result.text) == (None, None, "(Success)")
+
+
+def test_fetch_meta_merges_by_message_and_ignores_strays() -> None:
+    date = b'INTERNALDATE "17-Jul-2019 09:40:08 +0000" RFC822.SIZE 5'
+    fetch = (b"* 1 FETCH (UID 10 FLAGS () " + date + b" X-GM-MSGID 5 X-GM-THRID 5 X-GM-LABELS (\\Inbox))\r\n"
+             b"* 1 FETCH (FLAGS (\\Seen))\r\n"  # a second response for the same message, without UID
+             b"* 7 FETCH (FLAGS (\\Deleted))\r\n"  # sequence 7 is not UID 7
+             b"* 2 FETCH (UID 99 FLAGS () " + date + b")\r\n"  # a UID not asked for
+             b"TAG OK Success\r\n")
+    with ScriptedServer({"UID FETCH": fetch}) as server, _connect(server) as session:
+        session.select("INBOX")
+        metas = session.fetch_meta([7, 10])
+        assert [(m.uid, m.flags, m.gm_labels) for m in metas] == [(10, ("\\Seen",), ("\\Inbox",))]
+        assert b"UID FETCH 7,10 (" in b"".join(server.received)
