@@ -13,16 +13,18 @@ from __future__ import annotations
 
 import contextlib
 import datetime as _dt
+import functools
 import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from archiver.backup_fetch import Downloader, Job, RetryPolicy, Stored, make_jobs
+from archiver.backup_fetch import Downloader, Job, Stored, make_jobs
 from archiver.backup_plan import Entry, PreviousState, assemble_generic, assemble_gmail, diff_counts
 from archiver.backup_scan import FolderScan, carried_over, choose_folders, scan_folder
-from archiver.errors import AuthError, RemoteError
+from archiver.errors import ArchiverError, AuthError, RemoteError
 from archiver.imap import Credentials, Endpoint, Session, connect, parse_url
+from archiver.imap.retry import Reconnecting, RetryPolicy
 from archiver.model import MessageRecord
 from archiver.progress import NullProgress, Progress
 from archiver.store import Archive, ArchiveWriter
@@ -136,16 +138,15 @@ class _Run:
     # -- the run ------------------------------------------------------------------------------------------
     def execute(self) -> BackupResult:
         started = time.monotonic()
-        first = self.connect()
-        session: Session | None = first
+        rc = Reconnecting(self.connect, policy=self.retry, note=self.progress.note)
+        handed_off = False
         try:
+            self.gmail = rc.session.is_gmail
             with self.archive.writer(self.account) as writer:
                 self._load_previous()
-                self.gmail = first.is_gmail
-                first = self._scan(first)
-                session = first
+                self._scan(rc)
+                first, handed_off = rc.session, True  # the download owns it from here
                 downloaded, stored = self._download(first, writer)
-                session = None  # handed to the downloader, which closed it
                 records = self._records()
                 counts = diff_counts(self.prev.by_key, records)
                 complete = not self.problems
@@ -155,8 +156,9 @@ class _Run:
                 info = writer.commit(records, [s.state for s in self.scans], source=self.endpoint.display(),
                                      time=self.clock(), partial=not complete, stats=stats)
         finally:
-            if session is not None:
-                _logout(session)
+            if not handed_off:
+                with contextlib.suppress(ArchiverError, OSError):
+                    rc.close()
         return BackupResult(
             snapshot=info.id, account=self.account, mode="gmail" if self.gmail else "imap",
             messages=len(records), new=counts.new, changed=counts.changed, deleted=counts.deleted,
@@ -171,40 +173,27 @@ class _Run:
             if not any(r.gm_msgid is not None for r in self.prev.by_key.values()):
                 self.threads = ThreadIndex((r.message_id, r.thread_id) for r in self.prev.by_key.values())
 
-    def _scan(self, session: Session) -> Session:
-        folders = choose_folders(session, gmail=self.gmail, include_spam=self.include_spam)
+    def _scan(self, rc: Reconnecting) -> None:
+        """The metadata pass over every folder, each retried over new connections; a folder that keeps
+        failing keeps its previous state and is reported."""
+        folders = rc.run(lambda s: choose_folders(s, gmail=self.gmail, include_spam=self.include_spam))
         self.progress.start("scan", total=len(folders), unit="folder")
         for name, role in folders:
-            session = self._scan_one(session, name, role)
-            self.progress.advance(1)
-        self.progress.finish()
-        return session
-
-    def _scan_one(self, session: Session, name: str, role: str | None) -> Session:
-        """Scan one folder, reconnecting after a dropped connection; a folder that keeps failing keeps
-        its previous state and is reported."""
-        for attempt in range(self.retry.attempts):
             try:
-                self.scans.append(scan_folder(session, name, role, self.prev, gmail=self.gmail))
-                return session
+                self.scans.append(rc.run(functools.partial(self._scan_folder, name=name, role=role)))
             except AuthError:
                 raise
             except RemoteError as exc:
-                error = exc
-                self.progress.note(f"{name}: {type(exc).__name__}: {exc}; retrying")
-                _logout(session)
-                time.sleep(self.retry.delay(attempt))
-                try:
-                    session = self.connect()
-                except AuthError:
-                    raise
-                except RemoteError as exc2:
-                    error = exc2
-        self.problems.append(BackupProblem(name, (), f"could not be read: {error}"))
-        kept = carried_over(name, role, self.prev, gmail=self.gmail)
-        if kept is not None:
-            self.scans.append(kept)
-        return session
+                self.problems.append(BackupProblem(name, (), f"could not be read: {exc}"))
+                self.progress.note(str(self.problems[-1]))
+                kept = carried_over(name, role, self.prev, gmail=self.gmail)
+                if kept is not None:
+                    self.scans.append(kept)
+            self.progress.advance(1)
+        self.progress.finish()
+
+    def _scan_folder(self, session: Session, *, name: str, role: str | None) -> FolderScan:
+        return scan_folder(session, name, role, self.prev, gmail=self.gmail)
 
     # -- bodies --------------------------------------------------------------------------------------------
     def _download(self, session: Session, writer: ArchiveWriter) -> tuple[int, int]:
@@ -229,15 +218,15 @@ class _Run:
                         self._by_key.setdefault(e.key, []).append(e)
         dl = Downloader(self.connect, writer, connections=min(self.connections, max(1, total >> 20)),
                         on_stored=self._on_stored, retry=self.retry, first_session=session,
-                        parse_refs=not self.gmail)
+                        parse_refs=not self.gmail, note=self.progress.note)
         try:
             failed = dl.run(jobs)
         finally:
-            _logout(session)
             self.progress.finish()
         for f in failed:
             self.problems.append(BackupProblem(f.folder, f.uids, f.reason))
             self.progress.note(str(self.problems[-1]))
+        writer.flush()  # blobs still buffered for dictionary training count too
         return dl.bytes_downloaded, self.archive.stats().blob_stored_bytes - stored_before
 
     def _wanted(self) -> dict[str, list[int]]:
@@ -282,7 +271,3 @@ class _Run:
         folders = {s.name: list(s.entries.values()) for s in self.scans}
         return assemble_generic(folders, self.threads, self.refs)
 
-
-def _logout(session: Session) -> None:
-    with contextlib.suppress(RemoteError, OSError):
-        session.logout()

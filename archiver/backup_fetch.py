@@ -19,8 +19,9 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from archiver import mail
-from archiver.errors import ArchiverError, AuthError, ConnectionLost, RemoteError, Throttled
+from archiver.errors import ArchiverError, AuthError, RemoteError
 from archiver.imap import Session
+from archiver.imap.retry import Reconnecting, RetryPolicy
 
 log = logging.getLogger(__name__)
 
@@ -55,18 +56,6 @@ class Failed:
     reason: str
 
 
-@dataclass(frozen=True)
-class RetryPolicy:
-    """Back-off between attempts at one job: ``base * 2**n`` seconds, capped, ``attempts`` in all."""
-
-    attempts: int = 6
-    base: float = 0.5
-    cap: float = 60.0
-
-    def delay(self, attempt: int) -> float:
-        return float(min(self.cap, self.base * 2 ** attempt))
-
-
 def make_jobs(folder: str, sizes: Sequence[tuple[int, int]], *, max_bytes: int = 4 << 20,
               max_uids: int = 500) -> list[Job]:
     """Cut ``(uid, size)`` pairs (UID order) into jobs of at most ``max_bytes`` / ``max_uids``."""
@@ -91,38 +80,48 @@ class StoreSink(Protocol):
 
 
 class Downloader:
-    """Runs jobs over ``connections`` sessions; ``on_stored`` is called on the store thread per body."""
+    """Runs jobs over ``connections`` sessions; ``on_stored`` is called on the store thread per body.
+
+    Each download thread wraps its connection in ``imap.retry.Reconnecting`` (back-off, reconnect,
+    re-select, resume without fetching a body twice).  When a job still fails after the policy's attempts,
+    the download stops: the rest is reported as missing rather than hammering a throttling server.
+    """
 
     def __init__(self, connect: Callable[[], Session], writer: StoreSink, *, connections: int,
                  on_stored: Callable[[Stored], None], retry: RetryPolicy | None = None,
-                 first_session: Session | None = None, parse_refs: bool = False) -> None:
+                 first_session: Session | None = None, parse_refs: bool = False,
+                 note: Callable[[str], None] | None = None) -> None:
         self._connect = connect
         self._writer = writer
         self._connections = max(1, connections)
         self._on_stored = on_stored
         self._retry = retry or RetryPolicy()
-        self._first = first_session
+        self._spare = [first_session] if first_session is not None else []
         self._parse_refs = parse_refs
+        self._note = note or (lambda _m: None)
         self._bodies: queue.Queue[tuple[str, int, bytes] | None] = queue.Queue(maxsize=64)
         self._jobs: queue.Queue[Job] = queue.Queue()
         self._lock = threading.Lock()
         self._failed: list[Failed] = []
         self._fatal: BaseException | None = None
         self._stop = threading.Event()
+        self._gave_up: str | None = None
         self.bytes_downloaded = 0
 
     def run(self, jobs: Sequence[Job]) -> list[Failed]:
         """Download every job; returns what could not be had.  Re-raises a fatal error (bad credentials,
         a failure of the archive) after all threads stopped."""
         if not jobs:
+            for s in self._spare:
+                s.logout()
             return []
         for job in jobs:
             self._jobs.put(job)
         n = min(self._connections, len(jobs))
         store = threading.Thread(target=self._store_loop, name="backup-store", daemon=True)
         store.start()
-        workers = [threading.Thread(target=self._fetch_loop, args=(self._first if i == 0 else None,),
-                                    name=f"backup-fetch-{i}", daemon=True) for i in range(n)]
+        workers = [threading.Thread(target=self._fetch_loop, name=f"backup-fetch-{i}", daemon=True)
+                   for i in range(n)]
         for w in workers:
             w.start()
         try:
@@ -134,73 +133,59 @@ class Downloader:
         finally:
             self._bodies.put(None)
             store.join()
+            for s in self._spare:
+                s.logout()
         if self._fatal is not None:
             raise self._fatal
+        while not self._jobs.empty():  # left over after giving up
+            job = self._jobs.get_nowait()
+            self._failed.append(Failed(job.folder, job.uids, f"not attempted: {self._gave_up}"))
         return list(self._failed)
 
     # -- download threads -----------------------------------------------------------------------------------
-    def _fetch_loop(self, session: Session | None) -> None:
+    def _session(self) -> Session:
+        with self._lock:
+            if self._spare:
+                return self._spare.pop()
+        return self._connect()
+
+    def _fetch_loop(self) -> None:
+        rc = Reconnecting(self._session, policy=self._retry, note=self._note)
         try:
-            while not self._stop.is_set():
+            while not self._stop.is_set() and self._gave_up is None:
                 try:
                     job = self._jobs.get_nowait()
                 except queue.Empty:
                     break
-                session = self._run_job(session, job)
+                self._run_job(rc, job)
         except BaseException as exc:  # a fatal error: stop everyone, re-raised by run()
             self._abort(exc)
         finally:
-            if session is not None and session is not self._first:
-                with contextlib.suppress(ArchiverError):
-                    session.logout()
+            with contextlib.suppress(ArchiverError, OSError):
+                rc.close()
 
-    def _run_job(self, session: Session | None, job: Job) -> Session | None:
-        todo = list(job.uids)
-        attempt = 0
-        selected = False
-        while todo and not self._stop.is_set():
-            got: set[int] = set()
-            try:
-                if session is None:
-                    session = self._connect()
-                    selected = False
-                if not selected:
-                    session.select(job.folder, readonly=True)
-                    selected = True
-                for uid, data in session.fetch_bodies(todo):
-                    got.add(uid)
-                    with self._lock:
-                        self.bytes_downloaded += len(data)
-                    self._bodies.put((job.folder, uid, data))
-                    if self._stop.is_set():
-                        return session
-                missing = [u for u in todo if u not in got]
-                if missing:
-                    self._fail(Failed(job.folder, tuple(missing),
-                                      "the server returned no body (deleted during the backup?)"))
-                return session
-            except AuthError:
-                raise
-            except (ConnectionLost, Throttled, RemoteError) as exc:
-                todo = [u for u in todo if u not in got]
-                attempt += 1
-                self._drop(session)
-                session, selected = None, False
-                if attempt >= self._retry.attempts:
-                    self._fail(Failed(job.folder, tuple(todo), f"gave up after {attempt} attempts: {exc}"))
-                    return None
-                log.info("backup: %s on %s; retrying %d UIDs in %.1fs", type(exc).__name__, job.folder,
-                         len(todo), self._retry.delay(attempt - 1))
-                if self._stop.wait(self._retry.delay(attempt - 1)):
-                    return None
-        return session
-
-    def _drop(self, session: Session | None) -> None:
-        if session is None:
+    def _run_job(self, rc: Reconnecting, job: Job) -> None:
+        got: set[int] = set()
+        try:
+            rc.select(job.folder, readonly=True)
+            for uid, data in rc.fetch_bodies(job.uids):
+                got.add(uid)
+                with self._lock:
+                    self.bytes_downloaded += len(data)
+                self._bodies.put((job.folder, uid, data))
+                if self._stop.is_set():
+                    return
+        except AuthError:
+            raise
+        except RemoteError as exc:  # retries used up (or not retryable): stop downloading
+            todo = tuple(u for u in job.uids if u not in got)
+            self._fail(Failed(job.folder, todo, f"{type(exc).__name__}: {exc}"))
+            with self._lock:
+                self._gave_up = self._gave_up or f"the download stopped after {type(exc).__name__}"
             return
-        if session is self._first:
-            self._first = None
-        session.close()
+        missing = tuple(u for u in job.uids if u not in got)
+        if missing:
+            self._fail(Failed(job.folder, missing, "no body returned (deleted during the backup?)"))
 
     def _fail(self, failed: Failed) -> None:
         with self._lock:
