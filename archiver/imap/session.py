@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import datetime as _dt
 import imaplib
+import re
 import socket
 import ssl
 from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
@@ -19,7 +20,14 @@ from typing import Any
 from imapclient import IMAPClient
 from imapclient.response_parser import parse_fetch_response
 
-from archiver.errors import CapabilityMissing, ConnectionLost, RemoteError, Throttled, UsageError
+from archiver.errors import (
+    ArchiverError,
+    CapabilityMissing,
+    ConnectionLost,
+    RemoteError,
+    Throttled,
+    UsageError,
+)
 from archiver.imap import convert, mutf7
 from archiver.imap.bodies import BodyStream
 from archiver.imap.boundary import boundary, is_throttle_text
@@ -33,6 +41,7 @@ BODY_BATCH_BYTES = 16 * 1024 * 1024
 BODY_BATCH_COUNT = 1000  # when sizes are unknown
 MAX_SET_CHARS = 8000  # keeps command lines under ~8 KB
 META_BATCH = 5000  # UIDs per metadata FETCH
+_ESEARCH_ALL = re.compile(rb"\bALL ([0-9:,]+)", re.IGNORECASE)
 
 
 def _tls_context(endpoint: Endpoint) -> ssl.SSLContext:
@@ -99,6 +108,7 @@ class Session:
         """Called with the text of each ``[THROTTLED]``/``[OVERQUOTA]`` response (e.g. to slow down)."""
         self.missing_bodies: list[int] = []
         """UIDs the last ``fetch_bodies`` got a NIL body for (the server lost or hid them)."""
+        self._streaming = False
         self._tap = WireTap(self._imap, self._signal)
 
     def __repr__(self) -> str:
@@ -110,6 +120,8 @@ class Session:
             self.on_throttle(text)
 
     def _guard(self, what: str) -> Any:
+        if self._streaming:
+            raise ArchiverError(f"{what} issued while fetch_bodies is still reading: finish or close it")
         return boundary(self.where, what)
 
     def _after_login(self) -> None:
@@ -180,8 +192,21 @@ class Session:
 
     # -- search ----------------------------------------------------------------------------------------------
     def search_uids(self, criteria: str = "ALL") -> list[int]:
+        """UIDs matching raw IMAP search ``criteria`` in the selected folder (ESEARCH ranges when offered)."""
+        if "ESEARCH" not in self.capabilities:
+            with self._guard("SEARCH"):
+                return sorted(int(u) for u in self._client.search(criteria))
         with self._guard("SEARCH"):
-            return sorted(int(u) for u in self._client.search(criteria))
+            self._imap.untagged_responses.pop("ESEARCH", None)
+            status, text = self._command("SEARCH", "UID", "SEARCH", "RETURN", "(ALL)", criteria)
+            self._check("SEARCH", status, text)
+            answers = self._imap.untagged_responses.pop("ESEARCH", [])
+        uids: set[int] = set()
+        for answer in answers:
+            found = _ESEARCH_ALL.search(answer if isinstance(answer, bytes) else b"")
+            if found:
+                uids.update(convert.parse_uid_set(found.group(1).decode("ascii")))
+        return sorted(uids)
 
     def search_message_id(self, message_id: str) -> list[int]:
         """UIDs in the selected folder whose Message-ID header contains ``message_id``."""
@@ -241,13 +266,22 @@ class Session:
         self.missing_bodies = []
         for batch in _batches(uids, sizes, batch_bytes):
             stream = BodyStream(self._imap, self.where, self._tap.received)
+            self._streaming = True
             try:
                 yield from stream.fetch(convert.uid_set(batch), set(batch))
             finally:
+                self._streaming = False
                 self.missing_bodies.extend(stream.missing)
                 if not stream.done:
-                    with self._guard("FETCH (draining)"):
-                        stream.drain()
+                    self._drain(stream)
+
+    def _drain(self, stream: BodyStream) -> None:
+        """Finish reading an abandoned FETCH; if that fails the connection is closed (later calls fail)."""
+        try:
+            with self._guard("FETCH (draining)"):
+                stream.drain()
+        except ArchiverError:
+            self.close()
 
     # -- writes ----------------------------------------------------------------------------------------------
     def append(self, folder: str, data: bytes, *, flags: Sequence[str],

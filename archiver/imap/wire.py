@@ -10,12 +10,14 @@ import imaplib
 import logging
 import re
 from collections.abc import Callable
+from typing import cast
 
 log = logging.getLogger("archiver.imap.wire")
 
 _SECRET_CMD = re.compile(rb"^(\S+ (?:UID )?)(LOGIN|AUTHENTICATE)\b", re.IGNORECASE)
 _TAGGED = re.compile(rb"^[A-Za-z0-9]+ (OK|NO|BAD)\b")
 _PREVIEW = 160
+MAX_LINE = 256 * 1024 * 1024
 
 
 class WireTap:
@@ -30,6 +32,14 @@ class WireTap:
         imap._get_line = self._get_line  # type: ignore[attr-defined]
         imap.send = self._send  # type: ignore[method-assign,assignment]
         imap.debug = 0  # imapclient's own imaplib logger would duplicate (and slow) this log
+        imap.readline = self._readline  # type: ignore[method-assign]
+
+    def _readline(self) -> bytes:
+        """imaplib's readline without its 1 MB cap: ``* SEARCH`` of a big folder is one long line."""
+        line = cast(bytes, self.imap.file.readline(MAX_LINE + 1))
+        if len(line) > MAX_LINE:
+            raise imaplib.IMAP4.error(f"response line over {MAX_LINE} bytes")
+        return line
 
     # -- hooks installed on the imaplib object -----------------------------------------------------------
     def _get_line(self) -> bytes:

@@ -36,6 +36,8 @@ def test_append_select_and_fetch_meta(session: Session) -> None:
     assert (r1.uidvalidity, r1.uid, r2.uid) == (status.uidvalidity, 1, 2)
     assert (status.exists, status.uidnext) == (2, 3) and status.highestmodseq is not None
     assert session.search_uids() == [1, 2]
+    assert session.search_uids("UID 2:5") == [2] and session.search_uids("DELETED") == []
+    assert "ESEARCH" in session.capabilities  # the ranges path
     m1, m2 = session.fetch_meta([2, 1, 99])
     assert m1.uid == 1 and m1.size == len(MSG1)
     assert m1.flags == ("$Label1", "\\Seen")  # \Recent and \Deleted never appended

@@ -141,3 +141,26 @@ def test_fetch_meta_merges_by_message_and_ignores_strays() -> None:
         metas = session.fetch_meta([7, 10])
         assert [(m.uid, m.flags, m.gm_labels) for m in metas] == [(10, ("\\Seen",), ("\\Inbox",))]
         assert b"UID FETCH 7,10 (" in b"".join(server.received)
+
+
+def test_plain_search_with_a_line_over_one_megabyte() -> None:
+    uids = list(range(1, 250_001))
+    reply = b"* SEARCH " + " ".join(map(str, reversed(uids))).encode() + b"\r\nTAG OK SEARCH completed\r\n"
+    assert len(reply) > 1_000_000  # over imaplib's own line limit
+    with ScriptedServer({"UID SEARCH": reply}) as server, _connect(server) as session:
+        assert "ESEARCH" not in session.capabilities
+        session.select("INBOX")
+        assert session.search_uids("UNDELETED") == uids
+
+
+def test_other_commands_refused_while_bodies_stream() -> None:
+    fetch = (b"* 1 FETCH (UID 10 BODY[] " + _lit(BODY_A) + b")\r\n* 2 FETCH (UID 11 BODY[] " + _lit(BODY_B)
+             + b")\r\nTAG OK Success\r\n")
+    with ScriptedServer({"UID FETCH": fetch}) as server, _connect(server) as session:
+        session.select("INBOX")
+        stream = session.fetch_bodies([10, 11])
+        assert next(stream) == (10, BODY_A)
+        with pytest.raises(Exception, match="still reading"):
+            session.noop()
+        assert list(stream) == [(11, BODY_B)]
+        session.noop()
