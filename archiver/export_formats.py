@@ -98,6 +98,13 @@ def _header_block(data: bytes) -> bytes:
     return data[: min(ends)] if ends else data
 
 
+def _needs_blank_line(data: bytes) -> bool:
+    """True when ``data`` has no LF LF: mailutils (mail, frm) ends a header block at the first LF LF (CR LF
+    CR LF does not count) and reads the line after it as body even when it is a ``From `` line, so such a
+    message (header-only, or CRLF) needs one more blank line before the next message."""
+    return b"\n\n" not in data
+
+
 def envelope_sender(data: bytes) -> str:
     """The address of the From header for the mbox ``From `` line, or ``MAILER-DAEMON``."""
     m = _FROM_HEADER.search(_header_block(data))
@@ -143,10 +150,15 @@ class MboxWriter:
         for record in records:
             stamp = time.asctime(time.gmtime(record.internaldate))
             self._fh.write(f"From {envelope_sender(data)} {stamp}\n".encode())
-            if self.add_headers:
+            if self.add_headers and data[:1] not in (b" ", b"\t"):
+                # a message starting with white space would have it folded into our header: such a
+                # (malformed) message is written unchanged, without labels
                 self._fh.write(extra_headers(record, _newline(data)))
             self._fh.write(_FROM_LINE.sub(rb">\1", data))
-            self._fh.write(b"\n" if data.endswith(b"\n") else b"\n\n")
+            sep = b"\n" if data.endswith(b"\n") else b"\n\n"
+            if self.add_headers and _needs_blank_line(data):
+                sep += b"\n"  # client compatibility over exactness, in this mode only
+            self._fh.write(sep)
         return len(records)
 
     def close(self, ok: bool) -> None:

@@ -19,7 +19,8 @@ FLAGS = ["\\Answered", "\\Draft", "\\Flagged", "\\Seen", "$Forwarded", "custom_k
 T0 = 1_600_000_000
 
 
-def corpus_messages(corpus_dir: Path, limit: int | None = None, step: int = 1) -> list[tuple[str, bytes, str]]:
+def corpus_messages(corpus_dir: Path, limit: int | None = None, step: int = 1
+                    ) -> list[tuple[str, bytes, str]]:
     """(path, bytes as a server holds them, Message-ID or "") from the corpus, every ``step``-th one."""
     out = []
     with open(corpus_dir / "manifest.tsv", newline="") as f:
@@ -59,7 +60,8 @@ def commit(archive: Archive, records: Sequence[MessageRecord], when: dt.datetime
                         source=f"imaps://{ACCOUNT}@imap.example.com", time=when, partial=partial)
 
 
-def build(path: Path, messages: Sequence[tuple[str, bytes, str]], seed: int = 1) -> tuple[Archive, list[MessageRecord]]:
+def build(path: Path, messages: Sequence[tuple[str, bytes, str]], seed: int = 1
+          ) -> tuple[Archive, list[MessageRecord]]:
     """A fresh archive holding ``messages`` in one snapshot."""
     archive = Archive.init(path)
     records = make_records(archive, messages, seed)
