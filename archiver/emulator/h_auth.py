@@ -39,6 +39,7 @@ async def check(s: Session, tag: str, args: list[Value], uid: bool) -> None:
 
 @command("LOGOUT", ANY)
 async def logout(s: Session, tag: str, args: list[Value], uid: bool) -> None:
+    s.release()  # before the client sees the OK, so a new login can take the slot at once
     s.line("* BYE LOGOUT Requested")
     s.ok(tag, "73 good day (Success)")
     raise Closing()

@@ -177,12 +177,16 @@ class Session:
                 await self.flush()
             self.close()
 
-    def close(self) -> None:
-        """Release the connection slot and close the socket (idempotent)."""
+    def release(self) -> None:
+        """Give back the account's connection slot (idempotent)."""
         with self.store.lock:
             if self.acct is not None and self.state != "closed":
                 self.acct.connections -= 1
             self.state = "closed"
+
+    def close(self) -> None:
+        """Release the connection slot and close the socket (idempotent)."""
+        self.release()
         self.writer.close()
 
     async def read_line(self) -> bytes:
