@@ -21,6 +21,8 @@ APP_PASSWORD_HINT = ("this account needs an app password (Google Account > Secur
                      "--oauth2-token-command")
 WEB_LOGIN_HINT = "sign in once with a web browser to unblock the account, or use an app password / OAuth2"
 CACERT_HINT = "for a private CA or a self-signed certificate, pass the CA certificate with --cacert"
+CONNECTIONS_HINT = ("Gmail allows 15 connections per account, shared with phones and mail apps: use fewer "
+                    "--connections")
 THROTTLE_MARKERS = ("[THROTTLED]", "[OVERQUOTA]", "ACCOUNT EXCEEDED COMMAND OR BANDWIDTH LIMITS")
 
 
@@ -51,6 +53,8 @@ def translate(exc: BaseException, where: str, what: str, secrets: Iterable[str |
         return exc
     if isinstance(exc, imapclient_exc.LoginError):
         text = scrub(server_text(exc), secrets)
+        if "too many simultaneous connections" in text.lower():
+            return Throttled(f"{where} refused another connection: {text}", hint=CONNECTIONS_HINT)
         hint = None
         if "application-specific password" in text.lower():
             hint = APP_PASSWORD_HINT

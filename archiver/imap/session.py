@@ -15,7 +15,6 @@ import re
 import socket
 import ssl
 from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
-from typing import Any
 
 from imapclient import IMAPClient
 from imapclient.response_parser import parse_fetch_response
@@ -119,10 +118,24 @@ class Session:
         if self.on_throttle is not None:
             self.on_throttle(text)
 
-    def _guard(self, what: str) -> Any:
+    def _guard(self, what: str) -> contextlib.AbstractContextManager[None]:
         if self._streaming:
             raise ArchiverError(f"{what} issued while fetch_bodies is still reading: finish or close it")
-        return boundary(self.where, what)
+        return self._bounded(what)
+
+    @contextlib.contextmanager
+    def _bounded(self, what: str) -> Iterator[None]:
+        """The error boundary, adding the server's BYE text (if it sent one) to a lost connection."""
+        try:
+            with boundary(self.where, what):
+                yield
+        except ConnectionLost as exc:
+            bye = b" ".join(x for x in self._imap.untagged_responses.get("BYE", []) if isinstance(x, bytes))
+            text = bye.decode("utf-8", "replace").strip()
+            if not text or text in str(exc):
+                raise
+            kind = Throttled if is_throttle_text(text) else ConnectionLost
+            raise kind(f"{exc} (server said: {text})", hint=exc.hint) from exc.__cause__
 
     def _after_login(self) -> None:
         with self._guard("CAPABILITY"):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import re
 import socket
+import ssl
 import threading
 from collections.abc import Mapping
 
@@ -29,9 +30,13 @@ DEFAULTS: dict[str, bytes | None] = {
 
 
 class ScriptedServer:
-    def __init__(self, script: Mapping[str, bytes | None]) -> None:
+    def __init__(self, script: Mapping[str, bytes | None], tls: ssl.SSLContext | None = None) -> None:
         self.script = {**DEFAULTS, **script}
+        self.tls = tls
+        """With a server context, STARTTLS is answered and the connection switches to TLS."""
         self.received: list[bytes] = []
+        self.over_tls: list[bool] = []
+        """For each command line in ``received``: did it arrive over TLS."""
         self._listener = socket.create_server(("127.0.0.1", 0))
         self.port = self._listener.getsockname()[1]
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -52,24 +57,37 @@ class ScriptedServer:
             conn, _ = self._listener.accept()
         except OSError:
             return
-        with conn, conn.makefile("rb") as reader:
+        reader = conn.makefile("rb")
+        try:
             conn.sendall(b"* OK Gimap ready for requests from 127.0.0.1\r\n")
             while True:
                 line = reader.readline()
                 if not line:
                     return
                 self.received.append(line)
+                self.over_tls.append(isinstance(conn, ssl.SSLSocket))
                 m = re.search(rb"\{(\d+)(\+?)\}\r\n$", line)
                 if m:
                     if not m.group(2):
                         conn.sendall(b"+ go ahead\r\n")
                     self.received.append(reader.read(int(m.group(1))) + reader.readline())
+                if self.tls is not None and line.split()[1:2] == [b"STARTTLS"]:
+                    conn.sendall(line.split()[0] + b" OK Begin TLS negotiation now\r\n")
+                    reader.close()
+                    conn = self.tls.wrap_socket(conn, server_side=True)
+                    reader = conn.makefile("rb")
+                    continue
                 _tag, reply = self._reply_for(line)
                 if reply is None or reply.endswith(b"<CLOSE>"):
                     conn.sendall((reply or b"").removesuffix(b"<CLOSE>"))
                     conn.shutdown(socket.SHUT_RDWR)
                     return
                 conn.sendall(reply)
+        except (OSError, ssl.SSLError):
+            return
+        finally:
+            reader.close()
+            conn.close()
 
     def close(self) -> None:
         with contextlib.suppress(OSError):

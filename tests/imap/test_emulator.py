@@ -170,3 +170,21 @@ def test_too_big_refused_before_sending_and_session_usable(emu: GmailEmulator) -
         assert info.value.code == "TOOBIG"
         assert session.append("INBOX", _msg(1), flags=[], date=None).uid is not None
     assert emu.stats(USER)["bytes_received"] < 10_000  # the literal was never sent
+
+
+def test_connection_limit_is_throttled_not_auth_error() -> None:
+    with GmailEmulator(EmulatorConfig(max_connections=1)) as server:
+        server.add_account(USER, password=APP_PW)
+        with _connect(server):
+            with pytest.raises(Throttled, match="Too many simultaneous connections") as info:
+                _connect(server)
+            assert info.value.hint is not None and "--connections" in info.value.hint
+
+
+def test_bye_on_append_is_connection_lost_with_the_server_words(emu: GmailEmulator) -> None:
+    session = _connect(emu)
+    emu.inject(Fault.BYE_ON_APPEND)
+    with pytest.raises(ConnectionLost, match="Session expired"):
+        session.append("INBOX", _msg(1), flags=[], date=None)
+    session.close()
+    assert emu.messages(USER) == []

@@ -11,6 +11,7 @@ import pytest
 from archiver.errors import AuthError, ConnectionLost
 from archiver.imap import Credentials, Reconnecting, RetryPolicy, Session, connect, parse_url
 from tests.imap.proxy import Proxy
+from tests.imap.scripted import ScriptedServer
 from tests.servers.dovecot import DovecotServer
 
 
@@ -114,3 +115,19 @@ def test_auth_errors_are_not_retried(dovecot: DovecotServer) -> None:
 def test_session_repr_and_credentials_repr_hide_secrets(session: Session) -> None:
     assert "secret" not in repr(session)
     assert "hunter2" not in repr(Credentials(password="hunter2", oauth2_token="tok-hunter2"))
+
+
+def test_starttls_upgrades_before_login(certs: dict[str, tuple[Path, Path]]) -> None:
+    caps = b"* CAPABILITY IMAP4rev1 STARTTLS LOGINDISABLED\r\nTAG OK done\r\n"
+    for cacert, ok in ((None, False), (str(certs["good"][0]), True)):
+        with ScriptedServer({"CAPABILITY": caps}, tls=_server_context(certs["good"])) as server:
+            endpoint = parse_url(f"imap+starttls://alice@127.0.0.1:{server.port}", cacert=cacert)
+            if not ok:
+                with pytest.raises(ConnectionLost, match="certificate"):
+                    connect(endpoint, Credentials(password="pw-starttls"), timeout=5)
+                assert not any(b"pw-starttls" in line for line in server.received)
+                continue
+            with connect(endpoint, Credentials(password="pw-starttls"), timeout=5) as session:
+                session.noop()
+            login = [i for i, line in enumerate(server.received) if b" LOGIN " in line]
+            assert login and all(server.over_tls[i] for i in login)
