@@ -16,6 +16,8 @@ log = logging.getLogger("archiver.imap.wire")
 
 _SECRET_CMD = re.compile(rb"^(\S+ (?:UID )?)(LOGIN|AUTHENTICATE)\b", re.IGNORECASE)
 _TAGGED = re.compile(rb"^[A-Za-z0-9]+ (OK|NO|BAD)\b")
+_STATUS = re.compile(rb"^\S+ (OK|NO|BAD|BYE)\b", re.IGNORECASE)
+"""A status response (tagged or untagged), where throttling texts count; never a FETCH with a label."""
 _PREVIEW = 160
 MAX_LINE = 256 * 1024 * 1024
 
@@ -56,7 +58,8 @@ class WireTap:
         """One response line (without its literal) arrived."""
         if self._redacting and _TAGGED.match(line):
             self._redacting = False
-        if b"[THROTTLED]" in line or b"[OVERQUOTA]" in line or b"exceeded command or bandwidth" in line:
+        if ((b"[THROTTLED]" in line or b"[OVERQUOTA]" in line or b"exceeded command or bandwidth" in line)
+                and _STATUS.match(line)):
             self.on_signal(line.decode("utf-8", "replace").strip())
         if log.isEnabledFor(logging.DEBUG):
             log.debug("< %s", _preview(line))

@@ -164,3 +164,12 @@ def test_other_commands_refused_while_bodies_stream() -> None:
             session.noop()
         assert list(stream) == [(11, BODY_B)]
         session.noop()
+
+
+def test_a_label_named_throttled_is_not_a_signal() -> None:
+    fetch = (b'* 1 FETCH (UID 10 X-GM-LABELS ("[THROTTLED]" "[OVERQUOTA]") FLAGS () '
+             b'INTERNALDATE "17-Jul-2019 09:40:08 +0000" RFC822.SIZE 5)\r\nTAG OK Success\r\n')
+    with ScriptedServer({"UID FETCH": fetch}) as server, _connect(server) as session:
+        session.select("INBOX")
+        assert session.fetch_meta([10])[0].gm_labels == ("[OVERQUOTA]", "[THROTTLED]")
+        assert session.throttle_signals == 0
