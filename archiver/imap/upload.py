@@ -1,9 +1,11 @@
 """Restore-specific wire helpers on top of ``Session``: many APPENDs to one folder in one round trip.
 
-With LITERAL+ (Dovecot, Cyrus) every APPEND of a batch is written without waiting for continuations and the
-tagged answers are read afterwards, so a batch costs about one round trip instead of one per message (the
-server still answers each APPEND on its own: one refusal does not affect the others).  Without LITERAL+
-(Gmail has only LITERAL-) the messages go one by one through ``Session.append``.
+- MULTIAPPEND + LITERAL+ (Dovecot, Cyrus): one APPEND command carries a whole batch (RFC 3502); the server
+  stores it as one transaction and answers ``APPENDUID <v> <uid-set>``.  It is all or nothing, so a refused
+  batch is sent again message by message to learn which one the server refuses and why.
+- LITERAL+ only: every APPEND of a batch is written without waiting for continuations and the tagged
+  answers are read afterwards (each message answered on its own).
+- Otherwise (Gmail has only LITERAL-): one by one through ``Session.append``.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ def append_many(session: Session, folder: str, items: Sequence[Item]) -> list[Ap
     """APPEND each (data, flags, date) to ``folder``; per item an AppendResult or the AppendRefused."""
     if "LITERAL+" not in session.capabilities:
         return [_one(session, folder, item) for item in items]
+    multi = "MULTIAPPEND" in session.capabilities
     out: list[AppendResult | AppendRefused] = []
     start = 0
     while start < len(items):
@@ -33,7 +36,9 @@ def append_many(session: Session, folder: str, items: Sequence[Item]) -> list[Ap
         while end < len(items) and (end == start or size + len(items[end][0]) <= WINDOW_BYTES):
             size += len(items[end][0])
             end += 1
-        out.extend(_pipelined(session, folder, items[start:end]))
+        batch = items[start:end]
+        answers = _multi(session, folder, batch) if multi and len(batch) > 1 else None
+        out.extend(answers if answers is not None else _pipelined(session, folder, batch))
         start = end
     return out
 
@@ -44,6 +49,41 @@ def _one(session: Session, folder: str, item: Item) -> AppendResult | AppendRefu
         return session.append(folder, data, flags=flags, date=date)
     except AppendRefused as exc:
         return exc
+
+
+def _head(folder: str, flags: Sequence[str], date: _dt.datetime | None) -> str:
+    head = f"{convert.quote_mailbox(folder)} ({' '.join(convert.clean_flags(flags, for_append=True))})"
+    return head + (" " + convert.format_internaldate(date) if date is not None else "")
+
+
+def _multi(session: Session, folder: str, items: Sequence[Item]) -> list[AppendResult | AppendRefused] | None:
+    """One MULTIAPPEND of ``items``; None when the server refused it (the caller retries one by one)."""
+    imap = session._imap
+    parts: list[bytes] = []
+    with session._guard(f"APPEND to {folder}"):
+        tag = imap._new_tag()
+        for n, (data, flags, date) in enumerate(items):
+            head = _head(folder, flags, date)
+            if n:  # later messages repeat only flags and date, not the mailbox
+                head = head[len(convert.quote_mailbox(folder)) + 1:]
+            parts.append((b"" if n else tag + b" APPEND ") + head.encode("ascii")
+                         + f" {{{len(data)}+}}\r\n".encode("ascii"))
+            parts.append(data)
+            parts.append(b" " if n < len(items) - 1 else b"\r\n")
+        imap.send(b"".join(parts))
+        status, resp = imap._get_tagged_response(tag)
+        imap._check_bye()
+    text = resp[-1] if resp and isinstance(resp[-1], bytes) else b""
+    if status != "OK":
+        if is_throttle_text(text.decode("utf-8", "replace")):
+            raise Throttled(f"{session.where} is throttling (APPEND): {text.decode('utf-8', 'replace')}")
+        return None
+    args = convert.response_codes(text).get("APPENDUID", "").split()
+    uids = convert.parse_uid_set(args[1]) if len(args) == 2 and args[0].isdigit() else []
+    message = text.decode("utf-8", "replace").strip()
+    if len(uids) != len(items):
+        return [AppendResult(uidvalidity=None, uid=None, text=message) for _ in items]
+    return [AppendResult(uidvalidity=int(args[0]), uid=uid, text=message) for uid in uids]
 
 
 def _pipelined(session: Session, folder: str, items: Sequence[Item]) -> list[AppendResult | AppendRefused]:

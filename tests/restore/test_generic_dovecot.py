@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from archiver import restore
+from archiver import mail, restore
 from archiver.imap import Credentials
 from archiver.model import FolderState
 from tests.restore.helpers import BASE, Msg, build_archive, client, folder_contents, message
@@ -72,3 +72,23 @@ def test_dry_run_changes_nothing(tmp_path: Path, dovecot_sdbox: DovecotServer) -
     assert sorted(a.kind for a in result.planned) == ["upload", "upload"] and result.uploaded == 0
     with client(dovecot_sdbox.port) as c:
         assert folder_contents(c, "INBOX") == [] and not c.folder_exists("X")
+
+
+def test_multiappend_batch_with_a_refused_message(tmp_path: Path, dovecot: DovecotServer) -> None:
+    """Full Dovecot capabilities (MULTIAPPEND, LITERAL+): one refusal in a batch costs only that message."""
+    msgs = [Msg(message(i), labels=("INBOX",), date=BASE + i) for i in range(1, 6)]
+    msgs.insert(2, Msg(b"", labels=("INBOX",), date=BASE + 3))           # Dovecot: "Can't save a zero byte"
+    msgs.append(Msg(message(8, crlf=False), labels=("INBOX",), date=BASE + 9))   # bare LF
+    build_archive(tmp_path / "a", msgs, gmail=False)
+    result = restore(tmp_path / "a", url(dovecot), credentials=CRED)
+    assert [p.message_id for p in result.failed] == [None] and "zero byte" in result.failed[0].reason
+    assert result.uploaded == 6 and not result.ok
+    with client(dovecot.port) as c:
+        held = [m[0] for m in folder_contents(c, "INBOX")]
+    altered = {p.message_id for p in result.altered}
+    for m in msgs[:2] + msgs[3:]:
+        assert m.data in held or mail.message_id(m.data) in altered     # byte for byte, or listed
+    again = restore(tmp_path / "a", url(dovecot), credentials=CRED)
+    assert again.uploaded == 0 and again.already_present == 6            # altered ones found by journal
+    with client(dovecot.port) as c:
+        assert len(folder_contents(c, "INBOX")) == 6
