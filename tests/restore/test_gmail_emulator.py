@@ -60,6 +60,7 @@ def test_empty_target_exactly_once(tmp_path: Path, emu: GmailEmulator) -> None:
     by_id = [m.data for m in emu.messages(USER)]
     assert by_id == [m.data for m in sorted(MSGS, key=lambda m: m.date)]
 
+    assert emu.uids(USER, "Clients") == {} and emu.uids(USER, "Clients/2019") == {}   # parents created
     again = restore(tmp_path / "a", url(emu), credentials=CRED)
     assert (again.uploaded, again.already_present) == (0, 6)
     assert len(emu.messages(USER)) == 6
@@ -105,12 +106,14 @@ def test_conflict_policies(tmp_path: Path, emu: GmailEmulator, policy: str) -> N
 
 def test_cannot_restore_is_listed(tmp_path: Path, emu: GmailEmulator) -> None:
     nul = message(7, body="a NUL \0 byte")
-    build_archive(tmp_path / "a", [Msg(nul), MSGS[0]])
+    huge = message(8, size=35651584)                                   # over Gmail's APPENDLIMIT
+    build_archive(tmp_path / "a", [Msg(nul), MSGS[0], Msg(huge)])
     dry = restore(tmp_path / "a", url(emu), credentials=CRED, dry_run=True)
-    assert sorted(a.kind for a in dry.planned) == ["cannot", "upload"] and emu.messages(USER) == []
+    assert sorted(a.kind for a in dry.planned) == ["cannot", "cannot", "upload"] and emu.messages(USER) == []
     result = restore(tmp_path / "a", url(emu), credentials=CRED)
-    assert result.uploaded == 1 and [p.message_id for p in result.failed] == ["<7.restore@test>"]
-    assert "NUL" in result.failed[0].reason and not result.ok
+    assert result.uploaded == 1 and not result.ok
+    reasons = {p.message_id: p.reason for p in result.failed}
+    assert "NUL" in reasons["<7.restore@test>"] and "APPENDLIMIT of 35651584" in reasons["<8.restore@test>"]
 
 
 def test_faults_then_rerun_equals_one_clean_restore(tmp_path: Path, emu: GmailEmulator) -> None:
