@@ -6,6 +6,8 @@ The public library API.  The command line (``archiver.cli``) uses only what is e
 from __future__ import annotations
 
 from archiver.backup import BackupProblem, BackupResult, backup
+from archiver.emulator import EmulatorConfig, GmailEmulator
+from archiver.emulator.demo import populate as populate_emulator
 from archiver.errors import (
     ArchiveLocked,
     ArchiveNotFound,
@@ -62,11 +64,13 @@ __all__ = [
     "ConnectionLost",
     "Credentials",
     "DamageFound",
+    "EmulatorConfig",
     "ExportProblem",
     "ExportResult",
     "FolderState",
     "ForgetResult",
     "FormatError",
+    "GmailEmulator",
     "IntegrityError",
     "Journal",
     "MessageRecord",
@@ -97,6 +101,7 @@ __all__ = [
     "forget",
     "open_archive",
     "parse_subset",
+    "populate_emulator",
     "prune",
     "restore",
     "verify",

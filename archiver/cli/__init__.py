@@ -25,6 +25,7 @@ COMMANDS: list[str] = [
     "forget",
     "prune",
     "stats",
+    "emulator",
 ]
 
 app = typer.Typer(
