@@ -11,6 +11,7 @@ from archiver.restore_plan import (
     TRASH,
     Evidence,
     JournalHit,
+    Plan,
     TargetCopy,
     TargetIndex,
     content_questions,
@@ -29,14 +30,17 @@ from archiver.restore_rewrite import (
 )
 
 
-def rec(key: str, body: bytes, *, mid: str | None = "<a@x>", labels=("\\Inbox",), flags=("\\Seen",),
+def rec(key: str, body: bytes, *, mid: str | None = "<a@x>", labels: tuple[str, ...] = ("\\Inbox",),
+        flags: tuple[str, ...] = ("\\Seen",),
         date: int = 1_000, gm: bool = True) -> MessageRecord:
     return MessageRecord(key=key, blob_id=hashlib.sha256(body).hexdigest(), size=len(body),
                          internaldate=date, tz_minutes=0, flags=tuple(flags), labels=tuple(labels),
                          thread_id="1", message_id=mid, gm_msgid=1 if gm else None)
 
 
-def gm_plan(records, copies, digests=None, journal=None, policy="rewrite-message-id"):
+def gm_plan(records: list[MessageRecord], copies: list[TargetCopy],
+            digests: dict[tuple[str, int], str] | None = None,
+            journal: dict[str, list[JournalHit]] | None = None, policy: str = "rewrite-message-id") -> Plan:
     index = TargetIndex(copies)
     ev = Evidence(digests=digests or {}, journal=journal or {})
     wanted = {r.key: r.labels for r in records}
