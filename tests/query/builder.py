@@ -78,3 +78,24 @@ def relabel(records: Sequence[MessageRecord], every: int, label: str) -> list[Me
             r = replace(r, labels=tuple(sorted(labels)))
         out.append(r)
     return out
+
+
+WORDS = ("archive", "backup", "label", "thread", "message", "inbox", "server", "restore", "export",
+         "verify", "prune", "snapshot", "dictionary", "manifest", "folder", "flag", "gmail", "imap",
+         "dovecot", "mailbox", "header", "body", "attachment", "report", "budget", "quarter", "review",
+         "draft", "family", "weekend", "holiday", "photo", "invoice", "order")
+
+
+def synthetic_messages(n: int, seed: int = 7, size: int = 4400) -> list[tuple[str, bytes, str]]:
+    """``n`` distinct plain-text messages of about ``size`` bytes (seeded; compressible like real mail)."""
+    rng = random.Random(seed)
+    out = []
+    for i in range(n):
+        mid = f"<syn.{seed}.{i}@example.com>"
+        words = " ".join(rng.choice(WORDS) for _ in range(size // 7))
+        body = "\n".join(words[j:j + 72] for j in range(0, len(words), 72))
+        text = (f"From: Sender {i % 17} <s{i % 17}@example.com>\nTo: alice@example.com\n"
+                f"Subject: {rng.choice(WORDS)} {i}\nMessage-ID: {mid}\nDate: Mon, 1 Jan 2024 10:00:00 +0000\n"
+                f"\n{body}\n")
+        out.append((f"synthetic/{i}", text.encode(), mid))
+    return out
