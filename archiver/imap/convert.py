@@ -17,6 +17,7 @@ _ROLES = {
     "\\allmail": "\\All", "\\spam": "\\Junk", "\\starred": "\\Flagged",
 }
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+_FLAG_RE = re.compile(r"^\\?[!#$&'+,\-./0-9:;<=>?@A-Z\[^_`a-z|}~]+$")
 _CODE_RE = re.compile(rb"\[([A-Z][A-Z0-9-]*)(?: ([^\]]*))?\]")
 
 
@@ -148,9 +149,11 @@ def format_internaldate(date: _dt.datetime) -> str:
 
 
 def clean_flags(flags: Iterable[str], *, for_append: bool = False) -> tuple[str, ...]:
-    """Sorted, de-duplicated flags without ``\\Recent`` (and without ``\\Deleted`` for APPEND)."""
+    """Sorted, de-duplicated flags without ``\\Recent`` (and, to send, without ``\\Deleted`` and without
+    keywords that are not IMAP atoms: Gmail echoes such keywords but no command can carry them)."""
     drop = {"\\recent", "\\deleted"} if for_append else {"\\recent"}
-    return tuple(sorted({f for f in flags if f.lower() not in drop}))
+    keep = {f for f in flags if f.lower() not in drop}
+    return tuple(sorted(f for f in keep if not for_append or _FLAG_RE.match(f)))
 
 
 def header_value(raw: bytes | None) -> str | None:

@@ -334,8 +334,8 @@ class Session:
         return AppendResult(uidvalidity=uidvalidity, uid=uid, text=message)
 
     def store_flags(self, uids: Sequence[int], flags: Sequence[str], op: str = "+") -> None:
-        """``UID STORE <uids> [+-]FLAGS.SILENT (...)`` in the selected folder."""
-        self._store(uids, "FLAGS", " ".join(flags), op)
+        """``UID STORE <uids> [+-]FLAGS.SILENT (...)`` in the selected folder (never sets ``\\Deleted``)."""
+        self._store(uids, "FLAGS", " ".join(convert.clean_flags(flags, for_append=op != "-")), op)
 
     def store_labels(self, uids: Sequence[int], labels: Sequence[str], op: str = "+") -> None:
         """``UID STORE <uids> [+-]X-GM-LABELS.SILENT ("...")``: labels quoted, modified UTF-7 (Gmail only)."""

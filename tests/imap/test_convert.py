@@ -101,3 +101,10 @@ def test_chunked_uid_sets_cover_everything_within_limits(uids: list[int]) -> Non
     sets = list(convert.chunk_uid_sets(uids, max_chars=60, max_count=25))
     assert [u for s in sets for u in convert.parse_uid_set(s)] == uids
     assert all(len(s) <= 60 and len(convert.parse_uid_set(s)) <= 25 for s in sets)
+
+
+def test_flags_to_send_are_atoms_without_recent_or_deleted() -> None:
+    flags = ["\\Seen", "\\Recent", "\\Deleted", "$NotJunk", "bad keyword", "(x)", 'q"', "NotJunk",
+             "\\Flagged"]
+    assert convert.clean_flags(flags, for_append=True) == ("$NotJunk", "NotJunk", "\\Flagged", "\\Seen")
+    assert convert.clean_flags(flags) == tuple(sorted(set(flags) - {"\\Recent"}))
