@@ -11,11 +11,10 @@ from __future__ import annotations
 
 import datetime as _dt
 import os
-import time
 from collections.abc import Sequence
 
 from archiver.errors import ConnectionLost, Throttled, UsageError
-from archiver.imap import Credentials, Endpoint, connect, parse_url
+from archiver.imap import Credentials, Endpoint, RetryPolicy, connect, parse_url
 from archiver.progress import NullProgress, Progress
 from archiver.restore_exec import RunContext
 from archiver.restore_generic import run_generic
@@ -26,7 +25,6 @@ from archiver.restore_survey import journal_name, read_journal
 from archiver.store import Archive
 
 POLICIES = ("rewrite-message-id", "skip", "force")
-MAX_ATTEMPTS_WITHOUT_PROGRESS = 5
 
 
 def restore(archive_path: str | os.PathLike[str], target_url: str, *, snapshot: str = "latest",
@@ -34,13 +32,14 @@ def restore(archive_path: str | os.PathLike[str], target_url: str, *, snapshot: 
             until: _dt.datetime | None = None, dry_run: bool = False, credentials: Credentials,
             policy: str = "rewrite-message-id", max_upload_bytes_per_day: int | None = None,
             default_folder: str = "INBOX", cacert: str | None = None, insecure: bool = False,
-            retry_delay: float = 2.0, progress: Progress | None = None) -> RestoreResult:
+            retry: RetryPolicy | None = None, progress: Progress | None = None) -> RestoreResult:
     """Restore one snapshot of ``archive_path`` into ``target_url``; per-message problems are in the result.
 
     ``policy`` decides what happens to a message whose Message-ID the target holds with other content (Gmail
     would silently drop it): ``rewrite-message-id`` (upload with ``<restored.<blob16>.<original>>`` and the
     original in ``X-Archiver-Original-Message-ID``), ``skip`` (report only) or ``force`` (upload as is,
-    report the drop).  ``since`` is inclusive, ``until`` exclusive.  Raises UsageError, ArchiveNotFound,
+    report the drop).  ``since`` is inclusive, ``until`` exclusive.  ``retry``: back-off between reconnects
+    (``max_attempts`` counts attempts in a row that confirmed nothing).  Raises UsageError, ArchiveNotFound,
     AuthError, ConnectionLost/Throttled (after retries without progress).
     """
     if policy not in POLICIES:
@@ -54,14 +53,14 @@ def restore(archive_path: str | os.PathLike[str], target_url: str, *, snapshot: 
         return _run(archive, endpoint, credentials, snapshot=snapshot, labels=labels, since=since,
                     until=until, dry_run=dry_run, policy=policy,
                     max_upload_bytes_per_day=max_upload_bytes_per_day, default_folder=default_folder,
-                    retry_delay=retry_delay, progress=progress)
+                    retry=retry or RetryPolicy(), progress=progress)
     finally:
         archive.close()
 
 
 def _run(archive: Archive, endpoint: Endpoint, credentials: Credentials, *, snapshot: str,
          labels: Sequence[str] | None, since: _dt.datetime | None, until: _dt.datetime | None, dry_run: bool,
-         policy: str, max_upload_bytes_per_day: int | None, default_folder: str, retry_delay: float,
+         policy: str, max_upload_bytes_per_day: int | None, default_folder: str, retry: RetryPolicy,
          progress: Progress) -> RestoreResult:
     info = archive.resolve(snapshot)
     snap = archive.load(info.id)
@@ -87,13 +86,13 @@ def _run(archive: Archive, endpoint: Endpoint, credentials: Credentials, *, snap
             return result
         except (ConnectionLost, Throttled) as exc:
             fruitless = 0 if len(ctx.finished) > mark else fruitless + 1
-            if dry_run or fruitless >= MAX_ATTEMPTS_WITHOUT_PROGRESS:
+            if dry_run or fruitless >= retry.max_attempts:
                 raise
             result.reconnects += 1
-            delay = min(retry_delay * 2 ** (fruitless - 1), 300.0) if fruitless else retry_delay / 4
+            delay = retry.delay(max(1, fruitless), throttled=isinstance(exc, Throttled))
             progress.note(f"{exc}; reconnecting in {delay:.1f} s "
                           f"({len(ctx.finished)} of {len(records)} done)")
-            time.sleep(delay)
+            retry.sleep(delay)
 
 
 def _secs(value: _dt.datetime | None) -> int | None:

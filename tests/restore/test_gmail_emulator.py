@@ -10,7 +10,7 @@ import pytest
 
 from archiver import restore
 from archiver.emulator import EmulatorConfig, Fault, GmailEmulator
-from archiver.imap import Credentials
+from archiver.imap import Credentials, RetryPolicy
 from tests.restore.helpers import BASE, Msg, build_archive, message
 
 USER = "me@gmail.com"
@@ -120,7 +120,8 @@ def test_faults_then_rerun_equals_one_clean_restore(tmp_path: Path, emu: GmailEm
     build_archive(tmp_path / "a", MSGS)
     emu.inject(Fault.NO_APPENDUID, times=2)
     emu.inject(Fault.BYE_ON_APPEND, times=2)
-    result = restore(tmp_path / "a", url(emu), credentials=CRED, retry_delay=0.05)
+    result = restore(tmp_path / "a", url(emu), credentials=CRED,
+                     retry=RetryPolicy(base_delay=0.01, throttled_base=0.01, jitter=0))
     assert result.reconnects >= 2 and result.failed == [] and result.uploaded == 6
     with GmailEmulator(EmulatorConfig()) as clean:
         clean.add_account(USER, password="app-password-16c")
