@@ -12,6 +12,7 @@ in ``BackupResult.problems``; ``complete`` is True only when nothing is missing.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as _dt
 import functools
 import os
@@ -86,18 +87,22 @@ def backup(archive_path: str | os.PathLike[str], source_url: str, *, credentials
            include_spam: bool = False, connections: int = 4, progress: Progress | None = None,
            clock: Callable[[], _dt.datetime] = _utcnow, init: bool = False, cacert: str | None = None,
            insecure: bool = False, checkpoint: CheckpointPolicy | None = None,
-           retry: RetryPolicy | None = None) -> BackupResult:
+           retry: RetryPolicy | None = None, retries: int | None = None) -> BackupResult:
     """Back up the account at ``source_url`` into the archive at ``archive_path`` as a new snapshot.
 
-    ``init`` creates the archive when the path does not hold one.  Raises AuthError, ArchiveNotFound,
-    ArchiveLocked, or RemoteError when the server cannot be used at all; everything smaller ends up in
-    ``BackupResult.problems``.
+    ``init`` creates the archive when the path does not hold one.  ``retry`` is the back-off policy after
+    throttling or a dropped connection; ``retries`` overrides its number of attempts (1: never retry).
+    Raises AuthError, ArchiveNotFound, ArchiveLocked, or RemoteError when the server cannot be used at
+    all; everything smaller ends up in ``BackupResult.problems``.
     """
     endpoint = parse_url(source_url, cacert=cacert, insecure=insecure)
+    policy = retry or RetryPolicy()
+    if retries is not None:
+        policy = dataclasses.replace(policy, max_attempts=max(1, retries))
     archive = _open_archive(archive_path, init)
     run = _Run(archive, endpoint, credentials, include_spam=include_spam, connections=connections,
                progress=progress or NullProgress(), clock=clock, checkpoint=checkpoint or CheckpointPolicy(),
-               retry=retry or RetryPolicy())
+               retry=policy)
     return run.execute()
 
 

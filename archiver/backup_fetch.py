@@ -56,7 +56,7 @@ class Failed:
     reason: str
 
 
-def make_jobs(folder: str, sizes: Sequence[tuple[int, int]], *, max_bytes: int = 4 << 20,
+def make_jobs(folder: str, sizes: Sequence[tuple[int, int]], *, max_bytes: int = 2 << 20,
               max_uids: int = 500) -> list[Job]:
     """Cut ``(uid, size)`` pairs (UID order) into jobs of at most ``max_bytes`` / ``max_uids``."""
     jobs: list[Job] = []

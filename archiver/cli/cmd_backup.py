@@ -72,6 +72,8 @@ def register(app: typer.Typer) -> None:
             help="Progress bar on stderr (default: when it is a terminal).")] = None,
         init: Annotated[bool, typer.Option(
             "--init", help="Create the archive if it does not exist.")] = False,
+        retries: Annotated[int, typer.Option(
+            min=1, help="Attempts per batch after throttling or a dropped connection (1: no retry).")] = 6,
     ) -> None:
         """Back up a Gmail account (labels, threads) or any IMAP server (folders become labels).
 
@@ -81,7 +83,8 @@ def register(app: typer.Typer) -> None:
         creds = credentials(password_command, oauth2_token_command)
         bar = TqdmProgress(enabled=progress)
         result = backup(archive, source_url, credentials=creds, include_spam=include_spam,
-                        connections=connections, progress=bar, init=init, cacert=cacert, insecure=insecure)
+                        connections=connections, progress=bar, init=init, cacert=cacert, insecure=insecure,
+                        retries=retries)
         bar.finish()
         if json:
             emit_json(result_document(result))

@@ -34,7 +34,7 @@ def served_bodies(server: GmailEmulator) -> dict[int, bytes]:
         for role in ("all", "trash", "junk"):
             c.select_folder(server.folder_name(role), readonly=True)
             uids = c.search("ALL")
-            for uid, item in c.fetch(uids, ["X-GM-MSGID", "BODY.PEEK[]"]).items() if uids else []:
+            for item in c.fetch(uids, ["X-GM-MSGID", "BODY.PEEK[]"]).values() if uids else []:
                 out[item[b"X-GM-MSGID"]] = item[b"BODY[]"]
     return out
 
