@@ -62,10 +62,11 @@ def translate(exc: BaseException, where: str, what: str, secrets: Iterable[str |
             hint = WEB_LOGIN_HINT
         return AuthError(f"{where} refused the login: {text}", hint=hint)
     if isinstance(exc, ssl.SSLCertVerificationError):
-        reason = exc.verify_message or exc.reason or "verification failed"
+        reason = getattr(exc, "verify_message", None) or getattr(exc, "reason", None) or "verification failed"
         return ConnectionLost(f"TLS certificate of {where} not accepted: {reason}", hint=CACERT_HINT)
     if isinstance(exc, ssl.SSLError):
-        return ConnectionLost(f"TLS failure with {where}: {exc.reason or exc}", hint=CACERT_HINT)
+        reason = getattr(exc, "reason", None) or exc
+        return ConnectionLost(f"TLS failure with {where}: {reason}", hint=CACERT_HINT)
     if isinstance(exc, socket.gaierror):
         return ConnectionLost(f"cannot resolve the host of {where}: {exc.strerror}")
     if isinstance(exc, ConnectionRefusedError):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import socket
 
 import pytest
 
@@ -19,6 +20,8 @@ MSG2 = b"From: b@example.org\r\nSubject: no id\r\n\r\nbody two\r\n"
 
 def test_login_folders_and_roles(session: Session) -> None:
     assert "IMAP4REV1" in session.capabilities and not session.is_gmail
+    sock = session._imap.sock
+    assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
     folders = {f.name: f for f in session.folders()}
     assert {n: folders[n].role for n in ("Drafts", "Sent", "Junk", "Trash", "Archive", "INBOX")} == {
         "Drafts": "\\Drafts", "Sent": "\\Sent", "Junk": "\\Junk", "Trash": "\\Trash", "Archive": "\\Archive",
