@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 from archiver import mail, restore
 from archiver.imap import Credentials
 from archiver.model import FolderState
+from archiver.store import Archive
 from tests.restore.helpers import BASE, Msg, build_archive, client, folder_contents, message
 from tests.servers.dovecot import DovecotServer
 
@@ -92,3 +94,25 @@ def test_multiappend_batch_with_a_refused_message(tmp_path: Path, dovecot: Dovec
     assert again.uploaded == 0 and again.already_present == 6            # altered ones found by journal
     with client(dovecot.port) as c:
         assert len(folder_contents(c, "INBOX")) == 6
+
+
+def test_point_in_time_and_filters(tmp_path: Path, dovecot_sdbox: DovecotServer) -> None:
+    """An older snapshot brings back a message deleted since; --label / --since / --until narrow it."""
+    msgs = [Msg(message(1), labels=("INBOX",), date=BASE), Msg(message(2), labels=("Work",), date=BASE + 100),
+            Msg(message(3), labels=("Work",), date=BASE + 200)]
+    records = build_archive(tmp_path / "a", msgs, gmail=False)
+    archive = Archive.open(tmp_path / "a")
+    old = archive.resolve("latest")
+    with archive.writer("src@example.org") as w:          # a later snapshot: message 3 was deleted
+        w.commit(records[:2], [], source="imaps://src@example.org",
+                 time=dt.datetime(2024, 2, 1, tzinfo=dt.UTC))
+    archive.close()
+    first = restore(tmp_path / "a", url(dovecot_sdbox), credentials=CRED, labels=["Work"],
+                    until=dt.datetime.fromtimestamp(BASE + 150, dt.UTC))
+    assert (first.selected, first.uploaded) == (1, 1)                   # latest, Work, before +150: 2
+    back = restore(tmp_path / "a", url(dovecot_sdbox), credentials=CRED, snapshot=old.id[:8],
+                   since=dt.datetime.fromtimestamp(BASE + 100, dt.UTC))
+    assert (back.selected, back.uploaded, back.already_present) == (2, 1, 1)
+    with client(dovecot_sdbox.port) as c:
+        assert [m[0] for m in folder_contents(c, "Work")] == sorted([msgs[1].data, msgs[2].data])
+        assert folder_contents(c, "INBOX") == []
