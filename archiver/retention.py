@@ -162,10 +162,11 @@ def _pack_bytes(layout: Layout) -> int:
     return sum(p.stat().st_size for p in layout.packs.glob("*/*") if p.is_file())
 
 
-def _prune_locked(archive: Archive, dry_run: bool, progress: Progress) -> PruneResult:
+def _prune_locked(archive: Archive, dry_run: bool, progress: Progress,
+                  ignore: frozenset[str] = frozenset()) -> PruneResult:
     layout = archive.layout
     progress.start("prune: find referenced data", total=None, unit="pack")
-    plan = plan_prune(layout)
+    plan = plan_prune(layout, ignore=ignore)
     progress.finish()
     if dry_run:
         return PruneResult(True, len(plan.delete), len(plan.repack), 0, plan.entries_removed,
@@ -198,7 +199,9 @@ def forget(archive: Archive, policy: RetentionPolicy, *, dry_run: bool = False, 
     with archive.exclusive_lock():
         decision = apply_policy(archive.snapshots(account), policy, tz)
         if dry_run:
-            return ForgetResult(True, decision, _prune_locked(archive, True, progress) if prune else None)
+            gone = frozenset(s.id for s in decision.forget)
+            planned = _prune_locked(archive, True, progress, gone) if prune else None
+            return ForgetResult(True, decision, planned)
         progress.start("forget", total=len(decision.forget), unit="snapshot")
         for info in decision.forget:
             delete_snapshot(archive.layout, info.id)

@@ -65,8 +65,10 @@ def _size(layout: Layout, pack_id: str) -> int:
         return 0
 
 
-def plan_prune(layout: Layout, repack_below: float = REPACK_BELOW) -> PrunePlan:
-    """Find referenced blobs and pages from every snapshot and decide the fate of each pack.
+def plan_prune(layout: Layout, repack_below: float = REPACK_BELOW, ignore: frozenset[str] = frozenset()
+               ) -> PrunePlan:
+    """Find referenced blobs and pages from every snapshot (but those in ``ignore``: a dry run of forget)
+    and decide the fate of each pack.
 
     DamageFound when a snapshot, index segment or manifest page cannot be read: what is referenced would
     then be unknown, and deleting anything could lose data (run verify first).
@@ -83,7 +85,9 @@ def plan_prune(layout: Layout, repack_below: float = REPACK_BELOW) -> PrunePlan:
     def collect(_pid: str, records: tuple[MessageRecord, ...]) -> None:
         plan.referenced_blobs.update(r.blob_id for r in records)
 
-    for rec in snaps.values():
+    for sid, rec in snaps.items():
+        if sid in ignore:
+            continue
         for _ in walk_tree(rec.root, reader.read, seen, bad_pages, collect):
             pass
     plan.referenced_pages = seen
@@ -178,7 +182,8 @@ def execute_prune(layout: Layout, plan: PrunePlan) -> tuple[int, int]:
             step()
             (layout.index / name).unlink(missing_ok=True)
     fsync_dir(layout.index)
-    doomed = [*plan.delete, *plan.repack]
+    # a repack after an interrupted prune can rebuild a pack byte for byte (same id): it stays
+    doomed = [pid for pid in (*plan.delete, *plan.repack) if pid not in plan.keep]
     for pid in doomed:
         path = pack_path(layout.packs, pid)
         step()
