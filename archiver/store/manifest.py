@@ -1,10 +1,12 @@
 """Paged, content-addressed manifests: a snapshot's MessageRecords as a prolly tree (formats/manifest.md).
 
-Records are sorted by key and cut into *leaf pages* after every record whose key hash is a multiple of
-``LEAF_FACTOR``; leaf pages are grouped into *inner pages* (level 1, 2, ...) the same way, a level-n page
-ending after a child whose last key hash is a multiple of ``LEAF_FACTOR * FANOUT**n``.  Boundaries depend on
-the keys alone, so two snapshots that differ by a few records share every other page.  A page's id is the
-SHA-256 of its msgpack encoding; pages are stored as entries of kind ``page`` in packs.
+Records are sorted by key and cut into *leaf pages*: a leaf ends after a record once it holds at least
+``LEAF_MIN`` records and the record's key hash is a multiple of ``LEAF_DIV`` (mean ~ LEAF_MIN + LEAF_DIV).
+Leaves are grouped into *inner pages* (level 1, 2, ...) the same way (``INNER_MIN``, ``INNER_DIV``, with a
+hash of the child's last key salted by the level).  Boundaries depend on the keys alone (and on the previous
+boundary), so two snapshots that differ by a few records share every other page.  The minimum size keeps
+page sizes even: a random change then rewrites a page of average size, not a size-biased large one.
+A page's id is the SHA-256 of its msgpack encoding; pages are stored as entries of kind ``page`` in packs.
 
     leaf:  [1, 0, [row, ...]]        row = MessageRecord fields in declaration order
     inner: [1, level, [[first key, child page id (32 bytes), record count], ...]]
@@ -13,9 +15,10 @@ SHA-256 of its msgpack encoding; pages are stored as entries of kind ``page`` in
 from __future__ import annotations
 
 import bisect
+import gc
 import hashlib
 import itertools
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 from archiver.errors import IntegrityError, UnsupportedVersion, UsageError
@@ -23,8 +26,10 @@ from archiver.model import MessageRecord
 from archiver.store import codec
 
 PAGE_VERSION = 1
-LEAF_FACTOR = 32
-FANOUT = 16
+LEAF_MIN = 10
+LEAF_DIV = 10
+INNER_MIN = 4
+INNER_DIV = 4
 MAX_ENTRIES = 1024
 """Hard cap on a page's entries (reached only by pathological key sets; it makes the cut positional)."""
 
@@ -34,7 +39,13 @@ EmitPage = Callable[[str, bytes], None]
 
 
 def key_hash(key: str) -> int:
+    """64-bit BLAKE2b of the key (UTF-8), little-endian: the boundary hash of a leaf record."""
     return int.from_bytes(hashlib.blake2b(key.encode(), digest_size=8).digest(), "little")
+
+
+def inner_hash(last_key: str, level: int) -> int:
+    """The boundary hash of a child page at ``level``: key_hash of ``last_key + NUL + str(level)``."""
+    return key_hash(f"{last_key}\0{level}")
 
 
 def record_row(r: MessageRecord) -> tuple[object, ...]:
@@ -42,7 +53,11 @@ def record_row(r: MessageRecord) -> tuple[object, ...]:
             r.message_id, r.uids, r.gm_msgid, r.gm_thrid)
 
 
-def encode_page(level: int, entries: list[tuple[object, ...]]) -> tuple[str, bytes]:
+def encode_leaf(records: list[MessageRecord]) -> tuple[str, bytes]:
+    return encode_page(0, [record_row(r) for r in records])
+
+
+def encode_page(level: int, entries: Sequence[tuple[object, ...]]) -> tuple[str, bytes]:
     raw = codec.pack((PAGE_VERSION, level, entries))
     return codec.sha256_hex(raw), raw
 
@@ -60,20 +75,26 @@ class Page:
 
 def decode_page(raw: bytes, page_id: str) -> Page:
     what = f"manifest page {page_id[:12]}"
-    doc = codec.unpack(raw, what)
+    enabled = gc.isenabled()
+    gc.disable()  # a page makes thousands of objects that all survive: no point in collecting meanwhile
     try:
-        version, level, entries = doc
-    except (TypeError, ValueError):
-        raise IntegrityError(f"{what} is not a manifest page") from None
-    if version != PAGE_VERSION:
-        raise UnsupportedVersion(f"{what} has version {version}; this program reads {PAGE_VERSION}")
-    try:
-        if level == 0:
-            return Page(0, records=tuple([MessageRecord(*row) for row in entries]))
-        return Page(level, first_keys=tuple(e[0] for e in entries),
-                    children=tuple(e[1].hex() for e in entries), counts=tuple(e[2] for e in entries))
-    except (TypeError, IndexError, AttributeError) as exc:
-        raise IntegrityError(f"{what} has a malformed entry: {exc}") from None
+        doc = codec.unpack(raw, what)
+        try:
+            version, level, entries = doc
+        except (TypeError, ValueError):
+            raise IntegrityError(f"{what} is not a manifest page") from None
+        if version != PAGE_VERSION:
+            raise UnsupportedVersion(f"{what} has version {version}; this program reads {PAGE_VERSION}")
+        try:
+            if level == 0:
+                return Page(0, records=tuple(itertools.starmap(MessageRecord, entries)))
+            return Page(level, first_keys=tuple([e[0] for e in entries]),
+                        children=tuple([e[1].hex() for e in entries]), counts=tuple([e[2] for e in entries]))
+        except (TypeError, IndexError, AttributeError, ValueError) as exc:
+            raise IntegrityError(f"{what} has a malformed entry: {exc}") from None
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def sorted_records(records: Iterable[MessageRecord]) -> list[MessageRecord]:
@@ -89,32 +110,23 @@ def build_tree(records: list[MessageRecord], emit: EmitPage) -> str | None:
     """Write (through ``emit``) every page of the tree over sorted ``records``; return the root id."""
     if not records:
         return None
-    # level 0: (first key, last key hash, page id, count) per leaf
-    level: list[tuple[str, int, str, int]] = []
-    rows: list[tuple[object, ...]] = []
-    first = ""
+    level: list[tuple[str, str, str, int]] = []  # (first key, last key, page id, records)
+    rows: list[MessageRecord] = []
     for r in records:
-        if not rows:
-            first = r.key
-        rows.append(record_row(r))
-        h = key_hash(r.key)
-        if h % LEAF_FACTOR == 0 or len(rows) >= MAX_ENTRIES:
-            pid, raw = encode_page(0, rows)
-            emit(pid, raw)
-            level.append((first, h, pid, len(rows)))
+        rows.append(r)
+        if (len(rows) >= LEAF_MIN and key_hash(r.key) % LEAF_DIV == 0) or len(rows) >= MAX_ENTRIES:
+            level.append(_leaf(rows, emit))
             rows = []
     if rows:
-        pid, raw = encode_page(0, rows)
-        emit(pid, raw)
-        level.append((first, -1, pid, len(rows)))
+        level.append(_leaf(rows, emit))
     n = 1
     while len(level) > 1:
-        modulus = LEAF_FACTOR * FANOUT ** n
-        upper: list[tuple[str, int, str, int]] = []
-        group: list[tuple[str, int, str, int]] = []
+        upper: list[tuple[str, str, str, int]] = []
+        group: list[tuple[str, str, str, int]] = []
         for child in level:
             group.append(child)
-            if (child[1] >= 0 and child[1] % modulus == 0) or len(group) >= MAX_ENTRIES:
+            if ((len(group) >= INNER_MIN and inner_hash(child[1], n) % INNER_DIV == 0)
+                    or len(group) >= MAX_ENTRIES):
                 upper.append(_inner(n, group, emit))
                 group = []
         if group:
@@ -124,23 +136,34 @@ def build_tree(records: list[MessageRecord], emit: EmitPage) -> str | None:
     return level[0][2]
 
 
-def _inner(level: int, group: list[tuple[str, int, str, int]], emit: EmitPage) -> tuple[str, int, str, int]:
+def _leaf(rows: list[MessageRecord], emit: EmitPage) -> tuple[str, str, str, int]:
+    pid, raw = encode_leaf(rows)
+    emit(pid, raw)
+    return rows[0].key, rows[-1].key, pid, len(rows)
+
+
+def _inner(level: int, group: list[tuple[str, str, str, int]], emit: EmitPage) -> tuple[str, str, str, int]:
     entries: list[tuple[object, ...]] = [(k, bytes.fromhex(pid), c) for k, _, pid, c in group]
     pid, raw = encode_page(level, entries)
     emit(pid, raw)
     return group[0][0], group[-1][1], pid, sum(c for *_, c in group)
 
 
+def iter_leaves(root: str | None, read: ReadPage) -> Iterator[Page]:
+    """The leaf pages under ``root`` in key order, one decoded at a time (constant memory)."""
+    stack = [root] if root is not None else []
+    while stack:
+        pid = stack.pop()
+        page = decode_page(read(pid), pid)
+        if page.level == 0:
+            yield page
+        else:
+            stack.extend(reversed(page.children))
+
+
 def iter_records(root: str | None, read: ReadPage) -> Iterator[MessageRecord]:
-    """Every record under ``root``, sorted by key (pages are read one at a time: constant memory)."""
-    if root is None:
-        return
-    page = decode_page(read(root), root)
-    if page.level == 0:
-        yield from page.records
-        return
-    for child in page.children:
-        yield from iter_records(child, read)
+    """Every record under ``root``, sorted by key."""
+    return itertools.chain.from_iterable(page.records for page in iter_leaves(root, read))
 
 
 def iter_page_ids(root: str | None, read: ReadPage) -> Iterator[tuple[str, int]]:
