@@ -52,11 +52,14 @@ def run_generic(session: Session, ctx: RunContext, records: Sequence[MessageReco
             uidvalidity[name], found = survey_folder(session, name, FOLDER)
             copies.extend(found)
     index = TargetIndex(copies)
-    alts = alternates(ctx.archive, records, index, rewrite=False)
-    questions = content_questions(records, index, alts.sizes)
-    digests = digests_of(session, {c for _, c in questions})
     hits = {k: [h for h in hs if h.folder is not None and uidvalidity.get(h.folder) == h.uidvalidity]
             for k, hs in ctx.journal_hits.items()}
+    unsure = [r for r in records  # the journal does not vouch for every folder: compare contents
+              if not set(wanted[r.key]) <= {h.folder for h in hits.get(r.key, ())
+                                            if h.blob_id == r.blob_id and (h.folder, h.uid) in index.by_ref}]
+    alts = alternates(ctx.archive, unsure, index, rewrite=False)
+    questions = content_questions(unsure, index, alts.sizes)
+    digests = digests_of(session, {c for _, c in questions})
     plan = plan_generic(records, index, Evidence(digests, alts.ids, hits), wanted_folders=wanted)
     if ctx.dry_run:
         ctx.report_plan(plan, appendlimit=_appendlimit(session), refuses_nul=False)

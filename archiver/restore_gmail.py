@@ -54,8 +54,10 @@ def run_gmail(session: Session, ctx: RunContext, records: Sequence[MessageRecord
             copies.extend(survey_folder(session, name, kind)[1])
     index = TargetIndex(copies)
     rewrite = ctx.policy == "rewrite-message-id"
-    alts = alternates(ctx.archive, records, index, rewrite=rewrite)
-    questions = content_questions(records, index, alts.sizes, rewrite=rewrite)
+    unsure = [r for r in records if not any(h.blob_id == r.blob_id and h.gm_msgid in index.by_gm
+                                            for h in ctx.journal_hits.get(r.key, ()))]
+    alts = alternates(ctx.archive, unsure, index, rewrite=rewrite)
+    questions = content_questions(unsure, index, alts.sizes, rewrite=rewrite)
     digests = digests_of(session, {c for _, c in questions})
     roles = {f.name: f.role for f in ctx.snapshot.folders}
     wanted = {r.key: gmail_labels_for(r, roles) for r in records}
