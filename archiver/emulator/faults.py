@@ -15,9 +15,10 @@ class Fault(enum.Enum):
     """The injectable faults and where they fire."""
 
     BYE_MID_FETCH = "bye_mid_fetch"
-    """``* BYE Session expired, please login again`` and close, after ``after_messages`` FETCH responses."""
+    """``* BYE Session expired, please login again`` and close, after ``after_messages`` FETCH responses
+    (counted over all commands and connections since the fault was armed or last fired)."""
     DROP_MID_FETCH = "drop_mid_fetch"
-    """Close the socket without a word after ``after_messages`` FETCH responses (abrupt disconnect)."""
+    """Close the socket without a word after ``after_messages`` FETCH responses (counted as above)."""
     THROTTLED = "throttled"
     """Tagged OK responses get ``[THROTTLED]`` after the text (``OK Success [THROTTLED]``)."""
     OVERQUOTA = "overquota"
@@ -35,6 +36,7 @@ class _Armed:
     times: int
     user: str | None
     command: str | None
+    served: int = 0
 
 
 class FaultPlan:
@@ -57,13 +59,28 @@ class FaultPlan:
         with self._lock:
             self._armed.clear()
 
-    def threshold(self, fault: Fault, user: str | None, command: str = "") -> int | None:
-        """``after_messages`` of an armed matching fault, without consuming it; None when not armed."""
+    def armed(self, fault: Fault, user: str | None, command: str = "") -> bool:
+        """Whether a matching fault is armed (without consuming it)."""
+        with self._lock:
+            return any(self._matches(a, fault, user, command) for a in self._armed)
+
+    def tick(self, fault: Fault, user: str | None, command: str = "") -> bool:
+        """Before serving one more FETCH response: True (one firing consumed, count restarted) once
+        ``after_messages`` responses went out since the fault was armed or last fired."""
         with self._lock:
             for a in self._armed:
                 if self._matches(a, fault, user, command):
-                    return a.after_messages
-        return None
+                    if a.served < a.after_messages:
+                        a.served += 1
+                        return False
+                    a.served = 0
+                    if a.times > 0:
+                        a.times -= 1
+                        if a.times == 0:
+                            self._armed.remove(a)
+                    self.fired[fault] = self.fired.get(fault, 0) + 1
+                    return True
+        return False
 
     def take(self, fault: Fault, user: str | None, command: str = "") -> bool:
         """Consume one firing of a matching armed fault; True if it fires now."""

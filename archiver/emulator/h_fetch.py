@@ -196,30 +196,25 @@ async def fetch(s: Session, tag: str, args: list[Value], uid: bool) -> None:
             and any(it.kind in ("BODY", "RFC822", "RFC822.TEXT", "RFC822.HEADER") for it in items)):
         s.line(f"{tag} {OVERQUOTA}")
         return
-    bye_after = s.core.faults.threshold(Fault.BYE_MID_FETCH, user, s.command_name)
-    drop_after = s.core.faults.threshold(Fault.DROP_MID_FETCH, user, s.command_name)
+    bye = s.core.faults.armed(Fault.BYE_MID_FETCH, user, s.command_name)
+    drop = s.core.faults.armed(Fault.DROP_MID_FETCH, user, s.command_name)
     sets_seen = not s.readonly and any(not it.peek for it in items)
     with s.store.lock:
         targets = resolve(s, text(args[0]), uid)
-    sent = 0
     for start in range(0, len(targets), BATCH):
         with s.store.lock:
             for seq, u in targets[start:start + BATCH]:
-                if bye_after is not None and sent >= bye_after and s.core.faults.take(
-                        Fault.BYE_MID_FETCH, user, s.command_name):
-                    s.line("* BYE Session expired, please login again")
-                    raise Closing()
-                if drop_after is not None and sent >= drop_after and s.core.faults.take(
-                        Fault.DROP_MID_FETCH, user, s.command_name):
-                    await s.flush()
-                    s.writer.transport.abort()
-                    raise Closing()
                 msgid = s.selected.uids.get(u)
                 if msgid is None:
                     continue
                 m = acct.messages[msgid]
                 if changedsince is not None and m.modseq <= changedsince:
                     continue
+                if bye and s.core.faults.tick(Fault.BYE_MID_FETCH, user, s.command_name):
+                    s.line("* BYE Session expired, please login again")
+                    raise Closing()
+                if drop and s.core.faults.tick(Fault.DROP_MID_FETCH, user, s.command_name):
+                    raise Closing(abort=True)
                 row = items
                 if sets_seen and "\\Seen" not in m.flags:
                     m = s.store.update(acct, msgid, flags=m.flags | {"\\Seen"})
@@ -227,7 +222,6 @@ async def fetch(s: Session, tag: str, args: list[Value], uid: bool) -> None:
                         row = [*items, Item("FLAGS")]
                 for chunk in render(s, seq, u, m, row, uid):
                     s.send(chunk)
-                sent += 1
         await s.maybe_flush()
     s.ok(tag, "Success")
 

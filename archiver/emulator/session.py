@@ -40,7 +40,11 @@ def command(name: str, states: frozenset[str]) -> Callable[[Handler], Handler]:
 
 
 class Closing(Exception):
-    """End the connection after flushing (BYE already queued, or an abort)."""
+    """End the connection after flushing what is queued; ``abort``: then reset it without a goodbye."""
+
+    def __init__(self, abort: bool = False) -> None:
+        super().__init__("closing")
+        self.abort = abort
 
 
 class No(Exception):
@@ -162,6 +166,7 @@ class Session:
     # -- the command loop -----------------------------------------------------------------------------
     async def run(self) -> None:
         self.line(f"* OK Gimap ready for requests from {self.peer} {secrets.token_hex(6)}")
+        abort = False
         try:
             await self.flush()
             while True:
@@ -170,11 +175,16 @@ class Session:
                     break
                 await self._execute(buf)
                 await self.flush()
-        except (Closing, ConnectionError, asyncio.IncompleteReadError):
+        except Closing as exc:
+            abort = exc.abort
+        except (ConnectionError, asyncio.IncompleteReadError):
             pass
         finally:
             with contextlib.suppress(BaseException):
                 await self.flush()
+            if abort:
+                self.release()
+                self.writer.transport.abort()
             self.close()
 
     def release(self) -> None:

@@ -109,3 +109,15 @@ def test_stats_count_traffic(emu: GmailEmulator, client: IMAPClient) -> None:
     assert st["body_bytes_sent"] == sum(len(msg(i)) for i in range(3))
     assert st["bytes_sent"] > st["body_bytes_sent"] and st["bytes_received"] > len(msg(9))
     assert st["appends"] == 1 and st["logins"] == 1 and st["commands"] >= 5
+
+
+def test_mid_fetch_count_spans_commands(emu: GmailEmulator, raw: Raw) -> None:
+    _seed(emu, 6)
+    emu.inject(Fault.BYE_MID_FETCH, after_messages=3)
+    raw.login()
+    raw.cmd("SELECT INBOX")
+    assert len(raw.cmd("UID FETCH 1:2 (BODY.PEEK[])")) == 3  # 2 responses + OK
+    raw.send(b"f1 UID FETCH 3:6 (BODY.PEEK[])\r\n")
+    assert raw.readline().startswith(b"* 3 FETCH")
+    assert raw.readline() == b"* BYE Session expired, please login again\r\n"
+    assert emu.faults.fired == {Fault.BYE_MID_FETCH: 1}
