@@ -11,7 +11,7 @@ from archiver.errors import ConnectionLost, Throttled
 from archiver.imap import AppendRefused, Credentials, Session, connect, parse_url
 from tests.imap.scripted import ScriptedServer
 
-BODY_A = b"Subject: a\r\n\r\n\x00-free 8-bit \xe9\xff body\r\n.\r\n"
+BODY_A = b"Subject: a\r\n\r\nNUL \x00, 8-bit \xe9\xff, bare CR \r and LF \n, {5}\r\n.\r\n"
 BODY_B = b"Subject: b\n\nLF only ) { } \"quoted\"\n"
 
 
