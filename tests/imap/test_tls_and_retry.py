@@ -47,6 +47,10 @@ def test_self_signed_refused_by_default_accepted_with_cacert(dovecot: DovecotSer
         with connect(parse_url(url, cacert=str(certs["good"][0])), Credentials(password="secret"),
                      timeout=10) as session:
             assert session.select("INBOX").exists == 0
+            big = b"Subject: over TLS\r\n\r\n" + (bytes(range(32, 256)) + b"\r\n") * 5000
+            assert session.append("INBOX", big, flags=[], date=None).uid == 1
+            session.select("INBOX")
+            assert list(session.fetch_bodies([1])) == [(1, big)]
 
 
 def test_certificate_for_another_host_refused(dovecot: DovecotServer,
