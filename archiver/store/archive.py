@@ -14,7 +14,7 @@ from pathlib import Path
 from archiver.errors import IntegrityError, UsageError
 from archiver.model import FolderState, MessageRecord, SnapshotInfo
 from archiver.store import codec
-from archiver.store.dictionary import Codecs, list_dicts, read_dict
+from archiver.store.dictionary import ROLE_BLOB, Codecs, list_dicts, read_dict
 from archiver.store.fsutil import DIR_MODE, ensure_dir, fsync_dir, write_atomic
 from archiver.store.index import Index, Location, list_segments, load_index, read_segment
 from archiver.store.journal import Journal, journal_path
@@ -74,7 +74,7 @@ class Archive:
         self._snapshots: dict[str, SnapshotRecord] = {}
         self._fds: OrderedDict[str, int] = OrderedDict()
         self._fd_lock = threading.Lock()
-        self._dict_id: str | None = None
+        self._dict_ids: dict[int, str] = {}
 
     # -- opening -------------------------------------------------------------------------------------
 
@@ -119,18 +119,20 @@ class Archive:
                         self._index.add_pack(pid, entries)
                 self._index.segments.add(name)
 
-    def current_dict_id(self, refresh: bool = False) -> str | None:
-        """The dictionary new blobs are compressed with (the smallest id present), loaded into codecs."""
-        if self._dict_id is None or refresh:
-            ids = list_dicts(self.layout.dicts)
-            if ids:
-                self._load_dict(ids[0])
-                self._dict_id = ids[0]
-        return self._dict_id
+    def current_dict_id(self, role: int = ROLE_BLOB, refresh: bool = False) -> str | None:
+        """The dictionary of ``role`` new entries are compressed with (the smallest id of that role)."""
+        if role not in self._dict_ids or refresh:
+            for dict_id in list_dicts(self.layout.dicts):
+                if self._load_dict(dict_id) == role:
+                    self._dict_ids[role] = dict_id
+                    break
+        return self._dict_ids.get(role)
 
-    def _load_dict(self, dict_id: str) -> None:
+    def _load_dict(self, dict_id: str) -> int:
+        """Make the dictionary usable by codecs; return its role."""
         if not self.codecs.has(dict_id):
             self.codecs.add(dict_id, read_dict(self.layout.dicts, dict_id))
+        return self.codecs.role(dict_id)
 
     # -- raw reads -----------------------------------------------------------------------------------
 

@@ -74,6 +74,12 @@ def unpackz(data: bytes, what: str) -> Any:
     return unpack(decompress(data, what), what)
 
 
-def train_dictionary(samples: list[bytes | bytearray | memoryview], size: int) -> bytes:
-    """A zstd dictionary of at most ``size`` bytes trained on ``samples`` (deterministic for equal input)."""
-    return zstandard.train_dictionary(size, samples, level=LEVEL).as_bytes()
+def train_dictionary(samples: list[bytes | bytearray | memoryview], size: int, dict_id: int) -> bytes:
+    """A zstd dictionary of at most ``size`` bytes trained on ``samples`` (deterministic for equal input);
+    ``dict_id`` is the zstd dictionary ID written into it (the archive uses it as the dictionary's role)."""
+    return zstandard.train_dictionary(size, samples, level=LEVEL, dict_id=dict_id).as_bytes()
+
+
+def dictionary_role(data: bytes) -> int:
+    """The zstd dictionary ID inside a dictionary's bytes (0 if the bytes are not a zstd dictionary)."""
+    return int(zstandard.ZstdCompressionDict(data).dict_id())

@@ -1,10 +1,13 @@
-"""The archive's trained zstd dictionary (formats/layout.md "dicts").
+"""The archive's trained zstd dictionaries (formats/layout.md "dicts").
 
-A writer buffers the first ``TRAIN_BYTES`` of new message bytes uncompressed; once it has that much and the
-archive has no dictionary yet, it trains one on them, stores it as ``dicts/<sha256>`` and compresses those
-messages and every later one with it.  Blobs sealed before a dictionary exists stay dictionary-less.  Each
-frame's TOC and index entry name the dictionary it needs; a dictionary is never deleted while referenced.
-When several exist (two writers raced), writers use the one with the smallest id.
+Two roles, told apart by the zstd dictionary ID inside the dictionary: ``ROLE_BLOB`` (1) for messages,
+``ROLE_PAGE`` (2) for manifest pages.  A writer buffers the first ``TRAIN_BYTES`` of new message bytes
+uncompressed; once it has that much and the archive has no message dictionary yet, it trains one on them,
+stores it as ``dicts/<sha256>`` and compresses those messages and every later one with it.  Blobs sealed
+before a dictionary exists stay dictionary-less.  Likewise the first commit that writes at least
+``PAGE_TRAIN_PAGES`` new pages trains the page dictionary on them.  Each frame's TOC and index entry name
+the dictionary it needs; a dictionary is never deleted while referenced.  When several of one role exist
+(two writers raced), writers use the one with the smallest id.
 """
 
 from __future__ import annotations
@@ -17,20 +20,24 @@ import zstandard
 from archiver.errors import IntegrityError
 from archiver.store import codec
 
+ROLE_BLOB = 1
+ROLE_PAGE = 2
 DICT_SIZE = 112 * 1024
 TRAIN_BYTES = 4 * 1024 * 1024
 MIN_SAMPLES = 64
+PAGE_DICT_SIZE = 16 * 1024
+PAGE_TRAIN_PAGES = 2000
 SAMPLE_PREFIX = 16 * 1024
 """Only the first bytes of each message are used for training: headers and text, not attachments."""
 
 
-def train(samples: list[bytes]) -> bytes | None:
-    """A dictionary from message samples, or None when there are too few to train on."""
+def train(samples: list[bytes], role: int = ROLE_BLOB) -> bytes | None:
+    """A dictionary from message (or page) samples, or None when there are too few to train on."""
     cut: list[bytes | bytearray | memoryview] = [s[:SAMPLE_PREFIX] for s in samples if s]
     if len(cut) < MIN_SAMPLES:
         return None
     try:
-        return codec.train_dictionary(cut, DICT_SIZE)
+        return codec.train_dictionary(cut, DICT_SIZE if role == ROLE_BLOB else PAGE_DICT_SIZE, role)
     except zstandard.ZstdError:
         return None
 
@@ -58,14 +65,23 @@ class Codecs:
     def __init__(self) -> None:
         self._local = threading.local()
         self._dicts: dict[str | None, zstandard.ZstdCompressionDict | None] = {None: None}
+        self._roles: dict[str, int] = {}
         self._lock = threading.Lock()
 
-    def add(self, dict_id: str, data: bytes) -> None:
+    def add(self, dict_id: str, data: bytes, role: int | None = None) -> None:
+        """Make a dictionary usable (its role read from its bytes unless given)."""
+        if role is None:
+            role = codec.dictionary_role(data)
         with self._lock:
             if dict_id not in self._dicts:
                 zd = zstandard.ZstdCompressionDict(data)
                 zd.precompute_compress(level=codec.LEVEL)
                 self._dicts[dict_id] = zd
+                self._roles[dict_id] = role
+
+    def role(self, dict_id: str) -> int:
+        """ROLE_BLOB or ROLE_PAGE (another number for a dictionary this program did not write)."""
+        return self._roles[dict_id]
 
     def has(self, dict_id: str | None) -> bool:
         return dict_id in self._dicts

@@ -101,12 +101,17 @@ class ArchiveWriter:
 
     def _train_and_drain(self) -> None:
         """Train the archive's dictionary on the buffered blobs (under the lock), then compress them."""
-        trained = dictionary.train([d for _, d in self._buffer])
-        if trained is not None and self.archive.current_dict_id() is None:
-            dict_id = codec.sha256_hex(trained)
-            write_atomic(self.archive.layout.dicts / dict_id, trained, self.archive.layout.tmp)
-        self._dict_id = self.archive.current_dict_id(refresh=True)
+        self._dict_id = self._train(dictionary.ROLE_BLOB, [d for _, d in self._buffer])
         self._drain_buffer()
+
+    def _train(self, role: int, samples: list[bytes]) -> str | None:
+        """Store a dictionary of ``role`` trained on ``samples`` unless one exists; return the one to use."""
+        if self.archive.current_dict_id(role, refresh=True) is None:
+            trained = dictionary.train(samples, role)
+            if trained is not None:
+                write_atomic(self.archive.layout.dicts / codec.sha256_hex(trained), trained,
+                             self.archive.layout.tmp)
+        return self.archive.current_dict_id(role, refresh=True)
 
     def _drain_buffer(self) -> None:
         for blob_id, data in self._buffer:
@@ -159,23 +164,7 @@ class ArchiveWriter:
         for r in ordered:
             if not self.has_blob(r.blob_id):
                 raise IntegrityError(f"message {r.key} references blob {r.blob_id[:12]}, which is not stored")
-        pages = PackBuilder()
-        known = self.archive.index.pages
-        written: set[str] = set()
-
-        def emit(page_id: str, raw: bytes) -> None:
-            nonlocal pages
-            if page_id in known or page_id in written:
-                return
-            written.add(page_id)
-            pages.add(KIND_PAGE, page_id, codec.compress(raw), len(raw), None)
-            if pages.size >= PACK_TARGET:
-                self._seal(pages)
-                pages = PackBuilder()
-
-        root = build_tree(ordered, emit)
-        if len(pages):
-            self._seal(pages)
+        root = self._write_pages(ordered)
         self._write_index()
         when = time or dt.datetime.now(dt.UTC)
         data = encode_snapshot(account=self.account, time=when, message_count=len(ordered), source=source,
@@ -185,6 +174,43 @@ class ArchiveWriter:
         write_named(self.archive.layout.snapshots, snap_id, data, self.archive.layout.tmp)
         self._parent = snap_id
         return self.archive.remember_snapshot(decode_snapshot(data, snap_id)).info
+
+    def _write_pages(self, ordered: list[MessageRecord]) -> str | None:
+        """Store the manifest pages the archive does not have yet (in page packs); return the root id."""
+        pages = PackBuilder()
+        known = self.archive.index.pages
+        written: set[str] = set()
+        page_dict = self.archive.current_dict_id(dictionary.ROLE_PAGE)
+        waiting: list[tuple[str, bytes]] | None = [] if page_dict is None else None
+
+        def add(page_id: str, raw: bytes) -> None:
+            nonlocal pages
+            pages.add(KIND_PAGE, page_id, self.archive.codecs.compress(raw, page_dict), len(raw), page_dict)
+            if pages.size >= PACK_TARGET:
+                self._seal(pages)
+                pages = PackBuilder()
+
+        def emit(page_id: str, raw: bytes) -> None:
+            nonlocal waiting, page_dict
+            if page_id in known or page_id in written:
+                return
+            written.add(page_id)
+            if waiting is None:
+                add(page_id, raw)
+                return
+            waiting.append((page_id, raw))
+            if len(waiting) >= dictionary.PAGE_TRAIN_PAGES:  # enough pages to train the page dictionary
+                page_dict = self._train(dictionary.ROLE_PAGE, [r for _, r in waiting])
+                flush, waiting = waiting, None
+                for item in flush:
+                    add(*item)
+
+        root = build_tree(ordered, emit)
+        for item in waiting or ():
+            add(*item)
+        if len(pages):
+            self._seal(pages)
+        return root
 
     # -- lifetime ------------------------------------------------------------------------------------
 
