@@ -217,3 +217,21 @@ def meta_from_fetch(uid: int, item: Mapping[bytes, Any], *, gmail: bool) -> Mess
         (() if gmail else None),
         message_id=header_value(_header_item(item)),
     )
+
+
+def body_batches(uids: Iterable[int], sizes: Mapping[int, int] | None, batch_bytes: int, count: int = 1000,
+                 max_chars: int = 8000) -> Iterator[list[int]]:
+    """Sorted UIDs in groups of about ``batch_bytes`` by ``sizes`` (``count`` per group when sizes are
+    unknown), each group's UID list under ``max_chars`` characters."""
+    batch: list[int] = []
+    total = chars = 0
+    for uid in sorted(set(uids)):
+        size = sizes.get(uid, 0) if sizes is not None else max(1, batch_bytes // count)
+        if batch and (total + size > batch_bytes or chars > max_chars):
+            yield batch
+            batch, total, chars = [], 0, 0
+        batch.append(uid)
+        total += size
+        chars += len(str(uid)) + 1
+    if batch:
+        yield batch

@@ -277,7 +277,7 @@ class Session:
         connection every body that arrived has been yielded before ConnectionLost is raised.
         """
         self.missing_bodies = []
-        for batch in _batches(uids, sizes, batch_bytes):
+        for batch in convert.body_batches(uids, sizes, batch_bytes, BODY_BATCH_COUNT, MAX_SET_CHARS):
             stream = BodyStream(self._imap, self.where, self._tap.received)
             self._streaming = True
             try:
@@ -382,21 +382,4 @@ class Session:
 
     def __exit__(self, *exc: object) -> None:
         self.logout()
-
-
-def _batches(uids: Sequence[int], sizes: Mapping[int, int] | None, batch_bytes: int) -> Iterator[list[int]]:
-    """Consecutive groups of UIDs (sorted) of about ``batch_bytes`` by ``sizes``, or BODY_BATCH_COUNT each."""
-    batch: list[int] = []
-    total = 0
-    chars = 0
-    for uid in sorted(set(uids)):
-        size = sizes.get(uid, 0) if sizes is not None else batch_bytes // BODY_BATCH_COUNT
-        if batch and (total + size > batch_bytes or chars > MAX_SET_CHARS):
-            yield batch
-            batch, total, chars = [], 0, 0
-        batch.append(uid)
-        total += size
-        chars += len(str(uid)) + 1
-    if batch:
-        yield batch
 

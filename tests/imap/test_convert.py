@@ -108,3 +108,9 @@ def test_flags_to_send_are_atoms_without_recent_or_deleted() -> None:
              "\\Flagged"]
     assert convert.clean_flags(flags, for_append=True) == ("$NotJunk", "NotJunk", "\\Flagged", "\\Seen")
     assert convert.clean_flags(flags) == tuple(sorted(set(flags) - {"\\Recent"}))
+
+
+def test_body_batches_by_size_and_by_count() -> None:
+    sizes = {1: 600, 2: 600, 3: 100, 4: 5000, 5: 10}
+    assert list(convert.body_batches([5, 4, 3, 2, 1, 1], sizes, 1000)) == [[1], [2, 3], [4], [5]]
+    assert list(convert.body_batches(range(1, 8), None, 1000, count=3)) == [[1, 2, 3], [4, 5, 6], [7]]
