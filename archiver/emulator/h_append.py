@@ -3,6 +3,7 @@ EXPUNGE, UID EXPUNGE, CLOSE (gmail-imap.md 3.4 and 4)."""
 
 from __future__ import annotations
 
+from archiver.emulator import rules
 from archiver.emulator.faults import Fault
 from archiver.emulator.h_fetch import OVERQUOTA, resolve
 from archiver.emulator.h_mailbox import decode_name, visible
@@ -49,10 +50,10 @@ async def append(s: Session, tag: str, args: list[Value], uid: bool) -> None:
     with s.store.lock:
         acct.stats["appends"] += 1
         acct.stats["uploaded"] = acct.stats.get("uploaded", 0) + len(data)
-        m, _merged = s.store.append(acct, f, data, flags, date)
+        m, _merged = rules.append(s.store, acct, f, data, flags, date)
         new_uid = f.by_msgid.get(m.gm_msgid)
         if "\\Deleted" in flags and s.config.auto_expunge:
-            s.store.expunge_from(acct, f, m.gm_msgid)
+            rules.expunge_from(s.store, acct, f, m.gm_msgid)
         s.sync(expunges=True, exists=not s.config.noop_shows_new)
     if new_uid is None or s.core.faults.take(Fault.NO_APPENDUID, user, "APPEND"):
         s.ok(tag, "(Success)")
@@ -74,7 +75,7 @@ async def _copy(s: Session, tag: str, args: list[Value], uid: bool, move: bool) 
             msgid = src.uids.get(u)
             if msgid is None:
                 continue
-            s.store.add_to_folder(acct, dst, msgid)
+            rules.add_to_folder(s.store, acct, dst, msgid)
             new_uid = dst.by_msgid.get(msgid)
             if move and dst is not src and dst.role not in ("trash", "junk") and msgid in src.by_msgid:
                 label = src.label
@@ -113,7 +114,7 @@ def _expunge(s: Session, only: set[int] | None) -> None:
             continue
         m = acct.messages[msgid]
         if "\\Deleted" in m.flags:
-            s.store.expunge_from(acct, f, msgid)
+            rules.expunge_from(s.store, acct, f, msgid)
 
 
 @command("EXPUNGE", SELECTED)

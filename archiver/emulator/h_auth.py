@@ -137,6 +137,8 @@ async def authenticate(s: Session, tag: str, args: list[Value], uid: bool) -> No
     initial = text(args[1]) if len(args) > 1 else None
     if mech == "XOAUTH2":
         await _xoauth2(s, tag, await _sasl_response(s, initial))
+    elif mech == "OAUTHBEARER":
+        await _oauthbearer(s, tag, await _sasl_response(s, initial))
     elif mech == "PLAIN":
         parts = (await _sasl_response(s, initial)).split(b"\0")
         if len(parts) != 3:
@@ -149,11 +151,22 @@ async def authenticate(s: Session, tag: str, args: list[Value], uid: bool) -> No
         raise No("", "Unsupported authentication mechanism")
 
 
+async def _oauthbearer(s: Session, tag: str, payload: bytes) -> None:
+    """RFC 7628: ``n,a=U,^Ahost=..^Aport=..^Aauth=Bearer T^A^A`` (Gmail needs the authzid ``a=``)."""
+    text_ = payload.decode("utf-8", "replace")
+    gs2, _, rest = text_.partition("\x01")
+    user = next((p[2:] for p in gs2.split(",") if p.startswith("a=")), "")
+    fields = dict(p.split("=", 1) for p in rest.split("\x01") if "=" in p)
+    await _bearer(s, tag, user, fields.get("auth", ""))
+
+
 async def _xoauth2(s: Session, tag: str, payload: bytes) -> None:
     """``user=U^Aauth=Bearer T^A^A``; on failure the error challenge, any client line, then NO."""
     fields = dict(p.split("=", 1) for p in payload.decode("utf-8", "replace").split("\x01") if "=" in p)
-    user = fields.get("user", "")
-    token = fields.get("auth", "")
+    await _bearer(s, tag, fields.get("user", ""), fields.get("auth", ""))
+
+
+async def _bearer(s: Session, tag: str, user: str, token: str) -> None:
     with s.store.lock:
         acct = s.store.accounts.get(user)
         good = (acct is not None and acct.oauth_token is not None and token.startswith("Bearer ")

@@ -8,7 +8,7 @@ import bisect
 import re
 from dataclasses import dataclass, field
 
-from archiver.emulator import headers, utf7
+from archiver.emulator import headers, rules, utf7
 from archiver.emulator.faults import Fault
 from archiver.emulator.session import SELECTED, Bad, Closing, No, Session, command
 from archiver.emulator.store import EmuMessage, StoreError
@@ -308,7 +308,7 @@ def _apply(s: Session, m: EmuMessage, op: str, what: str, values: list[str]) -> 
         flags = frozenset(flags)
         if "\\Deleted" in flags and s.config.auto_expunge:
             s.store.update(acct, m.gm_msgid, flags=flags - {"\\Deleted"})
-            s.store.expunge_from(acct, f, m.gm_msgid)
+            rules.expunge_from(s.store, acct, f, m.gm_msgid)
             after = acct.messages.get(m.gm_msgid)
             return after if after is not None and m.gm_msgid in f.by_msgid else None
         return s.store.update(acct, m.gm_msgid, flags=flags)

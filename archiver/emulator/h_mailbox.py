@@ -281,3 +281,26 @@ async def subscribe(s: Session, tag: str, args: list[Value], uid: bool) -> None:
 @command("UNSUBSCRIBE", AUTHED)
 async def unsubscribe(s: Session, tag: str, args: list[Value], uid: bool) -> None:
     s.ok(tag, "Success")
+
+
+@command("GETQUOTAROOT", AUTHED)
+async def getquotaroot(s: Session, tag: str, args: list[Value], uid: bool) -> None:
+    """QUOTA (advertised): one root for the account, usage = stored bytes, limit 15 GB (in KiB)."""
+    if not args:
+        raise Bad("GETQUOTAROOT needs a mailbox")
+    s.line(b"* QUOTAROOT " + quote(text(args[0])) + b' ""')
+    _quota_line(s)
+    s.ok(tag, "Success")
+
+
+@command("GETQUOTA", AUTHED)
+async def getquota(s: Session, tag: str, args: list[Value], uid: bool) -> None:
+    _quota_line(s)
+    s.ok(tag, "Success")
+
+
+def _quota_line(s: Session) -> None:
+    assert s.acct is not None
+    with s.store.lock:
+        used = sum(len(m.data) for m in s.acct.messages.values())
+    s.line(f'* QUOTA "" (STORAGE {used // 1024} {15 * 1024 * 1024})')
