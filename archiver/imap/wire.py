@@ -19,6 +19,7 @@ _TAGGED = re.compile(rb"^[A-Za-z0-9]+ (OK|NO|BAD)\b")
 _STATUS = re.compile(rb"^\S+ (OK|NO|BAD|BYE)\b", re.IGNORECASE)
 """A status response (tagged or untagged), where throttling texts count; never a FETCH with a label."""
 _PREVIEW = 160
+_LITERAL_END = re.compile(rb"\{\d+\+?\}\r\n$")
 MAX_LINE = 256 * 1024 * 1024
 
 
@@ -29,6 +30,8 @@ class WireTap:
         self.imap = imap
         self.on_signal = on_signal
         self._redacting = False
+        self._literal_next = False
+        """The next write is a literal (message bytes): log its size only."""
         self._orig_get_line: Callable[[], bytes] = imap._get_line
         self._orig_send: Callable[[bytes], None] = imap.send
         imap._get_line = self._get_line  # type: ignore[attr-defined]
@@ -71,8 +74,12 @@ class WireTap:
         if m and m.group(2).upper() == b"AUTHENTICATE":
             self._redacting = True
         if not log.isEnabledFor(logging.DEBUG):
+            self._literal_next = bool(_LITERAL_END.search(data[-24:]))
             return
-        if m:
+        literal, self._literal_next = self._literal_next, bool(_LITERAL_END.search(data[-24:]))
+        if literal:
+            log.debug("> (literal, %d bytes)", len(data))
+        elif m:
             words = data[m.end():].split()[:1] if m.group(2).upper() == b"AUTHENTICATE" else []
             log.debug("> %s%s %s**REDACTED**", m.group(1).decode("ascii", "replace"),
                       m.group(2).decode("ascii"), "".join(w.decode("ascii", "replace") + " " for w in words))

@@ -31,7 +31,8 @@ def test_login_folders_and_roles(session: Session) -> None:
     assert trash is not None and trash.name == "Trash"
 
 
-def test_append_select_and_fetch_meta(session: Session) -> None:
+def test_append_select_and_fetch_meta(session: Session, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG, logger="archiver.imap.wire")
     r1 = session.append("INBOX", MSG1, flags=["\\Seen", "\\Recent", "\\Deleted", "$Label1"],
                         date=dt.datetime(2020, 1, 2, 3, 4, 5, tzinfo=IST))
     r2 = session.append("INBOX", MSG2, flags=[], date=None)
@@ -47,6 +48,7 @@ def test_append_select_and_fetch_meta(session: Session) -> None:
     assert m1.internaldate == int(dt.datetime(2020, 1, 2, 3, 4, 5, tzinfo=IST).timestamp())
     assert m1.message_id == "<one@example.org>" and m2.message_id is None
     assert m1.modseq is not None and m1.gm_msgid is None and m1.gm_labels is None
+    assert "APPEND" in caplog.text and "body one" not in caplog.text  # message bytes are not logged
 
 
 def test_changedsince_and_store_flags(session: Session) -> None:
