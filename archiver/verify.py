@@ -17,7 +17,7 @@ Files no snapshot references (left by an interrupted run, removed by ``prune``) 
 from __future__ import annotations
 
 import os
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from archiver.errors import UsageError
@@ -27,13 +27,15 @@ from archiver.store import Archive
 from archiver.store.check import (
     Finding,
     PageReader,
+    check_entries,
     check_layout,
+    check_pack_name,
     check_pack_toc,
     load_dicts,
     load_segments,
     load_snapshots,
     present_packs,
-    read_pack_data,
+    read_pack,
     subset_of,
     walk_tree,
 )
@@ -156,9 +158,26 @@ def verify(archive: Archive, read_data: bool = False, subset: tuple[int, int] | 
     return report
 
 
-def _read_data(layout: Layout, packs: dict[str, list[PackEntry]],
-               dicts: dict[str, bytes], subset: tuple[int, int] | None, report: VerifyReport,
-               progress: Progress, workers: int | None) -> set[str]:
+CHUNK_BYTES = 2 * 1024 * 1024
+"""Entries are checked in tasks of about this many stored bytes, so two threads share even one pack."""
+
+
+def _chunks(entries: list[PackEntry]) -> list[list[PackEntry]]:
+    out: list[list[PackEntry]] = [[]]
+    size = 0
+    for e in sorted(entries, key=lambda e: e.offset):
+        if size >= CHUNK_BYTES:
+            out.append([])
+            size = 0
+        out[-1].append(e)
+        size += e.length
+    return out
+
+
+def _read_data(layout: Layout, packs: dict[str, list[PackEntry]], dicts: dict[str, bytes],
+               subset: tuple[int, int] | None, report: VerifyReport, progress: Progress,
+               workers: int | None) -> set[str]:
+    """Read the chosen packs one after another; hash each and check its entries on a thread pool."""
     chosen = sorted(pid for pid in packs if subset_of(pid, subset))
     codecs = Codecs()
     for did, data in dicts.items():
@@ -166,15 +185,34 @@ def _read_data(layout: Layout, packs: dict[str, list[PackEntry]],
     failed: set[str] = set()
     progress.start("read data", total=len(chosen), unit="pack")
     with ThreadPoolExecutor(max_workers=workers or min(2, os.cpu_count() or 1)) as pool:
-        results = pool.map(lambda pid: read_pack_data(layout, pid, packs[pid], codecs), chosen)
-        for nbytes, findings, bad in results:
-            report.packs_read += 1
-            report.bytes_read += nbytes
-            for f in findings:
-                if f not in report.damage:
-                    report.damage.append(f)
-            failed.update(bad)
-            progress.advance(1, nbytes)
+        pending: list[tuple[str, int, list[Future[object]]]] = []
+
+        def drain(keep: int) -> None:
+            while len(pending) > keep:
+                _pid, nbytes, futures = pending.pop(0)
+                for fut in futures:
+                    res = fut.result()
+                    if isinstance(res, Finding):
+                        report.damage.append(res)
+                    elif isinstance(res, tuple):
+                        report.damage.extend(res[0])
+                        failed.update(res[1])
+                report.packs_read += 1
+                report.bytes_read += nbytes
+                progress.advance(1, nbytes)
+
+        for pid in chosen:
+            content = read_pack(layout, pid)
+            if content is None:
+                report.damage.append(Finding("pack", pid, f"pack {pid[:12]} is missing"))
+                failed.update(e.id for e in packs[pid])
+                continue
+            futures: list[Future[object]] = [pool.submit(check_pack_name, pid, content)]
+            futures += [pool.submit(check_entries, pid, content, chunk, codecs)
+                        for chunk in _chunks(packs[pid])]
+            pending.append((pid, len(content), futures))
+            drain(keep=1)  # read the next pack while this one is checked; at most two in memory
+        drain(keep=0)
     progress.finish()
     return failed
 

@@ -185,21 +185,30 @@ def subset_of(pack_id: str, subset: tuple[int, int] | None) -> bool:
     return int(hashlib.sha256(pack_id.encode()).hexdigest()[:8], 16) % t == n - 1
 
 
-def read_pack_data(layout: Layout, pack_id: str, entries: list[PackEntry], codecs: Codecs
-                   ) -> tuple[int, list[Finding], list[str]]:
-    """Read one whole pack sequentially: check its name, then decompress and re-hash every entry.
-
-    Returns (bytes read, findings, ids of the entries that failed).
-    """
-    path = pack_path(layout.packs, pack_id)
+def read_pack(layout: Layout, pack_id: str) -> bytes | None:
+    """The whole pack file (one sequential read), or None when it is missing."""
     try:
-        data = path.read_bytes()
+        return pack_path(layout.packs, pack_id).read_bytes()
     except FileNotFoundError:
-        return 0, [Finding("pack", pack_id, f"pack {pack_id[:12]} is missing")], [e.id for e in entries]
+        return None
+
+
+def check_pack_name(pack_id: str, data: bytes) -> Finding | None:
+    """A pack's bytes must hash to its name (catches damage anywhere, frames or table of contents)."""
+    if hashlib.sha256(data).hexdigest() != pack_id:
+        return Finding("pack", pack_id, f"pack {pack_id[:12]} does not match its name")
+    return None
+
+
+def check_entries(pack_id: str, data: bytes, entries: list[PackEntry], codecs: Codecs
+                  ) -> tuple[list[Finding], list[str]]:
+    """Decompress and re-hash ``entries`` of the pack whose bytes are ``data``.
+
+    Returns (findings, ids of the entries that failed).  Thread-safe (``Codecs`` keeps per-thread state).
+    """
     findings: list[Finding] = []
     failed: list[str] = []
-    if hashlib.sha256(data).hexdigest() != pack_id:
-        findings.append(Finding("pack", pack_id, f"pack {pack_id[:12]} does not match its name"))
+    view = memoryview(data)
     for e in entries:
         kind = "blob" if e.kind == KIND_BLOB else "page"
         what = f"{kind} {e.id[:12]} in pack {pack_id[:12]}"
@@ -208,10 +217,11 @@ def read_pack_data(layout: Layout, pack_id: str, entries: list[PackEntry], codec
                 raise FormatError(f"{what} lies beyond the end of the pack")
             if not codecs.has(e.dict_id):
                 raise FormatError(f"{what} needs a missing or damaged dictionary")
-            raw = codecs.decompress(data[e.offset:e.offset + e.length], e.dict_id, e.raw_length, what)
+            frame = view[e.offset:e.offset + e.length]
+            raw = codecs.decompress(frame, e.dict_id, e.raw_length, what)  # type: ignore[arg-type]
             if hashlib.sha256(raw).hexdigest() != e.id:
                 raise FormatError(f"{what} does not match its hash")
         except FormatError as exc:
             findings.append(Finding(kind, e.id, str(exc)))
             failed.append(e.id)
-    return len(data), findings, failed
+    return findings, failed
