@@ -194,6 +194,16 @@ class Session:
         self.selected = status
         return status
 
+    def status(self, name: str) -> FolderStatus:
+        """STATUS without selecting: a cheap "did anything change?" before an incremental SELECT."""
+        items = ["UIDVALIDITY", "UIDNEXT", "MESSAGES"] + (["HIGHESTMODSEQ"] if self.condstore else [])
+        with self._guard(f"STATUS {name}"):
+            resp = self._client.folder_status(name, items)
+        modseq = resp.get(b"HIGHESTMODSEQ")
+        return FolderStatus(name=name, uidvalidity=int(resp.get(b"UIDVALIDITY", 0)),
+                            uidnext=int(resp.get(b"UIDNEXT", 0)), exists=int(resp.get(b"MESSAGES", 0)),
+                            highestmodseq=int(modseq) if modseq is not None else None)
+
     def create_folder(self, name: str) -> None:
         """CREATE; a folder that exists already is fine."""
         status, text = self._command(f"CREATE {name}", "CREATE", convert.quote_mailbox(name))

@@ -55,8 +55,10 @@ def test_fetch_meta_gmail_items_and_labels(emu: GmailEmulator) -> None:
     with _connect(emu) as session:
         all_mail = session.special_folder("\\All")
         assert all_mail is not None
+        before = session.status(all_mail.name)
         status = session.select(all_mail.name)
         assert status.exists == 2 and status.highestmodseq == emu.highestmodseq(USER)
+        assert before == status
         m1, m2 = session.fetch_meta(session.search_uids())
         assert m1.gm_msgid == gid and m1.gm_thrid == gid
         assert m1.gm_labels == tuple(sorted(LABELS))

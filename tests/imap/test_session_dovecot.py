@@ -37,6 +37,7 @@ def test_append_select_and_fetch_meta(session: Session, caplog: pytest.LogCaptur
                         date=dt.datetime(2020, 1, 2, 3, 4, 5, tzinfo=IST))
     r2 = session.append("INBOX", MSG2, flags=[], date=None)
     status = session.select("INBOX")
+    assert session.status("INBOX") == status  # STATUS agrees with SELECT
     assert (r1.uidvalidity, r1.uid, r2.uid) == (status.uidvalidity, 1, 2)
     assert (status.exists, status.uidnext) == (2, 3) and status.highestmodseq is not None
     assert session.search_uids() == [1, 2]
