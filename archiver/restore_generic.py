@@ -11,8 +11,8 @@ from collections import defaultdict
 from collections.abc import Sequence
 
 from archiver.imap import Session
-from archiver.imap.records import AppendRefused, AppendResult, MessageMeta
-from archiver.imap.upload import append_many
+from archiver.imap.records import AppendRefused, AppendResult
+from archiver.imap.upload import append_many, fetch_sizes
 from archiver.model import MessageRecord
 from archiver.restore_exec import RunContext, Upload, cannot_reason, chunks
 from archiver.restore_plan import (
@@ -147,26 +147,29 @@ def _verify(session: Session, ctx: RunContext, folder: str, ups: Sequence[Upload
         return
     status = session.select(folder, readonly=True)
     uidvalidity[folder] = status.uidvalidity
-    metas = {m.uid: m for m in session.fetch_meta([u.result.uid for u in ups if u.result.uid is not None])}
+    sizes = fetch_sizes(session, [u.result.uid for u in ups if u.result.uid is not None])
     entries: list[dict[str, object]] = []
     copied: list[tuple[Action, str, int]] = []
-    taken: set[int] = set(metas)
+    taken: set[int] = set(sizes)
     for u in ups:
-        meta = metas.get(u.result.uid) if u.result.uid is not None else _resolve(session, u, taken)
         a = u.action
-        if meta is None:
+        uid: int | None = u.result.uid
+        size = sizes.get(uid) if uid is not None else None
+        if uid is None and (found := _resolve(session, u, taken)) is not None:
+            uid, size = found
+        if uid is None or size is None:
             ctx.fail(a.record, "the server answered OK but holds no such message (APPEND not confirmed)")
             ctx.progress.advance()
             continue
-        taken.add(meta.uid)
-        if meta.size != len(u.data):
-            ctx.alter(a.record, f"the server holds {meta.size} bytes, the upload had {len(u.data)} "
+        taken.add(uid)
+        if size != len(u.data):
+            ctx.alter(a.record, f"the server holds {size} bytes, the upload had {len(u.data)} "
                                 "(it rewrote the message, e.g. its line endings)")
         entries.append(entry("upload", a.record, nbytes=len(u.data), folder=folder,
-                             uidvalidity=status.uidvalidity, uid=meta.uid))
+                             uidvalidity=status.uidvalidity, uid=uid))
         ctx.result.uploaded += 1
         ctx.result.uploaded_bytes += len(u.data)
-        copied.append((a, folder, meta.uid))
+        copied.append((a, folder, uid))
     ctx.journal_batch(entries)
     _copy_to_missing(session, ctx, copied, uidvalidity)
     for a, _, _ in copied:
@@ -174,12 +177,12 @@ def _verify(session: Session, ctx: RunContext, folder: str, ups: Sequence[Upload
         ctx.progress.advance(1, a.record.size)
 
 
-def _resolve(session: Session, u: Upload, taken: set[int]) -> MessageMeta | None:
-    """An OK without APPENDUID: the newest unclaimed message with this Message-ID and size."""
+def _resolve(session: Session, u: Upload, taken: set[int]) -> tuple[int, int] | None:
+    """An OK without APPENDUID: (uid, size) of the newest unclaimed message with this Message-ID and size."""
     mid = u.message_id
     uids = session.search_message_id(mid) if mid else session.search_uids("ALL")[-20:]
     metas = session.fetch_meta([x for x in uids if x not in taken]) if uids else []
-    return next((m for m in reversed(metas) if m.size == len(u.data)), None)
+    return next(((m.uid, m.size) for m in reversed(metas) if m.size == len(u.data)), None)
 
 
 __all__ = ["AppendResult", "JournalHit", "run_generic"]

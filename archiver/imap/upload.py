@@ -11,13 +11,14 @@
 from __future__ import annotations
 
 import datetime as _dt
+import re
 from collections.abc import Sequence
 
-from archiver.errors import Throttled
+from archiver.errors import RemoteError, Throttled
 from archiver.imap import convert
 from archiver.imap.boundary import is_throttle_text
 from archiver.imap.records import AppendRefused, AppendResult
-from archiver.imap.session import Session
+from archiver.imap.session import MAX_SET_CHARS, Session
 
 Item = tuple[bytes, Sequence[str], _dt.datetime | None]
 WINDOW_BYTES = 8 << 20
@@ -40,6 +41,30 @@ def append_many(session: Session, folder: str, items: Sequence[Item]) -> list[Ap
         answers = _multi(session, folder, batch) if multi and len(batch) > 1 else None
         out.extend(answers if answers is not None else _pipelined(session, folder, batch))
         start = end
+    return out
+
+
+_SIZE_ITEM = re.compile(rb"RFC822\.SIZE (\d+)")
+_UID_ITEM = re.compile(rb"UID (\d+)")
+
+
+def fetch_sizes(session: Session, uids: Sequence[int]) -> dict[int, int]:
+    """UID -> RFC822.SIZE in the selected folder, read straight off the wire (restore checks every upload:
+    imapclient's generic parser would cost more CPU than the APPENDs themselves)."""
+    out: dict[int, int] = {}
+    imap = session._imap
+    for chunk in convert.chunk_uids(sorted(set(uids)), MAX_SET_CHARS):
+        with session._guard("FETCH RFC822.SIZE"):
+            imap.untagged_responses.pop("FETCH", None)
+            status, data = imap.uid("FETCH", convert.uid_set(chunk), "(UID RFC822.SIZE)")
+        if status != "OK":
+            raise RemoteError(f"{session.where}: FETCH RFC822.SIZE failed: {status}")
+        for line in data:
+            if not isinstance(line, bytes):
+                continue
+            uid, size = _UID_ITEM.search(line), _SIZE_ITEM.search(line)
+            if uid and size:
+                out[int(uid.group(1))] = int(size.group(1))
     return out
 
 
