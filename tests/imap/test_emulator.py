@@ -190,3 +190,15 @@ def test_bye_on_append_is_connection_lost_with_the_server_words(emu: GmailEmulat
         session.append("INBOX", _msg(1), flags=[], date=None)
     session.close()
     assert emu.messages(USER) == []
+
+
+def test_reconnecting_pauses_when_asked_to_slow_down(emu: GmailEmulator) -> None:
+    emu.seed(USER, _msg(1))
+    waits: list[float] = []
+    notes: list[str] = []
+    with Reconnecting(lambda: _connect(emu), note=notes.append,
+                      policy=RetryPolicy(sleep=waits.append, throttle_pause=2.5)) as rc:
+        rc.select("INBOX")
+        emu.inject(Fault.THROTTLED, times=1)
+        assert [u for u, _ in rc.fetch_bodies([1])] == [1]
+    assert waits == [2.5] and rc.retries == 0 and "slow down" in notes[0]
