@@ -77,6 +77,7 @@ def _run(archive: Archive, endpoint: Endpoint, credentials: Credentials, *, snap
         mark = len(ctx.finished)
         try:
             session = connect(endpoint, credentials)
+            session.on_throttle = lambda text: _slow_down(text, retry, progress)
             try:
                 todo = [r for r in records if r.key not in ctx.finished]
                 if todo or dry_run:
@@ -93,6 +94,12 @@ def _run(archive: Archive, endpoint: Endpoint, credentials: Credentials, *, snap
             progress.note(f"{exc}; reconnecting in {delay:.1f} s "
                           f"({len(ctx.finished)} of {len(records)} done)")
             retry.sleep(delay)
+
+
+def _slow_down(text: str, retry: RetryPolicy, progress: Progress) -> None:
+    """A command succeeded but the server says it is throttling (``OK ... [THROTTLED]``): pause a little."""
+    progress.note(f"server is throttling ({text}); pausing {retry.throttle_pause:.1f} s")
+    retry.sleep(retry.throttle_pause)
 
 
 def _secs(value: _dt.datetime | None) -> int | None:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from archiver import restore
+from archiver import NullProgress, restore
 from archiver.emulator import EmulatorConfig, Fault, GmailEmulator
 from archiver.imap import Credentials, RetryPolicy
 from tests.restore.helpers import BASE, Msg, build_archive, message
@@ -32,6 +32,14 @@ def state(e: GmailEmulator) -> list[tuple[bytes, frozenset[str], frozenset[str],
     """Everything that matters of the target account, order-free (what two clean restores must share)."""
     return sorted(((m.data, m.labels, m.flags, m.internaldate, m.trashed, m.spam) for m in e.messages(USER)),
                   key=lambda t: t[0])
+
+
+class Notes(NullProgress):
+    def __init__(self) -> None:
+        self.notes: list[str] = []
+
+    def note(self, message: str) -> None:
+        self.notes.append(message)
 
 
 MSGS = [
@@ -118,11 +126,17 @@ def test_cannot_restore_is_listed(tmp_path: Path, emu: GmailEmulator) -> None:
 
 def test_faults_then_rerun_equals_one_clean_restore(tmp_path: Path, emu: GmailEmulator) -> None:
     build_archive(tmp_path / "a", MSGS)
+    extra = emu.seed(USER, message(99))                 # something to FETCH in the survey
     emu.inject(Fault.NO_APPENDUID, times=2)
     emu.inject(Fault.BYE_ON_APPEND, times=2)
-    result = restore(tmp_path / "a", url(emu), credentials=CRED,
-                     retry=RetryPolicy(base_delay=0.01, throttled_base=0.01, jitter=0))
-    assert result.reconnects >= 2 and result.failed == [] and result.uploaded == 6
+    emu.inject(Fault.OVERQUOTA, times=1)                 # NO [OVERQUOTA] on a FETCH
+    emu.inject(Fault.THROTTLED, times=3)                 # OK ... [THROTTLED]: slow down, keep the result
+    progress = Notes()
+    result = restore(tmp_path / "a", url(emu), credentials=CRED, progress=progress,
+                     retry=RetryPolicy(base_delay=0.01, throttled_base=0.01, throttle_pause=0.01, jitter=0))
+    assert result.reconnects >= 3 and result.failed == [] and result.uploaded == 6
+    assert any("throttling" in n for n in progress.notes)
+    emu.delete_forever(USER, extra)
     with GmailEmulator(EmulatorConfig()) as clean:
         clean.add_account(USER, password="app-password-16c")
         restore(tmp_path / "a", url(clean), credentials=CRED)
