@@ -67,6 +67,7 @@ def write_atomic(path: Path, data: bytes, tmp_dir: Path, *, sync_dir: bool = Tru
     The temporary file lives in ``tmp_dir`` (same file system); a crash leaves at most a stray temporary file.
     """
     ensure_dir(path.parent)
+    ensure_dir(tmp_dir)
     tmp = tmp_dir / f"{path.name}.{secrets.token_hex(6)}.tmp"
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
     try:
