@@ -105,7 +105,7 @@ class Archive:
     def index(self) -> Index:
         """The union of all index segments (loaded on first use)."""
         if self._index is None:
-            self._index = load_index(self.layout.index)
+            self._index = load_index(self.layout.index, self.layout.cache / "index")
         return self._index
 
     def refresh(self) -> None:

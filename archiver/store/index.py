@@ -8,12 +8,14 @@ packs' tables of contents alone (:func:`rebuild_from_packs`), and must then be e
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from archiver.errors import IntegrityError, UnsupportedVersion
 from archiver.store import codec
+from archiver.store.fsutil import write_atomic
 from archiver.store.pack import KIND_BLOB, KIND_PAGE, PackEntry, list_packs, pack_path, read_toc
 
 VERSION = 1
@@ -101,15 +103,60 @@ def list_segments(index_dir: Path) -> list[str]:
     return sorted(p.name for p in index_dir.iterdir() if len(p.name) == 64)
 
 
-def load_index(index_dir: Path) -> Index:
-    """The union of every segment in ``index_dir``."""
+def load_index(index_dir: Path, cache: Path | None = None) -> Index:
+    """The union of every segment in ``index_dir``.
+
+    With ``cache`` (a file under ``cache/``), segments already merged into it are not read again, and the
+    cache is rewritten when ``CACHE_AFTER`` or more segments had to be read.  The cache is local and
+    rebuildable: it is used only when every segment it lists still exists; correctness never needs it.
+    """
+    names = list_segments(index_dir)
     index = Index()
-    for name in list_segments(index_dir):
+    cached = _read_cache(cache, set(names)) if cache is not None else None
+    if cached is not None:
+        index = cached
+    fresh = [n for n in names if n not in index.segments]
+    for name in fresh:
         for pid, entries in read_segment(index_dir, name).items():
             if pid not in index.packs:
                 index.add_pack(pid, entries)
         index.segments.add(name)
+    if cache is not None and len(fresh) >= CACHE_AFTER:
+        _write_cache(cache, index)
     return index
+
+
+CACHE_AFTER = 8
+CACHE_VERSION = 1
+
+
+def _read_cache(cache: Path, present: set[str]) -> Index | None:
+    try:
+        doc = codec.unpackz(cache.read_bytes(), "index cache")
+        if doc["version"] != CACHE_VERSION or not set(doc["segments"]) <= present:
+            return None
+        index = Index()
+        for raw_pid, rows in doc["packs"]:
+            index.add_pack(raw_pid.hex(), [PackEntry(k, i.hex(), o, n, r, d.hex() if d else None)
+                                           for k, i, o, n, r, d in rows])
+        index.segments.update(doc["segments"])
+        return index
+    except (OSError, IntegrityError, KeyError, TypeError, ValueError, AttributeError):
+        return None  # missing or unreadable: the segments are the truth
+
+
+def _write_cache(cache: Path, index: Index) -> None:
+    packs: dict[str, list[PackEntry]] = {pid: [] for pid in index.packs}
+    for kind, table in ((KIND_BLOB, index.blobs), (KIND_PAGE, index.pages)):
+        for entry_id, loc in table.items():
+            packs.setdefault(loc.pack, []).append(
+                PackEntry(kind, entry_id, loc.offset, loc.length, loc.raw_length, loc.dict_id))
+    rows = [(bytes.fromhex(pid), [(e.kind, bytes.fromhex(e.id), e.offset, e.length, e.raw_length,
+                                   bytes.fromhex(e.dict_id) if e.dict_id else None) for e in entries])
+            for pid, entries in sorted(packs.items())]
+    data = codec.packz({"version": CACHE_VERSION, "segments": sorted(index.segments), "packs": rows})
+    with contextlib.suppress(OSError):  # a read-only archive (or a full disk) goes without the cache
+        write_atomic(cache, data, cache.parent.parent / "tmp", sync_dir=False)
 
 
 def rebuild_from_packs(packs_dir: Path) -> Index:

@@ -11,7 +11,7 @@ import pytest
 
 from archiver.errors import ArchiveLocked, ArchiveNotFound, IntegrityError, UnsupportedVersion, UsageError
 from archiver.model import FolderState
-from archiver.store import Archive
+from archiver.store import Archive, codec
 from tests.store.conftest import record
 
 T0 = dt.datetime(2024, 1, 1, 12, 0, tzinfo=dt.UTC)
@@ -115,3 +115,23 @@ def test_journal_ignores_torn_tail(archive: Archive) -> None:
     assert [e["blob"] for e in j2] == ["b1", "b2", "b3"]
     with pytest.raises(UsageError):
         archive.journal("../evil")
+
+
+def test_index_cache_is_used_and_never_trusted_over_missing_segments(archive: Archive) -> None:
+    bodies = [f"message {i}".encode() for i in range(10)]
+    for b in bodies:  # one segment per writer session
+        with archive.writer("a") as w:
+            w.put_blob(b)
+    cache = archive.layout.cache / "index"
+    fresh = Archive.open(archive.path)
+    assert fresh.get_blob(codec.sha256_hex(bodies[3])) == bodies[3]
+    assert cache.exists()  # 10 segments read: merged into the cache
+    with archive.writer("a") as w:
+        w.put_blob(b"one more")
+    again = Archive.open(archive.path)
+    assert again.get_blob(codec.sha256_hex(b"one more")) == b"one more"  # cache + the new segment
+    assert len(again.index.blobs) == 11
+    seg = sorted(archive.layout.index.iterdir())[0]
+    seg.unlink()  # prune removed a segment the cache lists: the cache must be ignored
+    third = Archive.open(archive.path)
+    assert len(third.index.blobs) == 10
