@@ -11,7 +11,6 @@ Label names follow Google Takeout: system labels become ``Inbox``, ``Sent``, ``I
 from __future__ import annotations
 
 import datetime as _dt
-import email.utils
 import hashlib
 import json
 import os
@@ -105,13 +104,18 @@ def _needs_blank_line(data: bytes) -> bool:
     return b"\n\n" not in data
 
 
+_ANGLE_ADDR = re.compile(rb"<([^<>\s\"]+@[^<>\s\"]+)>")
+_BARE_ADDR = re.compile(rb"([^<>\s\"(),;:]+@[^<>\s\"(),;:]+)")
+
+
 def envelope_sender(data: bytes) -> str:
     """The address of the From header for the mbox ``From `` line, or ``MAILER-DAEMON``."""
     m = _FROM_HEADER.search(_header_block(data))
     if m:
-        addr = email.utils.parseaddr(m.group(1).decode("latin-1").replace("\r", "").replace("\n", ""))[1]
-        if addr and not any(c.isspace() for c in addr) and addr.isascii():
-            return addr
+        value = m.group(1)
+        found = _ANGLE_ADDR.search(value) or _BARE_ADDR.search(value)
+        if found and found.group(1).isascii():
+            return found.group(1).decode("ascii")
     return "MAILER-DAEMON"
 
 
@@ -154,7 +158,7 @@ class MboxWriter:
                 # a message starting with white space would have it folded into our header: such a
                 # (malformed) message is written unchanged, without labels
                 self._fh.write(extra_headers(record, _newline(data)))
-            self._fh.write(_FROM_LINE.sub(rb">\1", data))
+            self._fh.write(_FROM_LINE.sub(rb">\1", data) if b"From " in data else data)
             sep = b"\n" if data.endswith(b"\n") else b"\n\n"
             if self.add_headers and _needs_blank_line(data):
                 sep += b"\n"  # client compatibility over exactness, in this mode only
