@@ -109,10 +109,15 @@ class Archive:
         return self._index
 
     def refresh(self) -> None:
-        """Read index segments written since the index was loaded (by another process)."""
+        """Read index segments written since the index was loaded (by another process); start over if
+        prune replaced segments meanwhile (packs it deleted must not stay in memory)."""
         if self._index is None:
             return
-        for name in list_segments(self.layout.index):
+        present = list_segments(self.layout.index)
+        if not self._index.segments <= set(present):
+            self._index = None
+            return
+        for name in present:
             if name not in self._index.segments:
                 for pid, entries in read_segment(self.layout.index, name).items():
                     if pid not in self._index.packs:

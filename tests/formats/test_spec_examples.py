@@ -1,0 +1,48 @@
+"""The worked examples in formats/*.md are true of the golden archives (restic's docExample idea)."""
+
+from __future__ import annotations
+
+import re
+import struct
+import zlib
+from pathlib import Path
+
+from archiver.store.pack import END_MAGIC, MAGIC, list_packs, pack_path, read_toc
+
+FORMATS = Path(__file__).resolve().parents[2] / "formats"
+PACKS = FORMATS / "golden" / "v1-minimal" / "archive" / "packs"
+
+
+def test_pack_md_worked_example_matches_the_golden() -> None:
+    text = (FORMATS / "pack.md").read_text()
+    example = text[text.index("## Worked example"):]
+    prefix = re.search(r"packs/\w\w/(\w{12})\.\.\.` \((\d+) bytes\)", example)
+    assert prefix
+    pid = next(p for p in list_packs(PACKS) if p.startswith(prefix.group(1)))
+    data = pack_path(PACKS, pid).read_bytes()
+    assert len(data) == int(prefix.group(2))
+    toc_len, crc, end = struct.unpack("<II8s", data[-16:])
+    assert f"`toc_len` = {toc_len}" in example and f"`{crc:#010x}`" in example
+    assert end == END_MAGIC and data[:8] == MAGIC
+    toc = data[len(data) - 16 - toc_len: len(data) - 16]
+    assert zlib.crc32(toc) == crc
+    rows = re.findall(r"\[(\d), <(\w{8})\.\.\.>, (\d+), (\d+), (\d+), nil\]", example)
+    entries = read_toc(pack_path(PACKS, pid))
+    assert [(str(e.kind), e.id[:8], str(e.offset), str(e.length), str(e.raw_length)) for e in entries] == rows
+
+
+def test_layout_md_names_the_config_and_every_folder() -> None:
+    from archiver.store.layout import CONFIG, SUBDIRS
+    text = (FORMATS / "layout.md").read_text()
+    assert CONFIG in text
+    for sub in SUBDIRS:
+        assert f"{sub}/" in text, sub
+
+
+def test_manifest_md_constants_are_the_codes() -> None:
+    from archiver.store import manifest
+    text = (FORMATS / "manifest.md").read_text()
+    assert f">= {manifest.LEAF_MIN} records and `key_hash(r.key) % {manifest.LEAF_DIV} == 0`" in text
+    inner = f"`inner_hash(last key under c, n) % {manifest.INNER_DIV} == 0`"
+    assert f">= {manifest.INNER_MIN} children and {inner}" in text
+    assert f"holds {manifest.MAX_ENTRIES} records" in text
