@@ -192,11 +192,13 @@ def _read_data(layout: Layout, packs: dict[str, list[PackEntry]], dicts: dict[st
                 _pid, nbytes, futures = pending.pop(0)
                 for fut in futures:
                     res = fut.result()
+                    found: list[Finding] = []
                     if isinstance(res, Finding):
-                        report.damage.append(res)
+                        found = [res]
                     elif isinstance(res, tuple):
-                        report.damage.extend(res[0])
-                        failed.update(res[1])
+                        found, bad = res
+                        failed.update(bad)
+                    report.damage.extend(f for f in found if f not in report.damage)
                 report.packs_read += 1
                 report.bytes_read += nbytes
                 progress.advance(1, nbytes)
@@ -204,7 +206,9 @@ def _read_data(layout: Layout, packs: dict[str, list[PackEntry]], dicts: dict[st
         for pid in chosen:
             content = read_pack(layout, pid)
             if content is None:
-                report.damage.append(Finding("pack", pid, f"pack {pid[:12]} is missing"))
+                missing = Finding("pack", pid, f"pack {pid[:12]} is missing")
+                if missing not in report.damage:
+                    report.damage.append(missing)
                 failed.update(e.id for e in packs[pid])
                 continue
             futures: list[Future[object]] = [pool.submit(check_pack_name, pid, content)]

@@ -174,6 +174,7 @@ def execute_prune(layout: Layout, plan: PrunePlan) -> tuple[int, int]:
     if len(builder):
         _seal(layout, builder, plan)
     written = len(set(plan.keep) - before)
+    (layout.cache / "index").unlink(missing_ok=True)  # a rebuildable cache of the segments about to change
     segment = encode_segment(plan.keep)
     new_name = codec.sha256_hex(segment)
     write_named(layout.index, new_name, segment, layout.tmp)
