@@ -77,7 +77,7 @@ def build_maildir(path: Path, msgs: list[bytes]) -> None:
         name = path / "INBOX" / "cur" / f"{1_700_000_000 + i}.M{i}P1.bench,S={len(data)}:2,S"
         name.write_bytes(data)
         os.utime(name, (1_700_000_000 + i, 1_700_000_000 + i))
-    for sub in ("cur", "new", "tmp", ""):  # else mbsync sleeps 1 s over a "recently modified" Maildir
+    for sub in ("cur", "new", "tmp", ""):  # aged, else mbsync sleeps over a "recently modified" Maildir
         os.utime(path / "INBOX" / sub, (1_700_000_000, 1_700_000_000))
 
 
@@ -144,7 +144,6 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="gma-bench-restore-"))
     msgs = synth(args.messages, args.size)
     build_archive(work / "archive", msgs)
-    build_maildir(work / "maildir", msgs)
     expected = hashlib.sha256("".join(sorted(hashlib.sha256(m).hexdigest() for m in msgs)).encode())
     expected_hex = expected.hexdigest()
     env = dict(os.environ, GMAIL_ARCHIVER_PASSWORD="secret")
@@ -155,12 +154,13 @@ def main() -> None:
             with DovecotServer(storage="sdbox") as dv:
                 dv.add_user("alice", "secret")
                 rc = work / f"mb{i}.rc"
-                rc.write_text(mbsync_config(dv, work / "maildir"))
-                for state in (work / "maildir" / "INBOX").glob(".mbsync*"):
-                    state.unlink()
+                maildir = work / f"maildir{i}"       # a fresh copy: mbsync renames files and keeps state
+                build_maildir(maildir, msgs)
+                rc.write_text(mbsync_config(dv, maildir))
                 theirs_t.append(timed(["mbsync", "-q", "-c", str(rc), "-a"]))
                 # mbsync adds an X-TUID header to what it pushes: check the count only
                 assert inbox_digest(dv)[0] == args.messages, "mbsync target incomplete"
+                shutil.rmtree(maildir)
             with DovecotServer(storage="sdbox") as dv:
                 dv.add_user("alice", "secret")
                 ours_t.append(timed([sys.executable, "-m", "archiver", "restore", str(work / "archive"),
