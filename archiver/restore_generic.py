@@ -11,7 +11,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 
 from archiver.imap import Session
-from archiver.imap.records import AppendRefused, AppendResult
+from archiver.imap.records import AppendRefused
 from archiver.imap.upload import append_many, fetch_sizes
 from archiver.model import MessageRecord
 from archiver.restore_exec import RunContext, Upload, cannot_reason, chunks
@@ -22,7 +22,6 @@ from archiver.restore_plan import (
     UPLOAD,
     Action,
     Evidence,
-    JournalHit,
     TargetCopy,
     TargetIndex,
     content_questions,
@@ -184,5 +183,3 @@ def _resolve(session: Session, u: Upload, taken: set[int]) -> tuple[int, int] | 
     metas = session.fetch_meta([x for x in uids if x not in taken]) if uids else []
     return next(((m.uid, m.size) for m in reversed(metas) if m.size == len(u.data)), None)
 
-
-__all__ = ["AppendResult", "JournalHit", "run_generic"]

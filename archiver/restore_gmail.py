@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 from archiver.errors import CapabilityMissing
 from archiver.imap import Session
-from archiver.imap.records import AppendRefused, AppendResult, MessageMeta
+from archiver.imap.records import AppendRefused, MessageMeta
 from archiver.model import MessageRecord
 from archiver.restore_exec import RunContext, Upload, cannot_reason, chunks
 from archiver.restore_plan import (
@@ -235,5 +235,3 @@ def _resolve(session: Session, u: Upload, known: set[int]) -> MessageMeta | None
     # only a known message answers: the server merged the upload into it
     return next((m for m in metas if m.gm_msgid in known), None) if mid else None
 
-
-__all__ = ["AppendResult", "run_gmail"]
