@@ -69,6 +69,8 @@ class RunContext:
     finished: set[str] = field(default_factory=set)
     """Keys this run is through with (restored, present, failed, skipped): a re-plan leaves them out."""
     budget_exhausted: bool = False
+    rw_selected: tuple[int, str] | None = None
+    """(id of the session, folder) last selected read-write by the Gmail executor."""
     _conflict_keys: set[str] = field(default_factory=set)
 
     # -- outcomes --------------------------------------------------------------------------------------

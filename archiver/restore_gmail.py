@@ -41,6 +41,7 @@ GMAIL_APPENDLIMIT = 35651584
 
 def run_gmail(session: Session, ctx: RunContext, records: Sequence[MessageRecord]) -> None:
     """Restore ``records`` (oldest first) into the Gmail account of ``session``."""
+    ctx.rw_selected = None
     folders = {f.role: f.name for f in session.folders() if f.role and f.selectable}
     all_mail = folders.get("\\All")
     if all_mail is None:
@@ -78,6 +79,14 @@ def run_gmail(session: Session, ctx: RunContext, records: Sequence[MessageRecord
     _relabel(session, ctx, [(a, a.copy.uid) for a in plan.of(RELABEL) if a.copy is not None], all_mail)
     _upload(session, ctx, plan.of(UPLOAD), places, known)
     ctx.progress.finish()
+
+
+def _open(session: Session, ctx: RunContext, folder: str) -> None:
+    """Select ``folder`` read-write unless this session already has it so (re-selecting All Mail is slow)."""
+    current = session.selected
+    if current is None or current.name != folder or ctx.rw_selected != (id(session), folder):
+        session.select(folder, readonly=False)
+        ctx.rw_selected = (id(session), folder)
 
 
 def _appendlimit(session: Session) -> int:
@@ -118,7 +127,7 @@ def _apply(session: Session, ctx: RunContext, items: Sequence[tuple[Action, int]
 def _relabel(session: Session, ctx: RunContext, items: Sequence[tuple[Action, int]], folder: str) -> None:
     if not items:
         return
-    session.select(folder, readonly=False)
+    _open(session, ctx, folder)
     for part in chunks(list(items), 500):
         _apply(session, ctx, part)
         for a, _ in part:
@@ -141,7 +150,7 @@ def _untrash(session: Session, ctx: RunContext, actions: Sequence[Action], all_m
         session.copy([a.copy.uid for a in group if a.copy is not None], all_mail)
     if not by_folder:
         return
-    session.select(all_mail, readonly=False)
+    _open(session, ctx, all_mail)
     session.noop()
     for a in actions:
         gm = a.copy.gm_msgid if a.copy is not None else None
@@ -197,7 +206,7 @@ def _upload(session: Session, ctx: RunContext, actions: Sequence[Action], places
 
 def _verify(session: Session, ctx: RunContext, folder: str, ups: Sequence[Upload], known: set[int]) -> None:
     """Check what the server holds for each upload; journal and count only what is really there."""
-    session.select(folder, readonly=False)
+    _open(session, ctx, folder)
     session.noop()
     metas = {m.uid: m for m in session.fetch_meta([u.result.uid for u in ups if u.result.uid is not None])}
     good: list[tuple[Action, int]] = []
