@@ -92,9 +92,15 @@ _FROM_HEADER = re.compile(rb"^From:[ \t]*(.*(?:\r?\n[ \t].*)*)", re.MULTILINE | 
 _FROM_LINE = re.compile(rb"^(>*From )", re.MULTILINE)
 
 
+HEADER_LIMIT = 256 * 1024
+"""Headers are looked for in the first bytes only (a header block longer than this is cut there)."""
+
+
 def _header_block(data: bytes) -> bytes:
-    ends = [i for i in (data.find(b"\n\n"), data.find(b"\r\n\r\n")) if i >= 0]
-    return data[: min(ends)] if ends else data
+    lf = data.find(b"\n\n", 0, HEADER_LIMIT)
+    crlf = data.find(b"\r\n\r\n", 0, lf + 2 if lf >= 0 else HEADER_LIMIT)
+    ends = [i for i in (lf, crlf) if i >= 0]
+    return data[: min(ends)] if ends else data[:HEADER_LIMIT]
 
 
 def _needs_blank_line(data: bytes) -> bool:
@@ -151,17 +157,21 @@ class MboxWriter:
         self._fh: BinaryIO = open(self._tmp, "wb")  # noqa: SIM115 (closed in close())
 
     def write(self, records: Sequence[MessageRecord], data: bytes) -> int:
+        sender = envelope_sender(data)
+        body = _FROM_LINE.sub(rb">\1", data) if b"From " in data else data
+        # a message starting with white space would have it folded into a prepended header: such a
+        # (malformed) message is written unchanged, without labels
+        add = self.add_headers and data[:1] not in (b" ", b"\t")
+        sep = b"\n" if data.endswith(b"\n") else b"\n\n"
+        if self.add_headers and _needs_blank_line(data):
+            sep += b"\n"  # client compatibility over exactness, in this mode only
+        newline = _newline(data)
         for record in records:
             stamp = time.asctime(time.gmtime(record.internaldate))
-            self._fh.write(f"From {envelope_sender(data)} {stamp}\n".encode())
-            if self.add_headers and data[:1] not in (b" ", b"\t"):
-                # a message starting with white space would have it folded into our header: such a
-                # (malformed) message is written unchanged, without labels
-                self._fh.write(extra_headers(record, _newline(data)))
-            self._fh.write(_FROM_LINE.sub(rb">\1", data) if b"From " in data else data)
-            sep = b"\n" if data.endswith(b"\n") else b"\n\n"
-            if self.add_headers and _needs_blank_line(data):
-                sep += b"\n"  # client compatibility over exactness, in this mode only
+            self._fh.write(f"From {sender} {stamp}\n".encode())
+            if add:
+                self._fh.write(extra_headers(record, newline))
+            self._fh.write(body)
             self._fh.write(sep)
         return len(records)
 
