@@ -15,10 +15,12 @@ A page's id is the SHA-256 of its msgpack encoding; pages are stored as entries 
 from __future__ import annotations
 
 import bisect
+import collections
 import gc
 import hashlib
 import itertools
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from archiver.errors import IntegrityError, UnsupportedVersion, UsageError
@@ -161,9 +163,56 @@ def iter_leaves(root: str | None, read: ReadPage) -> Iterator[Page]:
             stack.extend(reversed(page.children))
 
 
+def leaf_ids(root: str | None, read: ReadPage) -> list[str]:
+    """The ids of the leaf pages under ``root`` in key order (reads the inner pages only)."""
+    if root is None:
+        return []
+    out: list[str] = []
+    stack = [root]
+    while stack:
+        pid = stack.pop()
+        page = decode_page(read(pid), pid)
+        if page.level == 0:
+            out.append(pid)
+        elif page.level == 1:
+            out.extend(page.children)
+        else:
+            stack.extend(reversed(page.children))
+    return out
+
+
+READ_AHEAD_BATCH = 64
+READ_AHEAD_BATCHES = 4
+
+
+def _prefetched(ids: list[str], read: ReadPage) -> Iterator[tuple[str, bytes]]:
+    """(id, bytes) of ``ids`` in order, read by one helper thread a few batches ahead of the consumer:
+    reading, decompressing and hashing release the GIL, so they overlap the decoding."""
+    batches = [ids[i:i + READ_AHEAD_BATCH] for i in range(0, len(ids), READ_AHEAD_BATCH)]
+
+    def fetch(batch: list[str]) -> list[bytes]:
+        return [read(pid) for pid in batch]
+
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="manifest-read") as pool:
+        pending = collections.deque(pool.submit(fetch, b) for b in batches[:READ_AHEAD_BATCHES])
+        for i, batch in enumerate(batches):
+            raws = pending.popleft().result()
+            if i + READ_AHEAD_BATCHES < len(batches):
+                pending.append(pool.submit(fetch, batches[i + READ_AHEAD_BATCHES]))
+            yield from zip(batch, raws, strict=True)
+        for f in pending:  # only when the consumer stopped early: let the helper finish
+            f.cancel()
+
+
 def iter_records(root: str | None, read: ReadPage) -> Iterator[MessageRecord]:
-    """Every record under ``root``, sorted by key."""
-    return itertools.chain.from_iterable(page.records for page in iter_leaves(root, read))
+    """Every record under ``root``, sorted by key; leaves are read ahead on a helper thread when there are
+    more than a few batches of them."""
+    ids = leaf_ids(root, read)
+    if len(ids) <= 2 * READ_AHEAD_BATCH:
+        pages: Iterator[tuple[str, bytes]] = ((pid, read(pid)) for pid in ids)
+    else:
+        pages = _prefetched(ids, read)
+    return itertools.chain.from_iterable(decode_page(raw, pid).records for pid, raw in pages)
 
 
 def iter_page_ids(root: str | None, read: ReadPage) -> Iterator[tuple[str, int]]:

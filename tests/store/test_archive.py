@@ -135,3 +135,16 @@ def test_index_cache_is_used_and_never_trusted_over_missing_segments(archive: Ar
     seg.unlink()  # prune removed a segment the cache lists: the cache must be ignored
     third = Archive.open(archive.path)
     assert len(third.index.blobs) == 10
+
+
+def test_large_snapshot_read_ahead_and_early_stop(archive: Archive) -> None:
+    with archive.writer("a") as w:
+        bid = w.put_blob(b"shared body")
+        recs = [record(f"k{i:06}", bid, labels=(f"L{i % 7}",)) for i in range(5000)]
+        info = w.commit(recs, [], source="s")
+    snap = Archive.open(archive.path).load(info.id)
+    assert list(snap) == recs  # > 128 leaves: read ahead on the helper thread
+    it = iter(snap)
+    assert [next(it).key for _ in range(3)] == ["k000000", "k000001", "k000002"]
+    del it  # stopping early must not hang or leak the helper thread
+    assert snap.get("k004999") == recs[-1]
