@@ -195,13 +195,15 @@ def _prefetched(ids: list[str], read: ReadPage) -> Iterator[tuple[str, bytes]]:
 
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="manifest-read") as pool:
         pending = collections.deque(pool.submit(fetch, b) for b in batches[:READ_AHEAD_BATCHES])
-        for i, batch in enumerate(batches):
-            raws = pending.popleft().result()
-            if i + READ_AHEAD_BATCHES < len(batches):
-                pending.append(pool.submit(fetch, batches[i + READ_AHEAD_BATCHES]))
-            yield from zip(batch, raws, strict=True)
-        for f in pending:  # only when the consumer stopped early: let the helper finish
-            f.cancel()
+        try:
+            for i, batch in enumerate(batches):
+                raws = pending.popleft().result()
+                if i + READ_AHEAD_BATCHES < len(batches):
+                    pending.append(pool.submit(fetch, batches[i + READ_AHEAD_BATCHES]))
+                yield from zip(batch, raws, strict=True)
+        finally:  # the consumer stopped early (or a read failed): drop what is not started yet
+            for f in pending:
+                f.cancel()
 
 
 def iter_records(root: str | None, read: ReadPage) -> Iterator[MessageRecord]:
