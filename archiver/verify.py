@@ -37,6 +37,7 @@ from archiver.store.check import (
     present_packs,
     read_pack,
     subset_of,
+    unindexed_entries,
     walk_tree,
 )
 from archiver.store.dictionary import Codecs
@@ -155,7 +156,19 @@ def verify(archive: Archive, read_data: bool = False, subset: tuple[int, int] | 
         damaged_blobs |= _read_data(layout, segments.packs, dicts, subset, report, progress, workers)
 
     _attribute(report, snaps, pages_of, bad_pages, damaged_blobs, reader)
+    _note_orphans(layout, set(segments.packs), report)
     return report
+
+
+def _note_orphans(layout: Layout, indexed: set[str], report: VerifyReport) -> None:
+    """Say so when an entry the index lacks sits in a pack no segment lists: rebuilding the index fixes it."""
+    if not any("not in the index" in f.detail for f in report.damage):
+        return
+    orphans = unindexed_entries(layout, indexed)
+    for i, f in enumerate(report.damage):
+        if "not in the index" in f.detail and f.id in orphans:
+            report.damage[i] = Finding(f.kind, f.id, f"{f.detail}; unindexed pack {orphans[f.id][:12]} holds "
+                                                     "it (rebuilding the index repairs this)")
 
 
 CHUNK_BYTES = 2 * 1024 * 1024

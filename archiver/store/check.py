@@ -105,6 +105,20 @@ def present_dicts(layout: Layout) -> list[str]:
     return list_dicts(layout.dicts)
 
 
+def unindexed_entries(layout: Layout, indexed_packs: set[str]) -> dict[str, str]:
+    """Entry id -> pack id for the entries of packs present on disk but in no index segment (left by an
+    interrupted write, or orphaned by a damaged segment); unreadable packs are skipped."""
+    out: dict[str, str] = {}
+    for pid in sorted(set(list_packs(layout.packs)) - indexed_packs):
+        try:
+            toc = read_toc(pack_path(layout.packs, pid))
+        except FormatError:
+            continue
+        for e in toc:
+            out.setdefault(e.id, pid)
+    return out
+
+
 def check_pack_toc(layout: Layout, pack_id: str, indexed: list[PackEntry]) -> Finding | None:
     """The pack exists, its trailer and TOC are sound, and the TOC lists exactly the indexed entries."""
     try:
