@@ -43,8 +43,10 @@ class ArchiveWriter:
             raise
         archive.refresh()
         self._lock = threading.Lock()
+        self._done = threading.Condition(self._lock)
         self._seal_lock = threading.Lock()
         self._claimed: set[str] = set()
+        self._inflight: set[str] = set()
         self._open = PackBuilder()
         self._unindexed: dict[str, list[PackEntry]] = {}
         self._buffer: list[tuple[str, bytes]] = []
@@ -57,14 +59,24 @@ class ArchiveWriter:
     # -- blobs ---------------------------------------------------------------------------------------
 
     def has_blob(self, blob_id: str) -> bool:
-        """True when the blob is stored or accepted by this writer (flushed or not)."""
-        return blob_id in self._claimed or self.archive.has_blob(blob_id)
+        """True when the blob is stored or accepted by this writer (flushed or not); False while another
+        thread is still compressing it (its put_blob has not returned)."""
+        with self._lock:
+            if blob_id in self._claimed:
+                return blob_id not in self._inflight
+        return self.archive.has_blob(blob_id)
 
     def put_blob(self, data: bytes) -> str:
-        """Store ``data`` once; return its blob id (SHA-256 of the bytes)."""
+        """Store ``data`` once; return its blob id (SHA-256 of the bytes).
+
+        When this returns, the blob is in this writer's open pack (or sealed): a record naming it may be
+        committed.  A thread putting bytes that another thread is compressing right now waits for it.
+        """
         blob_id = codec.sha256_hex(data)
         with self._lock:
             self._check_open()
+            while blob_id in self._inflight:
+                self._done.wait()
             if blob_id in self._claimed or blob_id in self.archive.index.blobs:
                 return blob_id
             self._claimed.add(blob_id)
@@ -75,16 +87,25 @@ class ArchiveWriter:
                 if self._buffered < dictionary.TRAIN_BYTES:
                     return blob_id
                 self._train_and_drain()  # compresses the buffer, this blob included
-                drained = True
+                full = self._take_full()
             else:
-                drained = False
+                full = None
+                self._inflight.add(blob_id)
             dict_id = self._dict_id
-            full = self._take_full()
-        if not drained:
-            frame = self.archive.codecs.compress(data, dict_id)
+        if full is None:
+            try:
+                frame = self.archive.codecs.compress(data, dict_id)  # outside the lock
+            except BaseException:
+                with self._lock:
+                    self._claimed.discard(blob_id)
+                    self._inflight.discard(blob_id)
+                    self._done.notify_all()
+                raise
             with self._lock:
                 self._open.add(KIND_BLOB, blob_id, frame, len(data), dict_id)
-                full = full or self._take_full()
+                self._inflight.discard(blob_id)
+                self._done.notify_all()
+                full = self._take_full()
         if full is not None:
             self._seal(full)
         return blob_id
@@ -161,9 +182,17 @@ class ArchiveWriter:
         self._check_open()
         self._seal_open()
         ordered = sorted_records(records)
-        for r in ordered:
-            if not self.has_blob(r.blob_id):
-                raise IntegrityError(f"message {r.key} references blob {r.blob_id[:12]}, which is not stored")
+        blobs = self.archive.index.blobs
+        missing = [r for r in ordered if r.blob_id not in blobs]
+        if missing:  # put by another thread after the pack was sealed: let it finish, seal again
+            with self._lock:
+                while any(r.blob_id in self._inflight for r in missing):
+                    self._done.wait()
+            self._seal_open()
+            missing = [r for r in missing if r.blob_id not in blobs]
+        if missing:
+            raise IntegrityError(f"message {missing[0].key} references blob {missing[0].blob_id[:12]}, "
+                                 f"which is not stored ({len(missing)} such messages)")
         root = self._write_pages(ordered)
         self._write_index()
         when = time or dt.datetime.now(dt.UTC)
