@@ -78,11 +78,15 @@ def safe_name(key: str) -> str:
 
 
 def folder_parts(label: str) -> list[str]:
-    """Relative folder path of a label: Takeout name split on ``/``, every part made a safe name."""
+    """Relative Maildir folder of a label: ``[]`` (the root, which is INBOX) for ``\\Inbox`` and a generic
+    server's ``INBOX``; otherwise the Takeout name split on ``/``, each part made safe (no ``.``-prefix,
+    no empty part, never ``cur``, ``new`` or ``tmp``, which are the Maildir's own folders)."""
+    if label == "\\Inbox" or label.upper() == "INBOX":
+        return []
     parts = []
     for part in takeout_name(label).split("/"):
         part = part.replace("\0", "_")
-        if part in ("", ".", "..") or part.startswith("."):
+        if part in ("", ".", "..", "cur", "new", "tmp") or part.startswith("."):
             part = "_" + part
         parts.append(part)
     return parts
@@ -184,7 +188,8 @@ class MboxWriter:
 
 
 class MaildirWriter:
-    """Plain nested Maildirs (Dovecot ``LAYOUT=fs``): ``OUT/<label>/<sub>/{cur,new,tmp}``.
+    """Plain nested Maildirs (Dovecot ``LAYOUT=fs``): ``OUT/{cur,new,tmp}`` is INBOX, every other label
+    ``OUT/<label>/<sub>/{cur,new,tmp}``.
 
     A message is written once (tmp/ then renamed into cur/) and hard-linked into its other label folders
     (copied where the filesystem refuses links).
@@ -196,6 +201,7 @@ class MaildirWriter:
         self._made: set[Path] = set()
         used = {tuple(folder_parts(label)) for label in all_labels}
         self.no_label = NO_LABEL_FOLDER if (NO_LABEL_FOLDER,) not in used else NO_LABEL_FOLDER + " (no label)"
+        self._folder([])  # the root is always a Maildir (INBOX), so mutt -f OUT and Dovecot open it
 
     def _folder(self, parts: Sequence[str]) -> Path:
         folder = self.output.joinpath(*parts)

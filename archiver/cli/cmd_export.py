@@ -47,8 +47,9 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Export a snapshot (or the messages matching --label/--since/--until) to mbox, Maildir or eml.
 
-        mbox: mboxrd, Takeout-style X-Gmail-Labels headers.  maildir: one nested Maildir per label (Dovecot
-        LAYOUT=fs; notmuch and mutt read it), flags in file names, copies hard-linked.  eml: one file per
+        mbox: mboxrd, Takeout-style X-Gmail-Labels headers.  maildir: one nested Maildir per label, the
+        root being the inbox (Dovecot maildir:OUT:LAYOUT=fs:UTF-8; notmuch and mutt read it), flags in file
+        names, copies hard-linked.  eml: one file per
         message with the exact stored bytes, plus index.jsonl.  Damaged messages are skipped and listed
         (exit 3).  --json keys: format, output, snapshot, selected, messages, files, bytes, skipped (list
         of {key, message_id, blob_id, reason}).
