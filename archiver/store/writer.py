@@ -88,11 +88,13 @@ class ArchiveWriter:
                     return blob_id
                 self._train_and_drain()  # compresses the buffer, this blob included
                 full = self._take_full()
+                drained = True
             else:
                 full = None
+                drained = False
                 self._inflight.add(blob_id)
             dict_id = self._dict_id
-        if full is None:
+        if not drained:
             try:
                 frame = self.archive.codecs.compress(data, dict_id)  # outside the lock
             except BaseException:

@@ -32,6 +32,7 @@ def test_any_blobs_round_trip_and_index_rebuilds(monkeypatch: pytest.MonkeyPatch
         rebuilt = rebuild_from_packs(archive.layout.packs)
         assert rebuilt.as_mapping() == segments.as_mapping()
         assert set(segments.blobs) == set(ids)
+        assert sum(segments.packs.values()) == len(set(ids))  # each blob stored once
         fresh = Archive.open(archive.path)
         for bid, body in zip(ids, bodies, strict=True):
             assert fresh.get_blob(bid) == body

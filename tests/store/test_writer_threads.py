@@ -46,6 +46,7 @@ def test_threads_share_one_writer(archive: Archive, monkeypatch: pytest.MonkeyPa
     assert fresh.stats().blobs == len(set(ids)) and fresh.stats().dictionaries
     rebuilt = rebuild_from_packs(archive.layout.packs)
     assert rebuilt.as_mapping() == load_index(archive.layout.index).as_mapping()
+    assert sum(rebuilt.packs.values()) == len(rebuilt.blobs) + len(rebuilt.pages)  # each stored once
     for info in [*checkpoints, final]:
         for r in fresh.load(info.id):
             assert fresh.get_blob(r.blob_id)
