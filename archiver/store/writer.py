@@ -12,7 +12,7 @@ import threading
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
-from archiver.errors import IntegrityError
+from archiver.errors import IntegrityError, UsageError
 from archiver.model import FolderState, MessageRecord, SnapshotInfo
 from archiver.store import codec, dictionary
 from archiver.store.fsutil import write_atomic, write_named
@@ -114,7 +114,7 @@ class ArchiveWriter:
 
     def _check_open(self) -> None:
         if self._closed:
-            raise ValueError("this ArchiveWriter is closed")
+            raise UsageError("this ArchiveWriter is closed")
 
     def _take_full(self) -> PackBuilder | None:
         if self._open.size < PACK_TARGET:
