@@ -156,6 +156,7 @@ class RunContext:
             elif kind == UPLOAD:
                 where = ", ".join(a.missing) if a.missing else a.location
                 detail = "; ".join(x for x in (f"into {where}", a.reason) if x)
-            elif a.add_labels or a.missing:
-                detail = "add " + ", ".join(a.add_labels or a.missing)
+            elif a.add_labels or a.missing or a.add_flags or a.fix_flags:
+                flags = sorted({f for _, _, fs in a.fix_flags for f in fs} | set(a.add_flags))
+                detail = "add " + ", ".join([*(a.add_labels or a.missing), *flags])
             self.result.planned.append(PlannedAction(kind, a.record.key, a.record.message_id, detail))

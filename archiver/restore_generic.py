@@ -74,6 +74,7 @@ def run_generic(session: Session, ctx: RunContext, records: Sequence[MessageReco
         if name not in uidvalidity:
             uidvalidity[name] = session.select(name, readonly=True).uidvalidity
     relabel = [(a, a.copy.folder, a.copy.uid) for a in plan.of(RELABEL) if a.copy is not None]
+    _add_flags(session, plan.of(RELABEL))          # first, so that the COPYs below carry them
     _copy_to_missing(session, ctx, relabel, uidvalidity)
     for a, *_ in relabel:
         ctx.result.relabelled += 1
@@ -88,6 +89,17 @@ def _appendlimit(session: Session) -> int | None:
         if cap.upper().startswith("APPENDLIMIT=") and cap.split("=", 1)[1].isdigit():
             return int(cap.split("=", 1)[1])
     return None
+
+
+def _add_flags(session: Session, actions: Sequence[Action]) -> None:
+    """Add the flags that copies already on the target lack (restore never removes one)."""
+    groups: dict[tuple[str, tuple[str, ...]], list[int]] = defaultdict(list)
+    for a in actions:
+        for folder, uid, flags in a.fix_flags:
+            groups[(folder, flags)].append(uid)
+    for (folder, flags), uids in sorted(groups.items()):
+        session.select(folder, readonly=False)
+        session.store_flags(uids, flags, "+")
 
 
 def _copy_to_missing(session: Session, ctx: RunContext, items: Sequence[tuple[Action, str, int]],

@@ -87,6 +87,8 @@ class Action:
     conflict_with: TargetCopy | None = None
     rewrite_id: str | None = None
     reason: str = ""
+    fix_flags: tuple[tuple[str, int, tuple[str, ...]], ...] = ()
+    """Generic targets: (folder, uid, flags to add) for copies already there that lack some flags."""
 
 
 @dataclass(slots=True)
@@ -353,11 +355,14 @@ def plan_generic(records: Sequence[MessageRecord], index: TargetIndex, evidence:
         for c in present.values():
             index.take(c)
         missing = tuple(f for f in folders if f not in present)
-        if not missing:
+        wanted_flags = restorable_flags(r)
+        fix = tuple((c.folder, c.uid, lack) for c in present.values()
+                    if (lack := tuple(f for f in wanted_flags if f not in c.flags)))
+        if not missing and not fix:
             plan.actions.append(Action(PRESENT, r, copy=next(iter(present.values()), None), folders=folders))
         elif present:
             src = next(iter(present.values()))
-            plan.actions.append(Action(RELABEL, r, copy=src, folders=folders, missing=missing))
+            plan.actions.append(Action(RELABEL, r, copy=src, folders=folders, missing=missing, fix_flags=fix))
         else:
             plan.actions.append(Action(UPLOAD, r, folders=folders, missing=missing,
                                        add_flags=restorable_flags(r)))

@@ -59,12 +59,17 @@ def test_part_already_there(tmp_path: Path, dovecot_sdbox: DovecotServer) -> Non
         c.append("Keep", msgs[4].data)                    # no Message-ID, same bytes: found by content
         c.append("INBOX", message(2, body="edited"))       # an edited copy: a generic server keeps both
     result = restore(tmp_path / "a", url(dovecot_sdbox), credentials=CRED)
-    assert (result.uploaded, result.relabelled, result.already_present) == (3, 1, 1)
+    # msgs[0]: copied into Keep, \Seen added; msgs[4]: found by content, \Seen added; 1-3 uploaded
+    assert (result.uploaded, result.relabelled, result.already_present) == (3, 2, 0)
     with client(dovecot_sdbox.port) as c:
-        inbox = [m[0] for m in folder_contents(c, "INBOX")]
-        keep = [m[0] for m in folder_contents(c, "Keep")]
-    assert sorted(inbox) == sorted([m.data for m in msgs[:4]] + [message(2, body="edited")])
-    assert sorted(keep) == sorted(m.data for m in msgs)
+        inbox = folder_contents(c, "INBOX")
+        keep = folder_contents(c, "Keep")
+    assert sorted(m[0] for m in inbox) == sorted([m.data for m in msgs[:4]] + [message(2, body="edited")])
+    assert sorted(m[0] for m in keep) == sorted(m.data for m in msgs)
+    assert [m[1] for m in keep] == [("\\Seen",)] * 5, keep
+    assert {m[0]: m[1] for m in inbox}[message(2, body="edited")] == ()   # the target's own: untouched
+    again = restore(tmp_path / "a", url(dovecot_sdbox), credentials=CRED)
+    assert (again.uploaded, again.relabelled, again.already_present) == (0, 0, 5)
 
 
 def test_dry_run_changes_nothing(tmp_path: Path, dovecot_sdbox: DovecotServer) -> None:

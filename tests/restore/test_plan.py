@@ -151,7 +151,7 @@ def test_no_message_id_uses_the_journal() -> None:
 
 def test_a_target_copy_satisfies_one_record_only() -> None:
     r1, r2 = rec("a", b"x", mid=None, gm=False), rec("b", b"x", mid=None, gm=False)
-    copy = TargetCopy("INBOX", FOLDER, 1, 1, None)
+    copy = TargetCopy("INBOX", FOLDER, 1, 1, None, flags=("\\Seen",))
     index = TargetIndex([copy])
     ev = Evidence(digests={("INBOX", 1): r1.blob_id})
     plan = plan_generic([r1, r2], index, ev, wanted_folders={"a": ("INBOX",), "b": ("INBOX",)})
@@ -160,16 +160,17 @@ def test_a_target_copy_satisfies_one_record_only() -> None:
 
 def test_generic_copies_into_missing_folders() -> None:
     r = rec("a", b"x", labels=("A", "B"), gm=False)
-    copy = TargetCopy("A", FOLDER, 9, 1, "<a@x>")
+    copy = TargetCopy("A", FOLDER, 9, 1, "<a@x>", flags=("\\Seen",))
     plan = plan_generic([r], TargetIndex([copy]), Evidence(digests={("A", 9): r.blob_id}),
                         wanted_folders={"a": ("A", "B")})
     (a,) = plan.actions
     assert (a.kind, a.missing, a.copy) == ("relabel", ("B",), copy)
     hit = JournalHit(key="a", blob_id=r.blob_id, folder="B", uidvalidity=1, uid=3)
-    both = [copy, TargetCopy("B", FOLDER, 3, 1, "<a@x>")]
+    both = [copy, TargetCopy("B", FOLDER, 3, 1, "<a@x>")]          # B lacks \\Seen: add it, nothing else
     plan = plan_generic([r], TargetIndex(both), Evidence(digests={("A", 9): r.blob_id}, journal={"a": [hit]}),
                         wanted_folders={"a": ("A", "B")})
-    assert plan.actions[0].kind == "present"
+    (a,) = plan.actions
+    assert (a.kind, a.missing, a.fix_flags) == ("relabel", (), (("B", 3, ("\\Seen",)),))
 
 
 def test_rewrite_message_id_changes_only_that_field() -> None:
