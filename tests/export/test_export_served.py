@@ -66,3 +66,26 @@ def test_exports_equal_what_the_server_served(emu: GmailEmulator, corpus_dir: Pa
     assert set(got) <= want
     headless = sum(bodies[m.gm_msgid][:1] in (b" ", b"\t") for m in mailbox if m.gm_msgid is not None)
     assert len(got) == len(msgs) - headless
+
+
+def test_generic_server_folders_become_maildir_folders(dovecot: object, corpus_dir: Path,
+                                                       tmp_path: Path) -> None:
+    from tests.servers.dovecot import DovecotServer
+
+    assert isinstance(dovecot, DovecotServer)
+    msgs = [raw for _, raw, _ in corpus_messages(corpus_dir, limit=60, step=11)]
+    dovecot.write_maildir("alice", "INBOX", msgs[:40])
+    dovecot.write_maildir("alice", "Work", msgs[30:60], flags="F")
+    result = backup(tmp_path / "a", f"imap://alice@127.0.0.1:{dovecot.port}",
+                    credentials=Credentials(password="secret"), init=True)
+    assert result.complete
+    view = open_archive(tmp_path / "a")
+    records = list(view.snapshot())
+    assert {label for r in records for label in r.labels} == {"INBOX", "Work"}
+    out = export(view.archive, "latest", "maildir", tmp_path / "md")
+    assert out.complete
+    inbox = {p.name.split(".")[1] for p in (tmp_path / "md" / "cur").iterdir()}
+    work = {p.name for p in (tmp_path / "md" / "Work" / "cur").iterdir()}
+    assert len(inbox) == sum("INBOX" in r.labels for r in records) == 40
+    # flags are the message's (the union over its folder copies): every Work copy is flagged
+    assert len(work) == 30 and all("F" in name.rsplit(":2,", 1)[1] for name in work)
