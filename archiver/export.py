@@ -1,7 +1,8 @@
 """Export a snapshot (or a filtered part of it) to mbox, Maildir or one .eml per message.
 
-Blobs are read with ``Archive.iter_blobs`` in pack order, so memory stays constant whatever the archive's
-size.  Every blob is re-hashed before it is written: a damaged or missing blob is skipped and reported in
+Blobs are read with ``Archive.iter_blobs`` in pack order and written one at a time, so bodies never pile up
+in memory; what is held is the blob id and key of each selected message (records are looked up again, page
+by page, as they are written).  Every blob is re-hashed before it is written: a damaged or missing blob is skipped and reported in
 ``ExportResult.skipped`` (with the messages it affects) rather than aborting the export.
 """
 
@@ -55,20 +56,32 @@ class ExportResult:
         return not self.skipped
 
 
+@dataclass(slots=True)
+class _Selection:
+    """What the filters kept: blob id -> keys (records are looked up again when written, so memory holds
+    keys, not records), and every label used (Maildir folder names are chosen up front)."""
+
+    keys_by_blob: dict[str, list[str]] = field(default_factory=dict)
+    labels: set[str] = field(default_factory=set)
+    count: int = 0
+
+
 def _select(records: Iterator[MessageRecord], labels: Sequence[str] | None, since: _dt.datetime | None,
-            until: _dt.datetime | None) -> dict[str, list[MessageRecord]]:
-    """blob id -> the selected records referencing it (labels: any of; since inclusive, until exclusive)."""
+            until: _dt.datetime | None) -> _Selection:
+    """Apply the filters (labels: any of; since inclusive, until exclusive) in one pass over the manifest."""
     wanted = set(labels) if labels else None
     lo = since.timestamp() if since else None
     hi = until.timestamp() if until else None
-    by_blob: dict[str, list[MessageRecord]] = {}
+    sel = _Selection()
     for r in records:
         if wanted is not None and not wanted.intersection(r.labels):
             continue
         if (lo is not None and r.internaldate < lo) or (hi is not None and r.internaldate >= hi):
             continue
-        by_blob.setdefault(r.blob_id, []).append(r)
-    return by_blob
+        sel.keys_by_blob.setdefault(r.blob_id, []).append(r.key)
+        sel.labels.update(r.labels)
+        sel.count += 1
+    return sel
 
 
 def _check_output(fmt: str, output: Path, overwrite: bool) -> None:
@@ -122,13 +135,17 @@ def export(archive: Archive, snapshot: str, fmt: str, output: str | os.PathLike[
     out = Path(output)
     info = archive.resolve(snapshot, account)
     snap = archive.load(info.id)
-    by_blob = _select(iter(snap), labels, since, until)
+    sel = _select(iter(snap), labels, since, until)
     _check_output(fmt, out, overwrite)
-    result = ExportResult(format=fmt, output=out, snapshot=info,
-                          selected=sum(len(v) for v in by_blob.values()))
+    result = ExportResult(format=fmt, output=out, snapshot=info, selected=sel.count)
+
+    def records_of(blob_id: str) -> list[MessageRecord]:
+        found = [snap.get(k) for k in sel.keys_by_blob[blob_id]]
+        return [r for r in found if r is not None]
+
     problems: dict[str, str] = {}
     present = []
-    for blob_id in by_blob:
+    for blob_id in sel.keys_by_blob:
         if archive.has_blob(blob_id):
             present.append(blob_id)
         else:
@@ -137,28 +154,28 @@ def export(archive: Archive, snapshot: str, fmt: str, output: str | os.PathLike[
     if fmt == "mbox":
         writer = MboxWriter(out, extra_headers)
     elif fmt == "maildir":
-        writer = MaildirWriter(out, {label for rs in by_blob.values() for r in rs for label in r.labels})
+        writer = MaildirWriter(out, sel.labels)
     else:
         writer = EmlWriter(out)
     progress.start("export", total=result.selected, unit="msg")
     ok = False
     try:
         for blob_id, data in _blobs(archive, present, problems):
-            records = by_blob[blob_id]
+            n = len(sel.keys_by_blob[blob_id])
             if hashlib.sha256(data).hexdigest() != blob_id:
                 problems[blob_id] = "damaged: bytes do not match their hash"
-                progress.advance(len(records))
+                progress.advance(n)
                 continue
-            result.files += writer.write(records, data)
-            result.messages += len(records)
+            result.files += writer.write(records_of(blob_id), data)
+            result.messages += n
             result.bytes += len(data)
-            progress.advance(len(records), len(data))
+            progress.advance(n, len(data))
         ok = True
     finally:
         writer.close(ok)
         progress.finish()
     for blob_id, reason in sorted(problems.items()):
-        for r in by_blob[blob_id]:
+        for r in records_of(blob_id):
             result.skipped.append(ExportProblem(r.key, r.message_id, blob_id, reason))
             progress.note(f"skipped {r.key} {r.message_id or ''}: {reason}")
     return result
