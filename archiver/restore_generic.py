@@ -59,7 +59,7 @@ def run_generic(session: Session, ctx: RunContext, records: Sequence[MessageReco
     alts = alternates(ctx.archive, unsure, index, rewrite=False)
     questions = content_questions(unsure, index, alts.sizes)
     digests = digests_of(session, {c for _, c in questions})
-    plan = plan_generic(records, index, Evidence(digests, alts.ids, hits), wanted_folders=wanted)
+    plan = plan_generic(records, index, Evidence(digests, alts.ids, hits, alts.sizes), wanted_folders=wanted)
     if ctx.dry_run:
         ctx.report_plan(plan, appendlimit=_appendlimit(session), refuses_nul=False)
         return

@@ -62,8 +62,8 @@ def run_gmail(session: Session, ctx: RunContext, records: Sequence[MessageRecord
     digests = digests_of(session, {c for _, c in questions})
     roles = {f.name: f.role for f in ctx.snapshot.folders}
     wanted = {r.key: gmail_labels_for(r, roles) for r in records}
-    plan = plan_gmail(records, index, Evidence(digests, alts.ids, ctx.journal_hits), wanted_labels=wanted,
-                      policy=ctx.policy)
+    evidence = Evidence(digests, alts.ids, ctx.journal_hits, alts.sizes)
+    plan = plan_gmail(records, index, evidence, wanted_labels=wanted, policy=ctx.policy)
     ctx.report_conflicts(plan)
     if ctx.dry_run:
         ctx.report_plan(plan, appendlimit=_appendlimit(session), refuses_nul=True)

@@ -151,15 +151,24 @@ class TargetIndex:
     def __init__(self, copies: Iterable[TargetCopy]) -> None:
         self.copies = list(copies)
         self.by_mid: dict[str | None, list[TargetCopy]] = defaultdict(list)
+        self.by_size: dict[tuple[str | None, int], list[TargetCopy]] = defaultdict(list)
         self.by_ref: dict[tuple[str, int], TargetCopy] = {}
         self.by_gm: dict[int, list[TargetCopy]] = defaultdict(list)
         for c in self.copies:
             self.by_mid[_mid(c.message_id)].append(c)
+            self.by_size[(_mid(c.message_id), c.size)].append(c)
             self.by_ref[ref(c)] = c
             if c.gm_msgid is not None:
                 self.by_gm[c.gm_msgid].append(c)
+        self.none_sizes = sorted(c.size for c in self.by_mid.get(None, ()))
+        """Sizes of the copies without a Message-ID, sorted."""
         self.taken: set[tuple[str, int]] = set()
         self.taken_gm: set[int] = set()
+
+    def candidates(self, message_id: str | None, sizes: Iterable[int]) -> list[TargetCopy]:
+        """Copies with this Message-ID (or none) and one of these sizes (no scan of all copies)."""
+        mid = _mid(message_id)
+        return [c for size in dict.fromkeys(sizes) for c in self.by_size.get((mid, size), ())]
 
     def free(self, copy: TargetCopy) -> bool:
         if copy.gm_msgid is not None:
@@ -189,17 +198,17 @@ def content_questions(records: Sequence[MessageRecord], index: TargetIndex,
     """
     out: list[tuple[MessageRecord, TargetCopy]] = []
     for r in records:
-        for c in index.by_mid.get(_mid(r.message_id), ()):
-            if _size_ok(r, c, alt_sizes):
-                out.append((r, c))
+        for c in index.candidates(r.message_id, _sizes(r, alt_sizes or {})):
+            out.append((r, c))
         if rewrite and r.message_id is not None:
             for c in index.by_mid.get(rewritten_message_id(r), ()):
                 out.append((r, c))
     return out
 
 
-def _size_ok(r: MessageRecord, c: TargetCopy, alt_sizes: Mapping[str, int] | None) -> bool:
-    return c.size == r.size or (alt_sizes is not None and alt_sizes.get(r.blob_id) == c.size)
+def _sizes(r: MessageRecord, alt_sizes: Mapping[str, int]) -> tuple[int, ...]:
+    alt = alt_sizes.get(r.blob_id)
+    return (r.size,) if alt is None else (r.size, alt)
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,6 +221,11 @@ class Evidence:
     """Other digests that count as the same content as a blob (its CRLF form; its rewritten form)."""
     journal: Mapping[str, Sequence[JournalHit]] = field(default_factory=dict)
     """Journal hits by record key."""
+    alt_sizes: Mapping[str, int] = field(default_factory=dict)
+    """The size of a blob's CRLF form where it differs (what Dovecot would report)."""
+
+    def sizes(self, r: MessageRecord) -> tuple[int, ...]:
+        return _sizes(r, self.alt_sizes)
 
     def same(self, r: MessageRecord, c: TargetCopy) -> bool:
         d = self.digests.get(ref(c))
@@ -288,7 +302,7 @@ def _best(copies: Sequence[TargetCopy]) -> TargetCopy:
 
 
 def _find_same(r: MessageRecord, index: TargetIndex, ev: Evidence) -> TargetCopy | None:
-    for c in index.by_mid.get(_mid(r.message_id), ()):
+    for c in index.candidates(r.message_id, ev.sizes(r)):
         if index.free(c) and ev.same(r, c):
             return _best(index.by_gm[c.gm_msgid]) if c.gm_msgid is not None else c
     return None
@@ -349,7 +363,7 @@ def plan_generic(records: Sequence[MessageRecord], index: TargetIndex, evidence:
             c = index.by_ref.get((hit.folder, hit.uid))
             if c is not None and index.free(c):
                 present[hit.folder] = c
-        for c in index.by_mid.get(_mid(r.message_id), ()):
+        for c in index.candidates(r.message_id, evidence.sizes(r)):
             if c.folder in folders and c.folder not in present and index.free(c) and evidence.same(r, c):
                 present[c.folder] = c
         for c in present.values():

@@ -6,6 +6,7 @@ fetched only to answer the planner's content questions (same Message-ID and size
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import time
 from collections import defaultdict
@@ -58,7 +59,8 @@ def alternates(archive: Archive, records: Sequence[MessageRecord], index: Target
     """For records whose Message-ID (or rewritten one) the target holds: the digests and sizes of the
     CRLF-normalised bytes (Dovecot serves bare LF as CRLF) and of the Message-ID-rewritten bytes."""
     wanted = [r for r in records
-              if _mid(r.message_id) in index.by_mid
+              if (r.message_id is not None and _mid(r.message_id) in index.by_mid)
+              or (r.message_id is None and _maybe_crlf(index, r.size))
               or (rewrite and r.message_id is not None and rewritten_message_id(r) in index.by_mid)]
     ids: dict[str, frozenset[str]] = {}
     sizes: dict[str, int] = {}
@@ -73,6 +75,13 @@ def alternates(archive: Archive, records: Sequence[MessageRecord], index: Target
         if crlf != len(data):
             sizes[blob_id] = crlf
     return Alternates(ids, sizes)
+
+
+def _maybe_crlf(index: TargetIndex, size: int) -> bool:
+    """Could a Message-ID-less copy on the target be this message's CRLF form (at most twice as big)?"""
+    sizes = index.none_sizes
+    i = bisect.bisect_left(sizes, size)
+    return i < len(sizes) and sizes[i] <= 2 * size
 
 
 # -- the restore journal ----------------------------------------------------------------------------------
