@@ -15,13 +15,22 @@ import contextlib
 import dataclasses
 import datetime as _dt
 import functools
+import hashlib
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from archiver.backup_checkpoint import Checkpointer, CheckpointPolicy, Durable
 from archiver.backup_fetch import Downloader, Job, Stored, make_jobs
-from archiver.backup_plan import Entry, PreviousState, assemble_generic, assemble_gmail, diff_counts
+from archiver.backup_plan import (
+    Entry,
+    LiveRecords,
+    PreviousState,
+    assemble_generic,
+    assemble_gmail,
+    diff_counts,
+)
 from archiver.backup_scan import FolderScan, carried_over, choose_folders, scan_folder
 from archiver.errors import ArchiverError, AuthError, RemoteError
 from archiver.imap import Credentials, Endpoint, Session, connect, parse_url
@@ -63,24 +72,11 @@ class BackupResult:
     problems: list[BackupProblem] = field(default_factory=list)
     complete: bool = True
     checkpoints: int = 0
+    """Checkpoints made during the download (points a killed run resumes from)."""
 
 
 def _utcnow() -> _dt.datetime:
     return _dt.datetime.now(_dt.UTC)
-
-
-@dataclass(frozen=True)
-class CheckpointPolicy:
-    """Commit a checkpoint after ``nbytes`` downloaded (default: a 16th of the run, 1-64 MB) or
-    ``seconds`` elapsed since the last one, whichever comes first."""
-
-    nbytes: int | None = None
-    seconds: float = 30.0
-
-    def bytes_for(self, total: int) -> int:
-        if self.nbytes is not None:
-            return self.nbytes
-        return max(1 << 20, min(64 << 20, total // 16))
 
 
 def backup(archive_path: str | os.PathLike[str], source_url: str, *, credentials: Credentials,
@@ -150,6 +146,7 @@ class _Run:
             with self.archive.writer(self.account) as writer:
                 self._load_previous()
                 self._scan(rc)
+                self._resume_from_journal()
                 first, handed_off = rc.session, True  # the download owns it from here
                 downloaded, stored = self._download(first, writer)
                 records = self._records()
@@ -172,6 +169,10 @@ class _Run:
 
     def _load_previous(self) -> None:
         snaps = self.archive.snapshots(self.account)
+        complete = [s for s in snaps if not s.partial]
+        base = complete[-1].id[:16] if complete else "none"
+        self.journal = self.archive.journal(
+            f"backup-{hashlib.sha256(self.account.encode()).hexdigest()[:16]}-{base}")
         if snaps:
             snap = self.archive.load(snaps[-1].id)
             self.prev = PreviousState.build(snap.folders, snap)
@@ -200,19 +201,45 @@ class _Run:
     def _scan_folder(self, session: Session, *, name: str, role: str | None) -> FolderScan:
         return scan_folder(session, name, role, self.prev, gmail=self.gmail)
 
+    def _resume_from_journal(self) -> None:
+        """Bodies an interrupted run since the last complete snapshot already stored are not downloaded
+        again: the journal maps them to their blobs (a UID under its UIDVALIDITY, or an X-GM-MSGID)."""
+        by_uid: dict[tuple[str, int, int], tuple[str, str | None, tuple[str, ...]]] = {}
+        by_gm: dict[int, tuple[str, str | None, tuple[str, ...]]] = {}
+        for entry in self.journal:
+            for item in entry.get("items", []):  # type: ignore[attr-defined]
+                folder, uidvalidity, uid, blob, mid, refs, gm = item
+                found = (blob, mid, tuple(refs))
+                by_uid[(folder, uidvalidity, uid)] = found
+                if gm is not None:
+                    by_gm[gm] = found
+        if not by_uid:
+            return
+        for scan in self.scans:
+            for uid, e in scan.entries.items():
+                if e.blob_id is not None:
+                    continue
+                hit = by_gm.get(e.gm_msgid) if e.gm_msgid is not None else by_uid.get(
+                    (scan.name, scan.state.uidvalidity, uid))
+                if hit is not None and self.archive.has_blob(hit[0]):
+                    e.blob_id, e.message_id = hit[0], hit[1]
+                    self.refs[hit[0]] = hit[2]
+
     # -- bodies --------------------------------------------------------------------------------------------
     def _download(self, session: Session, writer: ArchiveWriter) -> tuple[int, int]:
         """Download every body the archive lacks; returns (bytes downloaded, bytes of new blobs)."""
         wanted = self._wanted()
-        jobs: list[Job] = []
-        for scan in self.scans:
-            pairs = [(uid, scan.entries[uid].size) for uid in wanted.get(scan.name, ())]
-            jobs += make_jobs(scan.name, pairs)
-        total = sum(j.nbytes for j in jobs)
+        pairs = {s.name: [(uid, s.entries[uid].size) for uid in wanted.get(s.name, ())] for s in self.scans}
+        total = sum(size for p in pairs.values() for _u, size in p)
+        # batches: small enough that a kill loses little in flight, big enough for few round trips
+        batch = max(256 << 10, min(2 << 20, total // 128))
+        jobs: list[Job] = [j for name, p in pairs.items() for j in make_jobs(name, p, max_bytes=batch)]
         self.progress.start("download", total=sum(len(j.uids) for j in jobs), unit="msg")
-        self._since_bytes, self._since_time = 0, time.monotonic()
-        self._cp_bytes = self.checkpoint.bytes_for(total)
         self._writer = writer
+        self._live = LiveRecords({s.name: (s.role, s.entries) for s in self.scans}, gmail=self.gmail,
+                                 threads=self.threads, refs=self.refs)
+        self._uidvalidity = {s.name: s.state.uidvalidity for s in self.scans}
+        self._checkpointer = Checkpointer(self._make_durable, self._write_checkpoint, self.checkpoint, total)
         stored_before = self.archive.stats().blob_stored_bytes
         self._by_folder = {s.name: s.entries for s in self.scans}
         self._by_key: dict[str, list[Entry]] = {}
@@ -228,6 +255,8 @@ class _Run:
             failed = dl.run(jobs)
         finally:
             self.progress.finish()
+            self._checkpointer.close()
+            self.checkpoints = self._checkpointer.flushes
         for f in failed:
             self.problems.append(BackupProblem(f.folder, f.uids, f.reason))
             self.progress.note(str(self.problems[-1]))
@@ -257,18 +286,21 @@ class _Run:
             e.blob_id = item.blob_id
             e.message_id = item.message_id
         self.refs[item.blob_id] = item.refs
+        self._live.stored(item.folder, entry)
         self.progress.advance(1, item.size)
-        self._since_bytes += item.size
-        if (self._since_bytes >= self._cp_bytes
-                or time.monotonic() - self._since_time >= self.checkpoint.seconds):
-            self._write_checkpoint()
+        durable = (item.folder, self._uidvalidity[item.folder], item.uid, item.blob_id, item.message_id,
+                   item.refs, entry.gm_msgid)
+        self._checkpointer.offer(item.size, durable, self._live.records)
 
-    def _write_checkpoint(self) -> None:
-        self._writer.commit(self._records(), [s.state for s in self.scans], source=self.endpoint.display(),
-                            time=self.clock(), partial=True,
-                            stats={"checkpoint": self.checkpoints + 1})
-        self.checkpoints += 1
-        self._since_bytes, self._since_time = 0, time.monotonic()
+    def _make_durable(self, items: Sequence[Durable]) -> None:
+        """Checkpoint thread: seal the packs, then journal which messages the new blobs are."""
+        self._writer.flush()
+        self.journal.append({"items": [list(i) for i in items]})
+
+    def _write_checkpoint(self, records: Sequence[MessageRecord]) -> None:
+        """Checkpoint thread: commit what is known so far as a partial snapshot."""
+        self._writer.commit(records, [s.state for s in self.scans], source=self.endpoint.display(),
+                            time=self.clock(), partial=True, stats={"checkpoint": 1})
 
     def _records(self) -> list[MessageRecord]:
         if self.gmail:

@@ -99,7 +99,7 @@ class Downloader:
         self._spare = [first_session] if first_session is not None else []
         self._parse_refs = parse_refs
         self._note = note or (lambda _m: None)
-        self._bodies: queue.Queue[tuple[str, int, bytes] | None] = queue.Queue(maxsize=64)
+        self._bodies: queue.Queue[tuple[str, int, bytes] | None] = queue.Queue(maxsize=16)
         self._jobs: queue.Queue[Job] = queue.Queue()
         self._lock = threading.Lock()
         self._failed: list[Failed] = []

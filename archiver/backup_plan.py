@@ -236,3 +236,60 @@ def diff_counts(prev: Mapping[str, MessageRecord], records: Iterable[MessageReco
         elif (old.labels, old.flags, old.thread_id) != (rec.labels, rec.flags, rec.thread_id):
             changed += 1
     return Counts(new, changed, len(set(prev) - seen))
+
+
+class LiveRecords:
+    """The records of every entry whose body is known, kept current as bodies arrive, so a checkpoint
+    costs no full re-assembly.  A message is recomputed alone: its X-GM-MSGID (Gmail) or its blob (others:
+    all copies of the same bytes, whose ``#n`` keys depend on each other)."""
+
+    def __init__(self, folders: Mapping[str, tuple[str | None, Mapping[int, Entry]]], *, gmail: bool,
+                 threads: ThreadIndex, refs: Mapping[str, Sequence[str]]) -> None:
+        self._gmail = gmail
+        self._roles = {name: role for name, (role, _e) in folders.items()}
+        self._threads = threads
+        self._refs = refs
+        self._groups: dict[str, list[tuple[str, Entry]]] = defaultdict(list)
+        for name, (_role, entries) in folders.items():
+            for e in entries.values():
+                group = self._group(e)
+                if group is not None:
+                    self._groups[group].append((name, e))
+        self._keys: dict[str, list[str]] = defaultdict(list)
+        self._records: dict[str, MessageRecord] = {}
+        for group in list(self._groups):
+            self._rebuild(group)
+
+    def _group(self, e: Entry) -> str | None:
+        return e.key if self._gmail else e.blob_id
+
+    def stored(self, folder: str, entry: Entry) -> None:
+        """``entry`` (of ``folder``) just got its blob: refresh the records of its message."""
+        group = self._group(entry)
+        if group is None:
+            return
+        if not self._gmail:
+            self._groups[group].append((folder, entry))
+        self._rebuild(group)
+
+    def _rebuild(self, group: str) -> None:
+        for key in self._keys.pop(group, []):
+            self._records.pop(key, None)
+        members = self._groups[group]
+        recs: list[MessageRecord]
+        if self._gmail:
+            by_folder: dict[str, tuple[str | None, list[Entry]]] = {}
+            for name, e in members:
+                by_folder.setdefault(name, (self._roles.get(name), []))[1].append(e)
+            recs = assemble_gmail(by_folder)
+        else:
+            plain: dict[str, list[Entry]] = defaultdict(list)
+            for name, e in members:
+                plain[name].append(e)
+            recs = assemble_generic(plain, self._threads, self._refs)
+        for rec in recs:
+            self._records[rec.key] = rec
+            self._keys[group].append(rec.key)
+
+    def records(self) -> list[MessageRecord]:
+        return list(self._records.values())
