@@ -20,7 +20,7 @@ import os
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from archiver.errors import UsageError
+from archiver.errors import FormatError, UsageError
 from archiver.model import MessageRecord
 from archiver.progress import NullProgress, Progress
 from archiver.store import Archive
@@ -42,6 +42,7 @@ from archiver.store.check import (
 )
 from archiver.store.dictionary import Codecs
 from archiver.store.layout import Layout
+from archiver.store.manifest import decode_page
 from archiver.store.pack import PackEntry
 from archiver.store.snapshot import SnapshotRecord
 
@@ -139,6 +140,7 @@ def verify(archive: Archive, read_data: bool = False, subset: tuple[int, int] | 
     for sid, rec in snaps.items():
         pages_of[sid] = list(walk_tree(rec.root, reader.read, seen, bad_pages, collect))
     report.pages = len(seen)
+    report.damage.extend(_count_mismatches(snaps, bad_pages, reader))
     report.damage.extend(Finding("page", pid, why) for pid, why in sorted(bad_pages.items()))
     report.blobs_referenced = len(referenced)
 
@@ -169,6 +171,27 @@ def _note_orphans(layout: Layout, indexed: set[str], report: VerifyReport) -> No
         if "not in the index" in f.detail and f.id in orphans:
             report.damage[i] = Finding(f.kind, f.id, f"{f.detail}; unindexed pack {orphans[f.id][:12]} holds "
                                                      "it (rebuilding the index repairs this)")
+
+
+def _count_mismatches(snaps: dict[str, SnapshotRecord], bad_pages: dict[str, str], reader: PageReader
+                      ) -> list[Finding]:
+    """A snapshot record's message count must equal what its manifest root says it holds."""
+    out = []
+    for sid, rec in sorted(snaps.items()):
+        held = 0
+        if rec.root is not None:
+            if rec.root in bad_pages:
+                continue
+            try:
+                page = decode_page(reader.read(rec.root), rec.root)
+            except FormatError:
+                continue
+            held = sum(page.counts) if page.level else len(page.records)
+        if held != rec.info.message_count:
+            says = rec.info.message_count
+            out.append(Finding("snapshot", sid, f"snapshot {sid[:12]} says {says} messages, its manifest "
+                                                f"holds {held}"))
+    return out
 
 
 CHUNK_BYTES = 2 * 1024 * 1024

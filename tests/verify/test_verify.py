@@ -176,3 +176,19 @@ def test_subsets_partition_the_packs(small: Fixture, tmp_path: Path) -> None:
     assert sorted(r.ok for r in reports) == [False, True, True]
     again = [verify(Archive.open(root), read_data=True, subset=(n, 3)).ok for n in (1, 2, 3)]
     assert again == [r.ok for r in reports]
+
+
+def test_snapshot_count_must_match_its_manifest(small: Fixture, tmp_path: Path) -> None:
+    from archiver.store.codec import sha256_hex
+    from archiver.store.snapshot import encode_snapshot, read_snapshot
+
+    root = _copy(small, tmp_path / "a")
+    sid = next(iter(small.snaps))
+    rec = read_snapshot(root / "snapshots", sid)
+    data = encode_snapshot(account=rec.info.account, time=rec.info.time + dt.timedelta(hours=1),
+                           message_count=rec.info.message_count + 1, source=rec.info.source, parent=sid,
+                           partial=False, stats={}, folders=rec.folders, root=rec.root)
+    (root / "snapshots" / sha256_hex(data)).write_bytes(data)
+    report = verify(Archive.open(root))
+    assert [(f.kind, f.id) for f in report.damage] == [("snapshot", sha256_hex(data))]
+    assert "says" in report.damage[0].detail
