@@ -34,7 +34,7 @@ def register(app: typer.Typer) -> None:
         read_data: Annotated[bool, typer.Option(
             "--read-data", help="Also decompress and re-hash every stored message.")] = False,
         subset: Annotated[str | None, typer.Option(
-            help="With --read-data: only slice N of T of the packs (e.g. 3/7).")] = None,
+            help="Read only slice N of T of the packs (e.g. 3/7; implies --read-data).")] = None,
         json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
     ) -> None:
         """Check the archive's structure (snapshots, manifests, index, packs, dictionaries) and, with
@@ -46,6 +46,7 @@ def register(app: typer.Typer) -> None:
         affected_count, affected_messages (list of {snapshot, key, message_id, blob_id}).
         """
         part = parse_subset(subset) if subset else None
+        read_data = read_data or part is not None
         r = verify(open_archive(archive).archive, read_data=read_data, subset=part, progress=TqdmProgress())
         if json:
             emit_json(report_json(r))
