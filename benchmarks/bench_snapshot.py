@@ -100,6 +100,34 @@ def load_only(path: str, runs: int) -> None:
     print(json.dumps(outs[len(outs) // 2], indent=2))
 
 
+def index_bench(n: int) -> None:
+    """``--index N``: load an index of N blobs (one segment, as a first backup writes): time and memory."""
+    import tracemalloc
+
+    from archiver.store import codec
+    from archiver.store.index import encode_segment, load_index
+    from archiver.store.pack import PackEntry
+
+    rng = random.Random(1)
+    per_pack = 16_667  # ~16 MiB packs of ~1 KB compressed messages
+    packs = {f"{rng.getrandbits(256):064x}": [PackEntry(0, f"{rng.getrandbits(256):064x}", 8 + i * 1000, 1000,
+                                                        3000, "ab" * 32) for i in range(per_pack)]
+             for _ in range((n + per_pack - 1) // per_pack)}
+    with tempfile.TemporaryDirectory() as tmp:
+        data = encode_segment(packs)
+        (Path(tmp) / codec.sha256_hex(data)).write_bytes(data)
+        del packs
+        t = time.process_time()
+        entries = len(load_index(Path(tmp)).blobs)
+        cpu = time.process_time() - t
+        tracemalloc.start()  # a second load, traced (tracing slows it down)
+        index = load_index(Path(tmp))
+        held, peak = tracemalloc.get_traced_memory()
+    print(json.dumps({"index_entries": entries, "segment_bytes": len(data), "load_cpu_s": round(cpu, 2),
+                      "held_mb": round(held / 1e6, 1), "peak_mb": round(peak / 1e6, 1),
+                      "check": len(index.blobs) == entries}, indent=2))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--messages", type=int, default=1_000_000)
@@ -107,7 +135,11 @@ def main() -> None:
     ap.add_argument("--load-child")
     ap.add_argument("--load-only")
     ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--index", type=int, help="measure loading an index of this many blobs instead")
     args = ap.parse_args()
+    if args.index:
+        index_bench(args.index)
+        return
     if args.load_child:
         load_child(args.load_child)
         return

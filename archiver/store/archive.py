@@ -16,7 +16,7 @@ from archiver.model import FolderState, MessageRecord, SnapshotInfo
 from archiver.store import codec
 from archiver.store.dictionary import ROLE_BLOB, Codecs, list_dicts, read_dict
 from archiver.store.fsutil import DIR_MODE, ensure_dir, fsync_dir, write_atomic
-from archiver.store.index import Index, Location, list_segments, load_index, read_segment
+from archiver.store.index import Index, Location, add_segment, list_segments, load_index
 from archiver.store.journal import Journal, journal_path
 from archiver.store.layout import SUBDIRS, Layout, check_config, config_bytes
 from archiver.store.lock import FileLock, lock_archive_exclusive
@@ -119,10 +119,7 @@ class Archive:
             return
         for name in present:
             if name not in self._index.segments:
-                for pid, entries in read_segment(self.layout.index, name).items():
-                    if pid not in self._index.packs:
-                        self._index.add_pack(pid, entries)
-                self._index.segments.add(name)
+                add_segment(self._index, self.layout.index, name)
 
     def current_dict_id(self, role: int = ROLE_BLOB, refresh: bool = False) -> str | None:
         """The dictionary of ``role`` new entries are compressed with (the smallest id of that role)."""

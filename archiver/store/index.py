@@ -12,46 +12,48 @@ import contextlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from archiver.errors import IntegrityError, UnsupportedVersion
 from archiver.store import codec
 from archiver.store.fsutil import write_atomic
-from archiver.store.pack import KIND_BLOB, KIND_PAGE, PackEntry, list_packs, pack_path, read_toc
+from archiver.store.locmap import Location, LocationMap, Tables
+from archiver.store.pack import KIND_BLOB, KIND_PAGE, PackEntry, dict_hex, list_packs, pack_path, read_toc
+
+__all__ = ["Index", "Location", "add_segment", "decode_segment", "encode_segment", "list_segments",
+           "load_index", "read_segment", "rebuild_from_packs"]
 
 VERSION = 1
-
-
-@dataclass(frozen=True, slots=True)
-class Location:
-    """Where the stored frame of one blob or page is: one seek into one pack."""
-
-    pack: str
-    offset: int
-    length: int
-    raw_length: int
-    dict_id: str | None
 
 
 @dataclass
 class Index:
     """The in-memory union of index segments: blob id -> Location, page id -> Location."""
 
-    blobs: dict[str, Location] = field(default_factory=dict)
-    pages: dict[str, Location] = field(default_factory=dict)
+    tables: Tables = field(default_factory=Tables)
+    blobs: LocationMap = field(init=False)
+    pages: LocationMap = field(init=False)
     packs: dict[str, int] = field(default_factory=dict)
     """pack id -> number of entries."""
     segments: set[str] = field(default_factory=set)
 
+    def __post_init__(self) -> None:
+        self.blobs = LocationMap(self.tables)
+        self.pages = LocationMap(self.tables)
+
     def add_pack(self, pack_id: str, entries: Iterable[PackEntry]) -> None:
-        n = 0
-        for e in entries:
-            loc = Location(pack_id, e.offset, e.length, e.raw_length, e.dict_id)
-            target = self.blobs if e.kind == KIND_BLOB else self.pages
-            old = target.get(e.id)
-            if old is None or pack_id < old.pack:  # a blob stored twice: the smallest pack id wins
-                target[e.id] = loc
-            n += 1
-        self.packs[pack_id] = self.packs.get(pack_id, 0) + n
+        self.add_rows(pack_id, [(e.kind, bytes.fromhex(e.id), e.offset, e.length, e.raw_length,
+                                 bytes.fromhex(e.dict_id) if e.dict_id else None) for e in entries])
+
+    def add_rows(self, pack_id: str, rows: Sequence[Sequence[Any]]) -> None:
+        """Add a pack's entries as decoded from msgpack: (kind, id bytes, offset, length, raw, dict bytes)."""
+        pack_no = self.tables.pack_number(pack_id)
+        dict_number = self.tables.dict_number
+        blobs, pages = self.blobs.put, self.pages.put
+        for kind, raw_id, off, length, raw_len, dict_raw in rows:
+            (blobs if kind == KIND_BLOB else pages)(raw_id, pack_no, off, length, raw_len,
+                                                    dict_number(dict_hex(dict_raw)))
+        self.packs[pack_id] = self.packs.get(pack_id, 0) + len(rows)
 
     def as_mapping(self) -> dict[tuple[int, str], Location]:
         """Everything, keyed by (kind, id): what 'the same index' means when comparing with a rebuild."""
@@ -79,7 +81,7 @@ def decode_segment(data: bytes, name: str) -> dict[str, list[PackEntry]]:
     out: dict[str, list[PackEntry]] = {}
     try:
         for raw_pid, rows in doc["packs"]:
-            out[raw_pid.hex()] = [PackEntry(k, i.hex(), o, n, r, d.hex() if d else None)
+            out[raw_pid.hex()] = [PackEntry(k, i.hex(), o, n, r, dict_hex(d))
                                   for k, i, o, n, r, d in rows]
     except (TypeError, ValueError, AttributeError) as exc:
         raise IntegrityError(f"{what} has a malformed entry: {exc}") from None
@@ -95,6 +97,32 @@ def read_segment(index_dir: Path, name: str) -> dict[str, list[PackEntry]]:
     if codec.sha256_hex(data) != name:
         raise IntegrityError(f"index segment {name[:12]} is damaged (its bytes do not match its name)")
     return decode_segment(data, name)
+
+
+def add_segment(index: Index, index_dir: Path, name: str) -> None:
+    """Read one segment (checked against its name) into ``index`` without building PackEntry objects."""
+    try:
+        data = (index_dir / name).read_bytes()
+    except FileNotFoundError:
+        raise IntegrityError(f"index segment {name[:12]} is missing") from None
+    if codec.sha256_hex(data) != name:
+        raise IntegrityError(f"index segment {name[:12]} is damaged (its bytes do not match its name)")
+    what = f"index segment {name[:12]}"
+    doc = codec.unpackz(data, what)
+    if not isinstance(doc, dict) or "version" not in doc:
+        raise IntegrityError(f"{what} is not an index segment")
+    if doc["version"] != VERSION:
+        raise UnsupportedVersion(f"{what} has version {doc['version']}; this program reads {VERSION}")
+    try:
+        for raw_pid, rows in doc["packs"]:
+            pid = raw_pid.hex()
+            if pid not in index.packs:
+                if any(len(row) != 6 or len(row[1]) != 32 for row in rows):
+                    raise ValueError("an entry is not [kind, id, offset, length, raw length, dict]")
+                index.add_rows(pid, rows)
+    except (TypeError, ValueError, AttributeError) as exc:
+        raise IntegrityError(f"{what} has a malformed entry: {exc}") from None
+    index.segments.add(name)
 
 
 def list_segments(index_dir: Path) -> list[str]:
@@ -117,10 +145,7 @@ def load_index(index_dir: Path, cache: Path | None = None) -> Index:
         index = cached
     fresh = [n for n in names if n not in index.segments]
     for name in fresh:
-        for pid, entries in read_segment(index_dir, name).items():
-            if pid not in index.packs:
-                index.add_pack(pid, entries)
-        index.segments.add(name)
+        add_segment(index, index_dir, name)
     if cache is not None and len(fresh) >= CACHE_AFTER:
         _write_cache(cache, index)
     return index
@@ -137,8 +162,7 @@ def _read_cache(cache: Path, present: set[str]) -> Index | None:
             return None
         index = Index()
         for raw_pid, rows in doc["packs"]:
-            index.add_pack(raw_pid.hex(), [PackEntry(k, i.hex(), o, n, r, d.hex() if d else None)
-                                           for k, i, o, n, r, d in rows])
+            index.add_rows(raw_pid.hex(), rows)
         index.segments.update(doc["segments"])
         return index
     except (OSError, IntegrityError, KeyError, TypeError, ValueError, AttributeError):

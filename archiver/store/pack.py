@@ -15,6 +15,7 @@ alone; the index makes reading one entry a single seek.  ``kind`` is ``KIND_BLOB
 
 from __future__ import annotations
 
+import functools
 import os
 import struct
 import zlib
@@ -98,9 +99,15 @@ def read_toc(path: Path) -> list[PackEntry]:
         kind, raw_id, off, length, raw_len, dict_raw = row
         if off + length > toc_start or off < len(MAGIC):
             raise IntegrityError(f"{name} lists an entry outside its frames")
-        dict_id = dict_raw.hex() if dict_raw else None
+        dict_id = dict_hex(dict_raw)
         entries.append(PackEntry(kind, raw_id.hex(), off, length, raw_len, dict_id))
     return entries
+
+
+@functools.lru_cache(maxsize=64)
+def dict_hex(raw: bytes | None) -> str | None:
+    """Hex id of a dictionary, one shared str per dictionary (an archive has very few; 10^6 entries)."""
+    return raw.hex() if raw else None
 
 
 def pack_path(packs_dir: Path, pack_id: str) -> Path:

@@ -46,9 +46,11 @@ def _size(p: Path) -> int:
 
 
 def compute_stats(layout: Layout, index: Index, snapshots: list[SnapshotInfo]) -> ArchiveStats:
-    raw = sum(loc.raw_length for loc in index.blobs.values())
-    stored = sum(loc.length for loc in index.blobs.values())
-    with_dict = sum(1 for loc in index.blobs.values() if loc.dict_id)
+    raw = stored = with_dict = 0
+    for length, raw_length, dict_no in index.blobs.raw_lengths():
+        stored += length
+        raw += raw_length
+        with_dict += dict_no != 0
     packs = list_packs(layout.packs)
     pack_bytes = sum(_size(pack_path(layout.packs, p)) for p in packs)
     total = sum(_size(p) for p in layout.root.rglob("*") if p.is_file())
