@@ -6,6 +6,7 @@ The public library API.  The command line (``archiver.cli``) uses only what is e
 from __future__ import annotations
 
 from archiver.backup import BackupProblem, BackupResult, backup
+from archiver.backup_demo import DemoResult, demo
 from archiver.emulator import EmulatorConfig, GmailEmulator
 from archiver.emulator.demo import populate as populate_emulator
 from archiver.errors import (
@@ -64,6 +65,7 @@ __all__ = [
     "ConnectionLost",
     "Credentials",
     "DamageFound",
+    "DemoResult",
     "EmulatorConfig",
     "ExportProblem",
     "ExportResult",
@@ -96,6 +98,7 @@ __all__ = [
     "apply_policy",
     "backup",
     "credentials_from_env_or_command",
+    "demo",
     "diff_snapshots",
     "export",
     "forget",

@@ -91,6 +91,7 @@ Patterns *
 Create Near
 Sync Pull
 Expunge None
+SyncState *
 """
 
 

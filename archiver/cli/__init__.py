@@ -14,6 +14,7 @@ from archiver.cli._common import EXIT_CODES_HELP
 
 COMMANDS: list[str] = [
     # names of archiver.cli.cmd_<name> modules, in --help order; each registers itself
+    "demo",
     "backup",
     "init",
     "snapshots",
