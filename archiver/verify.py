@@ -7,11 +7,11 @@ Two tiers (restic's ``check`` and ``check --read-data``):
   contents equal to the index's entries; every manifest page of every snapshot is in the index,
   decompresses, matches its name and decodes; every blob a snapshot references is in the index; every
   dictionary an indexed entry needs exists and matches its name.
-- *data* (``read_data=True``): every pack (or the packs of slice N of T) is read whole, sequentially, its
-  bytes re-hashed against its name, and every entry decompressed and re-hashed; packs are spread over two
-  threads (zstd and hashlib release the GIL).
+- *data* (``read_data=True``): every pack (or the packs of slice N of T) is read whole, one after another,
+  its bytes re-hashed against its name, and every entry decompressed and re-hashed, in tasks of ~2 MB on two
+  threads (zstd and hashlib release the GIL) while the next pack is read.
 
-Files no snapshot references (left by an interrupted run, removed by ``prune``) are counted, not damage.
+Packs in no index segment (left by an interrupted run; ``prune`` removes them) are counted, not damage.
 """
 
 from __future__ import annotations
@@ -72,7 +72,7 @@ class VerifyReport:
     packs: int = 0
     packs_read: int = 0
     bytes_read: int = 0
-    unreferenced_packs: int = 0
+    unindexed_packs: int = 0
     damage: list[Finding] = field(default_factory=list)
     damaged_snapshots: list[str] = field(default_factory=list)
     """Snapshots that cannot be restored whole: record or manifest damaged, or a body damaged."""
@@ -125,7 +125,7 @@ def verify(archive: Archive, read_data: bool = False, subset: tuple[int, int] | 
             report.damage.append(finding)
             bad_packs.add(pid)
         progress.advance()
-    report.unreferenced_packs = len(set(present_packs(layout)) - set(segments.packs))
+    report.unindexed_packs = len(set(present_packs(layout)) - set(segments.packs))
 
     # manifests: every page, and the set of referenced blobs
     reader = PageReader(layout, segments, dicts)

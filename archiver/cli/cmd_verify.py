@@ -18,7 +18,7 @@ def report_json(r: VerifyReport) -> dict[str, Any]:
     return {
         "ok": r.ok, "read_data": r.read_data, "subset": f"{r.subset[0]}/{r.subset[1]}" if r.subset else None,
         "snapshots": r.snapshots, "pages": r.pages, "blobs_referenced": r.blobs_referenced, "packs": r.packs,
-        "packs_read": r.packs_read, "bytes_read": r.bytes_read, "unreferenced_packs": r.unreferenced_packs,
+        "packs_read": r.packs_read, "bytes_read": r.bytes_read, "unindexed_packs": r.unindexed_packs,
         "damage": [{"kind": f.kind, "id": f.id, "detail": f.detail} for f in r.damage],
         "damaged_snapshots": r.damaged_snapshots, "affected_count": r.affected_count,
         "affected_messages": [{"snapshot": m.snapshot_id, "key": m.key, "message_id": m.message_id,
@@ -42,7 +42,7 @@ def register(app: typer.Typer) -> None:
         exit code 13 when anything is damaged.
 
         --json keys: ok, read_data, subset, snapshots, pages, blobs_referenced, packs, packs_read,
-        bytes_read, unreferenced_packs, damage (list of {kind, id, detail}), damaged_snapshots,
+        bytes_read, unindexed_packs, damage (list of {kind, id, detail}), damaged_snapshots,
         affected_count, affected_messages (list of {snapshot, key, message_id, blob_id}).
         """
         part = parse_subset(subset) if subset else None
@@ -56,8 +56,8 @@ def register(app: typer.Typer) -> None:
         read = f"; read {r.packs_read} packs, {r.bytes_read} bytes" if read_data else ""
         typer.echo(f"checked {r.snapshots} snapshots, {r.pages} manifest pages, {r.blobs_referenced} "
                    f"messages' bodies in {r.packs} packs{read}")
-        if r.unreferenced_packs:
-            typer.echo(f"{r.unreferenced_packs} packs are not referenced by the index (prune removes them)")
+        if r.unindexed_packs:
+            typer.echo(f"{r.unindexed_packs} packs are in no index segment (prune removes them)")
         if r.ok:
             typer.echo("no damage found")
             return
