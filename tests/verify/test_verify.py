@@ -130,8 +130,8 @@ def test_random_single_byte_flips(small: Fixture, tmp_path: Path) -> None:
             assert entry is not None
             hit = {sid for sid, pages in small.pages.items() if entry.id in pages}
             assert hit and hit <= set(structure.damaged_snapshots), why
-        if category == "dict":
-            assert structure.affected_count > 0 and structure.affected_messages, why
+        if category == "dict":  # a message dictionary names messages; a page dictionary, snapshots
+            assert structure.affected_messages or structure.damaged_snapshots, why
         shutil.rmtree(root)
         seen[category] += 1
     assert all(n >= 17 for n in seen.values())
