@@ -2,8 +2,8 @@
 
 Blobs are read with ``Archive.iter_blobs`` in pack order and written one at a time, so bodies never pile up
 in memory; what is held is the blob id and key of each selected message (records are looked up again, page
-by page, as they are written).  Every blob is re-hashed before it is written: a damaged or missing blob is skipped and reported in
-``ExportResult.skipped`` (with the messages it affects) rather than aborting the export.
+by page, as they are written).  Every blob is re-hashed before it is written: a damaged or missing blob is
+skipped and reported in ``ExportResult.skipped`` (with the messages it affects) rather than aborting.
 """
 
 from __future__ import annotations
