@@ -38,6 +38,14 @@ def unpack(data: bytes, what: str) -> Any:
         raise IntegrityError(f"{what} does not decode as msgpack: {exc}") from None
 
 
+def unpacker(data: bytes) -> msgpack.Unpacker:
+    """A streaming msgpack reader over ``data`` (same options as :func:`unpack`), to decode big documents
+    one element at a time."""
+    u = msgpack.Unpacker(raw=False, use_list=False, max_buffer_size=max(len(data), 1024))
+    u.feed(data)
+    return u
+
+
 def compressor(dict_data: bytes | None = None, level: int = LEVEL) -> zstandard.ZstdCompressor:
     """A fresh compressor (compressors are not thread-safe: one per call or per thread)."""
     zdict = zstandard.ZstdCompressionDict(dict_data) if dict_data is not None else None

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from archiver.errors import IntegrityError, UnsupportedVersion
+from archiver.errors import FormatError, IntegrityError, UnsupportedVersion
 from archiver.store import codec
 from archiver.store.fsutil import write_atomic
 from archiver.store.locmap import Location, LocationMap, Tables
@@ -108,20 +108,34 @@ def add_segment(index: Index, index_dir: Path, name: str) -> None:
     if codec.sha256_hex(data) != name:
         raise IntegrityError(f"index segment {name[:12]} is damaged (its bytes do not match its name)")
     what = f"index segment {name[:12]}"
-    doc = codec.unpackz(data, what)
-    if not isinstance(doc, dict) or "version" not in doc:
-        raise IntegrityError(f"{what} is not an index segment")
-    if doc["version"] != VERSION:
-        raise UnsupportedVersion(f"{what} has version {doc['version']}; this program reads {VERSION}")
-    try:
-        for raw_pid, rows in doc["packs"]:
-            pid = raw_pid.hex()
-            if pid not in index.packs:
-                if any(len(row) != 6 or len(row[1]) != 32 for row in rows):
-                    raise ValueError("an entry is not [kind, id, offset, length, raw length, dict]")
-                index.add_rows(pid, rows)
-    except (TypeError, ValueError, AttributeError) as exc:
-        raise IntegrityError(f"{what} has a malformed entry: {exc}") from None
+    try:  # streamed pack by pack: a 10^6-entry segment is never decoded whole
+        stream = codec.unpacker(codec.decompress(data, what))
+        keys = stream.read_map_header()
+        version = None
+        for _ in range(keys):
+            key = stream.unpack()
+            if key == "version":
+                version = stream.unpack()
+                if version != VERSION:
+                    raise UnsupportedVersion(f"{what} has version {version}; this program reads {VERSION}")
+            elif key == "packs" and version == VERSION:
+                for _ in range(stream.read_array_header()):
+                    raw_pid, rows = stream.unpack()
+                    pid = raw_pid.hex()
+                    if pid not in index.packs:
+                        if any(len(row) != 6 or len(row[1]) != 32 for row in rows):
+                            raise ValueError("an entry is not [kind, id, offset, length, raw length, dict]")
+                        index.add_rows(pid, rows)
+            else:  # unknown keys are ignored; "packs" must come after "version"
+                if key == "packs":
+                    raise ValueError('"packs" before "version"')
+                stream.skip()
+        if version is None:
+            raise ValueError("no version")
+    except FormatError:
+        raise
+    except Exception as exc:  # msgpack raises several unrelated classes
+        raise IntegrityError(f"{what} is not a valid index segment: {exc}") from None
     index.segments.add(name)
 
 
