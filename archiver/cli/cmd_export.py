@@ -34,8 +34,8 @@ def register(app: typer.Typer) -> None:
         format: Annotated[str, typer.Option("--format", "-f", help="mbox, maildir or eml.")] = "mbox",
         output: Annotated[Path | None, typer.Option("--output", "-o", help="File (mbox) or directory.")]
         = None,
-        label: Annotated[list[str] | None, typer.Option(help="Only messages with this label (repeatable).")]
-        = None,
+        label: Annotated[list[str] | None, typer.Option(
+            help="Only messages with this label (repeatable; also by Takeout name, e.g. Inbox).")] = None,
         since: Annotated[str | None, typer.Option(help="Only messages dated at or after this (ISO).")] = None,
         until: Annotated[str | None, typer.Option(help="Only messages dated before this (ISO).")] = None,
         extra_headers: Annotated[bool, typer.Option(

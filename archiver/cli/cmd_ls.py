@@ -24,8 +24,8 @@ def register(app: typer.Typer) -> None:
     def ls(
         archive: Annotated[Path, typer.Argument(help="The archive directory.")],
         snapshot: Annotated[str, typer.Argument(help="latest, an id prefix, or an ISO time.")] = "latest",
-        label: Annotated[list[str] | None, typer.Option(help="Only messages with this label (repeatable).")]
-        = None,
+        label: Annotated[list[str] | None, typer.Option(
+            help="Only messages with this label (repeatable; Inbox also finds \\\\Inbox).")] = None,
         account: Annotated[str | None, typer.Option(help="Snapshot of this account (user@host).")] = None,
         json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
     ) -> None:
@@ -35,8 +35,8 @@ def register(app: typer.Typer) -> None:
         date, size, message_id, blob_id}).
         """
         view = open_archive(archive).snapshot(snapshot, account)
-        wanted = set(label or ())
-        messages = [m for m in view if not wanted or wanted.intersection(m.labels)]
+        wanted = set(label or ()) | {"\\" + x for x in label or ()}  # --label Inbox finds \Inbox too
+        messages = [m for m in view if not label or wanted.intersection(m.labels)]
         if json:
             emit_json({"snapshot": snapshot_json(view.info), "messages": [message_json(m) for m in messages]})
             return

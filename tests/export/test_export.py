@@ -174,8 +174,8 @@ def test_filters_and_output_rules(corpus_archive: Built, tmp_path: Path) -> None
     archive, records, _ = corpus_archive
     since = dt.datetime.fromtimestamp(records[100].internaldate, dt.UTC)
     until = dt.datetime.fromtimestamp(records[400].internaldate, dt.UTC)
-    result = export(archive, "latest", "eml", tmp_path / "f", labels=["Family", "\\Starred"], since=since,
-                    until=until)
+    result = export(archive, "latest", "eml", tmp_path / "f", labels=["Family", "Starred"], since=since,
+                    until=until)  # "Starred": the Takeout name of \Starred
     want = {r.key for r in records[100:400] if {"Family", "\\Starred"} & set(r.labels)}
     got = {json.loads(line)["key"] for line in (tmp_path / "f" / "index.jsonl").read_text().splitlines()}
     assert got == want and result.selected == len(want) > 10
