@@ -25,7 +25,7 @@ def register(app: typer.Typer) -> None:
         archive: Annotated[Path, typer.Argument(help="The archive directory.")],
         snapshot: Annotated[str, typer.Argument(help="latest, an id prefix, or an ISO time.")] = "latest",
         label: Annotated[list[str] | None, typer.Option(
-            help="Only messages with this label (repeatable; Inbox also finds \\\\Inbox).")] = None,
+            help="Only messages with this label (repeatable; Inbox also finds \\Inbox).")] = None,
         account: Annotated[str | None, typer.Option(help="Snapshot of this account (user@host).")] = None,
         json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
     ) -> None:
