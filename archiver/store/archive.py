@@ -11,7 +11,7 @@ from collections import OrderedDict
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from archiver.errors import IntegrityError, UsageError
+from archiver.errors import FormatError, IntegrityError, UsageError
 from archiver.model import FolderState, MessageRecord, SnapshotInfo
 from archiver.store import codec
 from archiver.store.dictionary import ROLE_BLOB, Codecs, list_dicts, read_dict
@@ -72,6 +72,7 @@ class Archive:
         self.codecs = Codecs()
         self._index: Index | None = None
         self._snapshots: dict[str, SnapshotRecord] = {}
+        self.unreadable_snapshots: dict[str, str] = {}
         self._fds: OrderedDict[str, int] = OrderedDict()
         self._fd_lock = threading.Lock()
         self._dict_ids: dict[int, str] = {}
@@ -211,12 +212,17 @@ class Archive:
 
     def _records(self) -> list[SnapshotRecord]:
         for sid in list_snapshot_ids(self.layout.snapshots):
-            if sid not in self._snapshots:
-                self._snapshots[sid] = read_snapshot(self.layout.snapshots, sid)
+            if sid not in self._snapshots and sid not in self.unreadable_snapshots:
+                try:
+                    self._snapshots[sid] = read_snapshot(self.layout.snapshots, sid)
+                except FormatError as exc:  # one damaged record must not hide the others
+                    self.unreadable_snapshots[sid] = str(exc)
         return sorted(self._snapshots.values(), key=lambda r: (r.info.time, r.info.id))
 
     def snapshots(self, account: str | None = None) -> list[SnapshotInfo]:
-        """Every snapshot (partial ones too), oldest first."""
+        """Every readable snapshot (partial ones too), oldest first.  Records that are damaged or of an
+        unknown version are left out and listed in ``unreadable_snapshots`` (id -> why); ``load`` of one
+        raises the error."""
         return [r.info for r in self._records() if account is None or r.info.account == account]
 
     def resolve(self, spec: str = "latest", account: str | None = None) -> SnapshotInfo:
@@ -230,10 +236,14 @@ class Archive:
             return complete[-1]
         if _HEX.match(spec):
             hits = [i for i in infos if i.id.startswith(spec)]
-            if len(hits) == 1:
+            bad = [sid for sid in self.unreadable_snapshots if sid.startswith(spec)]
+            if len(hits) == 1 and not bad:
                 return hits[0]
-            if len(hits) > 1:
-                raise UsageError(f"snapshot id prefix {spec!r} is ambiguous ({len(hits)} snapshots)")
+            if len(hits) + len(bad) > 1:
+                n = len(hits) + len(bad)
+                raise UsageError(f"snapshot id prefix {spec!r} is ambiguous ({n} snapshots)")
+            if bad:
+                raise IntegrityError(self.unreadable_snapshots[bad[0]])
         try:
             when = dt.datetime.fromisoformat(spec)
         except ValueError:

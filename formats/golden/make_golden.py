@@ -243,7 +243,8 @@ def damaged(src: Path, root: Path) -> None:
         "description": "one bit flipped in the second snapshot's record",
         "damage": [{"kind": "snapshot", "id": s2["id"]}], "read_data_only": False,
         "damaged_snapshots": [s2["id"]], "affected": [],
-        "reject": {"call": "snapshots", "arg": None, "error": "IntegrityError", "names": s2["id"][:12]}})
+        "note": "snapshots() lists only the first; unreadable_snapshots names the second",
+        "reject": {"call": "load", "arg": s2["id"], "error": "IntegrityError", "names": s2["id"][:12]}})
 
 
 def _root_of(path: Path, snapshot_id: str) -> str:

@@ -83,5 +83,11 @@ def test_damaged_golden_is_rejected_naming_the_damage(name: str) -> None:
             list(archive.load(reject["arg"]))
         else:
             archive.snapshots()
+    if name == "v1-damaged-snapshot-record":  # the other snapshot stays listed and loadable
+        bad = findings["damage"][0]["id"]
+        listed = [i.id for i in archive.snapshots()]
+        assert listed and bad not in listed and bad in archive.unreadable_snapshots
+        for info in archive.snapshots():
+            assert list(archive.load(info.id))
     assert findings["damage"] and all(d["kind"] in {"pack", "blob", "index", "page", "snapshot", "dict"}
                                       for d in findings["damage"])
