@@ -64,7 +64,10 @@ class Journal:
 
     def append(self, entry: Mapping[str, object]) -> None:
         """Add one entry; durable when this returns."""
-        payload = msgpack.packb(dict(entry), use_bin_type=True)
+        try:
+            payload = msgpack.packb(dict(entry), use_bin_type=True)
+        except (TypeError, ValueError, OverflowError) as exc:
+            raise UsageError(f"journal entry cannot be encoded: {exc}") from None
         frame = HEADER.pack(len(payload), zlib.crc32(payload)) + payload
         ensure_dir(self.path.parent)
         created = not self.path.exists()

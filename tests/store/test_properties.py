@@ -9,6 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from archiver.errors import UsageError
 from archiver.model import MessageRecord
 from archiver.store import Archive, writer
 from archiver.store.index import load_index, rebuild_from_packs
@@ -80,3 +81,32 @@ def test_manifest_round_trip_and_page_sharing(numbers: list[int], data: st.DataO
     root3, pages3 = _tree(records + extra)
     assert len(set(pages3) - set(pages)) <= (2 * k + 1) * max(height, _height(root3, pages3)) if k else \
         root3 == root
+
+
+ints = st.integers(min_value=-(2**63), max_value=2**64 - 1)
+entries = st.lists(st.dictionaries(st.text(max_size=8), st.one_of(ints, st.text(max_size=20),
+                                                                  st.binary(max_size=20)), max_size=4),
+                   min_size=1, max_size=12)
+
+
+@SETTINGS
+@given(entries, st.data())
+def test_journal_keeps_every_whole_entry_whatever_the_cut(items: list[dict[str, object]],
+                                                          data: st.DataObject) -> None:
+    from archiver.store.journal import Journal
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "j.journal"
+        j = Journal(path)
+        ends = []
+        for item in items:
+            j.append(item)
+            ends.append(path.stat().st_size)
+        cut = data.draw(st.integers(min_value=0, max_value=ends[-1]))
+        with open(path, "r+b") as f:  # a crash tore the file at an arbitrary byte
+            f.truncate(cut)
+        whole = sum(1 for e in ends if e <= cut)
+        assert list(Journal(path)) == items[:whole]
+        Journal(path).append({"after": 1})  # the torn tail is cut off before appending
+        assert list(Journal(path)) == [*items[:whole], {"after": 1}]
+        with pytest.raises(UsageError):
+            Journal(path).append({"too big": 2**64})
