@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import threading
 from pathlib import Path
 from typing import Annotated
@@ -53,13 +54,21 @@ def register(app: typer.Typer) -> None:
             except FileNotFoundError as exc:
                 raise UsageError(str(exc)) from None
             url = f"imap://{user}@127.0.0.1:{emu.port}"
-            if json:
-                emit_json({"url": url, "host": "127.0.0.1", "port": emu.port, "user": user,
-                           "messages": count})
-            err(f"emulator: {count} messages for {user}; serving {url} (plain IMAP, loopback); Ctrl-C stops")
+            stop = threading.Event()
+            # Ctrl-C / SIGTERM are the normal way to stop a server: set a flag instead of raising anywhere
+            previous = {sig: signal.signal(sig, lambda *_: stop.set())
+                        for sig in (signal.SIGINT, signal.SIGTERM)}
             try:
-                threading.Event().wait()
-            except KeyboardInterrupt:
+                if json:
+                    emit_json({"url": url, "host": "127.0.0.1", "port": emu.port, "user": user,
+                               "messages": count})
+                err(f"emulator: {count} messages for {user}; serving {url} (plain IMAP, loopback); "
+                    "Ctrl-C stops")
+                while not stop.wait(0.5):
+                    pass
                 err("emulator: stopped")
+            finally:
+                for sig, handler in previous.items():
+                    signal.signal(sig, handler)
         finally:
             emu.stop()
