@@ -8,9 +8,11 @@ skipped and reported in ``ExportResult.skipped`` (with the messages it affects) 
 
 from __future__ import annotations
 
+import collections
 import datetime as _dt
 import hashlib
 import os
+import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -99,13 +101,76 @@ def _check_output(fmt: str, output: Path, overwrite: bool) -> None:
     output.mkdir(parents=True, exist_ok=True)
 
 
-def _blobs(archive: Archive, blob_ids: list[str], problems: dict[str, str]) -> Iterator[tuple[str, bytes]]:
-    """Stream blobs in pack order; on a read error fall back to one-by-one reads of what is left."""
+PREFETCH_BYTES = 32 * 1024 * 1024
+"""Bodies read ahead (decompressed and hashed on a second thread) while the current one is written."""
+
+
+class _ReadAhead:
+    """Runs a (blob id, bytes) iterator on a background thread, at most ``budget`` bytes ahead of the
+    consumer; an exception of the iterator is raised to the consumer where it happened."""
+
+    def __init__(self, items: Iterator[tuple[str, bytes]], budget: int = PREFETCH_BYTES) -> None:
+        self._items = items
+        self._budget = budget
+        self._queue: collections.deque[tuple[str, bytes, bool]] = collections.deque()
+        self._held = 0
+        self._done = False
+        self._error: BaseException | None = None
+        self._stop = False
+        self._cond = threading.Condition()
+        self._thread = threading.Thread(target=self._run, name="export-read-ahead", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            for blob_id, data in self._items:
+                intact = hashlib.sha256(data).hexdigest() == blob_id
+                with self._cond:
+                    while self._held and self._held + len(data) > self._budget and not self._stop:
+                        self._cond.wait()
+                    if self._stop:
+                        return
+                    self._queue.append((blob_id, data, intact))
+                    self._held += len(data)
+                    self._cond.notify_all()
+        except BaseException as exc:  # handed to the consumer
+            with self._cond:
+                self._error = exc
+        with self._cond:
+            self._done = True
+            self._cond.notify_all()
+
+    def __iter__(self) -> Iterator[tuple[str, bytes, bool]]:
+        try:
+            while True:
+                with self._cond:
+                    while not self._queue and not self._done:
+                        self._cond.wait()
+                    if self._queue:
+                        item = self._queue.popleft()
+                        self._held -= len(item[1])
+                        self._cond.notify_all()
+                    elif self._error is not None:
+                        raise self._error
+                    else:
+                        return
+                yield item
+        finally:
+            with self._cond:
+                self._stop = True
+                self._cond.notify_all()
+            self._thread.join()
+
+
+def _blobs(archive: Archive, blob_ids: list[str], problems: dict[str, str]
+           ) -> Iterator[tuple[str, bytes, bool]]:
+    """(blob id, bytes, intact) in pack order, read ahead on a second thread; on a read error, fall back to
+    one-by-one reads of what is left."""
     done: set[str] = set()
     try:
-        for blob_id, data in archive.iter_blobs(blob_ids):
+        for blob_id, data, intact in _ReadAhead(archive.iter_blobs(blob_ids)):
             done.add(blob_id)
-            yield blob_id, data
+            yield blob_id, data, intact
         return
     except (ArchiverError, OSError, KeyError, ValueError):
         pass
@@ -117,7 +182,7 @@ def _blobs(archive: Archive, blob_ids: list[str], problems: dict[str, str]) -> I
         except (ArchiverError, OSError, KeyError, ValueError) as exc:
             problems[blob_id] = f"unreadable: {type(exc).__name__}: {exc}"
             continue
-        yield blob_id, data
+        yield blob_id, data, hashlib.sha256(data).hexdigest() == blob_id
 
 
 def export(archive: Archive, snapshot: str, fmt: str, output: str | os.PathLike[str], *,
@@ -161,9 +226,9 @@ def export(archive: Archive, snapshot: str, fmt: str, output: str | os.PathLike[
     progress.start("export", total=result.selected, unit="msg")
     ok = False
     try:
-        for blob_id, data in _blobs(archive, present, problems):
+        for blob_id, data, intact in _blobs(archive, present, problems):
             n = len(sel.keys_by_blob[blob_id])
-            if hashlib.sha256(data).hexdigest() != blob_id:
+            if not intact:
                 problems[blob_id] = "damaged: bytes do not match their hash"
                 progress.advance(n)
                 continue

@@ -158,7 +158,7 @@ class MboxWriter:
         self.output = output
         self.add_headers = add_headers
         self._tmp = output.with_name(output.name + ".partial")
-        self._fh: BinaryIO = open(self._tmp, "wb")  # noqa: SIM115 (closed in close())
+        self._fh: BinaryIO = open(self._tmp, "wb", buffering=1 << 20)  # noqa: SIM115 (closed in close())
 
     def write(self, records: Sequence[MessageRecord], data: bytes) -> int:
         sender = envelope_sender(data)
