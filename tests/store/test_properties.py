@@ -110,3 +110,19 @@ def test_journal_keeps_every_whole_entry_whatever_the_cut(items: list[dict[str, 
         assert list(Journal(path)) == [*items[:whole], {"after": 1}]
         with pytest.raises(UsageError):
             Journal(path).append({"too big": 2**64})
+
+
+@SETTINGS
+@given(st.lists(st.integers(min_value=0, max_value=10**6), unique=True, max_size=50))
+def test_decoded_records_are_true_message_records(numbers: list[int]) -> None:
+    """Pages decode through a faster constructor: records must be indistinguishable from real ones."""
+    import dataclasses
+
+    from archiver.store.manifest import make_record, record_row
+    for n in numbers:
+        plain = record(f"gm:{n}", f"{n:064x}", n, labels=(f"L{n % 3}",))
+        made = make_record(*record_row(plain))
+        assert type(made) is MessageRecord and made == plain and hash(made) == hash(plain)
+        assert repr(made) == repr(plain) and made.date == plain.date
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            made.size = 0  # type: ignore[misc]
