@@ -39,7 +39,8 @@ Choices where the fact sheet is uncertain (each switchable in ``EmulatorConfig``
   last visible folder.  Expunge in a label folder removes that label; in Trash/Spam deletes forever.
 - MOVE out of a label folder removes that label; COPY/MOVE to Trash trashes, to Spam reports spam, to All Mail
   or any label un-trashes.
-- X-GM-MSGID is time-based (milliseconds << 20, like Gmail's ids), plus ``msgid_offset``; X-GM-THRID is
+- X-GM-MSGID comes from the arrival time (milliseconds << 20 plus a counter, like Gmail's ids; seeded mail
+  arrives at its INTERNALDATE, APPENDed mail now), plus ``msgid_offset``; X-GM-THRID is
   the first message's X-GM-MSGID, and a message whose In-Reply-To/References names a known Message-ID joins
   that thread (``thread_by_references``).  HIGHESTMODSEQ is the account-wide counter in every folder.
 - STORE of an unknown user label creates it (parents are not created; LIST shows missing parents as
@@ -47,6 +48,10 @@ Choices where the fact sheet is uncertain (each switchable in ``EmulatorConfig``
 - ``\\\\Flagged`` and the ``\\\\Starred`` label mirror each other.  A non-synchronising literal over 4096
   bytes gets ``BAD [TOOBIG]`` and the connection is closed; a NUL byte in an APPEND literal gets
   ``BAD Invalid character in literal`` and the connection is closed.
+- BYE_MID_FETCH / DROP_MID_FETCH fire after ``after_messages`` FETCH responses counted over all commands
+  and connections since armed (or since the last firing); a drop flushes what was sent, then resets.
+- Not implemented although advertised (as Gmail does): COMPRESS=DEFLATE, ENVELOPE/BODYSTRUCTURE FETCH items
+  (answered with BAD).  OAUTHBEARER and QUOTA are minimal.
 - Daily budgets (``download_budget``/``upload_budget``) answer ``NO [OVERQUOTA] Account exceeded command or
   bandwidth limits.`` once used up; the 16th connection (``max_connections``) gets
   ``NO [ALERT] Too many simultaneous connections. (Failure)``.

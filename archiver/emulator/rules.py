@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 from archiver.emulator import headers
 from archiver.emulator.store import Account, EmuMessage, Folder, Store
@@ -68,5 +68,5 @@ def append(store: Store, acct: Account, f: Folder, data: bytes, flags: frozenset
             return add_to_folder(store, acct, f, existing.gm_msgid), True
     label = f.label
     m = store.create(acct, data, frozenset({label}) if label else frozenset(), flags, date, None,
-                    trashed=f.role == "trash", spam=f.role == "junk")
+                     trashed=f.role == "trash", spam=f.role == "junk", arrival=datetime.now(UTC))
     return m, False

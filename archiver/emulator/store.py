@@ -95,7 +95,6 @@ class Account:
     by_message_id: dict[str, list[int]] = field(default_factory=dict)
     modseq: int = 1
     next_uidvalidity: int = 633655512
-    created: int = 0
     connections: int = 0
     stats: dict[str, int] = field(default_factory=lambda: dict.fromkeys(
         ("body_bytes_sent", "bytes_sent", "bytes_received", "commands", "appends", "logins"), 0))
@@ -118,6 +117,7 @@ class Store:
         self.lock = threading.RLock()
         self.accounts: dict[str, Account] = {}
         self.version = 0
+        self.created = 0
         """Bumped on every change anywhere (IDLE polls it)."""
 
     # -- accounts and folders -------------------------------------------------------------------------
@@ -232,13 +232,17 @@ class Store:
 
     # -- messages -------------------------------------------------------------------------------------
     def create(self, acct: Account, data: bytes, labels: frozenset[str], flags: frozenset[str],
-               internaldate: datetime | None, thread_id: int | None, trashed: bool, spam: bool) -> EmuMessage:
-        """Store a new message (no de-duplication) and put it into its folders."""
-        when = internaldate or datetime.now(UTC).replace(microsecond=0)
+               internaldate: datetime | None, thread_id: int | None, trashed: bool, spam: bool,
+               arrival: datetime | None = None) -> EmuMessage:
+        """Store a new message (no de-duplication) and put it into its folders.  X-GM-MSGID comes, as
+        Gmail's do, from the arrival time (``arrival``, else INTERNALDATE): milliseconds << 20 + a counter."""
+        now = datetime.now(UTC).replace(microsecond=0)
+        when = internaldate or now
         if when.tzinfo is None:
             when = when.replace(tzinfo=UTC)
-        acct.created += 1
-        msgid = (int(when.timestamp() * 1000) << 20 | (acct.created & 0xFFFFF)) + self.config.msgid_offset
+        self.created += 1
+        stamp = int((arrival or when).timestamp() * 1000)
+        msgid = (stamp << 20 | (self.created & 0xFFFFF)) + self.config.msgid_offset
         while msgid in acct.messages:
             msgid += 1
         mid = headers.message_id(data)

@@ -4,6 +4,7 @@ de-duplication by Message-ID with its alternative policies, NOOP before new mail
 from __future__ import annotations
 
 import imaplib
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, timezone
 
@@ -30,6 +31,7 @@ def test_append_appenduid_flags_date(emu: GmailEmulator, client: IMAPClient) -> 
     (m,) = emu.messages(USER)
     assert m.flags == {"\\Seen", "$Label1"} and m.labels == {"\\Inbox"}
     assert m.internaldate == date and m.data == msg(1)
+    assert abs((m.gm_msgid >> 20) / 1000 - time.time()) < 86400  # the id tells upload time, not the date
     client.select_folder("INBOX")
     client.normalise_times = False
     assert client.fetch([1], ["INTERNALDATE"])[1][b"INTERNALDATE"] == date
