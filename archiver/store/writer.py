@@ -184,6 +184,21 @@ class ArchiveWriter:
         self._check_open()
         self._seal_open()
         ordered = sorted_records(records)
+        self._check_blobs(ordered)
+        root = self._write_pages(ordered)
+        self._write_index()
+        when = time or dt.datetime.now(dt.UTC)
+        data = encode_snapshot(account=self.account, time=when, message_count=len(ordered), source=source,
+                               parent=self._parent, partial=partial, stats=dict(stats or {}),
+                               folders=folders, root=root)
+        snap_id = codec.sha256_hex(data)
+        write_named(self.archive.layout.snapshots, snap_id, data, self.archive.layout.tmp)
+        self._parent = snap_id
+        return self.archive.remember_snapshot(decode_snapshot(data, snap_id)).info
+
+    def _check_blobs(self, ordered: list[MessageRecord]) -> None:
+        """IntegrityError unless every record's blob is in a sealed pack (a snapshot never references a
+        blob that is not durable)."""
         blobs = self.archive.index.blobs
         missing = [r for r in ordered if r.blob_id not in blobs]
         if missing:  # put by another thread after the pack was sealed: let it finish, seal again
@@ -195,16 +210,6 @@ class ArchiveWriter:
         if missing:
             raise IntegrityError(f"message {missing[0].key} references blob {missing[0].blob_id[:12]}, "
                                  f"which is not stored ({len(missing)} such messages)")
-        root = self._write_pages(ordered)
-        self._write_index()
-        when = time or dt.datetime.now(dt.UTC)
-        data = encode_snapshot(account=self.account, time=when, message_count=len(ordered), source=source,
-                               parent=self._parent, partial=partial, stats=dict(stats or {}),
-                               folders=folders, root=root)
-        snap_id = codec.sha256_hex(data)
-        write_named(self.archive.layout.snapshots, snap_id, data, self.archive.layout.tmp)
-        self._parent = snap_id
-        return self.archive.remember_snapshot(decode_snapshot(data, snap_id)).info
 
     def _write_pages(self, ordered: list[MessageRecord]) -> str | None:
         """Store the manifest pages the archive does not have yet (in page packs); return the root id."""
