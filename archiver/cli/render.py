@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 from tqdm import tqdm
 
@@ -12,7 +13,7 @@ class TqdmProgress:
 
     def __init__(self, enabled: bool | None = None) -> None:
         self.enabled = sys.stderr.isatty() if enabled is None else enabled
-        self._bar: tqdm[None] | None = None
+        self._bar: tqdm[Any] | None = None
         self.notes: list[str] = []
 
     def start(self, phase: str, total: int | None = None, unit: str = "msg") -> None:

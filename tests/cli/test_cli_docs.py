@@ -1,4 +1,4 @@
-"""Every command has --help that explains it and is documented in the README (sqlite-utils test_docs style)."""
+"""Every command has --help that explains it and is documented in the README (as sqlite-utils does)."""
 
 from __future__ import annotations
 

@@ -6,8 +6,8 @@ Usage::
         dv.add_user("alice", "secret")
         imapclient.IMAPClient("127.0.0.1", port=dv.port, ssl=False).login("alice", "secret")
 
-Facts this relies on (see shared test-servers notes): Dovecot refuses to touch mail as root, so mail is owned by
-``nobody`` and every parent folder must be traversable; unix socket paths must stay short; SIGKILL to the
+Facts this relies on (see the shared test-servers notes): Dovecot refuses to touch mail as root, so mail
+is owned by ``nobody`` and every parent folder must be traversable; unix socket paths must stay short; SIGKILL to the
 master's process group stops everything at once.
 """
 
