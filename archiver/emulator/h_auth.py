@@ -73,6 +73,16 @@ async def enable(s: Session, tag: str, args: list[Value], uid: bool) -> None:
     s.ok(tag, "Success")
 
 
+@command("COMPRESS", AUTHED)
+async def compress(s: Session, tag: str, args: list[Value], uid: bool) -> None:
+    if len(args) != 1 or text(args[0]).upper() != "DEFLATE":
+        raise Bad("Unknown compression mechanism")
+    if s.compressed:
+        raise No("COMPRESSIONACTIVE", "Compression already active")
+    s.ok(tag, "Success")
+    await s.start_compression()
+
+
 @command("XYZZY", ANY)
 async def xyzzy(s: Session, tag: str, args: list[Value], uid: bool) -> None:
     s.ok(tag, "Nothing happens. (Success)")

@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import re
 import secrets
+import zlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
@@ -91,6 +92,8 @@ class Session:
         self.command_name = ""
         self._out: list[bytes] = []
         self._out_size = 0
+        self._deflate: zlib._Compress | None = None
+        self._pump: asyncio.Future[None] | None = None
         peer = writer.get_extra_info("peername")
         self.peer = peer[0] if isinstance(peer, tuple) else "127.0.0.1"
 
@@ -108,8 +111,34 @@ class Session:
     async def flush(self) -> None:
         if self._out:
             out, self._out, self._out_size = self._out, [], 0
-            self.writer.write(b"".join(out))
+            data = b"".join(out)
+            if self._deflate is not None:
+                data = self._deflate.compress(data) + self._deflate.flush(zlib.Z_SYNC_FLUSH)
+            self.writer.write(data)
         await self.writer.drain()
+
+    @property
+    def compressed(self) -> bool:
+        return self._deflate is not None
+
+    async def start_compression(self) -> None:
+        """COMPRESS=DEFLATE (RFC 4978): from now on both directions are raw DEFLATE streams."""
+        await self.flush()
+        self._deflate = zlib.compressobj(6, zlib.DEFLATED, -15)
+        raw, inflated = self.reader, asyncio.StreamReader(limit=1 << 24)
+        inflater = zlib.decompressobj(-15)
+
+        async def pump() -> None:
+            try:
+                while chunk := await raw.read(1 << 16):
+                    inflated.feed_data(inflater.decompress(chunk))
+            except (ConnectionError, zlib.error):
+                pass
+            finally:
+                inflated.feed_eof()
+
+        self._pump = asyncio.ensure_future(pump())
+        self.reader = inflated
 
     async def maybe_flush(self) -> None:
         if self._out_size >= FLUSH_AT:
@@ -197,6 +226,8 @@ class Session:
     def close(self) -> None:
         """Release the connection slot and close the socket (idempotent)."""
         self.release()
+        if self._pump is not None:
+            self._pump.cancel()
         self.writer.close()
 
     async def read_line(self) -> bytes:
