@@ -50,8 +50,8 @@ Choices where the fact sheet is uncertain (each switchable in ``EmulatorConfig``
   ``BAD Invalid character in literal`` and the connection is closed.
 - BYE_MID_FETCH / DROP_MID_FETCH fire after ``after_messages`` FETCH responses counted over all commands
   and connections since armed (or since the last firing); a drop flushes what was sent, then resets.
-- Not implemented although advertised (as Gmail does): COMPRESS=DEFLATE, ENVELOPE/BODYSTRUCTURE FETCH items
-  (answered with BAD).  OAUTHBEARER and QUOTA are minimal.
+- COMPRESS=DEFLATE works (mbsync uses it); ``stats`` count protocol bytes before compression.  ENVELOPE and
+  BODYSTRUCTURE FETCH items are not implemented (BAD).  OAUTHBEARER and QUOTA are minimal.
 - Daily budgets (``download_budget``/``upload_budget``) answer ``NO [OVERQUOTA] Account exceeded command or
   bandwidth limits.`` once used up; the 16th connection (``max_connections``) gets
   ``NO [ALERT] Too many simultaneous connections. (Failure)``.
