@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import threading
+import urllib.parse
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
@@ -26,6 +27,13 @@ if TYPE_CHECKING:
     from archiver.store.archive import Archive
 
 PACK_TARGET = 16 * 1024 * 1024
+
+
+def _has_password(url: str) -> bool:
+    try:
+        return urllib.parse.urlsplit(url).password is not None
+    except ValueError:
+        return False
 
 
 class ArchiveWriter:
@@ -182,6 +190,8 @@ class ArchiveWriter:
                stats: Mapping[str, int] | None = None) -> SnapshotInfo:
         """Flush, write the manifest pages, then the snapshot record (the single commit point)."""
         self._check_open()
+        if _has_password(source):
+            raise UsageError("the snapshot's source URL contains a password (never stored in an archive)")
         self._seal_open()
         ordered = sorted_records(records)
         self._check_blobs(ordered)

@@ -69,6 +69,13 @@ def test_commit_refuses_unknown_blob_and_duplicate_keys(archive: Archive) -> Non
     assert archive.snapshots() == []
 
 
+def test_commit_refuses_a_source_with_a_password(archive: Archive) -> None:
+    with archive.writer("a") as w, pytest.raises(UsageError, match="password"):
+        w.commit([], [], source="imaps://me:hunter2@imap.example.org")
+    assert archive.snapshots() == []
+    assert not any(b"hunter2" in p.read_bytes() for p in archive.path.rglob("*") if p.is_file())
+
+
 def test_resolve(archive: Archive) -> None:
     infos = []
     with archive.writer("a") as w:
