@@ -50,8 +50,16 @@ async def append(s: Session, tag: str, args: list[Value], uid: bool) -> None:
     with s.store.lock:
         acct.stats["appends"] += 1
         acct.stats["uploaded"] = acct.stats.get("uploaded", 0) + len(data)
-        m, _merged = rules.append(s.store, acct, f, data, flags, date)
+        m, merged = rules.append(s.store, acct, f, data, flags, date)
         new_uid = f.by_msgid.get(m.gm_msgid)
+        sel = s.selected
+        if merged and sel is not None and m.gm_msgid in sel.by_msgid:
+            # D3: Gmail told the selected folder about the surviving message in an unsolicited FETCH
+            old_uid = sel.by_msgid[m.gm_msgid]
+            if old_uid in s.view:
+                seq = s.view.index(old_uid) + 1
+                flag_list = " ".join(sorted(m.flags))
+                s.line(f"* {seq} FETCH (UID {old_uid} MODSEQ ({m.modseq}) FLAGS ({flag_list}))")
         if "\\Deleted" in flags and s.config.auto_expunge:
             rules.expunge_from(s.store, acct, f, m.gm_msgid)
         s.sync(expunges=True, exists=not s.config.noop_shows_new)

@@ -89,7 +89,8 @@ async def xyzzy(s: Session, tag: str, args: list[Value], uid: bool) -> None:
 
 
 def _authenticated(s: Session, tag: str, user: str) -> None:
-    acct = s.store.accounts[user]
+    acct = s.store.find(user)
+    assert acct is not None
     if acct.connections >= s.config.max_connections:
         raise No("ALERT", "Too many simultaneous connections.")
     acct.connections += 1
@@ -101,7 +102,7 @@ def _authenticated(s: Session, tag: str, user: str) -> None:
 
 
 def _check_password(s: Session, user: str, password: str) -> None:
-    acct = s.store.accounts.get(user)
+    acct = s.store.find(user)
     if acct is not None and acct.password is not None and secrets.compare_digest(
             acct.password.encode(), password.replace(" ", "").encode()):
         return
@@ -178,7 +179,7 @@ async def _xoauth2(s: Session, tag: str, payload: bytes) -> None:
 
 async def _bearer(s: Session, tag: str, user: str, token: str) -> None:
     with s.store.lock:
-        acct = s.store.accounts.get(user)
+        acct = s.store.find(user)
         good = (acct is not None and acct.oauth_token is not None and token.startswith("Bearer ")
                 and secrets.compare_digest(acct.oauth_token.encode(), token[7:].encode()))
         if good:

@@ -130,6 +130,13 @@ class Store:
                 self._new_folder(acct, self.config.special_name(role), role)
             return acct
 
+    def find(self, user: str) -> Account | None:
+        """The account a login name means (Gmail addresses are case-insensitive)."""
+        acct = self.accounts.get(user)
+        if acct is None:
+            acct = next((a for u, a in self.accounts.items() if u.casefold() == user.casefold()), None)
+        return acct
+
     def account(self, user: str) -> Account:
         try:
             return self.accounts[user]

@@ -157,3 +157,19 @@ def test_noop_needed_before_appended_mail_shows(emu: GmailEmulator, raw: Raw,
     assert r2.until("a1") == [b"* 1 EXISTS\r\n", b"a1 OK [APPENDUID 633655512 1] (Success)\r\n"]
     r2.close()
     assert raw.cmd("SELECT INBOX")[4] == b"* 0 RECENT\r\n"
+
+
+def test_duplicate_append_unsolicited_fetch(emu: GmailEmulator, raw: Raw) -> None:
+    """D3: APPEND of a message the selected folder shows brings an unsolicited FETCH of the survivor."""
+    gid = emu.seed(USER, msg(1), labels=("\\Inbox",), flags=("\\Seen",))
+    raw.login("ME@gmail.com")  # addresses are case-insensitive
+    raw.cmd('SELECT "[Gmail]/All Mail"')
+    data = msg(1)
+    raw.send(b"a1 APPEND Restored {%d+}\r\n" % len(data) + data + b"\r\n")
+    assert raw.until("a1")[-1] == b"a1 NO [TRYCREATE] Folder doesn't exist. (Failure)\r\n"
+    raw.cmd("CREATE Restored")
+    raw.send(b"a2 APPEND Restored {%d+}\r\n" % len(data) + data + b"\r\n")
+    lines = raw.until("a2")
+    modseq = emu.message(USER, gid).modseq
+    assert lines[0] == b"* 1 FETCH (UID 1 MODSEQ (%d) FLAGS (\\Seen))\r\n" % modseq
+    assert lines[1].startswith(b"a2 OK [APPENDUID ")
