@@ -206,8 +206,8 @@ class Session:
                 await self.flush()
         except Closing as exc:
             abort = exc.abort
-        except (ConnectionError, asyncio.IncompleteReadError):
-            pass
+        except (ConnectionError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError):
+            pass  # the client went away, or sent a line longer than the reader's limit
         finally:
             with contextlib.suppress(BaseException):
                 await self.flush()

@@ -217,8 +217,10 @@ class Store:
             acct.folders[after] = g
         for m in list(acct.messages.values()):
             if m.labels & renames.keys():
+                # folder membership is unchanged (same folders, new names), so no UID moves; MODSEQ does
                 labels = frozenset(renames.get(lb, lb) for lb in m.labels)
-                acct.messages[m.gm_msgid] = dataclasses.replace(m, labels=labels)
+                acct.modseq += 1
+                acct.messages[m.gm_msgid] = dataclasses.replace(m, labels=labels, modseq=acct.modseq)
         self.version += 1
 
     def reset_uidvalidity(self, acct: Account, name: str) -> None:

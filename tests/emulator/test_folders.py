@@ -106,7 +106,9 @@ def test_create_delete_rename(emu: GmailEmulator, client: IMAPClient, raw: Raw) 
     assert raw.cmd('CREATE "INBOX"')[0].startswith(b"t3 NO [ALREADYEXISTS]")
     assert raw.cmd('CREATE " x"')[0] == b"t4 NO [CANNOT] Folder contains excess whitespace (Failure)\r\n"
     gid = emu.seed(USER, msg(1), labels=("Projects/Alpha",))
+    uids, modseq = emu.uids(USER, "Projects/Alpha"), emu.message(USER, gid).modseq
     client.rename_folder("Projects", "Work")
+    assert emu.uids(USER, "Work/Alpha") == uids and emu.message(USER, gid).modseq > modseq
     names = set(_listing(client))
     assert {"Work", "Work/Alpha"} <= names and "Projects" not in names
     assert emu.message(USER, gid).labels == {"Work/Alpha"}
