@@ -23,7 +23,7 @@ def test_cli_emulator_serves_seeded_mail(corpus_dir: Path) -> None:
         cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         assert proc.stdout is not None and proc.stderr is not None
-        lines = []
+        lines: list[str] = []
         while not lines or lines[-1] != "}\n":
             line = proc.stdout.readline()
             assert line, proc.stderr.read()
