@@ -222,7 +222,7 @@ class _Run:
                 hit = by_gm.get(e.gm_msgid) if e.gm_msgid is not None else by_uid.get(
                     (scan.name, scan.state.uidvalidity, uid))
                 if hit is not None and self.archive.has_blob(hit[0]):
-                    e.blob_id, e.message_id = hit[0], hit[1]
+                    e.blob_id = hit[0]
                     self.refs[hit[0]] = hit[2]
 
     # -- bodies --------------------------------------------------------------------------------------------
@@ -284,11 +284,11 @@ class _Run:
         same = self._by_key.get(entry.key, [entry]) if entry.key is not None else [entry]
         for e in same:
             e.blob_id = item.blob_id
-            e.message_id = item.message_id
-        self.refs[item.blob_id] = item.refs
+        if not self.gmail:
+            self.refs[item.blob_id] = item.refs
         self._live.stored(item.folder, entry)
         self.progress.advance(1, item.size)
-        durable = (item.folder, self._uidvalidity[item.folder], item.uid, item.blob_id, item.message_id,
+        durable = (item.folder, self._uidvalidity[item.folder], item.uid, item.blob_id, entry.message_id,
                    item.refs, entry.gm_msgid)
         self._checkpointer.offer(item.size, durable, self._live.records)
 

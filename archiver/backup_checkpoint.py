@@ -5,7 +5,9 @@ journal which UIDs / X-GM-MSGIDs the new blobs belong to; it costs the same what
 the next run reads the journal to skip those downloads after a kill or a lost connection.  Rarely (every
 ``seconds``): a partial snapshot with every record known so far, a resumable point in time that other
 commands can read.  A checkpoint never starts sooner than ``cost_factor`` times the previous one's
-duration after it, which bounds the time spent checkpointing; at most one runs at a time.
+duration after it (bounding the time spent checkpointing) unless two intervals are waiting; at most one
+runs at a time, and when downloads outrun it (slow fsync) the caller waits: a few intervals at most are
+ever at risk.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ class CheckpointPolicy:
 
     nbytes: int | None = None
     share: float = 1 / 48
-    min_bytes: int = 512 << 10
+    min_bytes: int = 1 << 20
     max_bytes: int = 256 << 20
     seconds: float = 60.0
     cost_factor: float = 2.0
@@ -66,13 +68,16 @@ class Checkpointer:
         self._since += nbytes
         self._pending.append(item)
         if self._thread is not None and self._thread.is_alive():
-            return
+            if self._since < 2 * self._interval:
+                return
+            self._thread.join()  # back-pressure: downloads outrun the disk, wait for it
         self._raise()
         now = time.monotonic()
-        if now - self._last_end < self._policy.cost_factor * self._last_cost:
-            return
         full = now - self._last_full >= self._policy.seconds
         if not full and self._since < self._interval:
+            return
+        too_soon = now - self._last_end < self._policy.cost_factor * self._last_cost
+        if too_soon and self._since < 2 * self._interval:
             return
         items, self._pending, self._since = self._pending, [], 0
         snapshot = list(records()) if full else None

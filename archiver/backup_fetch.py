@@ -73,6 +73,9 @@ def make_jobs(folder: str, sizes: Sequence[tuple[int, int]], *, max_bytes: int =
     return jobs
 
 
+STORE_THREADS = 2
+
+
 class StoreSink(Protocol):
     """What the downloader needs from the archive: thread-safe ``put_blob`` (``ArchiveWriter``)."""
 
@@ -99,7 +102,9 @@ class Downloader:
         self._spare = [first_session] if first_session is not None else []
         self._parse_refs = parse_refs
         self._note = note or (lambda _m: None)
-        self._bodies: queue.Queue[tuple[str, int, bytes] | None] = queue.Queue(maxsize=16)
+        self._bodies: queue.Queue[tuple[str, int, bytes, str | None, tuple[str, ...]] | None] = queue.Queue(
+            maxsize=16)
+        self._stored_lock = threading.Lock()
         self._jobs: queue.Queue[Job] = queue.Queue()
         self._lock = threading.Lock()
         self._failed: list[Failed] = []
@@ -118,8 +123,10 @@ class Downloader:
         for job in jobs:
             self._jobs.put(job)
         n = min(self._connections, len(jobs))
-        store = threading.Thread(target=self._store_loop, name="backup-store", daemon=True)
-        store.start()
+        stores = [threading.Thread(target=self._store_loop, name=f"backup-store-{i}", daemon=True)
+                  for i in range(STORE_THREADS)]
+        for t in stores:
+            t.start()
         workers = [threading.Thread(target=self._fetch_loop, name=f"backup-fetch-{i}", daemon=True)
                    for i in range(n)]
         for w in workers:
@@ -131,8 +138,10 @@ class Downloader:
             self._stop.set()
             raise
         finally:
-            self._bodies.put(None)
-            store.join()
+            for _t in stores:
+                self._bodies.put(None)
+            for t in stores:
+                t.join()
             for s in self._spare:
                 s.logout()
         if self._fatal is not None:
@@ -151,30 +160,35 @@ class Downloader:
 
     def _fetch_loop(self) -> None:
         rc = Reconnecting(self._session, policy=self._retry, note=self._note)
+        selected: str | None = None  # Reconnecting re-selects it after a reconnect
         try:
             while not self._stop.is_set() and self._gave_up is None:
                 try:
                     job = self._jobs.get_nowait()
                 except queue.Empty:
                     break
-                self._run_job(rc, job)
+                selected = self._run_job(rc, job, selected)
         except BaseException as exc:  # a fatal error: stop everyone, re-raised by run()
             self._abort(exc)
         finally:
             with contextlib.suppress(ArchiverError, OSError):
                 rc.close()
 
-    def _run_job(self, rc: Reconnecting, job: Job) -> None:
+    def _run_job(self, rc: Reconnecting, job: Job, selected: str | None) -> str | None:
+        """Download one job; returns the folder now selected (SELECT costs a server-side resync: once)."""
         got: set[int] = set()
         try:
-            rc.select(job.folder, readonly=True)
+            if job.folder != selected:
+                rc.select(job.folder, readonly=True)
+                selected = job.folder
             for uid, data in rc.fetch_bodies(job.uids):
                 got.add(uid)
                 with self._lock:
                     self.bytes_downloaded += len(data)
-                self._bodies.put((job.folder, uid, data))
+                mid, refs = mail.ids(data) if self._parse_refs else (None, [])
+                self._bodies.put((job.folder, uid, data, mid, tuple(refs)))
                 if self._stop.is_set():
-                    return
+                    return selected
         except AuthError:
             raise
         except RemoteError as exc:  # retries used up (or not retryable): stop downloading
@@ -182,10 +196,11 @@ class Downloader:
             self._fail(Failed(job.folder, todo, f"{type(exc).__name__}: {exc}"))
             with self._lock:
                 self._gave_up = self._gave_up or f"the download stopped after {type(exc).__name__}"
-            return
+            return None
         missing = tuple(u for u in job.uids if u not in got)
         if missing:
             self._fail(Failed(job.folder, missing, "no body returned (deleted during the backup?)"))
+        return selected
 
     def _fail(self, failed: Failed) -> None:
         with self._lock:
@@ -197,7 +212,7 @@ class Downloader:
                 self._fatal = exc
         self._stop.set()
 
-    # -- store thread ---------------------------------------------------------------------------------------
+    # -- store threads ---------------------------------------------------------------------------------------
     def _store_loop(self) -> None:
         while True:
             item = self._bodies.get()
@@ -205,10 +220,10 @@ class Downloader:
                 return
             if self._fatal is not None:
                 continue  # drain so download threads never block on a full queue
-            folder, uid, data = item
+            folder, uid, data, mid, refs = item
             try:
-                blob = self._writer.put_blob(data)
-                refs = tuple(mail.references(data)) if self._parse_refs else ()
-                self._on_stored(Stored(folder, uid, blob, len(data), mail.message_id(data), refs))
+                blob = self._writer.put_blob(data)  # SHA-256 and zstd let go of the GIL: threads help
+                with self._stored_lock:
+                    self._on_stored(Stored(folder, uid, blob, len(data), mid, refs))
             except BaseException as exc:
                 self._abort(exc)

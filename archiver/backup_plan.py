@@ -257,8 +257,7 @@ class LiveRecords:
                     self._groups[group].append((name, e))
         self._keys: dict[str, list[str]] = defaultdict(list)
         self._records: dict[str, MessageRecord] = {}
-        for group in list(self._groups):
-            self._rebuild(group)
+        self._dirty: set[str] = set(self._groups)  # rebuilt only when records() is asked for
 
     def _group(self, e: Entry) -> str | None:
         return e.key if self._gmail else e.blob_id
@@ -270,7 +269,7 @@ class LiveRecords:
             return
         if not self._gmail:
             self._groups[group].append((folder, entry))
-        self._rebuild(group)
+        self._dirty.add(group)
 
     def _rebuild(self, group: str) -> None:
         for key in self._keys.pop(group, []):
@@ -292,4 +291,7 @@ class LiveRecords:
             self._keys[group].append(rec.key)
 
     def records(self) -> list[MessageRecord]:
+        for group in sorted(self._dirty):
+            self._rebuild(group)
+        self._dirty.clear()
         return list(self._records.values())

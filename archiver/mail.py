@@ -19,9 +19,11 @@ _HEADER_LINE = re.compile(rb"^([\x21-\x39\x3b-\x7e]+)[ \t]*:(.*)$", re.S)
 
 def header_block(raw: bytes) -> bytes:
     """The header section of ``raw``: everything before the first empty line (all of it if none)."""
-    ends = [i for i in (raw.find(b"\r\n\r\n"), raw.find(b"\n\n")) if i >= 0]
     if raw.startswith((b"\r\n", b"\n")):
         return b""
+    crlf = raw.find(b"\r\n\r\n")
+    lf = raw.find(b"\n\n", 0, crlf if crlf >= 0 else len(raw))  # never scans a body twice
+    ends = [i for i in (crlf, lf) if i >= 0]
     return raw[: min(ends)] if ends else raw
 
 
@@ -101,6 +103,24 @@ def normalize_id(value: str | None) -> str | None:
         return ids[0]
     folded = fold_ws(value)
     return folded or None
+
+
+def ids(raw: bytes) -> tuple[str | None, list[str]]:
+    """(Message-ID, references oldest first) with one pass over the headers (what threading needs)."""
+    mid: str | None = None
+    refs: list[str] = []
+    irt: list[str] = []
+    for name, value in headers(raw):
+        low = name.lower()
+        if low == "message-id" and mid is None:
+            mid = fold_ws(value) or None
+        elif low == "references":
+            refs += msgid_list(value)
+        elif low == "in-reply-to":
+            irt += msgid_list(value)
+    out = list(dict.fromkeys(refs))
+    out += [i for i in dict.fromkeys(irt) if i not in out]
+    return mid, out
 
 
 def references(raw: bytes) -> list[str]:

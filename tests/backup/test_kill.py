@@ -24,12 +24,12 @@ def _cli(path: Path, port: int) -> subprocess.Popen[bytes]:
     env = dict(os.environ, GMAIL_ARCHIVER_PASSWORD="secret", PYTHONPATH=str(REPO))
     return subprocess.Popen([sys.executable, "-m", "archiver", "backup", str(path),
                              f"imap://alice@127.0.0.1:{port}", "--init", "--json", "--no-progress",
-                             "--connections", "2"],
+                             "--connections", "1"],
                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
 
 
 def test_kill_9_then_resume(dovecot: DovecotServer, tmp_path: Path) -> None:
-    msgs = [m.raw for m in generate(3000, seed=11, avg_size=20_000)]
+    msgs = [m.raw for m in generate(3000, seed=11, avg_size=30_000)]
     dovecot.write_maildir("alice", "INBOX", msgs[:2000])
     dovecot.write_maildir("alice", "Lists", msgs[2000:])
     mailbox = sum(len(m) for m in msgs)
@@ -38,7 +38,7 @@ def test_kill_9_then_resume(dovecot: DovecotServer, tmp_path: Path) -> None:
     killed = 0
     for _ in range(3):
         proc = _cli(path, dovecot.port)
-        time.sleep(rng.uniform(0.5, 1.8))
+        time.sleep(rng.uniform(0.4, 1.0))
         if proc.poll() is None:
             os.kill(proc.pid, signal.SIGKILL)
             killed += 1

@@ -58,7 +58,7 @@ def test_corpus_message_ids_match_manifest(corpus_dir: Path) -> None:
     wrong = []
     for raw, expected in _corpus(corpus_dir):
         got = mail.message_id(raw)
-        mail.references(raw)
+        assert mail.ids(raw) == (got, mail.references(raw))
         mail.date(raw)
         if expected and mail.normalize_id(got) != mail.normalize_id(expected):
             wrong.append((expected, got))
