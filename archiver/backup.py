@@ -17,11 +17,12 @@ import datetime as _dt
 import functools
 import hashlib
 import os
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from archiver.backup_checkpoint import Checkpointer, CheckpointPolicy, Durable
+from archiver.backup_checkpoint import Checkpointer, CheckpointPolicy, Durable, Found, read_journal
 from archiver.backup_fetch import Downloader, Job, Stored, make_jobs
 from archiver.backup_plan import (
     Entry,
@@ -31,9 +32,16 @@ from archiver.backup_plan import (
     assemble_gmail,
     diff_counts,
 )
-from archiver.backup_scan import FolderScan, carried_over, choose_folders, scan_folder
+from archiver.backup_scan import (
+    DeferredMeta,
+    FolderScan,
+    carried_over,
+    choose_folders,
+    entry_from_meta,
+    scan_folder,
+)
 from archiver.errors import ArchiverError, AuthError, RemoteError
-from archiver.imap import Credentials, Endpoint, Session, connect, parse_url
+from archiver.imap import Credentials, Endpoint, MessageMeta, Session, connect, parse_url
 from archiver.imap.retry import Reconnecting, RetryPolicy
 from archiver.model import MessageRecord
 from archiver.progress import NullProgress, Progress
@@ -73,6 +81,12 @@ class BackupResult:
     complete: bool = True
     checkpoints: int = 0
     """Checkpoints made during the download (points a killed run resumes from)."""
+
+
+DEFER_OVER = 200
+"""Off Gmail, a folder with more new UIDs than this reads their metadata while the bodies download."""
+GUESSED_SIZE = 16 << 10
+"""Size assumed for a message whose metadata has not come yet (to cut download batches)."""
 
 
 def _utcnow() -> _dt.datetime:
@@ -132,6 +146,8 @@ class _Run:
         self.prev = PreviousState()
         self.threads = ThreadIndex()
         self.checkpoints = 0
+        self._lock = threading.RLock()
+        self._by_uid: dict[tuple[str, int, int], Found] = {}
 
     def connect(self) -> Session:
         return connect(self.endpoint, self.credentials)
@@ -199,27 +215,19 @@ class _Run:
         self.progress.finish()
 
     def _scan_folder(self, session: Session, *, name: str, role: str | None) -> FolderScan:
-        return scan_folder(session, name, role, self.prev, gmail=self.gmail)
+        return scan_folder(session, name, role, self.prev, gmail=self.gmail, defer_over=DEFER_OVER)
 
     def _resume_from_journal(self) -> None:
         """Bodies an interrupted run since the last complete snapshot already stored are not downloaded
         again: the journal maps them to their blobs (a UID under its UIDVALIDITY, or an X-GM-MSGID)."""
-        by_uid: dict[tuple[str, int, int], tuple[str, str | None, tuple[str, ...]]] = {}
-        by_gm: dict[int, tuple[str, str | None, tuple[str, ...]]] = {}
-        for entry in self.journal:
-            for item in entry.get("items", []):  # type: ignore[attr-defined]
-                folder, uidvalidity, uid, blob, mid, refs, gm = item
-                found = (blob, mid, tuple(refs))
-                by_uid[(folder, uidvalidity, uid)] = found
-                if gm is not None:
-                    by_gm[gm] = found
-        if not by_uid:
+        self._by_uid, by_gm = read_journal(self.journal)
+        if not self._by_uid:
             return
         for scan in self.scans:
             for uid, e in scan.entries.items():
                 if e.blob_id is not None:
                     continue
-                hit = by_gm.get(e.gm_msgid) if e.gm_msgid is not None else by_uid.get(
+                hit = by_gm.get(e.gm_msgid) if e.gm_msgid is not None else self._by_uid.get(
                     (scan.name, scan.state.uidvalidity, uid))
                 if hit is not None and self.archive.has_blob(hit[0]):
                     e.blob_id = hit[0]
@@ -227,9 +235,13 @@ class _Run:
 
     # -- bodies --------------------------------------------------------------------------------------------
     def _download(self, session: Session, writer: ArchiveWriter) -> tuple[int, int]:
-        """Download every body the archive lacks; returns (bytes downloaded, bytes of new blobs)."""
+        """Download every body the archive lacks (deferred metadata read alongside on ``session``);
+        returns (bytes downloaded, bytes of new blobs)."""
         wanted = self._wanted()
         pairs = {s.name: [(uid, s.entries[uid].size) for uid in wanted.get(s.name, ())] for s in self.scans}
+        deferred = self._deferred()
+        for name, uids in deferred.items():
+            pairs.setdefault(name, []).extend((u, GUESSED_SIZE) for u in uids if (name, u) not in self._early)
         total = sum(size for p in pairs.values() for _u, size in p)
         # batches: small enough that a kill loses little in flight, big enough for few round trips
         batch = max(256 << 10, min(2 << 20, total // 128))
@@ -248,20 +260,59 @@ class _Run:
                 for e in s.entries.values():
                     if e.key is not None and e.blob_id is None:
                         self._by_key.setdefault(e.key, []).append(e)
+        meta: DeferredMeta | None = None
+        if deferred:
+            pending = [session]
+            rc = Reconnecting(lambda: pending.pop() if pending else self.connect(), policy=self.retry,
+                              note=self.progress.note)
+            meta = DeferredMeta(rc, deferred, self._on_meta)
+            meta.start()
         dl = Downloader(self.connect, writer, connections=min(self.connections, max(1, total >> 20)),
-                        on_stored=self._on_stored, retry=self.retry, first_session=session,
+                        on_stored=self._on_stored, retry=self.retry,
+                        first_session=None if meta is not None else session,
                         parse_refs=not self.gmail, note=self.progress.note)
         try:
-            failed = dl.run(jobs)
+            failed = [(f.folder, f.uids, f.reason) for f in dl.run(jobs)]
         finally:
+            if meta is not None:
+                failed_meta = meta.join()
             self.progress.finish()
             self._checkpointer.close()
             self.checkpoints = self._checkpointer.flushes
-        for f in failed:
-            self.problems.append(BackupProblem(f.folder, f.uids, f.reason))
+        if meta is not None:
+            failed += failed_meta
+        for folder, uids, reason in failed:
+            self.problems.append(BackupProblem(folder, uids, reason))
             self.progress.note(str(self.problems[-1]))
         writer.flush()  # blobs still buffered for dictionary training count too
         return dl.bytes_downloaded, self.archive.stats().blob_stored_bytes - stored_before
+
+    def _deferred(self) -> dict[str, tuple[int, ...]]:
+        """Folder -> new UIDs whose metadata comes during the download; bodies a killed run journaled
+        are noted in ``_early`` and not downloaded again."""
+        self._early: dict[tuple[str, int], tuple[str, tuple[str, ...]]] = {}
+        out = {}
+        for scan in self.scans:
+            if scan.deferred:
+                out[scan.name] = scan.deferred
+                for uid in scan.deferred:
+                    hit = self._by_uid.get((scan.name, scan.state.uidvalidity, uid))
+                    if hit is not None and self.archive.has_blob(hit[0]):
+                        self._early[(scan.name, uid)] = (hit[0], hit[2])
+        return out
+
+    def _on_meta(self, folder: str, metas: list[MessageMeta]) -> None:
+        """Metadata thread: new entries; a body that came first is attached now."""
+        with self._lock:
+            entries = self._by_folder[folder]
+            for meta in metas:
+                entry = entry_from_meta(meta)
+                entries[meta.uid] = entry
+                early = self._early.pop((folder, meta.uid), None)
+                if early is not None:
+                    entry.blob_id = early[0]
+                    self.refs[early[0]] = early[1]
+                    self._live.stored(folder, entry)
 
     def _wanted(self) -> dict[str, list[int]]:
         """Folder -> UIDs to download: Gmail, one copy per X-GM-MSGID; others, every unknown body."""
@@ -280,17 +331,21 @@ class _Run:
 
     def _on_stored(self, item: Stored) -> None:
         """Store thread: note the blob on every entry it belongs to; commit a checkpoint when due."""
-        entry = self._by_folder[item.folder][item.uid]
-        same = self._by_key.get(entry.key, [entry]) if entry.key is not None else [entry]
-        for e in same:
-            e.blob_id = item.blob_id
-        if not self.gmail:
-            self.refs[item.blob_id] = item.refs
-        self._live.stored(item.folder, entry)
-        self.progress.advance(1, item.size)
-        durable = (item.folder, self._uidvalidity[item.folder], item.uid, item.blob_id, entry.message_id,
-                   item.refs, entry.gm_msgid)
-        self._checkpointer.offer(item.size, durable, self._live.records)
+        with self._lock:
+            if not self.gmail:
+                self.refs[item.blob_id] = item.refs
+            entry = self._by_folder[item.folder].get(item.uid)
+            if entry is None:  # its metadata has not come yet
+                self._early[(item.folder, item.uid)] = (item.blob_id, item.refs)
+            else:
+                same = self._by_key.get(entry.key, [entry]) if entry.key is not None else [entry]
+                for e in same:
+                    e.blob_id = item.blob_id
+                self._live.stored(item.folder, entry)
+            self.progress.advance(1, item.size)
+            durable = (item.folder, self._uidvalidity[item.folder], item.uid, item.blob_id, item.message_id,
+                       item.refs, entry.gm_msgid if entry is not None else None)
+            self._checkpointer.offer(item.size, durable, self._live.records)
 
     def _make_durable(self, items: Sequence[Durable]) -> None:
         """Checkpoint thread: seal the packs, then journal which messages the new blobs are."""

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from archiver.model import MessageRecord
@@ -111,3 +111,23 @@ class Checkpointer:
             self._thread.join()
             self._thread = None
         self._raise()
+
+
+Found = tuple[str, str | None, tuple[str, ...]]
+"""(blob id, Message-ID, references) of a body an earlier run stored."""
+
+
+def read_journal(entries: Iterable[Mapping[str, object]]) -> tuple[dict[tuple[str, int, int], Found],
+                                                                   dict[int, Found]]:
+    """The bodies earlier (interrupted) runs journaled: by (folder, UIDVALIDITY, UID) and by X-GM-MSGID."""
+    by_uid: dict[tuple[str, int, int], Found] = {}
+    by_gm: dict[int, Found] = {}
+    for entry in entries:
+        items = entry.get("items", [])
+        for item in items if isinstance(items, (list, tuple)) else ():
+            folder, uidvalidity, uid, blob, mid, refs, gm = item
+            found = (blob, mid, tuple(refs))
+            by_uid[(folder, uidvalidity, uid)] = found
+            if gm is not None:
+                by_gm[gm] = found
+    return by_uid, by_gm

@@ -10,12 +10,16 @@ again by (Message-ID, size, INTERNALDATE) when that is unambiguous.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+import functools
+import threading
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
 from archiver.backup_plan import ALL, JUNK, TRASH, Entry, PreviousState, clean_flags, plan_folder
-from archiver.errors import CapabilityMissing
+from archiver.errors import ArchiverError, AuthError, CapabilityMissing, RemoteError
 from archiver.imap import MessageMeta, Session
+from archiver.imap.retry import Reconnecting
 from archiver.model import FolderState
 
 
@@ -29,6 +33,8 @@ class FolderScan:
     entries: dict[int, Entry] = field(default_factory=dict)
     new: int = 0
     gone: int = 0
+    deferred: tuple[int, ...] = ()
+    """New UIDs whose metadata is read while their bodies download (see DeferredMeta)."""
 
 
 def choose_folders(session: Session, *, gmail: bool, include_spam: bool) -> list[tuple[str, str | None]]:
@@ -60,8 +66,12 @@ def previous_name(prev: PreviousState, name: str, role: str | None, gmail: bool)
 
 
 def scan_folder(session: Session, name: str, role: str | None, prev: PreviousState, *,
-                gmail: bool) -> FolderScan:
-    """SELECT one folder and work out its entries; bodies not yet known have ``blob_id`` None."""
+                gmail: bool, defer_over: int | None = None) -> FolderScan:
+    """SELECT one folder and work out its entries; bodies not yet known have ``blob_id`` None.
+
+    Off Gmail, when more than ``defer_over`` UIDs are new (a first backup), their metadata is not read
+    here but left in ``deferred``: bodies must be downloaded anyway, so both can run at once.
+    """
     status = session.select(name, readonly=True)
     uids = session.search_uids("ALL")
     pname = previous_name(prev, name, role, gmail)
@@ -81,7 +91,11 @@ def scan_folder(session: Session, name: str, role: str | None, prev: PreviousSta
                 entry.flags = clean_flags(meta.flags)
                 if meta.gm_labels is not None:
                     entry.gm_labels = tuple(meta.gm_labels)
-    for meta in _metas(session, plan.new_uids, None):
+    new_uids = plan.new_uids
+    can_defer = not gmail and not (plan.remap and pname is not None)
+    if can_defer and defer_over is not None and len(new_uids) > defer_over:
+        scan.deferred, new_uids = new_uids, ()
+    for meta in _metas(session, new_uids, None):
         entry = entry_from_meta(meta)
         if gmail and entry.key is not None:
             known = prev.by_key.get(entry.key)
@@ -113,3 +127,52 @@ def carried_over(name: str, role: str | None, prev: PreviousState, *, gmail: boo
     for uid in prev.by_folder.get(pname, {}):
         scan.entries[uid] = prev.entry(pname, uid, role)
     return scan
+
+
+def _fetch_meta(session: Session, *, uids: Sequence[int]) -> list[MessageMeta]:
+    return session.fetch_meta(uids)
+
+
+class DeferredMeta:
+    """Reads the metadata of deferred UIDs on its own connection, in chunks, while bodies download;
+    ``on_meta(folder, metas)`` merges each chunk.  What cannot be read is reported by ``join``."""
+
+    def __init__(self, rc: Reconnecting, folders: dict[str, tuple[int, ...]],
+                 on_meta: Callable[[str, list[MessageMeta]], None], chunk: int = 1000) -> None:
+        self._rc = rc
+        self._folders = folders
+        self._on_meta = on_meta
+        self._chunk = chunk
+        self._failed: list[tuple[str, tuple[int, ...], str]] = []
+        self._fatal: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="backup-meta", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            for folder, uids in self._folders.items():
+                done = 0
+                try:
+                    self._rc.select(folder, readonly=True)
+                    for i in range(0, len(uids), self._chunk):
+                        part = uids[i:i + self._chunk]
+                        self._on_meta(folder, self._rc.run(functools.partial(_fetch_meta, uids=part)))
+                        done = i + len(part)
+                except AuthError:
+                    raise
+                except RemoteError as exc:
+                    self._failed.append((folder, uids[done:], f"metadata could not be read: {exc}"))
+        except BaseException as exc:
+            self._fatal = exc
+        finally:
+            with contextlib.suppress(ArchiverError, OSError):
+                self._rc.close()
+
+    def join(self) -> list[tuple[str, tuple[int, ...], str]]:
+        """Wait for the end; (folder, UIDs, reason) of what could not be read.  Re-raises a fatal error."""
+        self._thread.join()
+        if self._fatal is not None:
+            raise self._fatal
+        return list(self._failed)

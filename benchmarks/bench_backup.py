@@ -17,7 +17,6 @@ import platform
 import random
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -53,17 +52,42 @@ def synth(n: int, size: int, seed: int = 1) -> list[bytes]:
     return out
 
 
+def _hwm(pid: int) -> int:
+    """VmHWM (peak resident set, KiB) of a running process, 0 if unreadable."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
 def run_measured(argv: list[str], env: dict[str, str] | None = None) -> tuple[float, int]:
-    """Wall seconds and peak RSS (KiB) of one subprocess."""
-    t0 = time.perf_counter()
-    proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, env=env)
-    _pid, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - t0
-    if status != 0:
-        tail = proc.stderr.read().decode()[-2000:] if proc.stderr else ""
-        raise RuntimeError(f"{argv[0]} failed ({status}): {tail}")
-    return wall, int(usage.ru_maxrss)
+    """Wall seconds and peak RSS (KiB) of one subprocess.
+
+    The peak is VmHWM polled every 2 ms: wait4's ru_maxrss would include this (big) parent's memory,
+    which a forked or vforked child inherits before exec.
+    """
+    with tempfile.TemporaryFile() as err:
+        t0 = time.perf_counter()
+        pid = os.posix_spawnp(argv[0], argv, dict(env or os.environ), file_actions=[
+            (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
+            (os.POSIX_SPAWN_OPEN, 1, os.devnull, os.O_WRONLY, 0),
+            (os.POSIX_SPAWN_DUP2, err.fileno(), 2)])
+        peak = 0
+        while True:
+            done, status = os.waitpid(pid, os.WNOHANG)
+            if done:
+                break
+            peak = max(peak, _hwm(pid))
+            time.sleep(0.002)
+        wall = time.perf_counter() - t0
+        if status != 0:
+            err.seek(0)
+            raise RuntimeError(f"{argv[0]} failed ({status}): {err.read().decode()[-2000:]}")
+    return wall, peak
 
 
 def mbsync_config(dv: DovecotServer, target: Path) -> str:
