@@ -120,7 +120,8 @@ SyncState *
 
 
 def du(path: Path) -> int:
-    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+    """Bytes of the files under ``path``, the archive's rebuildable local ``cache/`` left out."""
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file() and "cache" not in p.parts)
 
 
 def main() -> None:
@@ -156,15 +157,25 @@ def main() -> None:
             theirs_t.append(t)
             theirs_rss = max(theirs_rss, rss)
             maildir_bytes = du(target)
-            shutil.rmtree(target)
             arch = work / f"ar{i}"
-            t, rss = run_measured([sys.executable, "-m", "archiver", "backup", str(arch),
-                                   f"imap://alice@127.0.0.1:{dv.port}", "--init", "--no-progress",
-                                   "--connections", str(args.connections)], env=env)
+            ours_cmd = [sys.executable, "-m", "archiver", "backup", str(arch), f"imap://alice@127.0.0.1:{dv.port}",
+                        "--init", "--no-progress", "--connections", str(args.connections)]
+            t, rss = run_measured(ours_cmd, env=env)
             ours_t.append(t)
             ours_rss = max(ours_rss, rss)
             archive_bytes = du(arch)
-            shutil.rmtree(arch)
+            if i < args.runs - 1:
+                shutil.rmtree(target)
+                shutil.rmtree(arch)
+        # incremental: nothing new, then 1% new mail, both tools on top of their last full copy
+        incr: dict[str, tuple[float, float, int]] = {}
+        for label in ("nothing new", "1% new"):
+            if label == "1% new":
+                dv.write_maildir("alice", "INBOX", synth(max(1, args.messages // 100), args.size, seed=2))
+            size0 = du(arch)
+            t_theirs, _ = run_measured(["mbsync", "-q", "-c", str(rc), "-a"])
+            t_ours, _ = run_measured(ours_cmd, env=env)
+            incr[label] = (t_ours, t_theirs, du(arch) - size0)
     shutil.rmtree(work, ignore_errors=True)
     ours, theirs = statistics.median(ours_t), statistics.median(theirs_t)
     lines = [
@@ -179,6 +190,8 @@ def main() -> None:
         f"- median wall: gmail-archiver {ours:.2f} s, mbsync {theirs:.2f} s, **ratio {ours / theirs:.2f}x**",
         f"- peak RSS: gmail-archiver {ours_rss / 1024:.0f} MB, mbsync {theirs_rss / 1024:.0f} MB",
         f"- on disk: archive {archive_bytes / 1e6:.1f} MB, mbsync Maildir {maildir_bytes / 1e6:.1f} MB",
+        *(f"- incremental, {label}: gmail-archiver {o:.2f} s (archive +{grown / 1e3:.1f} KB without cache/), "
+          f"mbsync {m:.2f} s" for label, (o, m, grown) in incr.items()),
     ]
     print("\n".join(lines))
     if args.append:

@@ -80,4 +80,6 @@ def check_blobs(archive: Archive, records: list[MessageRecord],
 
 
 def tree_bytes(path: Path) -> int:
-    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+    """Bytes of an archive's files, without the rebuildable local index cache (``cache/``)."""
+    files = [p for p in path.rglob("*") if p.is_file() and "cache" not in p.relative_to(path).parts]
+    return sum(p.stat().st_size for p in files)

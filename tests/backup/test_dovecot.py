@@ -62,12 +62,13 @@ def test_generic_backup_incremental_changes_and_uidvalidity(dovecot: DovecotServ
     assert sent < 20_000, sent
     assert tree_bytes(path) - size0 < 10_000
 
-    # new mail, a flag change, a move to Trash, a deletion
+    # new mail, a flag change, a label (folder) added, a move to Trash, a deletion
     with IMAPClient("127.0.0.1", port=dovecot.port, ssl=False) as c:
         c.login("alice", "secret")
         c.select_folder("INBOX")
         uids = sorted(c.search("ALL"))
         c.add_flags(uids[10:13], [b"\\Flagged"])
+        c.copy(uids[40:43], "Archive")  # a label added: same bytes in one more folder
         c.move(uids[20:22], "Trash")
         c.delete_messages(uids[30:32])
         c.expunge()
