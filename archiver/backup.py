@@ -243,6 +243,9 @@ class _Run:
         for name, uids in deferred.items():
             pairs.setdefault(name, []).extend((u, GUESSED_SIZE) for u in uids if (name, u) not in self._early)
         total = sum(size for p in pairs.values() for _u, size in p)
+        if not deferred and not any(pairs.values()):  # nothing to read: no connection, no checkpoint
+            session.logout()
+            return 0, 0
         # batches: small enough that a kill loses little in flight, big enough for few round trips
         batch = max(256 << 10, min(2 << 20, total // 128))
         jobs: list[Job] = [j for name, p in pairs.items() for j in make_jobs(name, p, max_bytes=batch)]
@@ -319,13 +322,12 @@ class _Run:
         wanted: dict[str, list[int]] = {}
         seen: set[str] = set()
         for scan in self.scans:
-            for uid, e in sorted(scan.entries.items()):
-                if e.blob_id is not None:
-                    continue
-                if self.gmail and e.key is not None:
-                    if e.key in seen:
+            for uid in sorted(u for u, e in scan.entries.items() if e.blob_id is None):
+                key = scan.entries[uid].key
+                if self.gmail and key is not None:
+                    if key in seen:
                         continue
-                    seen.add(e.key)
+                    seen.add(key)
                 wanted.setdefault(scan.name, []).append(uid)
         return wanted
 

@@ -195,24 +195,29 @@ def assemble_generic(folders: Mapping[str, Sequence[Entry]], threads: ThreadInde
         known = next((e.thread_id for _n, e in seen if e.thread_id), None)
         if known:
             thread_of[key] = known
-    for key, seen in sorted(grouped.items(), key=lambda kv: (kv[1][0][1].internaldate, kv[0])):
-        if key not in thread_of:
-            e = seen[0][1]
-            assert e.blob_id is not None
-            thread_of[key] = threads.assign(e.message_id, refs.get(e.blob_id, ()), e.blob_id)
-    records = []
-    for key, seen in grouped.items():
+    unknown = [(k, v) for k, v in grouped.items() if k not in thread_of]
+    for key, seen in sorted(unknown, key=lambda kv: (kv[1][0][1].internaldate, kv[0])):
         e = seen[0][1]
         assert e.blob_id is not None
-        flags: set[str] = set()
-        for _n, c in seen:
-            flags.update(c.flags)
+        thread_of[key] = threads.assign(e.message_id, refs.get(e.blob_id, ()), e.blob_id)
+    records = []
+    for key, seen in grouped.items():
+        name, e = seen[0]
+        assert e.blob_id is not None
+        flags: tuple[str, ...]
+        labels: tuple[str, ...]
+        uids: tuple[tuple[str, int], ...]
+        if len(seen) == 1:  # the common case: one copy, its flags already clean
+            flags, labels, uids = e.flags, (name,), ((name, e.uid),)
+        else:
+            flags = clean_flags(f for _n, c in seen for f in c.flags)
+            labels = tuple(sorted({n for n, _c in seen}))
+            uids = tuple(sorted((n, c.uid) for n, c in seen))
         records.append(MessageRecord(
             key=key, blob_id=e.blob_id, size=e.size, internaldate=e.internaldate, tz_minutes=e.tz_minutes,
-            flags=clean_flags(flags), labels=tuple(sorted({n for n, _c in seen})),
-            thread_id=thread_of[key], message_id=e.message_id,
-            uids=tuple(sorted((n, c.uid) for n, c in seen))))
-    return sorted(records, key=lambda r: r.key)
+            flags=flags, labels=labels, thread_id=thread_of[key], message_id=e.message_id, uids=uids))
+    records.sort(key=lambda r: r.key)
+    return records
 
 
 @dataclass(frozen=True)
