@@ -20,7 +20,7 @@ ROLE_LABEL = {TRASH: "\\Trash", JUNK: "\\Spam"}
 """Gmail: the label a message gets for sitting in a folder of that role (its X-GM-LABELS lack it)."""
 
 
-@dataclass
+@dataclass(slots=True)
 class Entry:
     """One message copy in one folder, as seen in this run."""
 

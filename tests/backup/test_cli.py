@@ -45,6 +45,14 @@ def test_backup_json_and_exit_codes(emu: GmailEmulator, tmp_path: Path) -> None:
     # text output, second run: nothing new
     res = runner.invoke(app, ["backup", str(path), emu_url(emu)], env=env)
     assert res.exit_code == 0 and "0 new" in res.stdout
+    # an OAuth2 access token from a command (XOAUTH2)
+    emu.add_account("oauth@gmail.com", oauth_token="ya29.token-xyz")
+    url = emu_url(emu).replace("me%40gmail.com", "oauth%40gmail.com")
+    res = runner.invoke(app, ["backup", str(tmp_path / "o"), url, "--init", "--json",
+                              "--oauth2-token-command", "echo ya29.token-xyz"], env={})
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.stdout)["account"] == "oauth@gmail.com@127.0.0.1"
+    assert "ya29.token-xyz" not in res.output
     # the --json keys are documented in --help
     help_text = " ".join(runner.invoke(app, ["backup", "--help"]).output.split())
     assert all(k in help_text for k in KEYS)

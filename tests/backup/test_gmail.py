@@ -115,3 +115,17 @@ def test_spam_only_on_request_and_localised_names(tmp_path: Path, corpus_dir: Pa
         folders = {f.name for f in Archive.open(tmp_path / "a").load(r.snapshot).folders}
         assert folders == {"[Gmail]/Alle Nachrichten", "[Gmail]/Papierkorb"}
         assert any("\\Trash" in rec.labels for rec in keys.values())
+
+
+def test_hidden_all_mail_is_refused(tmp_path: Path) -> None:
+    import pytest
+
+    from archiver import CapabilityMissing
+    from archiver.emulator import EmulatorConfig
+
+    with GmailEmulator(EmulatorConfig(hidden_roles=frozenset({"all"}))) as server:
+        server.add_account(USER, password=PASSWORD)
+        server.seed(USER, b"Message-ID: <a@b>\r\n\r\nx\r\n")
+        with pytest.raises(CapabilityMissing) as err:
+            backup(tmp_path / "a", emu_url(server), credentials=CREDS, init=True)
+        assert err.value.hint and "Show in IMAP" in err.value.hint
