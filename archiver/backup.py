@@ -1,12 +1,12 @@
 """Backup: read a Gmail account (or any IMAP server) into the archive as one new snapshot.
 
-One run: connect, find the folders (backup_scan), compare each with the last snapshot of the account
-(complete or a checkpoint), download the bodies the archive lacks over several connections
-(backup_fetch), and commit the snapshot.  During a long download the records gathered so far are
-committed as checkpoints (``partial=True``) every few MB / seconds, so a kill or a dropped connection
-costs at most one checkpoint interval of downloading: the next run continues from the checkpoint.  A run
-that could not read everything still commits what it has, as a partial snapshot, and says what is missing
-in ``BackupResult.problems``; ``complete`` is True only when nothing is missing.
+One run: connect, find the folders and compare each with the last snapshot of the account, complete or
+partial (backup_scan, backup_plan); download the bodies the archive lacks over several connections while
+hashing and compressing on other threads (backup_fetch); commit the snapshot.  While downloading, the
+stored bodies are made durable and journaled every few MB, and a partial snapshot is written every minute
+(backup_checkpoint), so a kill or a lost connection costs at most a few MB: the next run reads the journal
+and continues.  A run that could not read everything still commits what it has, as a partial snapshot,
+and says what is missing in ``BackupResult.problems``; ``complete`` is True only when nothing is missing.
 """
 
 from __future__ import annotations
