@@ -1,0 +1,74 @@
+"""Checkpoint policy (pure timing/size logic with recording callbacks) and the resume journal format."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+
+from archiver import Archive
+from archiver.backup_checkpoint import Checkpointer, CheckpointPolicy, Durable, read_journal
+from archiver.model import MessageRecord
+
+
+class Recorder:
+    def __init__(self, block: threading.Event | None = None) -> None:
+        self.durable: list[list[Durable]] = []
+        self.commits: list[int] = []
+        self.block = block
+
+    def make_durable(self, items: Sequence[Durable]) -> None:
+        if self.block is not None:
+            self.block.wait(5)
+        self.durable.append(list(items))
+
+    def commit(self, records: Sequence[MessageRecord]) -> None:
+        self.commits.append(len(records))
+
+
+def _item(uid: int) -> Durable:
+    return ("INBOX", 7, uid, f"{uid:064x}", None, (), None)
+
+
+def test_durable_every_interval() -> None:
+    rec = Recorder()
+    policy = CheckpointPolicy(nbytes=1000, seconds=3600, cost_factor=0)
+    cp = Checkpointer(rec.make_durable, rec.commit, policy, total_bytes=10_000)
+    for uid in range(1, 26):
+        cp.offer(100, _item(uid), list)
+        cp.close()  # let each checkpoint finish, so the count is deterministic
+    assert [len(b) for b in rec.durable] == [10, 10]  # 25 items of 100 B, a checkpoint per 1000 B
+    assert rec.commits == []  # no partial snapshot before `seconds`
+    assert cp.flushes == 2 and cp.count == 0
+
+
+def test_partial_snapshot_when_seconds_elapsed() -> None:
+    rec = Recorder()
+    cp = Checkpointer(rec.make_durable, rec.commit, CheckpointPolicy(nbytes=10**9, seconds=0), total_bytes=1)
+    cp.offer(10, _item(1), lambda: [None] * 3)  # type: ignore[list-item]
+    cp.close()
+    assert rec.commits == [3] and cp.count == 1 and rec.durable == [[_item(1)]]
+
+
+def test_back_pressure_when_the_disk_is_slow() -> None:
+    gate = threading.Event()
+    rec = Recorder(block=gate)
+    cp = Checkpointer(rec.make_durable, rec.commit, CheckpointPolicy(nbytes=100, seconds=3600), total_bytes=1)
+    cp.offer(100, _item(1), list)          # starts a checkpoint that blocks
+    cp.offer(100, _item(2), list)          # one interval waiting: goes on
+    releaser = threading.Timer(0.2, gate.set)
+    releaser.start()
+    cp.offer(100, _item(3), list)          # two intervals at risk: waits for the first checkpoint
+    assert gate.is_set() and rec.durable[0] == [_item(1)]
+    cp.close()
+    assert [i for batch in rec.durable for i in batch] == [_item(1), _item(2), _item(3)]
+
+
+def test_read_journal(tmp_path: Path) -> None:
+    journal = Archive.init(tmp_path / "a").journal("backup-test")
+    gmail = ["[Gmail]/All Mail", 9, 4, "ab" * 32, "<m@x>", ["<r@x>"], 123]
+    journal.append({"items": [list(_item(1)), gmail]})
+    by_uid, by_gm = read_journal(journal)
+    assert by_uid[("INBOX", 7, 1)] == (f"{1:064x}", None, ())
+    assert by_gm == {123: ("ab" * 32, "<m@x>", ("<r@x>",))}
+    assert read_journal([]) == ({}, {})
