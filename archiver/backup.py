@@ -276,6 +276,10 @@ class _Run:
                         parse_refs=not self.gmail, note=self.progress.note)
         try:
             failed = [(f.folder, f.uids, f.reason) for f in dl.run(jobs)]
+        except BaseException:  # Ctrl-C, a fatal error: keep what was stored for the next run
+            with contextlib.suppress(Exception):
+                self._checkpointer.drain()
+            raise
         finally:
             if meta is not None:
                 failed_meta = meta.join()

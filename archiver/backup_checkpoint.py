@@ -105,6 +105,16 @@ class Checkpointer:
             error, self._error = self._error, None
             raise error
 
+    def drain(self) -> None:
+        """Make everything pending durable now, on this thread (an interrupted run keeps all it stored)."""
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+        if self._pending:
+            items, self._pending, self._since = self._pending, [], 0
+            self._make_durable(items)
+            self.flushes += 1
+
     def close(self) -> None:
         """Wait for a checkpoint in flight; re-raise its failure."""
         if self._thread is not None:

@@ -84,3 +84,29 @@ def test_budget_exhausted_gives_partial_snapshot_then_resume(emu: GmailEmulator,
     assert r.complete and r.messages == 1500 and r.new == len(missing)
     assert emu.stats(USER)["body_bytes_sent"] - before < total - doc["bytes_downloaded"] + 20_000
     assert not Archive.open(path).snapshots()[-1].partial
+
+
+class InterruptAfter(NullProgress):
+    """Raises KeyboardInterrupt (as Ctrl-C would) once ``n`` messages were stored."""
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+        self.stored = 0
+
+    def advance(self, n: int = 1, nbytes: int = 0) -> None:
+        self.stored += n
+        if self.stored == self.n:
+            raise KeyboardInterrupt
+
+
+def test_interrupted_run_keeps_what_it_stored(emu: GmailEmulator, tmp_path: Path) -> None:
+    total = _seed(emu, 600)
+    path = tmp_path / "a"
+    with pytest.raises(KeyboardInterrupt):
+        backup(path, emu_url(emu), credentials=CREDS, init=True, connections=1,
+               progress=InterruptAfter(300))
+    before = emu.stats(USER)["body_bytes_sent"]
+    r = backup(path, emu_url(emu), credentials=CREDS)
+    assert r.complete and r.messages == 600
+    # about half was stored before the interruption and is not downloaded again
+    assert emu.stats(USER)["body_bytes_sent"] - before < 0.6 * total
