@@ -119,3 +119,30 @@ def test_gmail_like_capabilities_sdbox_flag_changes(dovecot_sdbox: DovecotServer
     r2 = backup(path, f"imap://alice@127.0.0.1:{dovecot_sdbox.port}", credentials=CREDS)
     assert r2.changed == 4 and r2.bytes_downloaded == 0
     _check_snapshot(Archive.open(path), r2.snapshot, server_view(dovecot_sdbox.port), links=False)
+
+
+class NoCondstoreDovecot(DovecotServer):
+    """Dovecot advertising no CONDSTORE (like older servers): flags must be re-read for every message."""
+
+    def _config(self) -> str:
+        return super()._config().replace(" CONDSTORE", "")
+
+
+def test_server_without_condstore_rereads_flags(corpus_dir: Path, tmp_path: Path) -> None:
+    with NoCondstoreDovecot(storage="sdbox", gmail_like=True) as dv:
+        dv.add_user("alice", "secret")
+        with IMAPClient("127.0.0.1", port=dv.port, ssl=False) as c:
+            c.login("alice", "secret")
+            assert b"CONDSTORE" not in c.capabilities()
+            for raw in corpus_messages(corpus_dir, 25):
+                c.append("INBOX", raw)
+        path = tmp_path / "a"
+        r1 = backup(path, _url(dv), credentials=CREDS, init=True)
+        assert all(f.highestmodseq is None for f in Archive.open(path).load(r1.snapshot).folders)
+        with IMAPClient("127.0.0.1", port=dv.port, ssl=False) as c:
+            c.login("alice", "secret")
+            c.select_folder("INBOX")
+            c.add_flags(c.search("ALL")[5:8], [b"\\Answered"])
+        r2 = backup(path, _url(dv), credentials=CREDS)
+        assert r2.changed == 3 and r2.bytes_downloaded == 0
+        _check_snapshot(Archive.open(path), r2.snapshot, server_view(dv.port), links=False)
