@@ -2,12 +2,12 @@
 
 Two kinds.  Often (every ``share`` of the run's bytes): *make durable* - seal the packs and append to a
 journal which UIDs / X-GM-MSGIDs the new blobs belong to; it costs the same whatever the archive's size, and
-the next run reads the journal to skip those downloads after a kill or a lost connection.  Rarely (every
-``seconds``): a partial snapshot with every record known so far, a resumable point in time that other
-commands can read.  A checkpoint never starts sooner than ``cost_factor`` times the previous one's
-duration after it (bounding the time spent checkpointing) unless two intervals are waiting; at most one
-runs at a time, and when downloads outrun it (slow fsync) the caller waits: a few intervals at most are
-ever at risk.
+the next run reads the journal to skip those downloads after a kill or a lost connection.  It never starts
+sooner than ``cost_factor`` times the previous one's duration after it (bounding the time spent) unless two
+intervals are waiting; one runs at a time, and when downloads outrun it (slow fsync) the caller waits, so
+a few intervals at most are ever at risk.  Rarely (every ``seconds``, less often when it is slow): a
+partial snapshot with every record known so far, a resumable point in time other commands can read; it
+runs on its own thread, never holding up the journal.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from archiver.model import MessageRecord
 
@@ -44,7 +45,8 @@ Durable = tuple[str, int, int, str, str | None, tuple[str, ...], int | None]
 
 
 class Checkpointer:
-    """Decides when a checkpoint is due and runs it on a background thread."""
+    """Decides when checkpoints are due and runs them on background threads: one thread for the frequent
+    cheap kind, one for the rare partial snapshots, so a slow snapshot never holds up the journal."""
 
     def __init__(self, make_durable: Callable[[Sequence[Durable]], None],
                  commit: Callable[[Sequence[MessageRecord]], None], policy: CheckpointPolicy,
@@ -56,8 +58,9 @@ class Checkpointer:
         self._since = 0
         self._pending: list[Durable] = []
         self._last_end = self._last_full = time.monotonic()
-        self._last_cost = 0.0
-        self._thread: threading.Thread | None = None
+        self._last_cost = self._full_cost = 0.0
+        self._flusher: threading.Thread | None = None
+        self._snapshotter: threading.Thread | None = None
         self._error: BaseException | None = None
         self.count = 0
         """Partial snapshots written."""
@@ -67,60 +70,75 @@ class Checkpointer:
         """``item`` (``nbytes``) was stored; start a checkpoint if one is due (``records()``: its records)."""
         self._since += nbytes
         self._pending.append(item)
-        if self._thread is not None and self._thread.is_alive():
-            if self._since < 2 * self._interval:
-                return
-            self._thread.join()  # back-pressure: downloads outrun the disk, wait for it
         self._raise()
         now = time.monotonic()
-        full = now - self._last_full >= self._policy.seconds
-        if not full and self._since < self._interval:
+        snapshotting = self._snapshotter is not None and self._snapshotter.is_alive()
+        wait = max(self._policy.seconds, 20 * self._full_cost)  # a slow snapshot is taken less often
+        if not snapshotting and now - self._last_full >= wait:
+            self._last_full = now
+            self._snapshotter = _start(self._run_snapshot, list(records()))
+        if self._flusher is not None and self._flusher.is_alive():
+            if self._since < 2 * self._interval:
+                return
+            self._flusher.join()  # back-pressure: downloads outrun the disk, wait for it
+        if self._since < self._interval:
             return
         too_soon = now - self._last_end < self._policy.cost_factor * self._last_cost
         if too_soon and self._since < 2 * self._interval:
             return
         items, self._pending, self._since = self._pending, [], 0
-        snapshot = list(records()) if full else None
-        self._thread = threading.Thread(target=self._run, args=(items, snapshot), name="backup-checkpoint",
-                                        daemon=True)
-        self._thread.start()
+        self._flusher = _start(self._run_flush, items)
 
-    def _run(self, items: Sequence[Durable], records: Sequence[MessageRecord] | None) -> None:
+    def _run_flush(self, items: Sequence[Durable]) -> None:
         started = time.monotonic()
         try:
             self._make_durable(items)
             self.flushes += 1
-            if records is not None:
-                self._commit(records)
-                self.count += 1
-                self._last_full = time.monotonic()
         except BaseException as exc:
             self._error = exc
         finally:
             self._last_end = time.monotonic()
             self._last_cost = self._last_end - started
 
+    def _run_snapshot(self, records: Sequence[MessageRecord]) -> None:
+        started = time.monotonic()
+        try:
+            self._commit(records)
+            self.count += 1
+        except BaseException as exc:
+            self._error = exc
+        finally:
+            self._full_cost = time.monotonic() - started
+
     def _raise(self) -> None:
         if self._error is not None:
             error, self._error = self._error, None
             raise error
 
+    def _join(self) -> None:
+        for t in (self._flusher, self._snapshotter):
+            if t is not None:
+                t.join()
+        self._flusher = self._snapshotter = None
+
     def drain(self) -> None:
         """Make everything pending durable now, on this thread (an interrupted run keeps all it stored)."""
-        if self._thread is not None:
-            self._thread.join()
-            self._thread = None
+        self._join()
         if self._pending:
             items, self._pending, self._since = self._pending, [], 0
             self._make_durable(items)
             self.flushes += 1
 
     def close(self) -> None:
-        """Wait for a checkpoint in flight; re-raise its failure."""
-        if self._thread is not None:
-            self._thread.join()
-            self._thread = None
+        """Wait for the checkpoints in flight; re-raise a failure."""
+        self._join()
         self._raise()
+
+
+def _start(target: Callable[[Sequence[Any]], None], arg: Sequence[Any]) -> threading.Thread:
+    thread = threading.Thread(target=target, args=(arg,), name="backup-checkpoint", daemon=True)
+    thread.start()
+    return thread
 
 
 Found = tuple[str, str | None, tuple[str, ...]]
