@@ -73,3 +73,28 @@ def test_read_journal(tmp_path: Path) -> None:
     assert by_uid[("INBOX", 7, 1)] == (f"{1:064x}", None, ())
     assert by_gm == {123: ("ab" * 32, "<m@x>", ("<r@x>",))}
     assert read_journal([]) == ({}, {})
+
+
+def test_partial_snapshots_during_a_run_are_readable(tmp_path: Path) -> None:
+    """Partial snapshots taken while downloading: each loads, and every blob it names is stored."""
+    from archiver import Credentials, backup
+    from archiver.emulator import GmailEmulator
+    from archiver.emulator.synth import generate
+    from tests.backup.conftest import PASSWORD, USER, emu_url
+
+    with GmailEmulator() as server:
+        server.add_account(USER, password=PASSWORD)
+        for m in generate(400, seed=4, avg_size=4000):
+            server.seed(USER, m.raw, labels=m.labels, flags=m.flags, internaldate=m.date)
+        r = backup(tmp_path / "a", emu_url(server), credentials=Credentials(password=PASSWORD), init=True,
+                   connections=1, checkpoint=CheckpointPolicy(nbytes=50_000, seconds=0, cost_factor=0))
+    archive = Archive.open(tmp_path / "a")
+    snaps = archive.snapshots()
+    partial = [s for s in snaps if s.partial]
+    assert partial and snaps[-1].id == r.snapshot and not snaps[-1].partial
+    final = {rec.key: rec for rec in archive.load(r.snapshot)}
+    for info in partial:
+        snap = archive.load(info.id)
+        assert 0 < len(snap) <= len(final)
+        for rec in snap:
+            assert archive.has_blob(rec.blob_id) and final[rec.key].blob_id == rec.blob_id
