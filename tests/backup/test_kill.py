@@ -12,7 +12,7 @@ import sys
 import time
 from pathlib import Path
 
-from archiver import Archive
+from archiver import Archive, verify
 from archiver.emulator.synth import generate
 from tests.backup.helpers import server_view, sha
 from tests.servers.dovecot import DovecotServer
@@ -57,5 +57,7 @@ def test_kill_9_then_resume(dovecot: DovecotServer, tmp_path: Path) -> None:
     assert {r.blob_id for r in snap} == served and len(snap) == 3000
     for r in snap:
         assert sha(archive.get_blob(r.blob_id)) == r.blob_id
+    report = verify(archive, read_data=True)  # the kills left nothing that does not verify
+    assert report.ok, report.damage
     sent = dovecot.bytes_sent("alice") - sum(len(b) for f in view.values() for b, _ in f.values())
     assert sent < 1.3 * mailbox, (sent, mailbox)
