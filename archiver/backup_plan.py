@@ -94,6 +94,8 @@ class PreviousState:
     folders: dict[str, FolderState] = field(default_factory=dict)
     by_key: dict[str, MessageRecord] = field(default_factory=dict)
     by_folder: dict[str, dict[int, MessageRecord]] = field(default_factory=dict)
+    _remap_index: dict[str, dict[tuple[str | None, int, int], dict[str, MessageRecord]]] = field(
+        default_factory=dict, repr=False)
 
     @classmethod
     def build(cls, folders: Iterable[FolderState], records: Iterable[MessageRecord]) -> PreviousState:
@@ -124,9 +126,12 @@ class PreviousState:
         Matched on (Message-ID, size, INTERNALDATE) among the folder's previous messages; an ambiguous
         (several different bodies) or missing match returns None, and the body is downloaded instead.
         """
-        found = {rec.blob_id: rec for rec in self.by_folder.get(folder, {}).values()
-                 if (rec.message_id, rec.size, rec.internaldate)
-                 == (entry.message_id, entry.size, entry.internaldate)}
+        index = self._remap_index.get(folder)
+        if index is None:
+            index = self._remap_index[folder] = {}
+            for rec in self.by_folder.get(folder, {}).values():
+                index.setdefault((rec.message_id, rec.size, rec.internaldate), {})[rec.blob_id] = rec
+        found = index.get((entry.message_id, entry.size, entry.internaldate), {})
         return next(iter(found.values())) if len(found) == 1 else None
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 
 from archiver.backup_plan import ALL, JUNK, TRASH, Entry, PreviousState, clean_flags, plan_folder
@@ -111,11 +111,10 @@ def scan_folder(session: Session, name: str, role: str | None, prev: PreviousSta
 
 
 def _metas(session: Session, uids: Sequence[int], changedsince: int | None,
-           chunk: int = 5000) -> list[MessageMeta]:
-    out: list[MessageMeta] = []
+           chunk: int = 5000) -> Iterator[MessageMeta]:
+    """Metadata in chunks, so a big folder's responses are never all held at once."""
     for i in range(0, len(uids), chunk):
-        out.extend(session.fetch_meta(uids[i:i + chunk], changedsince=changedsince))
-    return out
+        yield from session.fetch_meta(uids[i:i + chunk], changedsince=changedsince)
 
 
 def carried_over(name: str, role: str | None, prev: PreviousState, *, gmail: bool) -> FolderScan | None:
