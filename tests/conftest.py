@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -31,6 +32,14 @@ def _require_dovecot() -> None:
         if os.environ.get("CI"):
             pytest.fail("Dovecot is not installed; .ci/run must install dovecot-imapd")
         pytest.skip("Dovecot is not installed (apt-get install dovecot-imapd; .ci/run does this)")
+
+
+def require_tool(name: str, package: str) -> None:
+    """Skip when a peer tool is missing locally; in CI (which installs it) that is a failure, not a skip."""
+    if shutil.which(name) is None:
+        if os.environ.get("CI"):
+            pytest.fail(f"{name} is not installed; .ci/run must install {package}")
+        pytest.skip(f"{name} is not installed (apt-get install {package}; .ci/run does this)")
 
 
 @pytest.fixture

@@ -4,15 +4,13 @@ COMPRESS when offered) pulling a whole account, every body intact."""
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 import zlib
 from pathlib import Path
 
-import pytest
-
 from archiver.emulator import GmailEmulator
 from archiver.emulator.synth import generate
+from tests.conftest import require_tool
 from tests.emulator.conftest import PASSWORD, USER, Raw, msg
 
 
@@ -33,8 +31,8 @@ def test_compress_deflate(emu: GmailEmulator, raw: Raw) -> None:
     assert got.endswith(b"c3 NO [COMPRESSIONACTIVE] Compression already active (Failure)\r\n")
 
 
-@pytest.mark.skipif(shutil.which("mbsync") is None, reason="isync (mbsync) is not installed")
 def test_mbsync_pulls_every_message(emu: GmailEmulator, tmp_path: Path) -> None:
+    require_tool("mbsync", "isync")
     for raw, labels, flags, date, _t in generate(120, seed=5):
         emu.seed(USER, raw, labels=labels, flags=flags, internaldate=date)
     (tmp_path / "mail").mkdir()

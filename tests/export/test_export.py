@@ -8,7 +8,6 @@ import json
 import mailbox
 import os
 import re
-import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,6 +19,7 @@ from archiver.export import export
 from archiver.export_formats import folder_parts, labels_header_value, maildir_flags, safe_name
 from archiver.model import MessageRecord
 from archiver.store import Archive
+from tests.conftest import require_tool
 from tests.query.builder import build, corpus_messages
 
 Built = tuple[Archive, list[MessageRecord], dict[str, bytes]]
@@ -97,8 +97,7 @@ def test_mbox_read_by_python_and_mailutils(corpus_archive: Built, tmp_path: Path
     finally:
         mb.close()
     assert py == thrid_labels
-    if not shutil.which("frm"):
-        pytest.skip("mailutils frm not installed")
+    require_tool("frm", "mailutils")
     before = out.read_bytes()
     fields = {}
     for name in ("X-GM-THRID", "X-Gmail-Labels"):
@@ -127,8 +126,8 @@ def _notmuch(root: Path, tmp: Path) -> tuple[dict[str, str], list[str]]:
                                capture_output=True, text=True).stdout.splitlines()
 
 
-@pytest.mark.skipif(not shutil.which("notmuch"), reason="notmuch not installed")
 def test_maildir_folders_flags_links_and_notmuch(corpus_archive: Built, tmp_path: Path) -> None:
+    require_tool("notmuch", "notmuch")
     archive, records, originals = corpus_archive
     out = tmp_path / "md"
     result = export(archive, "latest", "maildir", out)
