@@ -11,6 +11,7 @@ def test_all_names_exist() -> None:
 
 
 def test_all_is_sorted_and_unique() -> None:
+    assert archiver.__all__ == sorted(archiver.__all__)
     assert len(set(archiver.__all__)) == len(archiver.__all__)
     assert all(not name.startswith("_") or name == "__version__" for name in archiver.__all__)
 

@@ -7,8 +7,8 @@ Usage::
         imapclient.IMAPClient("127.0.0.1", port=dv.port, ssl=False).login("alice", "secret")
 
 Facts this relies on (see the shared test-servers notes): Dovecot refuses to touch mail as root, so mail
-is owned by ``nobody`` and every parent folder must be traversable; unix socket paths must stay short; SIGKILL to the
-master's process group stops everything at once.
+is owned by ``nobody`` and every parent folder must be traversable; unix socket paths must stay short;
+SIGKILL to the master's process group stops everything at once.
 """
 
 from __future__ import annotations

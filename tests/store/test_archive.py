@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import stat
+import threading
 from pathlib import Path
 
 import pytest
@@ -144,6 +145,10 @@ def test_index_cache_is_used_and_never_trusted_over_missing_segments(archive: Ar
     assert len(third.index.blobs) == 10
 
 
+def _readers() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name.startswith("manifest-read")]
+
+
 def test_large_snapshot_read_ahead_and_early_stop(archive: Archive) -> None:
     with archive.writer("a") as w:
         bid = w.put_blob(b"shared body")
@@ -153,5 +158,7 @@ def test_large_snapshot_read_ahead_and_early_stop(archive: Archive) -> None:
     assert list(snap) == recs  # > 128 leaves: read ahead on the helper thread
     it = iter(snap)
     assert [next(it).key for _ in range(3)] == ["k000000", "k000001", "k000002"]
+    assert _readers()  # the helper thread is running
     del it  # stopping early must not hang or leak the helper thread
+    assert not _readers()
     assert snap.get("k004999") == recs[-1]
