@@ -6,7 +6,7 @@ carry the actions out.  Keeping the decisions here makes each case of gmail-imap
 
 Matching rule (both targets): a target copy *is* an archived message when it has the same Message-ID (or
 both have none) and the same content: same size, and the SHA-256 of the bytes the server serves equals the
-blob id (or the blob's CRLF-normalised form, which Dovecot serves for bare-LF mail).  Each target copy
+blob id (or the blob's ``served_form``: Dovecot serves bare CR/LF as CRLF and NUL as 0x80).  Each target copy
 satisfies at most one record, so byte-identical duplicates in the snapshot come back as duplicates.
 """
 
@@ -260,6 +260,10 @@ def plan_gmail(records: Sequence[MessageRecord], index: TargetIndex, evidence: E
             index.take(copy)
             plan.actions.append(_existing_gmail(r, copy, index, labels, location))
             continue
+        held = _held_gmail(r, index, evidence)
+        if held is not None:  # a byte-identical duplicate of a message there: Gmail holds it once
+            plan.actions.append(_existing_gmail(r, held, index, labels, location))
+            continue
         other = _conflicting(r, index, evidence)
         first = uploading.get(r.message_id) if r.message_id is not None else None
         if other is None and first is not None and first.record.blob_id == r.blob_id:
@@ -304,6 +308,19 @@ def _best(copies: Sequence[TargetCopy]) -> TargetCopy:
 def _find_same(r: MessageRecord, index: TargetIndex, ev: Evidence) -> TargetCopy | None:
     for c in index.candidates(r.message_id, ev.sizes(r)):
         if index.free(c) and ev.same(r, c):
+            return _best(index.by_gm[c.gm_msgid]) if c.gm_msgid is not None else c
+    return None
+
+
+def _held_gmail(r: MessageRecord, index: TargetIndex, ev: Evidence) -> TargetCopy | None:
+    """A claimed copy with this record's Message-ID and content: Gmail holds one message per Message-ID."""
+    if r.message_id is None:
+        return None
+    for hit in ev.journal.get(r.key, ()):
+        if hit.blob_id == r.blob_id and hit.gm_msgid is not None and index.by_gm.get(hit.gm_msgid):
+            return _best(index.by_gm[hit.gm_msgid])
+    for c in index.candidates(r.message_id, ev.sizes(r)):
+        if ev.same(r, c):
             return _best(index.by_gm[c.gm_msgid]) if c.gm_msgid is not None else c
     return None
 

@@ -66,9 +66,13 @@ def rewrite_message_id(raw: bytes, new_id: str) -> bytes:
     return b"Message-ID: " + new_id.encode("ascii") + eol + raw
 
 
-def to_crlf(raw: bytes) -> bytes:
-    """Bare LF -> CRLF: what Dovecot serves for a message uploaded with bare LFs."""
-    return re.sub(rb"(?<!\r)\n", b"\r\n", raw)
+_LINE_END = re.compile(rb"\r\n|\r|\n")
+
+
+def served_form(raw: bytes) -> bytes:
+    """What Dovecot serves for an upload of ``raw``: every bare LF or bare CR becomes CRLF and every NUL
+    byte 0x80 (seen over IMAP; the size it reports is this form's length)."""
+    return _LINE_END.sub(b"\r\n", raw).replace(b"\0", b"\x80")
 
 
 # -- labels ------------------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from archiver.imap import Session
 from archiver.model import MessageRecord
 from archiver.restore_plan import JournalHit, TargetCopy, TargetIndex, _mid, rewritten_message_id
-from archiver.restore_rewrite import rewrite_message_id, to_crlf
+from archiver.restore_rewrite import rewrite_message_id, served_form
 from archiver.store import Archive, Journal
 
 JOURNAL_VERSION = 1
@@ -57,7 +57,8 @@ class Alternates:
 def alternates(archive: Archive, records: Sequence[MessageRecord], index: TargetIndex,
                *, rewrite: bool) -> Alternates:
     """For records whose Message-ID (or rewritten one) the target holds: the digests and sizes of the
-    CRLF-normalised bytes (Dovecot serves bare LF as CRLF) and of the Message-ID-rewritten bytes."""
+    served form (``served_form``: Dovecot's line-ending and NUL rewrite) and of the Message-ID-rewritten
+    bytes."""
     wanted = [r for r in records
               if (r.message_id is not None and _mid(r.message_id) in index.by_mid)
               or (r.message_id is None and _maybe_crlf(index, r.size))
@@ -67,13 +68,13 @@ def alternates(archive: Archive, records: Sequence[MessageRecord], index: Target
     by_blob = {r.blob_id: r for r in wanted}
     for blob_id, data in archive.iter_blobs(list(by_blob)):
         r = by_blob[blob_id]
-        forms = {to_crlf(data)}
+        served = served_form(data)
+        forms = {served}
         if rewrite and r.message_id is not None:
             forms.add(rewrite_message_id(data, rewritten_message_id(r)))
         ids[blob_id] = frozenset(hashlib.sha256(f).hexdigest() for f in forms)
-        crlf = len(to_crlf(data))
-        if crlf != len(data):
-            sizes[blob_id] = crlf
+        if len(served) != len(data):
+            sizes[blob_id] = len(served)
     return Alternates(ids, sizes)
 
 
@@ -114,7 +115,7 @@ def read_journal(journal: Journal) -> tuple[dict[str, list[JournalHit]], list[tu
 
 def _flatten(entry: Mapping[str, object]) -> list[Mapping[str, object]]:
     batch = entry.get("batch")
-    if isinstance(batch, list):
+    if isinstance(batch, list | tuple):  # the store decodes msgpack arrays as tuples
         return [e for e in batch if isinstance(e, dict)]
     return [entry]
 
