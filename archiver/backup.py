@@ -14,7 +14,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import datetime as _dt
-import functools
 import hashlib
 import os
 import threading
@@ -196,13 +195,14 @@ class _Run:
                 self.threads = ThreadIndex((r.message_id, r.thread_id) for r in self.prev.by_key.values())
 
     def _scan(self, rc: Reconnecting) -> None:
-        """The metadata pass over every folder, each retried over new connections; a folder that keeps
-        failing keeps its previous state and is reported."""
+        """The metadata pass over every folder (commands retried over new connections); a folder that
+        keeps failing keeps its previous state and is reported."""
         folders = rc.run(lambda s: choose_folders(s, gmail=self.gmail, include_spam=self.include_spam))
         self.progress.start("scan", total=len(folders), unit="folder")
         for name, role in folders:
             try:
-                self.scans.append(rc.run(functools.partial(self._scan_folder, name=name, role=role)))
+                self.scans.append(scan_folder(rc, name, role, self.prev, gmail=self.gmail,
+                                              defer_over=DEFER_OVER))
             except AuthError:
                 raise
             except RemoteError as exc:
@@ -213,9 +213,6 @@ class _Run:
                     self.scans.append(kept)
             self.progress.advance(1)
         self.progress.finish()
-
-    def _scan_folder(self, session: Session, *, name: str, role: str | None) -> FolderScan:
-        return scan_folder(session, name, role, self.prev, gmail=self.gmail, defer_over=DEFER_OVER)
 
     def _resume_from_journal(self) -> None:
         """Bodies an interrupted run since the last complete snapshot already stored are not downloaded

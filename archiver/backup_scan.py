@@ -65,15 +65,17 @@ def previous_name(prev: PreviousState, name: str, role: str | None, gmail: bool)
     return name if name in prev.folders else None
 
 
-def scan_folder(session: Session, name: str, role: str | None, prev: PreviousState, *,
+def scan_folder(rc: Reconnecting, name: str, role: str | None, prev: PreviousState, *,
                 gmail: bool, defer_over: int | None = None) -> FolderScan:
     """SELECT one folder and work out its entries; bodies not yet known have ``blob_id`` None.
 
-    Off Gmail, when more than ``defer_over`` UIDs are new (a first backup), their metadata is not read
-    here but left in ``deferred``: bodies must be downloaded anyway, so both can run at once.
+    Every command goes through ``rc``: after a lost connection it reconnects, re-selects (refusing a
+    changed UIDVALIDITY) and goes on from the chunk it was reading.  Off Gmail, when more than
+    ``defer_over`` UIDs are new (a first backup), their metadata is not read here but left in
+    ``deferred``: bodies must be downloaded anyway, so both can run at once.
     """
-    status = session.select(name, readonly=True)
-    uids = session.search_uids("ALL")
+    status = rc.select(name, readonly=True)
+    uids = rc.run(_search_all)
     pname = previous_name(prev, name, role, gmail)
     pstate = prev.folders.get(pname) if pname else None
     pmap = prev.by_folder.get(pname, {}) if pname else {}
@@ -85,7 +87,7 @@ def scan_folder(session: Session, name: str, role: str | None, prev: PreviousSta
     for uid in plan.kept_uids:
         scan.entries[uid] = prev.entry(pname or name, uid, role)
     if plan.kept_uids and (plan.changedsince is not None or plan.refresh_all):
-        for meta in _metas(session, plan.kept_uids, plan.changedsince):
+        for meta in _metas(rc, plan.kept_uids, plan.changedsince):
             entry = scan.entries.get(meta.uid)
             if entry is not None:
                 entry.flags = clean_flags(meta.flags)
@@ -95,7 +97,7 @@ def scan_folder(session: Session, name: str, role: str | None, prev: PreviousSta
     can_defer = not gmail and not (plan.remap and pname is not None)
     if can_defer and defer_over is not None and len(new_uids) > defer_over:
         scan.deferred, new_uids = new_uids, ()
-    for meta in _metas(session, new_uids, None):
+    for meta in _metas(rc, new_uids, None):
         entry = entry_from_meta(meta)
         if gmail and entry.key is not None:
             known = prev.by_key.get(entry.key)
@@ -110,11 +112,15 @@ def scan_folder(session: Session, name: str, role: str | None, prev: PreviousSta
     return scan
 
 
-def _metas(session: Session, uids: Sequence[int], changedsince: int | None,
+def _metas(rc: Reconnecting, uids: Sequence[int], changedsince: int | None,
            chunk: int = 5000) -> Iterator[MessageMeta]:
-    """Metadata in chunks, so a big folder's responses are never all held at once."""
+    """Metadata in chunks (each retried alone), so a big folder's responses are never all held at once."""
     for i in range(0, len(uids), chunk):
-        yield from session.fetch_meta(uids[i:i + chunk], changedsince=changedsince)
+        yield from rc.run(functools.partial(_fetch_meta, uids=uids[i:i + chunk], changedsince=changedsince))
+
+
+def _search_all(session: Session) -> list[int]:
+    return session.search_uids("ALL")
 
 
 def carried_over(name: str, role: str | None, prev: PreviousState, *, gmail: bool) -> FolderScan | None:
@@ -128,8 +134,9 @@ def carried_over(name: str, role: str | None, prev: PreviousState, *, gmail: boo
     return scan
 
 
-def _fetch_meta(session: Session, *, uids: Sequence[int]) -> list[MessageMeta]:
-    return session.fetch_meta(uids)
+def _fetch_meta(session: Session, *, uids: Sequence[int], changedsince: int | None = None
+                ) -> list[MessageMeta]:
+    return session.fetch_meta(uids, changedsince=changedsince)
 
 
 class DeferredMeta:
