@@ -112,7 +112,7 @@ mail_gid = {self.gid}
 first_valid_uid = 1
 mail_fsync = never
 mail_max_userip_connections = 100
-imap_logout_format = in=%i out=%o
+imap_logout_format = in=%i out=%o body_count=%{{fetch_body_count}} body_bytes=%{{fetch_body_bytes}}
 passdb {{
   driver = passwd-file
   args = scheme=PLAIN username_format=%u {self.passwd}
@@ -240,6 +240,17 @@ protocol imap {{
                 if m:
                     total += int(m.group(1))
         return total
+
+    def bodies_sent(self, user: str) -> tuple[int, int]:
+        """(message bodies fetched, their bytes) by ``user`` over all logged-out sessions, as Dovecot counts
+        them (``fetch_body_count``/``fetch_body_bytes``): header-only fetches are not bodies."""
+        count = nbytes = 0
+        for line in self.sessions(user):
+            m = re.search(r"body_count=(\d+) body_bytes=(\d+)", line)
+            if m:
+                count += int(m.group(1))
+                nbytes += int(m.group(2))
+        return count, nbytes
 
     def sessions(self, user: str) -> Iterator[str]:
         for line in self.log_path.read_text(errors="replace").splitlines():
