@@ -1,17 +1,17 @@
-"""Parallel body download for backup: several IMAP connections read, one store worker hashes and stores.
+"""Parallel body download for backup: several IMAP connections read, store threads hash and store.
 
-Work is cut into jobs (one folder, a run of UIDs, a few MB); each download thread owns one Session and
-takes jobs from a shared queue, so connections stay busy whatever the folder sizes.  Bodies go through a
-bounded queue to a store thread that calls ``ArchiveWriter.put_blob`` (SHA-256 + zstd), so compression
-never stalls the network reads, and memory stays bounded.  A dropped connection or throttling only costs
+Work is cut into jobs (one folder, a run of UIDs, under a few MB); each download thread owns one
+connection and takes jobs from a shared queue, so connections stay busy whatever the folder sizes.  Bodies
+(with their Message-ID and references, parsed on the download thread) go through a bounded queue to two
+store threads that call ``ArchiveWriter.put_blob`` (SHA-256 and zstd release the GIL), so compression
+never stalls the network reads and memory stays bounded.  A dropped connection or throttling only costs
 the rest of one job: the thread backs off, reconnects and asks again for the UIDs it has not received yet.
-Everything the caller hears (``on_stored``) happens on the store thread, in order.
+``on_stored`` is called on a store thread, one call at a time.
 """
 
 from __future__ import annotations
 
 import contextlib
-import logging
 import queue
 import threading
 from collections.abc import Callable, Sequence
@@ -22,8 +22,6 @@ from archiver import mail
 from archiver.errors import ArchiverError, AuthError, RemoteError
 from archiver.imap import Session
 from archiver.imap.retry import Reconnecting, RetryPolicy
-
-log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
