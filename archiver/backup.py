@@ -265,12 +265,12 @@ class _Run:
             pending = [session]
             rc = Reconnecting(lambda: pending.pop() if pending else self.connect(), policy=self.retry,
                               note=self.progress.note)
-            meta = DeferredMeta(rc, deferred, self._on_meta)
+            meta = DeferredMeta(rc, deferred, self._on_meta, self._uidvalidity)
             meta.start()
         dl = Downloader(self.connect, writer, connections=min(self.connections, max(1, total >> 20)),
                         on_stored=self._on_stored, retry=self.retry,
                         first_session=None if meta is not None else session,
-                        parse_refs=not self.gmail, note=self.progress.note)
+                        parse_refs=not self.gmail, note=self.progress.note, uidvalidity=self._uidvalidity)
         try:
             failed = [(f.folder, f.uids, f.reason) for f in dl.run(jobs)]
         except BaseException:  # Ctrl-C, a fatal error: keep what was stored for the next run

@@ -14,13 +14,13 @@ from __future__ import annotations
 import contextlib
 import queue
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
 from archiver import mail
 from archiver.errors import ArchiverError, AuthError, RemoteError
-from archiver.imap import Session
+from archiver.imap import FolderStatus, Session
 from archiver.imap.retry import Reconnecting, RetryPolicy
 
 
@@ -52,6 +52,14 @@ class Failed:
     folder: str
     uids: tuple[int, ...]
     reason: str
+
+
+def check_uidvalidity(status: FolderStatus, expected: Mapping[str, int]) -> None:
+    """UIDs read under another UIDVALIDITY than the scan saw would name other messages: refuse."""
+    want = expected.get(status.name)
+    if want is not None and want != status.uidvalidity:
+        raise RemoteError(f"UIDVALIDITY of {status.name} changed during the backup ({want} -> "
+                          f"{status.uidvalidity}); run the backup again")
 
 
 def make_jobs(folder: str, sizes: Sequence[tuple[int, int]], *, max_bytes: int = 2 << 20,
@@ -91,6 +99,7 @@ class Downloader:
     def __init__(self, connect: Callable[[], Session], writer: StoreSink, *, connections: int,
                  on_stored: Callable[[Stored], None], retry: RetryPolicy | None = None,
                  first_session: Session | None = None, parse_refs: bool = False,
+                 uidvalidity: Mapping[str, int] | None = None,
                  note: Callable[[str], None] | None = None) -> None:
         self._connect = connect
         self._writer = writer
@@ -99,6 +108,7 @@ class Downloader:
         self._retry = retry or RetryPolicy()
         self._spare = [first_session] if first_session is not None else []
         self._parse_refs = parse_refs
+        self._uidvalidity = dict(uidvalidity or {})
         self._note = note or (lambda _m: None)
         self._bodies: queue.Queue[tuple[str, int, bytes, str | None, tuple[str, ...]] | None] = queue.Queue(
             maxsize=16)
@@ -177,7 +187,7 @@ class Downloader:
         got: set[int] = set()
         try:
             if job.folder != selected:
-                rc.select(job.folder, readonly=True)
+                check_uidvalidity(rc.select(job.folder, readonly=True), self._uidvalidity)
                 selected = job.folder
             for uid, data in rc.fetch_bodies(job.uids):
                 got.add(uid)

@@ -13,9 +13,10 @@ from __future__ import annotations
 import contextlib
 import functools
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
+from archiver.backup_fetch import check_uidvalidity
 from archiver.backup_plan import ALL, JUNK, TRASH, Entry, PreviousState, clean_flags, plan_folder
 from archiver.errors import ArchiverError, AuthError, CapabilityMissing, RemoteError
 from archiver.imap import MessageMeta, Session
@@ -144,8 +145,10 @@ class DeferredMeta:
     ``on_meta(folder, metas)`` merges each chunk.  What cannot be read is reported by ``join``."""
 
     def __init__(self, rc: Reconnecting, folders: dict[str, tuple[int, ...]],
-                 on_meta: Callable[[str, list[MessageMeta]], None], chunk: int = 1000) -> None:
+                 on_meta: Callable[[str, list[MessageMeta]], None], uidvalidity: Mapping[str, int],
+                 chunk: int = 1000) -> None:
         self._rc = rc
+        self._uidvalidity = uidvalidity
         self._folders = folders
         self._on_meta = on_meta
         self._chunk = chunk
@@ -161,7 +164,7 @@ class DeferredMeta:
             for folder, uids in self._folders.items():
                 done = 0
                 try:
-                    self._rc.select(folder, readonly=True)
+                    check_uidvalidity(self._rc.select(folder, readonly=True), self._uidvalidity)
                     for i in range(0, len(uids), self._chunk):
                         part = uids[i:i + self._chunk]
                         self._on_meta(folder, self._rc.run(functools.partial(_fetch_meta, uids=part)))

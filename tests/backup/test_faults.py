@@ -110,3 +110,29 @@ def test_interrupted_run_keeps_what_it_stored(emu: GmailEmulator, tmp_path: Path
     assert r.complete and r.messages == 600
     # about half was stored before the interruption and is not downloaded again
     assert emu.stats(USER)["body_bytes_sent"] - before < 0.6 * total
+
+
+class ResetOnDownload(NullProgress):
+    """Gives All Mail a new UIDVALIDITY once the download has begun."""
+
+    def __init__(self, server: GmailEmulator) -> None:
+        self.server = server
+        self.done = False
+
+    def advance(self, n: int = 1, nbytes: int = 0) -> None:
+        if not self.done:
+            self.done = True
+            self.server.reset_uidvalidity(USER, self.server.folder_name("all"))
+
+
+def test_uidvalidity_change_during_the_download(emu: GmailEmulator, tmp_path: Path) -> None:
+    total = _seed(emu, 500)
+    path = tmp_path / "a"
+    r1 = backup(path, emu_url(emu), credentials=CREDS, init=True, connections=1, retry=FAST_RETRY,
+                progress=ResetOnDownload(emu))
+    assert not r1.complete and any("UIDVALIDITY" in p.reason for p in r1.problems)
+    assert Archive.open(path).snapshots()[-1].partial
+    before = emu.stats(USER)["body_bytes_sent"]
+    r2 = backup(path, emu_url(emu), credentials=CREDS, retry=FAST_RETRY)  # re-mapped by X-GM-MSGID
+    assert r2.complete and r2.messages == 500
+    assert emu.stats(USER)["body_bytes_sent"] - before == total - r1.bytes_downloaded
