@@ -83,7 +83,8 @@ class BackupResult:
 
 
 DEFER_OVER = 200
-"""Off Gmail, a folder with more new UIDs than this reads their metadata while the bodies download."""
+"""A folder with more new UIDs than this reads their metadata while the bodies download (when all of
+them are downloaded anyway: off Gmail, or a Gmail account's first backup)."""
 GUESSED_SIZE = 16 << 10
 """Size assumed for a message whose metadata has not come yet (to cut download batches)."""
 
@@ -224,8 +225,8 @@ class _Run:
             for uid, e in scan.entries.items():
                 if e.blob_id is not None:
                     continue
-                hit = by_gm.get(e.gm_msgid) if e.gm_msgid is not None else self._by_uid.get(
-                    (scan.name, scan.state.uidvalidity, uid))
+                hit = by_gm.get(e.gm_msgid) if e.gm_msgid is not None else None
+                hit = hit or self._by_uid.get((scan.name, scan.state.uidvalidity, uid))
                 if hit is not None and self.archive.has_blob(hit[0]):
                     e.blob_id = hit[0]
                     self.refs[hit[0]] = hit[2]

@@ -277,8 +277,9 @@ class LiveRecords:
         group = self._group(entry)
         if group is None:
             return
-        if not self._gmail:
-            self._groups[group].append((folder, entry))
+        members = self._groups[group]
+        if not any(e is entry for _n, e in members):
+            members.append((folder, entry))
         self._dirty.add(group)
 
     def _rebuild(self, group: str) -> None:

@@ -71,9 +71,9 @@ def scan_folder(rc: Reconnecting, name: str, role: str | None, prev: PreviousSta
     """SELECT one folder and work out its entries; bodies not yet known have ``blob_id`` None.
 
     Every command goes through ``rc``: after a lost connection it reconnects, re-selects (refusing a
-    changed UIDVALIDITY) and goes on from the chunk it was reading.  Off Gmail, when more than
-    ``defer_over`` UIDs are new (a first backup), their metadata is not read here but left in
-    ``deferred``: bodies must be downloaded anyway, so both can run at once.
+    changed UIDVALIDITY) and goes on from the chunk it was reading.  When more than ``defer_over`` UIDs
+    are new and every body is to be downloaded anyway (off Gmail; on Gmail, the account's first backup),
+    their metadata is not read here but left in ``deferred``, so it can be read during the download.
     """
     status = rc.select(name, readonly=True)
     uids = rc.run(_search_all)
@@ -95,7 +95,8 @@ def scan_folder(rc: Reconnecting, name: str, role: str | None, prev: PreviousSta
                 if meta.gm_labels is not None:
                     entry.gm_labels = tuple(meta.gm_labels)
     new_uids = plan.new_uids
-    can_defer = not gmail and not (plan.remap and pname is not None)
+    # Gmail needs the X-GM-MSGIDs first to skip known bodies, unless the account has none yet
+    can_defer = not (plan.remap and pname is not None) and (not gmail or not prev.by_key)
     if can_defer and defer_over is not None and len(new_uids) > defer_over:
         scan.deferred, new_uids = new_uids, ()
     for meta in _metas(rc, new_uids, None):
