@@ -66,12 +66,13 @@ def _run(archive: Archive, endpoint: Endpoint, credentials: Credentials, *, snap
     snap = archive.load(info.id)
     records = select(snap, labels=labels, since=_secs(since), until=_secs(until))
     journal = archive.journal(journal_name(f"{endpoint.user}@{endpoint.host}:{endpoint.port}"))
-    hits, uploads = read_journal(journal)
+    hits, uploads, intents = read_journal(journal)
     result = RestoreResult(snapshot=info.id, target=endpoint.display(), dry_run=dry_run,
                            selected=len(records))
     ctx = RunContext(archive=archive, snapshot=snap, journal=journal, journal_hits=hits, upload_log=uploads,
                      result=result, progress=progress, policy=policy, dry_run=dry_run,
-                     max_upload_bytes_per_day=max_upload_bytes_per_day, default_folder=default_folder)
+                     max_upload_bytes_per_day=max_upload_bytes_per_day, default_folder=default_folder,
+                     intents={it.slot: it for it in intents})
     fruitless = 0
     while True:
         mark = len(ctx.finished)

@@ -11,6 +11,7 @@ from archiver import mail
 from archiver.imap.records import AppendResult
 from archiver.model import MessageRecord
 from archiver.progress import Progress
+from archiver.restore_intent import Intent, closes, parse_intent
 from archiver.restore_plan import CONFLICT, UPLOAD, Action, JournalHit, Plan
 from archiver.restore_result import PlannedAction, RestoreProblem, RestoreResult
 from archiver.restore_rewrite import rewrite_message_id
@@ -71,6 +72,8 @@ class RunContext:
     budget_exhausted: bool = False
     rw_selected: tuple[int, str] | None = None
     """(id of the session, folder) last selected read-write by the Gmail executor."""
+    intents: dict[tuple[str, str, int], Intent] = field(default_factory=dict)
+    """Open upload intents by (key, folder, UIDVALIDITY): APPENDs that may have landed unconfirmed."""
     _conflict_keys: set[str] = field(default_factory=set)
 
     # -- outcomes --------------------------------------------------------------------------------------
@@ -96,15 +99,26 @@ class RunContext:
             for e in entries:
                 self._remember(e)
 
+    def journal_intents(self, entries: list[dict[str, object]]) -> None:
+        """Before APPENDs: their intents, durable in one write (``restore_intent``)."""
+        if entries:
+            self.journal.append({"batch": entries})
+            for e in entries:
+                if (it := parse_intent(e)) is not None:
+                    self.intents[it.slot] = it
+
     def _remember(self, e: dict[str, object]) -> None:
         key, blob = e.get("key"), e.get("blob")
         if not isinstance(key, str) or not isinstance(blob, str):
             return
         gm, folder, uv, uid = e.get("gm"), e.get("folder"), e.get("uidvalidity"), e.get("uid")
-        self.journal_hits.setdefault(key, []).append(JournalHit(
-            key=key, blob_id=blob, gm_msgid=gm if isinstance(gm, int) else None,
-            folder=folder if isinstance(folder, str) else None,
-            uidvalidity=uv if isinstance(uv, int) else None, uid=uid if isinstance(uid, int) else None))
+        hit = JournalHit(key=key, blob_id=blob, gm_msgid=gm if isinstance(gm, int) else None,
+                         folder=folder if isinstance(folder, str) else None,
+                         uidvalidity=uv if isinstance(uv, int) else None,
+                         uid=uid if isinstance(uid, int) else None)
+        self.journal_hits.setdefault(key, []).append(hit)
+        if (slot := closes(hit)) is not None:
+            self.intents.pop(slot, None)
 
     # -- the daily upload budget ------------------------------------------------------------------------
     def budget_allows(self, nbytes: int) -> bool:

@@ -1,8 +1,9 @@
 """Restore into an ordinary IMAP server (Dovecot, Cyrus...): labels become folders.
 
-Each message is APPENDed once, into the first folder it belongs in, checked (APPENDUID -> size), journalled,
-then COPYed into its other folders (COPYUID journalled too).  A message already in a folder (journal hit with
-the folder's current UIDVALIDITY, or same Message-ID and content) is not sent again.
+Each message is APPENDed once, into the first folder it belongs in (an intent journalled first), checked
+(APPENDUID -> size), journalled, then COPYed into its other folders (COPYUID journalled too).  A message
+already in a folder (journal hit with the folder's current UIDVALIDITY, a copy an open intent left there, or
+same Message-ID and content) is not sent again.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from archiver.imap.records import AppendRefused
 from archiver.imap.upload import append_many, fetch_sizes
 from archiver.model import MessageRecord
 from archiver.restore_exec import RunContext, Upload, cannot_reason, chunks
+from archiver.restore_intent import intent_entry, reconcile
 from archiver.restore_plan import (
     FOLDER,
     PRESENT,
@@ -27,7 +29,7 @@ from archiver.restore_plan import (
     content_questions,
     plan_generic,
 )
-from archiver.restore_rewrite import generic_folders_for
+from archiver.restore_rewrite import generic_folders_for, served_form
 from archiver.restore_survey import alternates, digests_of, entry, survey_folder
 
 BATCH = 500
@@ -53,6 +55,12 @@ def run_generic(session: Session, ctx: RunContext, records: Sequence[MessageReco
     index = TargetIndex(copies)
     hits = {k: [h for h in hs if h.folder is not None and uidvalidity.get(h.folder) == h.uidvalidity]
             for k, hs in ctx.journal_hits.items()}
+    landed = reconcile(records, ctx.intents.values(), index, hits, uidvalidity)
+    if landed and not ctx.dry_run:   # APPENDs an interrupted attempt sent but did not confirm
+        ctx.journal_batch([entry("reconcile", rec, folder=hit.folder, uidvalidity=hit.uidvalidity,
+                                 uid=hit.uid) for rec, hit in landed])
+    for rec, hit in landed:
+        hits.setdefault(rec.key, []).append(hit)
     unsure = [r for r in records  # the journal does not vouch for every folder: compare contents
               if not set(wanted[r.key]) <= {h.folder for h in hits.get(r.key, ())
                                             if h.blob_id == r.blob_id and (h.folder, h.uid) in index.by_ref}]
@@ -139,6 +147,13 @@ def _upload(session: Session, ctx: RunContext, actions: Sequence[Action],
                     ctx.leave([a])
                 else:
                     sendable.append((a, data))
+            if not sendable:
+                continue
+            status = session.select(folder, readonly=True)
+            uidvalidity[folder] = status.uidvalidity
+            ctx.journal_intents([intent_entry(a.record, folder=folder, uidvalidity=status.uidvalidity,
+                                              uidnext=status.uidnext, sizes=(len(d), len(served_form(d))))
+                                 for a, d in sendable])
             items = [(d, list(a.add_flags), a.record.date) for a, d in sendable]
             answers = append_many(session, folder, items)
             ups: list[Upload] = []

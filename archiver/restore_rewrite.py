@@ -66,13 +66,18 @@ def rewrite_message_id(raw: bytes, new_id: str) -> bytes:
     return b"Message-ID: " + new_id.encode("ascii") + eol + raw
 
 
-_LINE_END = re.compile(rb"\r\n|\r|\n")
+_CR_BEFORE_CRLF = re.compile(rb"\r(?=\r\n)")
+_BARE_LF = re.compile(rb"(?<!\r)\n")
 
 
 def served_form(raw: bytes) -> bytes:
-    """What Dovecot serves for an upload of ``raw``: every bare LF or bare CR becomes CRLF and every NUL
-    byte 0x80 (seen over IMAP; the size it reports is this form's length)."""
-    return _LINE_END.sub(b"\r\n", raw).replace(b"\0", b"\x80")
+    """What Dovecot serves for an upload of exactly ``raw`` (observed over IMAP, sdbox and maildir): a CR
+    right before a CRLF and a CR ending the message are dropped, every bare LF becomes CRLF, every NUL
+    byte 0x80; other bare CRs stay.  RFC822.SIZE is this form's length."""
+    out = _CR_BEFORE_CRLF.sub(b"", raw)
+    if out.endswith(b"\r"):
+        out = out[:-1]
+    return _BARE_LF.sub(b"\r\n", out).replace(b"\0", b"\x80")
 
 
 # -- labels ------------------------------------------------------------------------------------------

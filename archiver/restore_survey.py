@@ -15,11 +15,10 @@ from dataclasses import dataclass
 
 from archiver.imap import Session
 from archiver.model import MessageRecord
+from archiver.restore_intent import JOURNAL_VERSION, Intent, closes, parse_intent
 from archiver.restore_plan import JournalHit, TargetCopy, TargetIndex, _mid, rewritten_message_id
 from archiver.restore_rewrite import rewrite_message_id, served_form
 from archiver.store import Archive, Journal
-
-JOURNAL_VERSION = 1
 
 
 def survey_folder(session: Session, name: str, kind: str) -> tuple[int, list[TargetCopy]]:
@@ -94,23 +93,32 @@ def journal_name(account: str) -> str:
     return f"restore-{safe}"[:120]
 
 
-def read_journal(journal: Journal) -> tuple[dict[str, list[JournalHit]], list[tuple[float, int]]]:
-    """(hits by record key, (time, bytes) of every upload) from a journal; unknown entries are skipped."""
+def read_journal(journal: Journal) -> tuple[dict[str, list[JournalHit]], list[tuple[float, int]],
+                                           list[Intent]]:
+    """(hits by record key, (time, bytes) of every upload, intents no confirmation closed) from a journal;
+    unknown entries are skipped."""
     hits: dict[str, list[JournalHit]] = defaultdict(list)
     uploads: list[tuple[float, int]] = []
+    open_intents: dict[tuple[str, str, int], Intent] = {}
     for entry in journal:
         for e in _flatten(entry):
             key, blob = e.get("key"), e.get("blob")
             if not isinstance(key, str) or not isinstance(blob, str):
                 continue
-            hits[key].append(JournalHit(key=key, blob_id=blob, gm_msgid=_int(e.get("gm")),
-                                        folder=_str(e.get("folder")), uidvalidity=_int(e.get("uidvalidity")),
-                                        uid=_int(e.get("uid"))))
+            if e.get("op") == "intent":
+                if (it := parse_intent(e)) is not None:
+                    open_intents[it.slot] = it
+                continue
+            hit = JournalHit(key=key, blob_id=blob, gm_msgid=_int(e.get("gm")), folder=_str(e.get("folder")),
+                             uidvalidity=_int(e.get("uidvalidity")), uid=_int(e.get("uid")))
+            hits[key].append(hit)
+            if (slot := closes(hit)) is not None:
+                open_intents.pop(slot, None)
             if e.get("op") == "upload":
                 t, n = e.get("t"), e.get("bytes")
                 if isinstance(t, int | float) and isinstance(n, int):
                     uploads.append((float(t), n))
-    return dict(hits), uploads
+    return dict(hits), uploads, list(open_intents.values())
 
 
 def _flatten(entry: Mapping[str, object]) -> list[Mapping[str, object]]:
