@@ -39,10 +39,15 @@ class FolderScan:
 
 
 def choose_folders(session: Session, *, gmail: bool, include_spam: bool) -> list[tuple[str, str | None]]:
-    """(name, role) of the folders to back up, in a stable order."""
+    """(name, role) of the folders to back up, in a stable order.
+
+    Off Gmail, every selectable folder except a ``\\All`` one: there it is a virtual view (Dovecot's
+    virtual plugin) whose name would become a label of every message.
+    """
     folders = session.folders()
     if not gmail:
-        return sorted((f.name, f.role) for f in folders if f.selectable)
+        real = [(f.name, f.role) for f in folders if f.selectable and f.role != ALL]
+        return sorted(real or [(f.name, f.role) for f in folders if f.selectable])
     wanted = [ALL, TRASH, *([JUNK] if include_spam else [])]
     by_role = {f.role: f for f in folders if f.selectable and f.role}
     if ALL not in by_role:

@@ -114,3 +114,26 @@ def test_diff_counts() -> None:
     new = assemble_generic({"F": [_e(1, "a", flags=("\\Seen",))], "G": [_e(3, "c")]}, ThreadIndex(), {})
     c = diff_counts(old, new)
     assert (c.new, c.changed, c.deleted) == (1, 1, 1)
+
+
+def test_folder_choice() -> None:
+    from archiver.backup_scan import choose_folders
+    from archiver.imap import Folder
+
+    class Listing:
+        def __init__(self, *folders: Folder) -> None:
+            self._folders = list(folders)
+
+        def folders(self) -> list[Folder]:
+            return self._folders
+
+    def f(name: str, role: str | None = None, selectable: bool = True) -> Folder:
+        return Folder(name, "/", (), role, selectable)
+
+    server = Listing(f("INBOX"), f("Work"), f("[Gmail]", selectable=False), f("[Gmail]/All Mail", "\\All"),
+                     f("[Gmail]/Bin", "\\Trash"), f("[Gmail]/Spam", "\\Junk"), f("[Gmail]/Sent", "\\Sent"))
+    assert choose_folders(server, gmail=True, include_spam=False) == [  # type: ignore[arg-type]
+        ("[Gmail]/All Mail", "\\All"), ("[Gmail]/Bin", "\\Trash")]
+    assert choose_folders(server, gmail=True, include_spam=True)[-1] == ("[Gmail]/Spam", "\\Junk")  # type: ignore[arg-type]
+    generic = choose_folders(server, gmail=False, include_spam=False)  # type: ignore[arg-type]
+    assert [n for n, _r in generic] == ["INBOX", "Work", "[Gmail]/Bin", "[Gmail]/Sent", "[Gmail]/Spam"]
