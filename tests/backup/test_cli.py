@@ -65,3 +65,10 @@ def test_demo(tmp_path: Path) -> None:
     snaps = Archive.open(tmp_path / "d").snapshots()
     assert len(snaps) == 2 and not snaps[-1].partial
     assert snaps[-1].stats["bytes_downloaded"] < snaps[0].stats["bytes_downloaded"] / 5
+    # again into the same archive: a new emulator is a new server, backed up as another account
+    res = runner.invoke(app, ["demo", "--archive", str(tmp_path / "d"), "--messages", "60"])
+    assert res.exit_code == 0, res.output
+    accounts = [s.account for s in Archive.open(tmp_path / "d").snapshots()]
+    assert accounts.count("demo@gmail.com@127.0.0.1") == 2
+    assert accounts.count("demo-2@gmail.com@127.0.0.1") == 2
+    assert "60 messages, downloaded" in res.stdout
