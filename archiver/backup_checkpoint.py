@@ -75,8 +75,10 @@ class Checkpointer:
         snapshotting = self._snapshotter is not None and self._snapshotter.is_alive()
         wait = max(self._policy.seconds, 20 * self._full_cost)  # a slow snapshot is taken less often
         if not snapshotting and now - self._last_full >= wait:
-            self._last_full = now
-            self._snapshotter = _start(self._run_snapshot, list(records()))
+            known = list(records())
+            if known:  # an empty snapshot would be no point to resume from
+                self._last_full = now
+                self._snapshotter = _start(self._run_snapshot, known)
         if self._flusher is not None and self._flusher.is_alive():
             if self._since < 2 * self._interval:
                 return
