@@ -9,16 +9,15 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import imapclient
-import pytest
 
 from archiver.emulator import EmulatorConfig, GmailEmulator
 from tests.restore.helpers import BASE, Msg, build_archive, client, folder_contents, message
 from tests.restore.test_gmail_emulator import USER, emu, state, url  # noqa: F401  (fixture)
 from tests.servers.dovecot import DovecotServer
-from tests.servers.dovecot import available as dovecot_available
 
 REPO = Path(__file__).resolve().parents[2]
 ENV = {**os.environ, "GMAIL_ARCHIVER_PASSWORD": "app-password-16c"}
@@ -52,18 +51,13 @@ def test_kill_9_at_random_points_then_rerun(tmp_path: Path, emu: GmailEmulator) 
     msgs = [Msg(message(i, mid=None if i % 5 == 0 else "auto", size=rng.randrange(200, 3000)),
                 labels=(("\\Inbox",), ("Work", "\\Starred"), ())[i % 3], date=BASE + i) for i in range(n)]
     build_archive(tmp_path / "a", msgs)
-    seen = []
-    for threshold in sorted(rng.sample(range(1, n), 4)):   # kill -9 once the target holds `threshold`
-        p = cli(str(tmp_path / "a"), url(emu), "--no-progress")
-        while p.poll() is None and len(emu.messages(USER)) < threshold:
-            time.sleep(0.002)
-        p.send_signal(signal.SIGKILL)
-        p.communicate(timeout=60)
-        seen.append(len(emu.messages(USER)))
-    assert seen[0] < n                                          # at least the first kill hit mid-upload
+    seen = [_kill_after_growth(cli(str(tmp_path / "a"), url(emu), "--no-progress"),
+                               lambda: len(emu.messages(USER)), rng.randrange(1, 60)) for _ in range(4)]
+    assert 0 < seen[0] < seen[1] < seen[2] < seen[3] < n        # every kill hit a run mid-upload
     p = cli(str(tmp_path / "a"), url(emu), "--json")
-    errs = p.communicate(timeout=120)[1]
+    out, errs = p.communicate(timeout=120)
     assert p.returncode == 0, errs
+    assert json.loads(out)["uploaded"] == n - seen[-1]         # the re-run uploads only what was missing
     with GmailEmulator(EmulatorConfig()) as clean:
         clean.add_account(USER, password="app-password-16c")
         p = cli(str(tmp_path / "a"), url(clean), "--json")
@@ -78,36 +72,41 @@ def dovecot_state(port: int) -> dict[str, list[object]]:
         return {n: [(d, f, t.timestamp()) for d, f, t in folder_contents(c, n)] for n in names}
 
 
-def test_kill_9_into_dovecot_then_rerun(tmp_path: Path) -> None:
+def test_kill_9_into_dovecot_then_rerun(tmp_path: Path, dovecot: DovecotServer) -> None:
     """The generic path (MULTIAPPEND batches, COPY into second folders) survives kill -9 the same way."""
-    if not dovecot_available():
-        pytest.skip("Dovecot is not installed")
-    rng = random.Random(11)
     n = 1200
     msgs = [Msg(message(i, mid=None if i % 7 == 0 else "auto"), labels=(("INBOX",), ("INBOX", "Work"))[i % 2],
                 flags=(("\\Seen",), ())[i % 3 == 0], date=BASE + i) for i in range(n)]
     build_archive(tmp_path / "a", msgs, gmail=False)
     total = n + n // 2                                          # INBOX + Work copies
-    with DovecotServer(storage="maildir") as dv, DovecotServer(storage="maildir") as ref:
-        for server in (dv, ref):
-            server.add_user("alice", "secret")
-        target = f"imap://alice@127.0.0.1:{dv.port}"
-        seen = []
-        with client(dv.port) as c:
-            for threshold in sorted(rng.sample(range(1, total), 3)):
-                p = cli(str(tmp_path / "a"), target, "--no-progress", password="secret")
-                while p.poll() is None and _count(c) < threshold:
-                    time.sleep(0.005)
-                p.send_signal(signal.SIGKILL)
-                p.communicate(timeout=60)
-                seen.append(_count(c))
-        assert 0 < seen[0] < total                              # the first kill hit mid-run
+    with DovecotServer(storage="maildir") as ref:               # `dovecot` checked that it is installed
+        ref.add_user("alice", "secret")
+        target = f"imap://alice@127.0.0.1:{dovecot.port}"
+        with client(dovecot.port) as c:                         # batches of 500: a kill after each growth
+            seen = [_kill_after_growth(cli(str(tmp_path / "a"), target, "--no-progress", password="secret"),
+                                       lambda: _count(c), 1) for _ in range(3)]
+        assert 0 < seen[0] < seen[1] < seen[2] < total          # every kill hit a run mid-restore
         p = cli(str(tmp_path / "a"), target, "--json", password="secret")
         errs = p.communicate(timeout=120)[1]
         assert p.returncode == 0, errs
         p = cli(str(tmp_path / "a"), f"imap://alice@127.0.0.1:{ref.port}", "--json", password="secret")
         assert p.communicate(timeout=120)[0] and p.returncode == 0
-        assert dovecot_state(dv.port) == dovecot_state(ref.port)
+        assert dovecot_state(dovecot.port) == dovecot_state(ref.port)
+
+
+def _kill_after_growth(p: subprocess.Popen[bytes], count: Callable[[], int], grow: int) -> int:
+    """SIGKILL ``p`` once the target holds ``grow`` more messages than at its start; the count at the kill.
+
+    Fails unless the kill really hit a running restore (exit status -SIGKILL, something uploaded by it)."""
+    start = count()
+    while p.poll() is None and count() < start + grow:
+        time.sleep(0.002)
+    p.send_signal(signal.SIGKILL)                           # a no-op if ``p`` already exited on its own
+    errs = p.communicate(timeout=60)[1]
+    assert p.returncode == -signal.SIGKILL, (p.returncode, errs)
+    held = count()
+    assert held >= start + grow, (start, held)
+    return held
 
 
 def _count(c: imapclient.IMAPClient) -> int:

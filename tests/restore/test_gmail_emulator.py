@@ -28,10 +28,13 @@ def url(e: GmailEmulator) -> str:
     return f"imap://{USER}@127.0.0.1:{e.port}"
 
 
-def state(e: GmailEmulator) -> list[tuple[bytes, frozenset[str], frozenset[str], dt.datetime, bool, bool]]:
+State = tuple[bytes, frozenset[str], frozenset[str], dt.datetime, dt.timedelta | None, bool, bool]
+
+
+def state(e: GmailEmulator) -> list[State]:
     """Everything that matters of the target account, order-free (what two clean restores must share)."""
-    return sorted(((m.data, m.labels, m.flags, m.internaldate, m.trashed, m.spam) for m in e.messages(USER)),
-                  key=lambda t: t[0])
+    return sorted(((m.data, m.labels, m.flags, m.internaldate, m.internaldate.utcoffset(), m.trashed, m.spam)
+                   for m in e.messages(USER)), key=lambda t: t[0])
 
 
 class Notes(NullProgress):
@@ -127,20 +130,24 @@ def test_cannot_restore_is_listed(tmp_path: Path, emu: GmailEmulator) -> None:
 def test_faults_then_rerun_equals_one_clean_restore(tmp_path: Path, emu: GmailEmulator) -> None:
     build_archive(tmp_path / "a", MSGS)
     extra = emu.seed(USER, message(99))                 # something to FETCH in the survey
-    emu.inject(Fault.NO_APPENDUID, times=2)
-    emu.inject(Fault.BYE_ON_APPEND, times=2)
-    emu.inject(Fault.OVERQUOTA, times=1)                 # NO [OVERQUOTA] on a FETCH
-    emu.inject(Fault.THROTTLED, times=3)                 # OK ... [THROTTLED]: slow down, keep the result
+    armed = {Fault.NO_APPENDUID: 2, Fault.BYE_ON_APPEND: 2, Fault.OVERQUOTA: 1, Fault.THROTTLED: 3}
+    for fault, times in armed.items():                  # OVERQUOTA: NO on FETCH; THROTTLED: OK [THROTTLED]
+        emu.inject(fault, times=times)
     progress = Notes()
-    result = restore(tmp_path / "a", url(emu), credentials=CRED, progress=progress,
-                     retry=RetryPolicy(base_delay=0.01, throttled_base=0.01, throttle_pause=0.01, jitter=0))
+    retry = RetryPolicy(base_delay=0.01, throttled_base=0.01, throttle_pause=0.01, jitter=0)
+    result = restore(tmp_path / "a", url(emu), credentials=CRED, progress=progress, retry=retry)
+    assert emu.faults.fired == armed                    # every armed fault really hit this restore
     assert result.reconnects >= 3 and result.failed == [] and result.uploaded == 6
     assert any("throttling" in n for n in progress.notes)
+    again = restore(tmp_path / "a", url(emu), credentials=CRED, retry=retry)
+    assert (again.uploaded, again.already_present, again.failed, again.conflicts) == (0, 6, [], [])
+    assert emu.faults.fired == armed                    # the re-run met no fault
     emu.delete_forever(USER, extra)
     with GmailEmulator(EmulatorConfig()) as clean:
         clean.add_account(USER, password="app-password-16c")
-        restore(tmp_path / "a", url(clean), credentials=CRED)
-        assert state(emu) == state(clean)
+        assert restore(tmp_path / "a", url(clean), credentials=CRED).uploaded == 6
+        assert len({m.data for m in emu.messages(USER)}) == len(emu.messages(USER)) == 6   # each once
+        assert state(emu) == state(clean)              # same bytes, labels, flags, INTERNALDATE (and zone)
 
 
 def test_daily_budget_stops_cleanly(tmp_path: Path, emu: GmailEmulator) -> None:
