@@ -94,7 +94,7 @@ class PreviousState:
     folders: dict[str, FolderState] = field(default_factory=dict)
     by_key: dict[str, MessageRecord] = field(default_factory=dict)
     by_folder: dict[str, dict[int, MessageRecord]] = field(default_factory=dict)
-    _remap_index: dict[str, dict[tuple[str | None, int, int], dict[str, MessageRecord]]] = field(
+    _remap_index: dict[str, dict[tuple[str | None, int], dict[str, MessageRecord]]] = field(
         default_factory=dict, repr=False)
 
     @classmethod
@@ -123,16 +123,23 @@ class PreviousState:
     def match_remapped(self, folder: str, entry: Entry) -> MessageRecord | None:
         """Generic UIDVALIDITY change: the old message this entry must be, or None.
 
-        Matched on (Message-ID, size, INTERNALDATE) among the folder's previous messages; an ambiguous
-        (several different bodies) or missing match returns None, and the body is downloaded instead.
+        Matched when exactly one body among the folder's previous messages has this (Message-ID, size); a
+        message without Message-ID must also have the same INTERNALDATE.  Anything ambiguous returns None
+        and the body is downloaded instead (a record keeps the INTERNALDATE of one of its copies only, so
+        dates cannot tell look-alikes apart).
         """
         index = self._remap_index.get(folder)
         if index is None:
             index = self._remap_index[folder] = {}
             for rec in self.by_folder.get(folder, {}).values():
-                index.setdefault((rec.message_id, rec.size, rec.internaldate), {})[rec.blob_id] = rec
-        found = index.get((entry.message_id, entry.size, entry.internaldate), {})
-        return next(iter(found.values())) if len(found) == 1 else None
+                index.setdefault((rec.message_id, rec.size), {})[rec.blob_id] = rec
+        found = index.get((entry.message_id, entry.size), {})
+        if len(found) != 1:
+            return None
+        rec = next(iter(found.values()))
+        if entry.message_id is None and rec.internaldate != entry.internaldate:
+            return None
+        return rec
 
 
 # -- records -------------------------------------------------------------------------------------------------

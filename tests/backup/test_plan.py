@@ -97,16 +97,21 @@ def test_generic_threads_from_references_in_any_order() -> None:
 
 def test_remap_match_needs_one_unambiguous_body() -> None:
     recs = assemble_generic({"F": [_e(1, "aa", message_id="<a@x>"), _e(2, "bb", message_id="<b@x>"),
-                                   _e(3, "cc", message_id="<b@x>")]}, ThreadIndex(), {})
-    prev = PreviousState.build([FolderState("F", 1, 4, None)], recs)
-    found = prev.match_remapped("F", _e(40, None, message_id="<a@x>", internaldate=1001))
+                                   _e(3, "cc", message_id="<b@x>"), _e(4, "dd"), _e(5, "ee"),
+                                   _e(6, "ff", size=12)]},
+                            ThreadIndex(), {})
+    prev = PreviousState.build([FolderState("F", 1, 6, None)], recs)
+    # Message-ID and size name one body: matched, whatever INTERNALDATE this folder's copy has
+    found = prev.match_remapped("F", _e(40, None, message_id="<a@x>", internaldate=5))
     assert found is not None and found.blob_id == "aa"
-    assert prev.match_remapped("F", _e(41, None, message_id="<a@x>", internaldate=5)) is None
-    # two different bodies share Message-ID, size and date: download instead of guessing
-    clash = assemble_generic({"F": [_e(2, "bb", message_id="<b@x>"),
-                                    _e(3, "cc", message_id="<b@x>", internaldate=1002)]}, ThreadIndex(), {})
-    prev2 = PreviousState.build([FolderState("F", 1, 4, None)], clash)
-    assert prev2.match_remapped("F", _e(9, None, message_id="<b@x>", internaldate=1002)) is None
+    assert prev.match_remapped("F", _e(41, None, message_id="<a@x>", size=11)) is None
+    # two bodies share Message-ID and size: download, even when a date would fit one of them
+    assert prev.match_remapped("F", _e(42, None, message_id="<b@x>", internaldate=1003)) is None
+    # no Message-ID: one body of that size, and the same INTERNALDATE
+    found = prev.match_remapped("F", _e(44, None, size=12, internaldate=1006))
+    assert found is not None and found.blob_id == "ff"
+    assert prev.match_remapped("F", _e(45, None, size=12, internaldate=9)) is None
+    assert prev.match_remapped("F", _e(46, None, internaldate=1004)) is None  # "dd" and "ee" look alike
 
 
 def test_diff_counts() -> None:
