@@ -6,11 +6,12 @@ import functools
 import json
 import sys
 from collections.abc import Callable
-from typing import Any, ParamSpec, TypeVar
+from typing import Annotated, Any, ParamSpec, TypeVar
 
 import typer
 
-from archiver.errors import ArchiverError, Cancelled
+from archiver import Credentials, credentials_from_env_or_command
+from archiver.errors import ArchiverError, Cancelled, UsageError
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -57,3 +58,27 @@ def handle_errors(json_flag: str = "json") -> Callable[[Callable[P, R]], Callabl
         return wrapper
 
     return decorate
+
+
+# -- options shared by the commands that talk to a server (backup, restore) ---------------------------------
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON document (keys below).")]
+PasswordCommand = Annotated[str | None, typer.Option(
+    help="Command printing the password (else GMAIL_ARCHIVER_PASSWORD, else a prompt).")]
+OAuth2TokenCommand = Annotated[str | None, typer.Option(
+    help="Command printing an OAuth2 access token (XOAUTH2).")]
+CaCert = Annotated[str | None, typer.Option(help="CA certificate file to trust.")]
+Insecure = Annotated[bool, typer.Option("--insecure", help="Allow plain imap:// to a non-loopback host.")]
+ShowProgress = Annotated[bool | None, typer.Option(
+    "--progress/--no-progress",
+    help="Progress bar with rate and ETA on stderr (default: when it is a terminal).")]
+
+
+def credentials(password_command: str | None, oauth2_token_command: str | None) -> Credentials:
+    """The secret from the token/password command, GMAIL_ARCHIVER_PASSWORD, or a prompt on a terminal."""
+    found = credentials_from_env_or_command(password_command, oauth2_token_command)
+    if found is not None:
+        return found
+    if sys.stdin.isatty():
+        return Credentials(password=typer.prompt("Password", hide_input=True, err=True))
+    raise UsageError("no password given",
+                     hint="set GMAIL_ARCHIVER_PASSWORD, or use --password-command or --oauth2-token-command")

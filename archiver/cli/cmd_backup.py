@@ -2,15 +2,25 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from archiver import BackupResult, Credentials, PartialFailure, UsageError, backup
-from archiver import credentials_from_env_or_command as _secrets
-from archiver.cli._common import EXIT_CODES_HELP, emit_json, err, handle_errors
+from archiver import BackupResult, PartialFailure, backup
+from archiver.cli._common import (
+    EXIT_CODES_HELP,
+    CaCert,
+    Insecure,
+    JsonFlag,
+    OAuth2TokenCommand,
+    PasswordCommand,
+    ShowProgress,
+    credentials,
+    emit_json,
+    err,
+    handle_errors,
+)
 from archiver.cli.render import TqdmProgress
 
 JSON_KEYS = (
@@ -18,17 +28,6 @@ JSON_KEYS = (
     "bytes_downloaded, bytes_stored, duration_s, complete (false: partial snapshot, exit 3), checkpoints, "
     "problems (list of {folder, uids, reason})."
 )
-
-
-def credentials(password_command: str | None, oauth2_token_command: str | None) -> Credentials:
-    """The secret from the token/password command, GMAIL_ARCHIVER_PASSWORD, or a prompt on a terminal."""
-    found = _secrets(password_command, oauth2_token_command)
-    if found is not None:
-        return found
-    if sys.stdin.isatty():
-        return Credentials(password=typer.prompt("Password", hide_input=True, err=True))
-    raise UsageError("no password given",
-                     hint="set GMAIL_ARCHIVER_PASSWORD, or use --password-command or --oauth2-token-command")
 
 
 def result_document(r: BackupResult) -> dict[str, Any]:
@@ -59,17 +58,12 @@ def register(app: typer.Typer) -> None:
         include_spam: Annotated[bool, typer.Option(
             "--include-spam", help="Also back up Gmail's Spam.")] = False,
         connections: Annotated[int, typer.Option(min=1, max=15, help="Parallel IMAP connections.")] = 4,
-        json: Annotated[bool, typer.Option("--json", help="Print one JSON document (keys below).")] = False,
-        password_command: Annotated[str | None, typer.Option(
-            help="Command printing the password (else GMAIL_ARCHIVER_PASSWORD, else a prompt).")] = None,
-        oauth2_token_command: Annotated[str | None, typer.Option(
-            help="Command printing an OAuth2 access token (XOAUTH2).")] = None,
-        cacert: Annotated[str | None, typer.Option(help="CA certificate file to trust.")] = None,
-        insecure: Annotated[bool, typer.Option(
-            "--insecure", help="Allow plain imap:// to a non-loopback host.")] = False,
-        progress: Annotated[bool | None, typer.Option(
-            "--progress/--no-progress",
-            help="Progress bar on stderr (default: when it is a terminal).")] = None,
+        json: JsonFlag = False,
+        password_command: PasswordCommand = None,
+        oauth2_token_command: OAuth2TokenCommand = None,
+        cacert: CaCert = None,
+        insecure: Insecure = False,
+        progress: ShowProgress = None,
         init: Annotated[bool, typer.Option(
             "--init", help="Create the archive if it does not exist.")] = False,
         retries: Annotated[int, typer.Option(

@@ -10,8 +10,18 @@ from typing import Annotated
 import typer
 
 from archiver import PartialFailure, RestoreResult, UsageError, restore
-from archiver.cli._common import EXIT_CODES_HELP, emit_json, handle_errors
-from archiver.cli.cmd_backup import credentials
+from archiver.cli._common import (
+    EXIT_CODES_HELP,
+    CaCert,
+    Insecure,
+    JsonFlag,
+    OAuth2TokenCommand,
+    PasswordCommand,
+    ShowProgress,
+    credentials,
+    emit_json,
+    handle_errors,
+)
 from archiver.cli.render import TqdmProgress
 
 JSON_KEYS = (
@@ -100,17 +110,12 @@ def register(app: typer.Typer) -> None:
                  "about 500 MB a day); exit 3 and report what is left.")] = None,
         default_folder: Annotated[str, typer.Option(
             help="Non-Gmail targets: the folder for messages without any label.")] = "INBOX",
-        json: Annotated[bool, typer.Option("--json", help="Print one JSON document (keys below).")] = False,
-        password_command: Annotated[str | None, typer.Option(
-            help="Command printing the password (else GMAIL_ARCHIVER_PASSWORD, else a prompt).")] = None,
-        oauth2_token_command: Annotated[str | None, typer.Option(
-            help="Command printing an OAuth2 access token (XOAUTH2).")] = None,
-        cacert: Annotated[str | None, typer.Option(help="CA certificate file to trust.")] = None,
-        insecure: Annotated[bool, typer.Option(
-            "--insecure", help="Allow plain imap:// to a non-loopback host.")] = False,
-        progress: Annotated[bool | None, typer.Option(
-            "--progress/--no-progress",
-            help="Progress bar with ETA on stderr (default: when it is a terminal).")] = None,
+        json: JsonFlag = False,
+        password_command: PasswordCommand = None,
+        oauth2_token_command: OAuth2TokenCommand = None,
+        cacert: CaCert = None,
+        insecure: Insecure = False,
+        progress: ShowProgress = None,
     ) -> None:
         """Restore a snapshot (whole, or by --label / --since / --until) to Gmail or any IMAP server.
 
