@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import re
+import time
 from collections import defaultdict
 from pathlib import Path
 
 from imapclient import IMAPClient
 
 from archiver import Archive, MessageRecord
+from tests.servers.dovecot import DovecotServer
 
 
 def corpus_messages(corpus_dir: Path, limit: int | None = None, *, max_size: int = 2 << 20) -> list[bytes]:
@@ -83,3 +86,18 @@ def tree_bytes(path: Path) -> int:
     """Bytes of an archive's files, without the rebuildable local index cache (``cache/``)."""
     files = [p for p in path.rglob("*") if p.is_file() and "cache" not in p.relative_to(path).parts]
     return sum(p.stat().st_size for p in files)
+
+
+def dovecot_settled(dv: DovecotServer, user: str = "alice", deadline_s: float = 60.0) -> None:
+    """Wait until every session ``user`` logged in with has logged its end line (with its byte and body
+    counters): Dovecot writes it asynchronously, after the client has gone. Fails if one never ends."""
+    login = re.compile(rf"Login: user=<{re.escape(user)}>.*?session=<([^>]+)>")
+    ended = re.compile(rf"imap\({re.escape(user)}\)<\d+><([^>]+)>:.* out=\d+")
+    stop = time.monotonic() + deadline_s
+    while True:
+        text = dv.log_path.read_text(errors="replace")
+        missing = set(login.findall(text)) - set(ended.findall(text))
+        if not missing:
+            return
+        assert time.monotonic() < stop, f"Dovecot sessions never ended: {sorted(missing)}"
+        time.sleep(0.01)

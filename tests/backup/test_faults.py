@@ -29,12 +29,14 @@ def _seed(server: GmailEmulator, n: int) -> int:
 class ArmOn(NullProgress):
     """Arms a fault when a phase starts, so it hits that phase (the scan also FETCHes)."""
 
-    def __init__(self, server: GmailEmulator, phase: str, fault: Fault, **kw: int) -> None:
-        self.server, self.phase, self.fault, self.kw = server, phase, fault, kw
+    def __init__(self, server: GmailEmulator, phase: str, fault: Fault, *, after_messages: int,
+                 times: int) -> None:
+        self.server, self.phase, self.fault = server, phase, fault
+        self.after_messages, self.times = after_messages, times
 
     def start(self, phase: str, total: int | None = None, unit: str = "msg") -> None:
         if phase == self.phase:
-            self.server.inject(self.fault, **self.kw)
+            self.server.inject(self.fault, after_messages=self.after_messages, times=self.times)
 
 
 @pytest.mark.parametrize("fault", [Fault.BYE_MID_FETCH, Fault.DROP_MID_FETCH])

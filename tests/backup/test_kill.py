@@ -1,63 +1,122 @@
-"""kill -9 at random moments of a 3,000-message first backup (the CLI in a subprocess, several times),
-then one uninterrupted run: every message once, and not much more downloaded than the mailbox."""
+"""kill -9 in the middle of a 3,000-message first backup (the CLI in a subprocess, three times, each kill
+when the archive shows the download has started but not finished), then one uninterrupted run: every
+message once, the archive verifies, and not much more downloaded than the mailbox (counted at the server).
+Against Dovecot (generic IMAP) and the Gmail emulator."""
 
 from __future__ import annotations
 
 import json
 import os
-import random
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from archiver import Archive, verify
+from archiver.emulator import GmailEmulator
 from archiver.emulator.synth import generate
-from tests.backup.helpers import server_view, sha
+from archiver.errors import ArchiveNotFound
+from tests.backup.conftest import PASSWORD, USER, emu_url
+from tests.backup.helpers import dovecot_settled, server_view, sha
+from tests.backup.test_gmail import check, expected
 from tests.servers.dovecot import DovecotServer
 
 REPO = Path(__file__).resolve().parents[2]
+N = 3000
+GROW = 400  # blobs a run must add to the archive before it is killed
 
 
-def _cli(path: Path, port: int) -> subprocess.Popen[bytes]:
-    env = dict(os.environ, GMAIL_ARCHIVER_PASSWORD="secret", PYTHONPATH=str(REPO))
-    return subprocess.Popen([sys.executable, "-m", "archiver", "backup", str(path),
-                             f"imap://alice@127.0.0.1:{port}", "--init", "--json", "--no-progress",
-                             "--connections", "1"],
+def _cli(path: Path, url: str, password: str) -> subprocess.Popen[bytes]:
+    env = dict(os.environ, GMAIL_ARCHIVER_PASSWORD=password, PYTHONPATH=str(REPO))
+    return subprocess.Popen([sys.executable, "-m", "archiver", "backup", str(path), url, "--init", "--json",
+                             "--no-progress", "--connections", "1"],
                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
 
 
-def test_kill_9_then_resume(dovecot: DovecotServer, tmp_path: Path) -> None:
-    msgs = [m.raw for m in generate(3000, seed=11, avg_size=30_000)]
+def _blobs(path: Path) -> int:
+    """Blobs the archive holds as a fresh reader sees them (0 before ``--init`` created it)."""
+    try:
+        return Archive.open(path).stats().blobs
+    except ArchiveNotFound:
+        return 0
+
+
+def _kill_mid_download(proc: subprocess.Popen[bytes], path: Path) -> int:
+    """SIGKILL ``proc`` once it has stored ``GROW`` more blobs than the archive held at its start; the
+    blob count after the kill. Fails unless the kill hit a running backup mid-download."""
+    start = _blobs(path)
+    while proc.poll() is None and _blobs(path) < start + GROW:
+        time.sleep(0.002)
+    proc.send_signal(signal.SIGKILL)  # a no-op if the run already ended on its own: caught below
+    err = proc.communicate(timeout=120)[1]
+    assert proc.returncode == -signal.SIGKILL, (proc.returncode, err.decode()[-2000:])
+    held = _blobs(path)
+    assert start + GROW <= held < N, (start, held)
+    return held
+
+
+def _finish(path: Path, url: str, password: str) -> dict[str, Any]:
+    proc = _cli(path, url, password)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err.decode()[-2000:]
+    doc: dict[str, Any] = json.loads(out)
+    assert doc["complete"] and doc["messages"] == N and doc["problems"] == []
+    return doc
+
+
+def _check_archive(path: Path, snapshot_id: str, served: set[str]) -> Archive:
+    """Every message once, each blob exactly the bytes served, and nothing the kills left fails verify."""
+    archive = Archive.open(path)
+    snap = archive.load(snapshot_id)
+    assert len(snap) == N and {r.blob_id for r in snap} == served
+    for r in snap:
+        assert sha(archive.get_blob(r.blob_id)) == r.blob_id
+    assert archive.stats().blobs == N
+    report = verify(archive, read_data=True)
+    assert report.ok, report.damage
+    return archive
+
+
+def test_kill_9_mid_download_then_resume_dovecot(dovecot: DovecotServer, tmp_path: Path) -> None:
+    msgs = [m.raw for m in generate(N, seed=11, avg_size=30_000)]
     dovecot.write_maildir("alice", "INBOX", msgs[:2000])
     dovecot.write_maildir("alice", "Lists", msgs[2000:])
     mailbox = sum(len(m) for m in msgs)
-    path = tmp_path / "arch"
-    rng = random.Random(20261126)
-    killed = 0
-    for _ in range(3):
-        proc = _cli(path, dovecot.port)
-        time.sleep(rng.uniform(0.4, 1.0))
-        if proc.poll() is None:
-            os.kill(proc.pid, signal.SIGKILL)
-            killed += 1
-        proc.communicate()
-    assert killed >= 2  # the interruptions really happened
-    proc = _cli(path, dovecot.port)
-    out, err = proc.communicate(timeout=120)
-    assert proc.returncode == 0, err.decode()[-2000:]
-    doc = json.loads(out)
-    assert doc["complete"] and doc["messages"] == 3000
+    path, url = tmp_path / "arch", f"imap://alice@127.0.0.1:{dovecot.port}"
 
-    archive = Archive.open(path)
-    snap = archive.load(doc["snapshot"])
+    held = [_kill_mid_download(_cli(path, url, "secret"), path) for _ in range(3)]
+    assert 0 < held[0] < held[1] < held[2] < N  # each kill hit a run that was downloading
+    doc = _finish(path, url, "secret")
+
+    dovecot_settled(dovecot)  # the killed sessions' counters are logged too
+    sent, (bodies, body_bytes) = dovecot.bytes_sent("alice"), dovecot.bodies_sent("alice")
+    assert bodies >= N and body_bytes >= mailbox  # the counters saw the whole download
+    assert sent < 1.3 * mailbox, (sent, mailbox)  # everything the server sent over all four runs
+
     view = server_view(dovecot.port, folders=["INBOX", "Lists"])
-    served = {sha(body) for f in view.values() for body, _ in f.values()}
-    assert {r.blob_id for r in snap} == served and len(snap) == 3000
-    for r in snap:
-        assert sha(archive.get_blob(r.blob_id)) == r.blob_id
-    report = verify(archive, read_data=True)  # the kills left nothing that does not verify
-    assert report.ok, report.damage
-    sent = dovecot.bytes_sent("alice") - sum(len(b) for f in view.values() for b, _ in f.values())
-    assert sent < 1.3 * mailbox, (sent, mailbox)
+    _check_archive(path, doc["snapshot"], {sha(body) for f in view.values() for body, _ in f.values()})
+
+
+def test_kill_9_mid_download_then_resume_gmail(emu: GmailEmulator, tmp_path: Path) -> None:
+    synth = generate(N, seed=12, avg_size=10_000)
+    for m in synth:
+        emu.seed(USER, m.raw, labels=m.labels, flags=m.flags, internaldate=m.date)
+    mailbox = sum(len(m.raw) for m in synth)
+    path, url = tmp_path / "arch", emu_url(emu)
+
+    held = []
+    for _ in range(3):
+        served0 = emu.stats(USER)["body_bytes_sent"]
+        held.append(_kill_mid_download(_cli(path, url, PASSWORD), path))
+        assert served0 < emu.stats(USER)["body_bytes_sent"] < served0 + mailbox  # a partial download
+    assert 0 < held[0] < held[1] < held[2] < N
+    doc = _finish(path, url, PASSWORD)
+    assert doc["mode"] == "gmail"
+
+    served = emu.stats(USER)["body_bytes_sent"]
+    assert mailbox <= served < 1.3 * mailbox, (served, mailbox)  # all four runs together
+    want = expected(emu)
+    archive = _check_archive(path, doc["snapshot"], {sha(body) for _, _, body in want.values()})
+    check(archive, doc["snapshot"], want)  # one record per X-GM-MSGID, labels and threads as served
