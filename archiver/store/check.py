@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from archiver.errors import FormatError
 from archiver.model import MessageRecord
 from archiver.store import codec
-from archiver.store.dictionary import Codecs, list_dicts, read_dict
+from archiver.store.dictionary import Codecs, read_dict
 from archiver.store.index import Location, list_segments, read_segment
 from archiver.store.layout import Layout, check_config
 from archiver.store.manifest import decode_page
@@ -99,10 +99,6 @@ def load_dicts(layout: Layout, wanted: set[str]) -> tuple[dict[str, bytes], list
 
 def present_packs(layout: Layout) -> list[str]:
     return list_packs(layout.packs)
-
-
-def present_dicts(layout: Layout) -> list[str]:
-    return list_dicts(layout.dicts)
 
 
 def unindexed_entries(layout: Layout, indexed_packs: set[str]) -> dict[str, str]:

@@ -19,6 +19,7 @@ import zstandard
 
 from archiver.errors import IntegrityError
 from archiver.store import codec
+from archiver.store.fsutil import read_named
 
 ROLE_BLOB = 1
 ROLE_PAGE = 2
@@ -50,13 +51,7 @@ def list_dicts(dicts_dir: Path) -> list[str]:
 
 def read_dict(dicts_dir: Path, dict_id: str) -> bytes:
     """The dictionary's bytes, checked against its id; IntegrityError names it when missing or damaged."""
-    try:
-        data = (dicts_dir / dict_id).read_bytes()
-    except FileNotFoundError:
-        raise IntegrityError(f"dictionary {dict_id[:12]} is missing") from None
-    if codec.sha256_hex(data) != dict_id:
-        raise IntegrityError(f"dictionary {dict_id[:12]} is damaged (its bytes do not match its name)")
-    return data
+    return read_named(dicts_dir / dict_id, f"dictionary {dict_id[:12]}")
 
 
 class Codecs:

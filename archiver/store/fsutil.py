@@ -7,10 +7,13 @@ just before it would run.  Tests use it to stop a writer between every step; it 
 
 from __future__ import annotations
 
+import hashlib
 import os
 import secrets
 import signal
 from pathlib import Path
+
+from archiver.errors import IntegrityError
 
 FILE_MODE = 0o600
 DIR_MODE = 0o700
@@ -87,6 +90,18 @@ def write_atomic(path: Path, data: bytes, tmp_dir: Path, *, sync_dir: bool = Tru
     os.replace(tmp, path)
     if sync_dir:
         fsync_dir(path.parent)
+
+
+def read_named(path: Path, what: str) -> bytes:
+    """The bytes of an immutable file named by their SHA-256; IntegrityError naming ``what`` when it is
+    missing or its bytes do not match its name (the read side of ``write_named``)."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise IntegrityError(f"{what} is missing") from None
+    if hashlib.sha256(data).hexdigest() != path.name:
+        raise IntegrityError(f"{what} is damaged (its bytes do not match its name)")
+    return data
 
 
 def write_named(directory: Path, name: str, data: bytes, tmp_dir: Path, *, fanout: bool = False) -> Path:

@@ -16,7 +16,7 @@ from typing import Any
 
 from archiver.errors import FormatError, IntegrityError, UnsupportedVersion
 from archiver.store import codec
-from archiver.store.fsutil import write_atomic
+from archiver.store.fsutil import read_named, write_atomic
 from archiver.store.locmap import Location, LocationMap, Tables
 from archiver.store.pack import KIND_BLOB, KIND_PAGE, PackEntry, dict_hex, list_packs, pack_path, read_toc
 
@@ -90,23 +90,13 @@ def decode_segment(data: bytes, name: str) -> dict[str, list[PackEntry]]:
 
 def read_segment(index_dir: Path, name: str) -> dict[str, list[PackEntry]]:
     """Read and check one segment file (its name must be the SHA-256 of its bytes)."""
-    try:
-        data = (index_dir / name).read_bytes()
-    except FileNotFoundError:
-        raise IntegrityError(f"index segment {name[:12]} is missing") from None
-    if codec.sha256_hex(data) != name:
-        raise IntegrityError(f"index segment {name[:12]} is damaged (its bytes do not match its name)")
+    data = read_named(index_dir / name, f"index segment {name[:12]}")
     return decode_segment(data, name)
 
 
 def add_segment(index: Index, index_dir: Path, name: str) -> None:
     """Read one segment (checked against its name) into ``index`` without building PackEntry objects."""
-    try:
-        data = (index_dir / name).read_bytes()
-    except FileNotFoundError:
-        raise IntegrityError(f"index segment {name[:12]} is missing") from None
-    if codec.sha256_hex(data) != name:
-        raise IntegrityError(f"index segment {name[:12]} is damaged (its bytes do not match its name)")
+    data = read_named(index_dir / name, f"index segment {name[:12]}")
     what = f"index segment {name[:12]}"
     try:  # streamed pack by pack: a 10^6-entry segment is never decoded whole
         stream = codec.unpacker(codec.decompress(data, what))

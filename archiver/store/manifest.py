@@ -183,18 +183,6 @@ def _inner(level: int, group: list[tuple[str, str, str, int]], emit: EmitPage) -
     return group[0][0], group[-1][1], pid, sum(c for *_, c in group)
 
 
-def iter_leaves(root: str | None, read: ReadPage) -> Iterator[Page]:
-    """The leaf pages under ``root`` in key order, one decoded at a time (constant memory)."""
-    stack = [root] if root is not None else []
-    while stack:
-        pid = stack.pop()
-        page = decode_page(read(pid), pid)
-        if page.level == 0:
-            yield page
-        else:
-            stack.extend(reversed(page.children))
-
-
 def leaf_ids(root: str | None, read: ReadPage) -> list[str]:
     """The ids of the leaf pages under ``root`` in key order (reads the inner pages only)."""
     if root is None:

@@ -20,6 +20,7 @@ from pathlib import Path
 from archiver.errors import IntegrityError, UnsupportedVersion
 from archiver.model import FolderState, SnapshotInfo
 from archiver.store import codec
+from archiver.store.fsutil import read_named
 
 VERSION = 1
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
@@ -78,12 +79,7 @@ def decode_snapshot(data: bytes, snapshot_id: str) -> SnapshotRecord:
 
 def read_snapshot(snap_dir: Path, snapshot_id: str) -> SnapshotRecord:
     """Read and check ``snapshots/<id>``; IntegrityError names the snapshot when missing or damaged."""
-    try:
-        data = (snap_dir / snapshot_id).read_bytes()
-    except FileNotFoundError:
-        raise IntegrityError(f"snapshot {snapshot_id[:12]} is missing") from None
-    if codec.sha256_hex(data) != snapshot_id:
-        raise IntegrityError(f"snapshot {snapshot_id[:12]} is damaged (its bytes do not match its name)")
+    data = read_named(snap_dir / snapshot_id, f"snapshot {snapshot_id[:12]}")
     return decode_snapshot(data, snapshot_id)
 
 
