@@ -45,6 +45,9 @@ def handle_errors(json_flag: str = "json") -> Callable[[Callable[P, R]], Callabl
                     return fn(*args, **kwargs)
                 except KeyboardInterrupt as exc:
                     raise Cancelled("interrupted") from exc
+                except OSError as exc:  # an unwritable output, a full disk: the system's words, no traceback
+                    where = f": {exc.filename}" if exc.filename else ""
+                    raise ArchiverError(f"{exc.strerror or exc}{where}") from exc
             except ArchiverError as exc:
                 if as_json:
                     emit_json({"error": {"type": type(exc).__name__, "message": str(exc),
