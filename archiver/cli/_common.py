@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import json
 import sys
@@ -61,6 +62,17 @@ def handle_errors(json_flag: str = "json") -> Callable[[Callable[P, R]], Callabl
         return wrapper
 
     return decorate
+
+
+def parse_time(text: str | None, option: str) -> dt.datetime | None:
+    """``--since``/``--until`` values: a date (``2020-01-31``) or ISO time; naive values are UTC."""
+    if text is None:
+        return None
+    try:
+        value = dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise UsageError(f"{option}: not a date: {text!r}", hint="use YYYY-MM-DD or an ISO time") from None
+    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
 
 
 # -- options shared by the commands that talk to a server (backup, restore) ---------------------------------

@@ -2,27 +2,15 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from archiver import PartialFailure, UsageError, export, open_archive
-from archiver.cli._common import EXIT_CODES_HELP, emit_json, err, handle_errors
+from archiver.cli._common import EXIT_CODES_HELP, emit_json, err, handle_errors, parse_time
 from archiver.cli.cmd_snapshots import snapshot_json
 from archiver.cli.render import TqdmProgress
-
-
-def parse_time(value: str | None, option: str) -> dt.datetime | None:
-    """An ISO date or date-time; naive values are UTC."""
-    if value is None:
-        return None
-    try:
-        t = dt.datetime.fromisoformat(value)
-    except ValueError:
-        raise UsageError(f"{option}: not an ISO date or time: {value!r}", hint="e.g. 2024-01-31") from None
-    return t if t.tzinfo else t.replace(tzinfo=dt.UTC)
 
 
 def register(app: typer.Typer) -> None:

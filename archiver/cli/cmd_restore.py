@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 from pathlib import Path
 from typing import Annotated
@@ -21,6 +20,7 @@ from archiver.cli._common import (
     credentials,
     emit_json,
     handle_errors,
+    parse_time,
 )
 from archiver.cli.render import TqdmProgress
 
@@ -54,17 +54,6 @@ def parse_size(text: str) -> int:
     if not m:
         raise UsageError(f"not a size: {text!r} (e.g. 500M, 2G)")
     return int(float(m.group(1)) * 1024 ** " KMGT".index(m.group(2).upper() or " "))
-
-
-def parse_date(text: str | None, option: str) -> dt.datetime | None:
-    """A date (``2020-01-31``) or ISO time; naive values are UTC."""
-    if text is None:
-        return None
-    try:
-        value = dt.datetime.fromisoformat(text)
-    except ValueError:
-        raise UsageError(f"{option}: not a date: {text!r} (use YYYY-MM-DD or an ISO time)") from None
-    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
 
 
 def _report(r: RestoreResult) -> None:
@@ -133,7 +122,7 @@ def register(app: typer.Typer) -> None:
         else:
             raise UsageError("expected [SNAPSHOT] TARGET_URL")
         budget = parse_size(max_upload_per_day) if max_upload_per_day is not None else None
-        since_at, until_at = parse_date(since, "--since"), parse_date(until, "--until")
+        since_at, until_at = parse_time(since, "--since"), parse_time(until, "--until")
         creds = credentials(password_command, oauth2_token_command)
         bar = TqdmProgress(enabled=progress)
         result = restore(archive, target, snapshot=snapshot, labels=label or None, since=since_at,
