@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
@@ -186,6 +187,19 @@ def _modseq(value: object) -> int | None:
     return int(value) if isinstance(value, int | bytes | str) else None
 
 
+def _fetched_flags(value: Any) -> tuple[str, ...]:
+    """FLAGS as fetched -> clean_flags; each distinct list converted once (most messages share a few)."""
+    try:
+        return _flags_cached(value)
+    except TypeError:  # unhashable
+        return clean_flags(text(f) for f in value)
+
+
+@functools.lru_cache(maxsize=1024)
+def _flags_cached(value: Any) -> tuple[str, ...]:
+    return clean_flags(text(f) for f in value)
+
+
 def _header_item(item: Mapping[bytes, Any]) -> bytes | None:
     for key, value in item.items():
         if key.startswith(b"BODY[HEADER.FIELDS") and isinstance(value, bytes):
@@ -209,7 +223,7 @@ def meta_from_fetch(uid: int, item: Mapping[bytes, Any], *, gmail: bool) -> Mess
         size=size,
         internaldate=int(date.timestamp()),
         tz_minutes=int(offset.total_seconds()) // 60,
-        flags=clean_flags(text(f) for f in item.get(b"FLAGS", ())),
+        flags=_fetched_flags(item.get(b"FLAGS", ())),
         modseq=_modseq(item.get(b"MODSEQ")),
         gm_msgid=int(msgid) if gmail and msgid is not None else None,
         gm_thrid=int(thrid) if gmail and thrid is not None else None,

@@ -35,6 +35,9 @@ _DATE = re.compile(rb"^ ?(\d{1,2})-([A-Z][a-z]{2})-(\d{4}) (\d\d):(\d\d):(\d\d) 
 _MONTHS = {m: i + 1 for i, m in enumerate((b"Jan", b"Feb", b"Mar", b"Apr", b"May", b"Jun", b"Jul", b"Aug",
                                            b"Sep", b"Oct", b"Nov", b"Dec"))}
 
+_DATES: dict[bytes, _dt.datetime | None] = {}
+_MISS = object()
+
 
 class Unparsed(Exception):
     """A response this path does not parse exactly as imapclient would."""
@@ -130,7 +133,19 @@ def parse_fetch(segments: list[tuple[bytes, bytes | None]]) -> tuple[int, dict[b
 
 
 def internaldate(value: object) -> _dt.datetime | None:
-    """INTERNALDATE as imapclient gives it (``normalise_times`` off); the usual form without email.utils."""
+    """INTERNALDATE as imapclient gives it (``normalise_times`` off); the usual form without email.utils,
+    and each distinct string once (a folder's messages often share their second)."""
+    if isinstance(value, bytes):
+        hit = _DATES.get(value, _MISS)
+        if hit is _MISS:
+            if len(_DATES) >= 4096:
+                _DATES.clear()
+            hit = _DATES[value] = _internaldate(value)
+        return hit  # type: ignore[return-value]
+    return _imapclient_date(value)
+
+
+def _internaldate(value: object) -> _dt.datetime | None:
     m = _DATE.match(value) if isinstance(value, bytes) else None
     month = _MONTHS.get(m.group(2)) if m else None
     if m is None or month is None:
