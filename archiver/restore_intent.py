@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from archiver.model import MessageRecord
-from archiver.restore_plan import JournalHit, TargetIndex, _mid, ref
+from archiver.restore_plan import JournalHit, TargetIndex, mid_key, ref
 
 JOURNAL_VERSION = 1
 
@@ -80,7 +80,7 @@ def reconcile(records: Sequence[MessageRecord], intents: Iterable[Intent], index
             if it.blob_id != r.blob_id or uidvalidity.get(it.folder) != it.uidvalidity:
                 continue
             if r.message_id is not None:
-                pool = index.by_mid.get(_mid(r.message_id), [])
+                pool = index.by_mid.get(mid_key(r.message_id), [])
             else:
                 pool = index.candidates(None, it.sizes)
             c = min((c for c in pool if c.folder == it.folder and c.uid >= it.uidnext

@@ -16,6 +16,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from archiver.mail import fold_ws
 from archiver.model import MessageRecord
 
 # -- what the executors tell the planner ----------------------------------------------------------------
@@ -155,8 +156,8 @@ class TargetIndex:
         self.by_ref: dict[tuple[str, int], TargetCopy] = {}
         self.by_gm: dict[int, list[TargetCopy]] = defaultdict(list)
         for c in self.copies:
-            self.by_mid[_mid(c.message_id)].append(c)
-            self.by_size[(_mid(c.message_id), c.size)].append(c)
+            self.by_mid[mid_key(c.message_id)].append(c)
+            self.by_size[(mid_key(c.message_id), c.size)].append(c)
             self.by_ref[ref(c)] = c
             if c.gm_msgid is not None:
                 self.by_gm[c.gm_msgid].append(c)
@@ -167,7 +168,7 @@ class TargetIndex:
 
     def candidates(self, message_id: str | None, sizes: Iterable[int]) -> list[TargetCopy]:
         """Copies with this Message-ID (or none) and one of these sizes (no scan of all copies)."""
-        mid = _mid(message_id)
+        mid = mid_key(message_id)
         return [c for size in dict.fromkeys(sizes) for c in self.by_size.get((mid, size), ())]
 
     def free(self, copy: TargetCopy) -> bool:
@@ -181,11 +182,9 @@ class TargetIndex:
             self.taken_gm.add(copy.gm_msgid)
 
 
-def _mid(message_id: str | None) -> str | None:
-    if message_id is None:
-        return None
-    folded = " ".join(message_id.split())
-    return folded or None
+def mid_key(message_id: str | None) -> str | None:
+    """How Message-IDs are compared with the target's: whitespace folded (``mail.fold_ws``); None if empty."""
+    return fold_ws(message_id) or None if message_id is not None else None
 
 
 def content_questions(records: Sequence[MessageRecord], index: TargetIndex,
@@ -338,7 +337,7 @@ def _conflicting(r: MessageRecord, index: TargetIndex, ev: Evidence) -> TargetCo
     """A copy with the record's Message-ID but other content (Gmail would drop our upload for it)."""
     if r.message_id is None:
         return None
-    for c in index.by_mid.get(_mid(r.message_id), ()):
+    for c in index.by_mid.get(mid_key(r.message_id), ()):
         if not ev.same(r, c):
             return c
     return None

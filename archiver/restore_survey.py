@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from archiver.imap import Session
 from archiver.model import MessageRecord
 from archiver.restore_intent import JOURNAL_VERSION, Intent, closes, parse_intent
-from archiver.restore_plan import JournalHit, TargetCopy, TargetIndex, _mid, rewritten_message_id
+from archiver.restore_plan import JournalHit, TargetCopy, TargetIndex, mid_key, rewritten_message_id
 from archiver.restore_rewrite import rewrite_message_id, served_form
 from archiver.store import Archive, Journal
 
@@ -26,7 +26,7 @@ def survey_folder(session: Session, name: str, kind: str) -> tuple[int, list[Tar
     status = session.select(name, readonly=True)
     uids = session.search_uids("ALL") if status.exists else []
     metas = session.fetch_meta(uids) if uids else []
-    copies = [TargetCopy(folder=name, kind=kind, uid=m.uid, size=m.size, message_id=_mid(m.message_id),
+    copies = [TargetCopy(folder=name, kind=kind, uid=m.uid, size=m.size, message_id=mid_key(m.message_id),
                          flags=tuple(m.flags), labels=tuple(m.gm_labels or ()), gm_msgid=m.gm_msgid)
               for m in metas]
     return status.uidvalidity, copies
@@ -59,7 +59,7 @@ def alternates(archive: Archive, records: Sequence[MessageRecord], index: Target
     served form (``served_form``: Dovecot's line-ending and NUL rewrite) and of the Message-ID-rewritten
     bytes."""
     wanted = [r for r in records
-              if (r.message_id is not None and _mid(r.message_id) in index.by_mid)
+              if (r.message_id is not None and mid_key(r.message_id) in index.by_mid)
               or (r.message_id is None and _maybe_crlf(index, r.size))
               or (rewrite and r.message_id is not None and rewritten_message_id(r) in index.by_mid)]
     ids: dict[str, frozenset[str]] = {}
