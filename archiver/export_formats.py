@@ -187,6 +187,16 @@ class MboxWriter:
             self._tmp.unlink(missing_ok=True)
 
 
+def _link_or_copy(first: Path, target: Path, data: bytes) -> None:
+    """Another copy of a message already written at ``first``: a hard link, or the bytes again where the
+    filesystem refuses links."""
+    target.unlink(missing_ok=True)
+    try:
+        os.link(first, target)
+    except OSError:
+        target.write_bytes(data)
+
+
 class MaildirWriter:
     """Plain nested Maildirs (Dovecot ``LAYOUT=fs``): ``OUT/{cur,new,tmp}`` is INBOX, every other label
     ``OUT/<label>/<sub>/{cur,new,tmp}``.
@@ -228,11 +238,7 @@ class MaildirWriter:
                     os.replace(tmp, target)
                     first = target
                 else:
-                    target.unlink(missing_ok=True)
-                    try:
-                        os.link(first, target)
-                    except OSError:
-                        target.write_bytes(data)
+                    _link_or_copy(first, target, data)
                 files += 1
         return files
 
@@ -258,11 +264,7 @@ class EmlWriter:
                 os.replace(tmp, path)
                 first = path
             else:
-                path.unlink(missing_ok=True)
-                try:
-                    os.link(first, path)
-                except OSError:
-                    path.write_bytes(data)
+                _link_or_copy(first, path, data)
             self._index.write(json.dumps(index_entry(record, path.name), sort_keys=True).encode() + b"\n")
         return len(records)
 
