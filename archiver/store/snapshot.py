@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from archiver.errors import IntegrityError, UnsupportedVersion
+from archiver.errors import IntegrityError, UnsupportedVersion, UsageError
 from archiver.model import FolderState, SnapshotInfo
 from archiver.store import codec
 from archiver.store.fsutil import read_named
@@ -37,7 +37,7 @@ class SnapshotRecord:
 
 def to_micros(t: dt.datetime) -> int:
     if t.tzinfo is None:
-        raise ValueError("snapshot times must be timezone-aware")
+        raise UsageError("snapshot times must be timezone-aware (a clock returned a naive datetime)")
     delta = t - _EPOCH
     return (delta.days * 86400 + delta.seconds) * 1_000_000 + delta.microseconds
 
