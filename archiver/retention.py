@@ -26,8 +26,8 @@ from archiver.errors import UsageError
 from archiver.model import SnapshotInfo
 from archiver.progress import NullProgress, Progress
 from archiver.store import Archive
-from archiver.store.layout import Layout
 from archiver.store.maintenance import clean_tmp, delete_snapshot, execute_prune, plan_prune
+from archiver.store.stats import total_pack_bytes
 
 RULES: tuple[str, ...] = ("last", "hourly", "daily", "weekly", "monthly", "yearly")
 
@@ -158,10 +158,6 @@ class ForgetResult:
         return self.decision.keep
 
 
-def _pack_bytes(layout: Layout) -> int:
-    return sum(p.stat().st_size for p in layout.packs.glob("*/*") if p.is_file())
-
-
 def _prune_locked(archive: Archive, dry_run: bool, progress: Progress,
                   ignore: frozenset[str] = frozenset()) -> PruneResult:
     layout = archive.layout
@@ -176,7 +172,7 @@ def _prune_locked(archive: Archive, dry_run: bool, progress: Progress,
     removed = clean_tmp(layout)
     progress.finish()
     return PruneResult(False, len(plan.delete), len(plan.repack), written, plan.entries_removed,
-                       plan.bytes_before, _pack_bytes(layout), removed)
+                       plan.bytes_before, total_pack_bytes(layout), removed)
 
 
 def prune(archive: Archive, *, dry_run: bool = False, progress: Progress | None = None) -> PruneResult:

@@ -45,6 +45,12 @@ def _size(p: Path) -> int:
         return 0
 
 
+def total_pack_bytes(layout: Layout, packs: list[str] | None = None) -> int:
+    """Bytes on disk of ``packs`` (default: every pack of the archive)."""
+    names = list_packs(layout.packs) if packs is None else packs
+    return sum(_size(pack_path(layout.packs, p)) for p in names)
+
+
 def compute_stats(layout: Layout, index: Index, snapshots: list[SnapshotInfo]) -> ArchiveStats:
     raw = stored = with_dict = 0
     for length, raw_length, dict_no in index.blobs.raw_lengths():
@@ -52,7 +58,7 @@ def compute_stats(layout: Layout, index: Index, snapshots: list[SnapshotInfo]) -
         raw += raw_length
         with_dict += dict_no != 0
     packs = list_packs(layout.packs)
-    pack_bytes = sum(_size(pack_path(layout.packs, p)) for p in packs)
+    pack_bytes = total_pack_bytes(layout, packs)
     total = sum(_size(p) for p in layout.root.rglob("*") if p.is_file())
     dicts = tuple(list_dicts(layout.dicts))
     per_account: dict[str, int] = {}
