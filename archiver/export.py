@@ -17,7 +17,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from archiver.errors import ArchiverError, UsageError
+from archiver.errors import UsageError
 from archiver.export_formats import EmlWriter, MaildirWriter, MboxWriter, Writer, takeout_name
 from archiver.model import MessageRecord, SnapshotInfo
 from archiver.progress import NullProgress, Progress
@@ -164,25 +164,13 @@ class _ReadAhead:
 
 def _blobs(archive: Archive, blob_ids: list[str], problems: dict[str, str]
            ) -> Iterator[tuple[str, bytes, bool]]:
-    """(blob id, bytes, intact) in pack order, read ahead on a second thread; on a read error, fall back to
-    one-by-one reads of what is left."""
-    done: set[str] = set()
+    """(blob id, bytes, intact) in pack order, read ahead on a second thread; a blob the store cannot read
+    is left out and recorded in ``problems``."""
+    damaged: dict[str, str] = {}
     try:
-        for blob_id, data, intact in _ReadAhead(archive.iter_blobs(blob_ids)):
-            done.add(blob_id)
-            yield blob_id, data, intact
-        return
-    except (ArchiverError, OSError, KeyError, ValueError):
-        pass
-    for blob_id in blob_ids:
-        if blob_id in done:
-            continue
-        try:
-            data = archive.get_blob(blob_id)
-        except (ArchiverError, OSError, KeyError, ValueError) as exc:
-            problems[blob_id] = f"unreadable: {type(exc).__name__}: {exc}"
-            continue
-        yield blob_id, data, hashlib.sha256(data).hexdigest() == blob_id
+        yield from _ReadAhead(archive.iter_blobs(blob_ids, damaged))
+    finally:  # the read-ahead thread has stopped: ``damaged`` is complete
+        problems.update((blob_id, f"unreadable: {why}") for blob_id, why in damaged.items())
 
 
 def export(archive: Archive, snapshot: str, fmt: str, output: str | os.PathLike[str], *,

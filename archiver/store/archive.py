@@ -191,18 +191,33 @@ class Archive:
                 raise IntegrityError(f"blob {blob_id[:12]} is not in the archive")
         return self._read_entry(loc, blob_id, f"blob {blob_id[:12]}")
 
-    def iter_blobs(self, blob_ids: Iterable[str]) -> Iterator[tuple[str, bytes]]:
-        """Each requested blob once, in (pack, offset) order so reads are sequential."""
+    def iter_blobs(self, blob_ids: Iterable[str], damaged: dict[str, str] | None = None
+                   ) -> Iterator[tuple[str, bytes]]:
+        """Each requested blob once, in (pack, offset) order so reads are sequential.
+
+        A missing or damaged blob raises IntegrityError, unless ``damaged`` is given: then it is left out
+        and recorded there (blob id -> why) and the others still come (per-message problems for callers).
+        """
         wanted = set(blob_ids)
         missing = [b for b in wanted if b not in self.index.blobs]
         if missing:
             self.refresh()
-        for b in sorted(wanted):
-            if b not in self.index.blobs:
-                raise IntegrityError(f"blob {b[:12]} is not in the archive")
         blobs = self.index.blobs
-        for b in sorted(wanted, key=lambda b: (blobs[b].pack, blobs[b].offset)):
-            yield b, self._read_entry(blobs[b], b, f"blob {b[:12]}")
+        for b in sorted(wanted):
+            if b not in blobs:
+                if damaged is None:
+                    raise IntegrityError(f"blob {b[:12]} is not in the archive")
+                damaged[b] = f"blob {b[:12]} is not in the archive"
+        present = [b for b in wanted if b in blobs]
+        for b in sorted(present, key=lambda b: (blobs[b].pack, blobs[b].offset)):
+            try:
+                data = self._read_entry(blobs[b], b, f"blob {b[:12]}")
+            except (FormatError, OSError) as exc:
+                if damaged is None:
+                    raise
+                damaged[b] = str(exc)
+                continue
+            yield b, data
 
     # -- snapshots -----------------------------------------------------------------------------------
 
