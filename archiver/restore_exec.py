@@ -74,6 +74,8 @@ class RunContext:
     """(id of the session, folder) last selected read-write by the Gmail executor."""
     intents: dict[tuple[str, str, int], Intent] = field(default_factory=dict)
     """Open upload intents by (key, folder, UIDVALIDITY): APPENDs that may have landed unconfirmed."""
+    unreadable: dict[str, str] = field(default_factory=dict)
+    """Blob id -> why the archive cannot give its bytes: each such message fails, the others go on."""
     _conflict_keys: set[str] = field(default_factory=set)
 
     # -- outcomes --------------------------------------------------------------------------------------
@@ -83,6 +85,14 @@ class RunContext:
     def fail(self, record: MessageRecord, reason: str) -> None:
         self.result.failed.append(RestoreProblem(record.key, record.message_id, reason))
         self.finished.add(record.key)
+
+    def read_blobs(self, blob_ids: Sequence[str]) -> dict[str, bytes]:
+        """The bytes of ``blob_ids`` (read in pack order); a damaged one is left out and noted in
+        ``unreadable`` (the caller fails its messages with ``unreadable_reason``)."""
+        return dict(self.archive.iter_blobs(blob_ids, self.unreadable))
+
+    def unreadable_reason(self, blob_id: str) -> str:
+        return f"unreadable in the archive: {self.unreadable[blob_id]}"
 
     def alter(self, record: MessageRecord, reason: str) -> None:
         self.result.altered.append(RestoreProblem(record.key, record.message_id, reason))
@@ -156,13 +166,14 @@ class RunContext:
         """Dry run: one PlannedAction per message, uploads checked for what the server would refuse."""
         uploads = {a.record.blob_id: a for a in plan.actions if a.kind == UPLOAD}
         cannot: dict[str, str] = {}
-        for blob_id, data in self.archive.iter_blobs(list(uploads)):
+        for blob_id, data in self.archive.iter_blobs(list(uploads), self.unreadable):
             a = uploads[blob_id]
             if a.rewrite_id is not None:
                 data = rewrite_message_id(data, a.rewrite_id)
             reason = cannot_reason(data, appendlimit, refuses_nul=refuses_nul)
             if reason is not None:
                 cannot[blob_id] = reason
+        cannot.update((b, self.unreadable_reason(b)) for b in uploads if b in self.unreadable)
         for a in plan.actions:
             kind, detail = a.kind, a.reason
             if kind == UPLOAD and a.record.blob_id in cannot:

@@ -136,10 +136,13 @@ def _upload(session: Session, ctx: RunContext, actions: Sequence[Action],
             if ctx.budget_exhausted:
                 ctx.leave(part)
                 continue
-            blobs = dict(ctx.archive.iter_blobs([a.record.blob_id for a in part]))
+            blobs = ctx.read_blobs([a.record.blob_id for a in part])
             sendable: list[tuple[Action, bytes]] = []
             for a in part:
-                data = blobs[a.record.blob_id]
+                data = blobs.get(a.record.blob_id)
+                if data is None:
+                    ctx.fail(a.record, ctx.unreadable_reason(a.record.blob_id))
+                    continue
                 reason = cannot_reason(data, limit, refuses_nul=False)
                 if reason is not None:
                     ctx.fail(a.record, reason)

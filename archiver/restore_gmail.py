@@ -175,10 +175,14 @@ def _upload(session: Session, ctx: RunContext, actions: Sequence[Action], places
     limit = _appendlimit(session)
     for start in range(0, len(actions), BATCH):
         part = actions[start:start + BATCH]
-        blobs = dict(ctx.archive.iter_blobs([a.record.blob_id for a in part]))
+        blobs = ctx.read_blobs([a.record.blob_id for a in part])
         by_dest: dict[str, list[Upload]] = defaultdict(list)
         for i, a in enumerate(part):
-            data = blobs[a.record.blob_id]
+            data = blobs.get(a.record.blob_id)
+            if data is None:
+                ctx.fail(a.record, ctx.unreadable_reason(a.record.blob_id))
+                ctx.progress.advance()
+                continue
             if a.rewrite_id is not None:
                 data = rewrite_message_id(data, a.rewrite_id)
             reason = cannot_reason(data, limit, refuses_nul=True)

@@ -65,7 +65,7 @@ def alternates(archive: Archive, records: Sequence[MessageRecord], index: Target
     ids: dict[str, frozenset[str]] = {}
     sizes: dict[str, int] = {}
     by_blob = {r.blob_id: r for r in wanted}
-    for blob_id, data in archive.iter_blobs(list(by_blob)):
+    for blob_id, data in archive.iter_blobs(list(by_blob), {}):  # a damaged one fails at its upload
         r = by_blob[blob_id]
         served = served_form(data)
         forms = {served}
