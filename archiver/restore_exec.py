@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TypeVar
 
@@ -27,6 +27,14 @@ NUL_REASON = ("contains NUL bytes, which Gmail refuses; not uploaded (stripping 
 def chunks(items: Sequence[T], n: int) -> Iterator[Sequence[T]]:
     for i in range(0, len(items), n):
         yield items[i:i + n]
+
+
+def announced_appendlimit(capabilities: Iterable[str]) -> int | None:
+    """The ``APPENDLIMIT=N`` a server announces (RFC 7889), or None."""
+    for cap in capabilities:
+        if cap.upper().startswith("APPENDLIMIT=") and cap.split("=", 1)[1].isdigit():
+            return int(cap.split("=", 1)[1])
+    return None
 
 
 def cannot_reason(data: bytes, appendlimit: int | None, *, refuses_nul: bool) -> str | None:

@@ -15,7 +15,7 @@ from archiver.imap import Session
 from archiver.imap.records import AppendRefused
 from archiver.imap.upload import append_many, fetch_sizes
 from archiver.model import MessageRecord
-from archiver.restore_exec import RunContext, Upload, cannot_reason, chunks
+from archiver.restore_exec import RunContext, Upload, announced_appendlimit, cannot_reason, chunks
 from archiver.restore_intent import intent_entry, reconcile
 from archiver.restore_plan import (
     FOLDER,
@@ -69,7 +69,7 @@ def run_generic(session: Session, ctx: RunContext, records: Sequence[MessageReco
     digests = digests_of(session, {c for _, c in questions})
     plan = plan_generic(records, index, Evidence(digests, alts.ids, hits, alts.sizes), wanted_folders=wanted)
     if ctx.dry_run:
-        ctx.report_plan(plan, appendlimit=_appendlimit(session), refuses_nul=False)
+        ctx.report_plan(plan, appendlimit=announced_appendlimit(session.capabilities), refuses_nul=False)
         return
     ctx.progress.start("restore", total=len(plan.actions))
     for a in plan.of(PRESENT):
@@ -90,13 +90,6 @@ def run_generic(session: Session, ctx: RunContext, records: Sequence[MessageReco
         ctx.progress.advance()
     _upload(session, ctx, plan.of(UPLOAD), uidvalidity)
     ctx.progress.finish()
-
-
-def _appendlimit(session: Session) -> int | None:
-    for cap in session.capabilities:
-        if cap.upper().startswith("APPENDLIMIT=") and cap.split("=", 1)[1].isdigit():
-            return int(cap.split("=", 1)[1])
-    return None
 
 
 def _add_flags(session: Session, actions: Sequence[Action]) -> None:
@@ -130,7 +123,7 @@ def _upload(session: Session, ctx: RunContext, actions: Sequence[Action],
     by_first: dict[str, list[Action]] = defaultdict(list)
     for a in actions:
         by_first[a.missing[0]].append(a)
-    limit = _appendlimit(session)
+    limit = announced_appendlimit(session.capabilities)
     for folder, group in by_first.items():
         for part in chunks(group, BATCH):
             if ctx.budget_exhausted:

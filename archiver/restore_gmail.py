@@ -15,7 +15,7 @@ from archiver.errors import CapabilityMissing
 from archiver.imap import Session
 from archiver.imap.records import AppendRefused, MessageMeta
 from archiver.model import MessageRecord
-from archiver.restore_exec import RunContext, Upload, cannot_reason, chunks
+from archiver.restore_exec import RunContext, Upload, announced_appendlimit, cannot_reason, chunks
 from archiver.restore_plan import (
     ALL,
     CONFLICT,
@@ -42,13 +42,14 @@ GMAIL_APPENDLIMIT = 35651584
 def run_gmail(session: Session, ctx: RunContext, records: Sequence[MessageRecord]) -> None:
     """Restore ``records`` (oldest first) into the Gmail account of ``session``."""
     ctx.rw_selected = None
-    folders = {f.role: f.name for f in session.folders() if f.role and f.selectable}
+    listed = session.folders()
+    folders = {f.role: f.name for f in listed if f.role and f.selectable}
     all_mail = folders.get("\\All")
     if all_mail is None:
         raise CapabilityMissing("the target shows no All Mail folder (\\All)",
                                 hint="enable 'Show in IMAP' for All Mail in Gmail's label settings")
     places = {ALL: all_mail, TRASH: folders.get("\\Trash"), SPAM: folders.get("\\Junk")}
-    ctx.existing_folders = {f.name for f in session.folders()}
+    ctx.existing_folders = {f.name for f in listed}
     copies: list[TargetCopy] = []
     for kind, name in places.items():
         if name is not None:
@@ -90,12 +91,8 @@ def _open(session: Session, ctx: RunContext, folder: str) -> None:
 
 
 def _appendlimit(session: Session) -> int:
-    for cap in session.capabilities:
-        if cap.upper().startswith("APPENDLIMIT="):
-            value = cap.split("=", 1)[1]
-            if value.isdigit():
-                return int(value)
-    return GMAIL_APPENDLIMIT
+    announced = announced_appendlimit(session.capabilities)
+    return GMAIL_APPENDLIMIT if announced is None else announced
 
 
 # -- labels, flags, Trash ----------------------------------------------------------------------------------
