@@ -105,9 +105,6 @@ class Account:
             name = "INBOX"
         return self.folders.get(name)
 
-    def folder_for_role(self, role: str) -> Folder:
-        return next(f for f in self.folders.values() if f.role == role)
-
 
 class Store:
     """All accounts and every state change; each public method takes ``lock``."""
