@@ -28,6 +28,7 @@ from archiver.errors import (
 )
 from archiver.export import ExportProblem, ExportResult, export
 from archiver.imap import AppendRefused, Credentials, credentials_from_env_or_command
+from archiver.labels import label_filter
 from archiver.model import FolderState, MessageRecord, SnapshotInfo
 from archiver.progress import NullProgress, Progress
 from archiver.query import ArchiveView, Change, SnapshotDiff, SnapshotView, diff_snapshots, open_archive
@@ -102,6 +103,7 @@ __all__ = [
     "diff_snapshots",
     "export",
     "forget",
+    "label_filter",
     "open_archive",
     "parse_subset",
     "populate_emulator",

@@ -18,7 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from archiver.errors import UsageError
-from archiver.export_formats import EmlWriter, MaildirWriter, MboxWriter, Writer, takeout_name
+from archiver.export_formats import EmlWriter, MaildirWriter, MboxWriter, Writer
+from archiver.labels import label_filter
 from archiver.model import MessageRecord, SnapshotInfo
 from archiver.progress import NullProgress, Progress
 from archiver.store import Archive
@@ -72,12 +73,12 @@ def _select(records: Iterator[MessageRecord], labels: Sequence[str] | None, sinc
             until: _dt.datetime | None) -> _Selection:
     """Apply the filters in one pass over the manifest: labels, any of them, as stored (``\\Inbox``) or by
     their Takeout name (``Inbox``); since inclusive, until exclusive."""
-    wanted = set(labels) if labels else None
+    carries = label_filter(labels) if labels else None
     lo = since.timestamp() if since else None
     hi = until.timestamp() if until else None
     sel = _Selection()
     for r in records:
-        if wanted is not None and not any(x in wanted or takeout_name(x) in wanted for x in r.labels):
+        if carries is not None and not carries(r.labels):
             continue
         if (lo is not None and r.internaldate < lo) or (hi is not None and r.internaldate >= hi):
             continue

@@ -20,21 +20,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
+from archiver.labels import takeout_name
 from archiver.model import MessageRecord
-
-SYSTEM_LABELS: dict[str, str] = {
-    "\\Inbox": "Inbox",
-    "\\Sent": "Sent",
-    "\\Important": "Important",
-    "\\Starred": "Starred",
-    "\\Draft": "Drafts",
-    "\\Drafts": "Drafts",
-    "\\Trash": "Trash",
-    "\\Spam": "Spam",
-    "\\Junk": "Spam",
-    "\\Chats": "Chats",
-    "\\Flagged": "Starred",
-}
 
 MAILDIR_FLAGS: dict[str, str] = {
     "\\Draft": "D", "\\Flagged": "F", "$Forwarded": "P", "\\Answered": "R", "\\Seen": "S", "\\Deleted": "T",
@@ -42,15 +29,6 @@ MAILDIR_FLAGS: dict[str, str] = {
 
 NO_LABEL_FOLDER = "Archive"
 """The Maildir folder of messages that carry no label at all."""
-
-
-def takeout_name(label: str) -> str:
-    """The Takeout spelling of a label (``\\Inbox`` -> ``Inbox``; user labels unchanged)."""
-    if label in SYSTEM_LABELS:
-        return SYSTEM_LABELS[label]
-    if label.startswith("\\"):
-        return label[1:]
-    return label
 
 
 def labels_header_value(labels: Sequence[str]) -> str:

@@ -16,6 +16,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from archiver.labels import label_filter
 from archiver.mail import fold_ws
 from archiver.model import MessageRecord
 
@@ -113,20 +114,16 @@ def select(records: Iterable[MessageRecord], *, labels: Sequence[str] | None = N
            until: int | None = None) -> list[MessageRecord]:
     """The records to restore, oldest INTERNALDATE first (so Gmail threads them as they came).
 
-    ``labels``: keep a message carrying any of them (case-insensitive for system labels); ``since`` is
+    ``labels``: keep a message carrying any of them (``labels.label_matches``); ``since`` is
     inclusive, ``until`` exclusive (unix seconds).
     """
-    wanted = {_label_key(x) for x in labels} if labels else None
+    carries = label_filter(labels) if labels else None
     out = [r for r in records
-           if (wanted is None or any(_label_key(x) in wanted for x in r.labels))
+           if (carries is None or carries(r.labels))
            and (since is None or r.internaldate >= since)
            and (until is None or r.internaldate < until)]
     out.sort(key=lambda r: (r.internaldate, r.key))
     return out
-
-
-def _label_key(label: str) -> str:
-    return label.lower() if label.startswith("\\") or label.upper() == "INBOX" else label
 
 
 def restorable_flags(record: MessageRecord) -> tuple[str, ...]:

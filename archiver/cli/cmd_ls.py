@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from archiver import MessageRecord, open_archive
+from archiver import MessageRecord, label_filter, open_archive
 from archiver.cli._common import EXIT_CODES_HELP, emit_json, handle_errors
 from archiver.cli.cmd_snapshots import snapshot_json
 
@@ -35,8 +35,8 @@ def register(app: typer.Typer) -> None:
         date, size, message_id, blob_id}).
         """
         view = open_archive(archive).snapshot(snapshot, account)
-        wanted = set(label or ()) | {"\\" + x for x in label or ()}  # --label Inbox finds \Inbox too
-        messages = [m for m in view if not label or wanted.intersection(m.labels)]
+        carries = label_filter(label) if label else None  # --label Inbox finds \Inbox too
+        messages = [m for m in view if carries is None or carries(m.labels)]
         if json:
             emit_json({"snapshot": snapshot_json(view.info), "messages": [message_json(m) for m in messages]})
             return
