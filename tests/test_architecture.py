@@ -84,3 +84,29 @@ def test_library_never_prints() -> None:
                     and node.func.value.id == "sys"):
                 offenders.append(f"{path.relative_to(PKG)}:{node.lineno} sys.exit")
     assert offenders == []
+
+
+OPERATIONS = ("backup", "restore", "export", "verify", "retention", "query")
+
+
+def _operation(module: str) -> str | None:
+    """The operation a top-level module belongs to (``archiver.restore_plan`` -> ``restore``), or None."""
+    parts = module.split(".")
+    if len(parts) != 2 or parts[0] != "archiver":
+        return None
+    return next((op for op in OPERATIONS if parts[1] == op or parts[1].startswith(op + "_")), None)
+
+
+def test_operations_do_not_import_one_another() -> None:
+    """docs/contracts.md: shared logic moves down a layer (store, imap, mail, model...)."""
+    problems = []
+    for mod, imps in _modules():
+        mine = _operation(mod)
+        if mine is None:
+            continue
+        for imp in imps:
+            other = _operation(imp)
+            if other is not None and other != mine:
+                problems.append(f"{mod} imports {imp}")
+    assert problems == []
+    assert _operation("archiver.restore_plan") == "restore" and _operation("archiver.store.pack") is None
