@@ -9,7 +9,8 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from archiver.export_formats import MboxWriter, envelope_sender, labels_header_value, takeout_name
+from archiver.export_formats import MboxWriter, envelope_sender, labels_header_value
+from archiver.labels import takeout_name
 from archiver.model import MessageRecord
 from tests.export.test_export import split_mboxrd
 
