@@ -1,9 +1,11 @@
 """Restore a snapshot (whole or filtered) to Gmail or any IMAP server, honest about what the server keeps.
 
 The run: open the archive, pick the snapshot's messages (labels, INTERNALDATE range), connect, survey the
-target, plan (``restore_plan``), act (``restore_gmail`` / ``restore_generic``).  A dropped connection or
-throttling backs off, reconnects, re-surveys and re-plans: what was confirmed (and journalled) is not sent
-again, so an interrupted restore resumes without duplicates.  See gmail-imap.md 4.4 for why Gmail needs the
+target, plan (``restore_plan``), act (``restore_gmail`` / ``restore_generic``).  The first connection is
+not retried: a refused port, an unknown host or a wrong password reach the user at once, as in backup.  Once
+a session was established, a dropped connection or throttling backs off, reconnects, re-surveys and
+re-plans: what was confirmed (and journalled) is not sent again, so an interrupted restore resumes without
+duplicates.  See gmail-imap.md 4.4 for why Gmail needs the
 survey (silent de-duplication by Message-ID).
 """
 
@@ -14,7 +16,7 @@ import os
 from collections.abc import Sequence
 
 from archiver.errors import ConnectionLost, Throttled, UsageError
-from archiver.imap import Credentials, Endpoint, RetryPolicy, connect, parse_url
+from archiver.imap import Credentials, Endpoint, RetryPolicy, Session, connect, parse_url
 from archiver.progress import NullProgress, Progress
 from archiver.restore_exec import RunContext
 from archiver.restore_generic import run_generic
@@ -62,6 +64,14 @@ def _run(archive: Archive, endpoint: Endpoint, credentials: Credentials, *, snap
          labels: Sequence[str] | None, since: _dt.datetime | None, until: _dt.datetime | None, dry_run: bool,
          policy: str, max_upload_bytes_per_day: int | None, default_folder: str, retry: RetryPolicy,
          progress: Progress) -> RestoreResult:
+    """Connect once (failures raised as they are), then run; after a drop, reconnect and run again.
+
+    Not ``imap.retry.Reconnecting``: its ``run`` counts every retry of one operation against
+    ``max_attempts`` and also retries the very first connection, while a restore is one hours-long
+    operation that must keep going after any number of drops as long as each attempt confirmed something
+    (``fruitless`` resets on progress), and whose every attempt re-surveys the target rather than repeating
+    one command on a re-selected folder.
+    """
     info = archive.resolve(snapshot)
     snap = archive.load(info.id)
     records = select(snap, labels=labels, since=_secs(since), until=_secs(until))
@@ -73,11 +83,13 @@ def _run(archive: Archive, endpoint: Endpoint, credentials: Credentials, *, snap
                      result=result, progress=progress, policy=policy, dry_run=dry_run,
                      max_upload_bytes_per_day=max_upload_bytes_per_day, default_folder=default_folder,
                      intents={it.slot: it for it in intents})
+    session: Session | None = connect(endpoint, credentials)  # the first connection: errors go to the user
     fruitless = 0
     while True:
         mark = len(ctx.finished)
         try:
-            session = connect(endpoint, credentials)
+            if session is None:
+                session = connect(endpoint, credentials)
             session.on_throttle = lambda text: _slow_down(text, retry, progress)
             try:
                 todo = [r for r in records if r.key not in ctx.finished]
@@ -85,6 +97,7 @@ def _run(archive: Archive, endpoint: Endpoint, credentials: Credentials, *, snap
                     (run_gmail if session.is_gmail else run_generic)(session, ctx, todo)
             finally:
                 session.logout()
+                session = None
             return result
         except (ConnectionLost, Throttled) as exc:
             fruitless = 0 if len(ctx.finished) > mark else fruitless + 1
