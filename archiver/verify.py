@@ -2,11 +2,11 @@
 
 Two tiers (restic's ``check`` and ``check --read-data``):
 
-- *structure* (always): the config; every snapshot record reads and matches its name; every index segment
-  matches its name and decodes; every pack the index names exists, with a sound trailer and a table of
-  contents equal to the index's entries; every manifest page of every snapshot is in the index,
-  decompresses, matches its name and decodes; every blob a snapshot references is in the index; every
-  dictionary an indexed entry needs exists and matches its name.
+- *structure* (always): the config and the folders snapshots/, packs/ and index/; every snapshot record
+  reads and matches its name; every index segment matches its name and decodes; every pack the index names
+  exists, with a sound trailer and a table of contents equal to the index's entries; every manifest page of
+  every snapshot is in the index, decompresses, matches its name and decodes; every blob a snapshot
+  references is in the index; every dictionary an indexed entry needs exists and matches its name.
 - *data* (``read_data=True``): every pack (or the packs of slice N of T) is read whole, one after another,
   its bytes re-hashed against its name, and every entry decompressed and re-hashed, in tasks of ~2 MB on two
   threads (zstd and hashlib release the GIL) while the next pack is read.

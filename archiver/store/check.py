@@ -24,7 +24,8 @@ from archiver.store.snapshot import SnapshotRecord, list_snapshot_ids, read_snap
 
 @dataclass(frozen=True, slots=True)
 class Finding:
-    """One damaged or missing file or entry: ``kind`` is config, snapshot, index, pack, page, blob or dict."""
+    """One damaged or missing file or entry: ``kind`` is config, folder, snapshot, index, pack, page, blob or
+    dict."""
 
     kind: str
     id: str
@@ -42,13 +43,20 @@ class Segments:
     findings: list[Finding] = field(default_factory=list)
 
 
+REQUIRED_DIRS = ("snapshots", "packs", "index")
+"""Folders ``init`` creates whose loss would otherwise read as an empty, healthy archive (no snapshots, no
+index: every pack unindexed).  ``dicts`` is checked through the dictionaries entries need; the others
+(journals, locks, tmp, cache) are rebuilt on demand."""
+
+
 def check_layout(layout: Layout) -> list[Finding]:
-    """The config file (ArchiveNotFound still raises: there is no archive to report on)."""
+    """The config file and the required folders (ArchiveNotFound still raises: there is no archive)."""
     try:
         check_config(layout)
     except FormatError as exc:
         return [Finding("config", "archive.json", str(exc))]
-    return []
+    return [Finding("folder", f"{name}/", f"the {name}/ folder is missing")
+            for name in REQUIRED_DIRS if not (layout.root / name).is_dir()]
 
 
 def load_segments(layout: Layout) -> Segments:

@@ -6,6 +6,8 @@ from __future__ import annotations
 import datetime as dt
 import random
 import shutil
+import subprocess
+import sys
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -152,6 +154,19 @@ def test_deleted_files(small: Fixture, tmp_path: Path, what: str) -> None:
     if what == "packs":
         lost = {e.id for e in small.tocs[victims[0].name] if e.kind == KIND_BLOB}
         assert {(m.snapshot_id, m.key) for m in report.affected_messages} == _messages_of(small, lost)
+
+
+@pytest.mark.parametrize("what", ["snapshots", "packs", "index"])
+def test_missing_folder_is_damage(small: Fixture, tmp_path: Path, what: str) -> None:
+    root = _copy(small, tmp_path / "a")
+    shutil.rmtree(root / what)
+    report = verify(Archive.open(root))
+    assert not report.ok
+    assert [(f.kind, f.id) for f in report.damage if f.kind == "folder"] == [("folder", f"{what}/")]
+    if what == "snapshots":  # the CLI: exit 13, naming the folder
+        p = subprocess.run([sys.executable, "-m", "archiver", "verify", str(root)], capture_output=True,
+                           cwd=Path(__file__).resolve().parents[2], timeout=120)
+        assert p.returncode == 13 and b"snapshots/ folder is missing" in p.stderr, p.stderr
 
 
 def test_damage_stays_local_export_skips_only_damaged(small: Fixture, tmp_path: Path) -> None:
