@@ -42,7 +42,7 @@ from archiver.retention import (
     forget,
     prune,
 )
-from archiver.store import Archive, ArchiveStats, ArchiveWriter, Journal, Snapshot
+from archiver.store import Archive, ArchiveStats, ArchiveWriter, IndexRepair, Journal, Snapshot
 from archiver.verify import AffectedMessage, VerifyReport, parse_subset, verify
 
 __version__ = "0.1.0"
@@ -74,6 +74,7 @@ __all__ = [
     "ForgetResult",
     "FormatError",
     "GmailEmulator",
+    "IndexRepair",
     "IntegrityError",
     "Journal",
     "MessageRecord",

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from archiver.store.archive import Archive, Snapshot
 from archiver.store.journal import Journal
+from archiver.store.repair import IndexRepair
 from archiver.store.stats import ArchiveStats
 from archiver.store.writer import ArchiveWriter
 
-__all__ = ["Archive", "ArchiveStats", "ArchiveWriter", "Journal", "Snapshot"]
+__all__ = ["Archive", "ArchiveStats", "ArchiveWriter", "IndexRepair", "Journal", "Snapshot"]

@@ -11,17 +11,18 @@ from collections import OrderedDict
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from archiver.errors import FormatError, IntegrityError, UsageError
+from archiver.errors import FormatError, IntegrityError, UnsupportedVersion, UsageError
 from archiver.model import FolderState, MessageRecord, SnapshotInfo
 from archiver.store import codec
 from archiver.store.dictionary import ROLE_BLOB, Codecs, list_dicts, read_dict
 from archiver.store.fsutil import DIR_MODE, ensure_dir, fsync_dir, write_atomic
-from archiver.store.index import Index, Location, add_segment, list_segments, load_index
-from archiver.store.journal import Journal, journal_path
+from archiver.store.index import Index, Location, add_segment, adopt_packs, list_segments, load_index_tolerant
+from archiver.store.journal import Journal, journal_path, remove_journal
 from archiver.store.layout import SUBDIRS, Layout, check_config, config_bytes
 from archiver.store.lock import FileLock, lock_archive_exclusive
 from archiver.store.manifest import Page, decode_page, iter_records, lookup
 from archiver.store.pack import pack_path
+from archiver.store.repair import IndexRepair, repair_index
 from archiver.store.snapshot import SnapshotRecord, list_snapshot_ids, read_snapshot
 from archiver.store.stats import ArchiveStats, compute_stats
 from archiver.store.writer import ArchiveWriter
@@ -71,6 +72,8 @@ class Archive:
         self.layout = Layout(path)
         self.codecs = Codecs()
         self._index: Index | None = None
+        self._index_problems: dict[str, str] = {}
+        self._unreadable_packs: dict[str, str] = {}
         self._snapshots: dict[str, SnapshotRecord] = {}
         self.unreadable_snapshots: dict[str, str] = {}
         self._fds: OrderedDict[str, int] = OrderedDict()
@@ -104,10 +107,43 @@ class Archive:
 
     @property
     def index(self) -> Index:
-        """The union of all index segments (loaded on first use)."""
+        """The union of all index segments (loaded on first use).  A damaged segment does not stop reads:
+        the packs no sound segment lists are indexed from their own TOCs, in memory (nothing is written),
+        and the segment is named in :attr:`index_problems`."""
         if self._index is None:
-            self._index = load_index(self.layout.index, self.layout.cache / "index")
+            self._index, self._index_problems = load_index_tolerant(
+                self.layout.index, self.layout.packs, self.layout.cache / "index")
         return self._index
+
+    @property
+    def index_problems(self) -> dict[str, str]:
+        """Damaged index segments (id -> why) the loaded index did without; ``rebuild_index`` repairs them."""
+        _ = self.index
+        return dict(self._index_problems)
+
+    def _locate(self, entry_id: str, page: bool) -> Location | None:
+        """Where an entry is: the loaded index, then new segments, then packs no segment lists (a lost or
+        not yet written segment must not make an intact pack unreadable)."""
+        def find() -> Location | None:
+            return (self.index.pages if page else self.index.blobs).get(entry_id)
+
+        loc = find()
+        if loc is None:
+            self.refresh()
+            loc = find()
+        if loc is None and adopt_packs(self.index, self.layout.packs, self._unreadable_packs):
+            loc = find()
+        return loc
+
+    def rebuild_index(self) -> IndexRepair:
+        """Repair the index from the packs' TOCs under the exclusive lock (ArchiveLocked while a writer
+        runs): write one segment listing every pack no sound segment lists, then delete the damaged
+        segments.  Crash-safe at every step (formats/invariants.md); a sound archive is left unchanged."""
+        with self.exclusive_lock():
+            result = repair_index(self.layout)
+        self._index = None
+        self._index_problems = {}
+        return result
 
     def refresh(self) -> None:
         """Read index segments written since the index was loaded (by another process); start over if
@@ -115,12 +151,18 @@ class Archive:
         if self._index is None:
             return
         present = list_segments(self.layout.index)
-        if not self._index.segments <= set(present):
-            self._index = None
+        if not (self._index.segments | set(self._index_problems)) <= set(present):
+            self._index = None  # prune or a repair replaced segments
             return
         for name in present:
-            if name not in self._index.segments:
-                add_segment(self._index, self.layout.index, name)
+            if name not in self._index.segments and name not in self._index_problems:
+                try:
+                    add_segment(self._index, self.layout.index, name)
+                except UnsupportedVersion:
+                    raise
+                except IntegrityError:  # may have added part of it: reload, tolerating it
+                    self._index = None
+                    return
 
     def current_dict_id(self, role: int = ROLE_BLOB, refresh: bool = False) -> str | None:
         """The dictionary of ``role`` new entries are compressed with (the smallest id of that role)."""
@@ -168,12 +210,9 @@ class Archive:
 
     def read_page(self, page_id: str) -> bytes:
         """The msgpack bytes of one manifest page, checked against its id."""
-        loc = self.index.pages.get(page_id)
+        loc = self._locate(page_id, page=True)
         if loc is None:
-            self.refresh()
-            loc = self.index.pages.get(page_id)
-            if loc is None:
-                raise IntegrityError(f"manifest page {page_id[:12]} is not in the index (dangling reference)")
+            raise IntegrityError(f"manifest page {page_id[:12]} is not in the index (dangling reference)")
         return self._read_entry(loc, page_id, f"manifest page {page_id[:12]}")
 
     # -- blobs ---------------------------------------------------------------------------------------
@@ -183,12 +222,9 @@ class Archive:
 
     def get_blob(self, blob_id: str) -> bytes:
         """The exact bytes of one message; IntegrityError if missing or damaged."""
-        loc = self.index.blobs.get(blob_id)
+        loc = self._locate(blob_id, page=False)
         if loc is None:
-            self.refresh()
-            loc = self.index.blobs.get(blob_id)
-            if loc is None:
-                raise IntegrityError(f"blob {blob_id[:12]} is not in the archive")
+            raise IntegrityError(f"blob {blob_id[:12]} is not in the archive")
         return self._read_entry(loc, blob_id, f"blob {blob_id[:12]}")
 
     def iter_blobs(self, blob_ids: Iterable[str], damaged: dict[str, str] | None = None
@@ -202,6 +238,8 @@ class Archive:
         missing = [b for b in wanted if b not in self.index.blobs]
         if missing:
             self.refresh()
+            if any(b not in self.index.blobs for b in missing):
+                adopt_packs(self.index, self.layout.packs, self._unreadable_packs)
         blobs = self.index.blobs
         for b in sorted(wanted):
             if b not in blobs:
@@ -291,6 +329,10 @@ class Archive:
     def journal(self, name: str) -> Journal:
         """The append-only journal ``name`` (created on first append)."""
         return Journal(journal_path(self.layout.journals, name))
+
+    def remove_journal(self, name: str) -> None:
+        """Delete the journal ``name`` durably (e.g. a finished run's resume journal); absent is fine."""
+        remove_journal(self.layout.journals, name)
 
     def exclusive_lock(self) -> FileLock:
         """The archive-wide lock prune/forget hold (ArchiveLocked while any writer runs)."""

@@ -20,8 +20,8 @@ from archiver.store.fsutil import read_named, write_atomic
 from archiver.store.locmap import Location, LocationMap, Tables
 from archiver.store.pack import KIND_BLOB, KIND_PAGE, PackEntry, dict_hex, list_packs, pack_path, read_toc
 
-__all__ = ["Index", "Location", "add_segment", "decode_segment", "encode_segment", "list_segments",
-           "load_index", "read_segment", "rebuild_from_packs"]
+__all__ = ["Index", "Location", "add_segment", "adopt_packs", "decode_segment", "encode_segment",
+           "list_segments", "load_index", "load_index_tolerant", "read_segment", "rebuild_from_packs"]
 
 VERSION = 1
 
@@ -153,6 +153,59 @@ def load_index(index_dir: Path, cache: Path | None = None) -> Index:
     if cache is not None and len(fresh) >= CACHE_AFTER:
         _write_cache(cache, index)
     return index
+
+
+def load_index_tolerant(index_dir: Path, packs_dir: Path, cache: Path | None = None
+                        ) -> tuple[Index, dict[str, str]]:
+    """Like :func:`load_index`, but a damaged segment does not stop reading: returns the union of the
+    readable segments plus the TOCs of the packs none of them lists, and the damaged segments (id -> why).
+
+    The index is derived data, so what a damaged segment listed is rebuilt from the packs themselves
+    (formats/invariants.md "Read order").  A segment of an unknown version still raises
+    (UnsupportedVersion): that is not damage.  Nothing is written.
+    """
+    try:
+        return load_index(index_dir, cache), {}
+    except UnsupportedVersion:
+        raise
+    except IntegrityError:
+        pass
+    damaged: dict[str, str] = {}
+    while True:  # a segment may fail half-way, after adding some rows: start over without it
+        index = Index()
+        try:
+            for name in list_segments(index_dir):
+                if name not in damaged:
+                    add_segment(index, index_dir, name)
+            break
+        except UnsupportedVersion:
+            raise
+        except IntegrityError as exc:
+            damaged[name] = str(exc)
+    adopt_packs(index, packs_dir)
+    return index, damaged
+
+
+def adopt_packs(index: Index, packs_dir: Path, unreadable: dict[str, str] | None = None) -> list[str]:
+    """Add the TOC of every pack in ``packs_dir`` that ``index`` lacks; return their ids.
+
+    Packs are immutable and named by their hash, so an entry read this way is as good as an indexed one.
+    A pack whose TOC cannot be read is skipped (recorded in ``unreadable``, id -> why, and not retried
+    when already there).
+    """
+    adopted = []
+    for pid in list_packs(packs_dir):
+        if pid in index.packs or (unreadable is not None and pid in unreadable):
+            continue
+        try:
+            entries = read_toc(pack_path(packs_dir, pid))
+        except (FormatError, OSError) as exc:
+            if unreadable is not None:
+                unreadable[pid] = str(exc)
+            continue
+        index.add_pack(pid, entries)
+        adopted.append(pid)
+    return adopted
 
 
 CACHE_AFTER = 8

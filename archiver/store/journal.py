@@ -88,3 +88,14 @@ class Journal:
             os.close(fd)
         if created:
             fsync_dir(self.path.parent)
+
+
+def remove_journal(journals_dir: Path, name: str) -> None:
+    """Delete the journal ``name`` durably (unlink, then fsync the folder); an absent one is fine."""
+    path = journal_path(journals_dir, name)
+    step()
+    try:
+        path.unlink()
+    except FileNotFoundError:
+        return
+    fsync_dir(journals_dir)

@@ -13,7 +13,7 @@ from archiver.errors import UsageError
 from archiver.model import MessageRecord
 from archiver.store import Archive, writer
 from archiver.store.index import load_index, rebuild_from_packs
-from archiver.store.manifest import build_tree, decode_page, iter_records, lookup
+from archiver.store.manifest import Page, build_tree, decode_page, iter_records, lookup
 from tests.store.conftest import record
 
 SETTINGS = settings(max_examples=25, deadline=None,
@@ -61,7 +61,7 @@ def test_manifest_round_trip_and_page_sharing(numbers: list[int], data: st.DataO
     ordered = sorted(records, key=lambda r: r.key)
     assert list(iter_records(root, pages.__getitem__)) == ordered
 
-    def read_decoded(pid: str):  # type: ignore[no-untyped-def]
+    def read_decoded(pid: str) -> Page:
         return decode_page(pages[pid], pid)
 
     for r in ordered[:: max(1, len(ordered) // 20)]:
