@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from archiver import DemoResult, demo
 from archiver.cli._common import EXIT_CODES_HELP, handle_errors
 from archiver.cli.render import TqdmProgress
+
+if TYPE_CHECKING:
+    from archiver import DemoResult
 
 
 def report(r: DemoResult) -> list[str]:
@@ -55,6 +57,8 @@ def register(app: typer.Typer) -> None:
         changes a few things on the server (new mail, labels, flags, Trash, a deletion), runs an
         incremental backup and shows what each run did.  Nothing leaves this machine.
         """
+        from archiver import demo  # the emulator is imported only when needed (CLI start-up time)
+
         path = archive if archive is not None else Path(tempfile.mkdtemp(prefix="gmail-archiver-demo-"))
         result = demo(path, messages=messages, progress=TqdmProgress(enabled=progress))
         for line in report(result):

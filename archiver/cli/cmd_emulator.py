@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from archiver import EmulatorConfig, GmailEmulator, UsageError, populate_emulator
+from archiver import UsageError
 from archiver.cli._common import EXIT_CODES_HELP, emit_json, err, handle_errors
 
 
@@ -38,6 +38,8 @@ def register(app: typer.Typer) -> None:
 
         --json keys: url, host, port, user, messages (how many were seeded).
         """
+        from archiver import EmulatorConfig, GmailEmulator, populate_emulator  # imported when needed
+
         if seed_messages < 0:
             raise UsageError("--seed-messages must be 0 or more")
         if locale not in ("en", "en-GB", "de"):
