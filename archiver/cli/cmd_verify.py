@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from archiver import DamageFound, VerifyReport, open_archive, parse_subset, verify
+from archiver import Archive, DamageFound, VerifyReport, open_archive, parse_subset, verify
 from archiver.cli._common import EXIT_CODES_HELP, emit_json, err, handle_errors
 from archiver.cli.render import TqdmProgress
 
@@ -35,6 +35,9 @@ def register(app: typer.Typer) -> None:
             "--read-data", help="Also decompress and re-hash every stored message.")] = False,
         subset: Annotated[str | None, typer.Option(
             help="Read only slice N of T of the packs (e.g. 3/7; implies --read-data).")] = None,
+        repair_index: Annotated[bool, typer.Option(
+            "--repair-index", help="First rebuild the index from the packs (removes damaged index segments; "
+                                   "fails with exit 11 while a backup runs).")] = False,
         json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
     ) -> None:
         """Check the archive's structure (snapshots, manifests, index, packs, dictionaries) and, with
@@ -43,16 +46,31 @@ def register(app: typer.Typer) -> None:
 
         --json keys: ok, read_data, subset, snapshots, pages, blobs_referenced, packs, packs_read,
         bytes_read, unindexed_packs, damage (list of {kind, id, detail}), damaged_snapshots,
-        affected_count, affected_messages (list of {snapshot, key, message_id, blob_id}).
+        affected_count, affected_messages (list of {snapshot, key, message_id, blob_id}); with
+        --repair-index also index_repair ({damaged_segments, segment_written, packs_indexed,
+        unreadable_packs}).
         """
         part = parse_subset(subset) if subset else None
         read_data = read_data or part is not None
-        r = verify(open_archive(archive).archive, read_data=read_data, subset=part, progress=TqdmProgress())
+        store = Archive.open(archive) if repair_index else open_archive(archive).archive
+        fixed = store.rebuild_index() if repair_index else None
+        r = verify(store, read_data=read_data, subset=part, progress=TqdmProgress())
         if json:
-            emit_json(report_json(r))
+            doc = report_json(r)
+            if fixed is not None:
+                doc["index_repair"] = {"damaged_segments": sorted(fixed.damaged_segments),
+                                       "segment_written": fixed.segment_written,
+                                       "packs_indexed": fixed.packs_indexed,
+                                       "unreadable_packs": sorted(fixed.unreadable_packs)}
+            emit_json(doc)
             if not r.ok:
                 raise typer.Exit(DamageFound.exit_code)
             return
+        if fixed is not None and fixed.changed:
+            typer.echo(f"index: {len(fixed.damaged_segments)} damaged segments repaired, "
+                       f"{fixed.packs_indexed} packs indexed")
+        elif fixed is not None:
+            typer.echo("index: nothing to repair")
         read = f"; read {r.packs_read} packs, {r.bytes_read} bytes" if read_data else ""
         typer.echo(f"checked {r.snapshots} snapshots, {r.pages} manifest pages, {r.blobs_referenced} "
                    f"messages' bodies in {r.packs} packs{read}")

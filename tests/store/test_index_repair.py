@@ -9,7 +9,9 @@ import shutil
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
+from archiver.cli import app
 from archiver.errors import ArchiveLocked, IntegrityError, UsageError
 from archiver.store import Archive, fsutil
 from archiver.store.index import list_segments, load_index, rebuild_from_packs
@@ -167,3 +169,17 @@ def test_unreadable_unindexed_pack_stays_an_error_naming_the_blob(tmp_path: Path
             p.write_bytes(p.read_bytes()[:-4])
     with pytest.raises(IntegrityError, match=blob[:12]):
         Archive.open(path).get_blob(blob)
+
+
+def test_cli_verify_repair_index(tmp_path: Path) -> None:
+    path = _copy(tmp_path)
+    runner = CliRunner()
+    before = runner.invoke(app, ["verify", str(path), "--json"])
+    assert before.exit_code == 13 and json.loads(before.stdout)["damage"][0]["kind"] == "index"
+    res = runner.invoke(app, ["verify", str(path), "--repair-index", "--read-data", "--json"])
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.stdout)
+    bad = json.loads((DAMAGED / "expected-findings.json").read_text())["damage"][0]["id"]
+    assert doc["ok"] and doc["index_repair"]["damaged_segments"] == [bad] and doc["damage"] == []
+    again = runner.invoke(app, ["verify", str(path), "--repair-index"])
+    assert again.exit_code == 0 and "nothing to repair" in again.stdout
