@@ -173,6 +173,8 @@ class _Run:
                          "problems": len(self.problems)}
                 info = writer.commit(records, [s.state for s in self.scans], source=self.endpoint.display(),
                                      time=self.clock(), partial=not complete, stats=stats)
+                if complete:  # the snapshot now holds all the journal knew; the next run starts a new one
+                    self.archive.remove_journal(self.journal_name)
         finally:
             if not handed_off:
                 with contextlib.suppress(ArchiverError, OSError):
@@ -187,8 +189,8 @@ class _Run:
         snaps = self.archive.snapshots(self.account)
         complete = [s for s in snaps if not s.partial]
         base = complete[-1].id[:16] if complete else "none"
-        self.journal = self.archive.journal(
-            f"backup-{hashlib.sha256(self.account.encode()).hexdigest()[:16]}-{base}")
+        self.journal_name = f"backup-{hashlib.sha256(self.account.encode()).hexdigest()[:16]}-{base}"
+        self.journal = self.archive.journal(self.journal_name)
         if snaps:
             snap = self.archive.load(snaps[-1].id)
             self.prev = PreviousState.build(snap.folders, snap)

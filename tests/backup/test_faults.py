@@ -78,6 +78,8 @@ def test_budget_exhausted_gives_partial_snapshot_then_resume(emu: GmailEmulator,
     assert all("OVERQUOTA" in p["reason"] or "not attempted" in p["reason"] for p in doc["problems"])
     archive = Archive.open(path)
     assert archive.snapshots()[-1].partial and archive.snapshots()[-1].id == doc["snapshot"]
+    resume_journals = sorted(p.name for p in (path / "journals").iterdir() if p.name.startswith("backup-"))
+    assert resume_journals  # the partial run left what the next one resumes from
 
     # the next day: only what is missing is downloaded
     emu.config.download_budget = 10 * total
@@ -86,6 +88,8 @@ def test_budget_exhausted_gives_partial_snapshot_then_resume(emu: GmailEmulator,
     assert r.complete and r.messages == 1500 and r.new == len(missing)
     assert emu.stats(USER)["body_bytes_sent"] - before < total - doc["bytes_downloaded"] + 20_000
     assert not Archive.open(path).snapshots()[-1].partial
+    # the complete snapshot holds everything the resume journal knew: it is gone
+    assert not [p for p in (path / "journals").iterdir() if p.name in resume_journals]
 
 
 class InterruptAfter(NullProgress):
