@@ -7,6 +7,8 @@ ordered list of them (what ``--help`` shows).
 from __future__ import annotations
 
 import importlib
+import logging
+from typing import Annotated
 
 import typer
 
@@ -37,6 +39,21 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+
+
+
+@app.callback()
+def _global_options(
+    verbose: Annotated[int, typer.Option(
+        "--verbose", "-v", count=True,
+        help="Log to stderr: -v what the run does, -vv also the IMAP conversation (credentials redacted, "
+             "message bodies as sizes).")] = 0,
+) -> None:
+    """Options that apply to every command (before the command name)."""
+    if verbose:
+        logging.basicConfig(level=logging.DEBUG if verbose > 1 else logging.INFO,
+                            format="%(asctime)s %(name)s %(levelname)s %(message)s")
+
 
 for _name in COMMANDS:
     importlib.import_module(f"archiver.cli.cmd_{_name}").register(app)
