@@ -27,6 +27,8 @@ from archiver.restore_survey import journal_name, read_journal
 from archiver.store import Archive
 
 POLICIES = ("rewrite-message-id", "skip", "force")
+DEFAULT_CONNECTIONS = 4
+"""Upload connections to a non-Gmail target (Dovecot runs one process per connection)."""
 
 
 def restore(archive_path: str | os.PathLike[str], target_url: str, *, snapshot: str = "latest",
@@ -34,20 +36,25 @@ def restore(archive_path: str | os.PathLike[str], target_url: str, *, snapshot: 
             until: _dt.datetime | None = None, dry_run: bool = False, credentials: Credentials,
             policy: str = "rewrite-message-id", max_upload_bytes_per_day: int | None = None,
             default_folder: str = "INBOX", cacert: str | None = None, insecure: bool = False,
-            retry: RetryPolicy | None = None, progress: Progress | None = None) -> RestoreResult:
+            retry: RetryPolicy | None = None, progress: Progress | None = None,
+            connections: int = DEFAULT_CONNECTIONS) -> RestoreResult:
     """Restore one snapshot of ``archive_path`` into ``target_url``; per-message problems are in the result.
 
     ``policy`` decides what happens to a message whose Message-ID the target holds with other content (Gmail
     would silently drop it): ``rewrite-message-id`` (upload with ``<restored.<blob16>.<original>>`` and the
     original in ``X-Archiver-Original-Message-ID``), ``skip`` (report only) or ``force`` (upload as is,
-    report the drop).  ``since`` is inclusive, ``until`` exclusive.  ``retry``: back-off between reconnects
-    (``max_attempts`` counts attempts in a row that confirmed nothing).  Raises UsageError, ArchiveNotFound,
+    report the drop).  ``connections``: non-Gmail targets upload over this many connections side by side
+    (fewer if the server refuses more; Gmail's uploads keep one).  ``since`` is inclusive, ``until``
+    exclusive.  ``retry``: back-off between reconnects (``max_attempts`` counts attempts in a row that
+    confirmed nothing).  Raises UsageError, ArchiveNotFound,
     AuthError, ConnectionLost/Throttled (after retries without progress).
     """
     if policy not in POLICIES:
         raise UsageError(f"unknown policy {policy!r}; choose one of {', '.join(POLICIES)}")
     if max_upload_bytes_per_day is not None and max_upload_bytes_per_day <= 0:
         raise UsageError("--max-upload-per-day must be positive")
+    if connections < 1:
+        raise UsageError("--connections must be at least 1")
     progress = progress or NullProgress()
     endpoint = parse_url(target_url, cacert=cacert, insecure=insecure)
     archive = Archive.open(archive_path)
@@ -55,7 +62,7 @@ def restore(archive_path: str | os.PathLike[str], target_url: str, *, snapshot: 
         return _run(archive, endpoint, credentials, snapshot=snapshot, labels=labels, since=since,
                     until=until, dry_run=dry_run, policy=policy,
                     max_upload_bytes_per_day=max_upload_bytes_per_day, default_folder=default_folder,
-                    retry=retry or RetryPolicy(), progress=progress)
+                    retry=retry or RetryPolicy(), progress=progress, connections=connections)
     finally:
         archive.close()
 
@@ -63,7 +70,7 @@ def restore(archive_path: str | os.PathLike[str], target_url: str, *, snapshot: 
 def _run(archive: Archive, endpoint: Endpoint, credentials: Credentials, *, snapshot: str,
          labels: Sequence[str] | None, since: _dt.datetime | None, until: _dt.datetime | None, dry_run: bool,
          policy: str, max_upload_bytes_per_day: int | None, default_folder: str, retry: RetryPolicy,
-         progress: Progress) -> RestoreResult:
+         progress: Progress, connections: int) -> RestoreResult:
     """Connect once (failures raised as they are), then run; after a drop, reconnect and run again.
 
     Not ``imap.retry.Reconnecting``: its ``run`` counts every retry of one operation against
@@ -82,7 +89,8 @@ def _run(archive: Archive, endpoint: Endpoint, credentials: Credentials, *, snap
     ctx = RunContext(archive=archive, snapshot=snap, journal=journal, journal_hits=hits, upload_log=uploads,
                      result=result, progress=progress, policy=policy, dry_run=dry_run,
                      max_upload_bytes_per_day=max_upload_bytes_per_day, default_folder=default_folder,
-                     intents={it.slot: it for it in intents})
+                     intents={it.slot: it for it in intents}, connections=connections,
+                     open_session=lambda: _extra(endpoint, credentials, retry, progress))
     session: Session | None = connect(endpoint, credentials)  # the first connection: errors go to the user
     fruitless = 0
     while True:
@@ -108,6 +116,13 @@ def _run(archive: Archive, endpoint: Endpoint, credentials: Credentials, *, snap
             progress.note(f"{exc}; reconnecting in {delay:.1f} s "
                           f"({len(ctx.finished)} of {len(records)} done)")
             retry.sleep(delay)
+
+
+def _extra(endpoint: Endpoint, credentials: Credentials, retry: RetryPolicy, progress: Progress) -> Session:
+    """One more connection for a parallel upload stream (throttling slows it down like the first)."""
+    session = connect(endpoint, credentials)
+    session.on_throttle = lambda text: _slow_down(text, retry, progress)
+    return session
 
 
 def _slow_down(text: str, retry: RetryPolicy, progress: Progress) -> None:

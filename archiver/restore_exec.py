@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import threading
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TypeVar
 
 from archiver import mail
+from archiver.imap import Session
 from archiver.imap.records import AppendResult
 from archiver.model import MessageRecord
 from archiver.progress import Progress
@@ -84,6 +86,12 @@ class RunContext:
     """Open upload intents by (key, folder, UIDVALIDITY): APPENDs that may have landed unconfirmed."""
     unreadable: dict[str, str] = field(default_factory=dict)
     """Blob id -> why the archive cannot give its bytes: each such message fails, the others go on."""
+    connections: int = 1
+    """Non-Gmail targets: how many connections upload side by side (``restore_parallel``)."""
+    open_session: Callable[[], Session] | None = None
+    """Opens one more connection to the target (None: only the one the executor was given)."""
+    lock: threading.RLock = field(default_factory=threading.RLock)
+    """Held by upload streams while they touch this context (the journal, the result, the progress)."""
     _conflict_keys: set[str] = field(default_factory=set)
 
     # -- outcomes --------------------------------------------------------------------------------------

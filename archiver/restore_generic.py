@@ -17,6 +17,7 @@ from archiver.imap.upload import append_many, fetch_sizes
 from archiver.model import MessageRecord
 from archiver.restore_exec import RunContext, Upload, announced_appendlimit, cannot_reason, chunks
 from archiver.restore_intent import intent_entry, reconcile
+from archiver.restore_parallel import close_all, extra_sessions, run_streams, split
 from archiver.restore_plan import (
     FOLDER,
     PRESENT,
@@ -114,53 +115,81 @@ def _copy_to_missing(session: Session, ctx: RunContext, items: Sequence[tuple[Ac
     for (src, dest), members in groups.items():
         session.select(src, readonly=True)
         mapping = session.copy([uid for _, uid in members], dest)
-        ctx.journal_batch([entry("copy", a.record, folder=dest, uidvalidity=uidvalidity.get(dest),
-                                 uid=mapping.get(uid)) for a, uid in members])
+        with ctx.lock:
+            ctx.journal_batch([entry("copy", a.record, folder=dest, uidvalidity=uidvalidity.get(dest),
+                                     uid=mapping.get(uid)) for a, uid in members])
 
 
 def _upload(session: Session, ctx: RunContext, actions: Sequence[Action],
             uidvalidity: dict[str, int]) -> None:
+    """APPEND ``actions`` in batches per first folder, over up to ``ctx.connections`` connections
+    (``restore_parallel``: the streams split by Message-ID; one connection without UIDPLUS)."""
     by_first: dict[str, list[Action]] = defaultdict(list)
     for a in actions:
         by_first[a.missing[0]].append(a)
     limit = announced_appendlimit(session.capabilities)
-    for folder, group in by_first.items():
-        for part in chunks(group, BATCH):
-            if ctx.budget_exhausted:
-                ctx.leave(part)
+    wanted = ctx.connections if "UIDPLUS" in session.capabilities else 1
+    wanted = min(wanted, max(1, -(-len(actions) // BATCH)))
+    extra = extra_sessions(ctx.open_session, wanted - 1)
+    try:
+        n = 1 + len(extra)
+        streams: list[list[tuple[str, Sequence[Action]]]] = [[] for _ in range(n)]
+        for folder, group in by_first.items():
+            for k, share in enumerate(split(group, lambda a: a.record.message_id, n)):
+                streams[k].extend((folder, part) for part in chunks(share, BATCH))
+        run_streams([session, *extra], streams,
+                    lambda s, job: _upload_batch(s, ctx, job[0], job[1], uidvalidity, limit))
+    finally:
+        close_all(extra)
+
+
+def _upload_batch(session: Session, ctx: RunContext, folder: str, part: Sequence[Action],
+                  uidvalidity: dict[str, int], limit: int | None) -> None:
+    """One batch: intents journalled, APPENDs sent, answers checked (``_verify``); ``ctx`` under its lock."""
+    with ctx.lock:
+        if ctx.budget_exhausted:
+            ctx.leave(part)
+            return
+        blobs = ctx.read_blobs([a.record.blob_id for a in part])
+        sendable: list[tuple[Action, bytes]] = []
+        for a in part:
+            data = blobs.get(a.record.blob_id)
+            if data is None:
+                ctx.fail(a.record, ctx.unreadable_reason(a.record.blob_id))
                 continue
-            blobs = ctx.read_blobs([a.record.blob_id for a in part])
-            sendable: list[tuple[Action, bytes]] = []
-            for a in part:
-                data = blobs.get(a.record.blob_id)
-                if data is None:
-                    ctx.fail(a.record, ctx.unreadable_reason(a.record.blob_id))
-                    continue
-                reason = cannot_reason(data, limit, refuses_nul=False)
-                if reason is not None:
-                    ctx.fail(a.record, reason)
-                elif not ctx.budget_allows(len(data)):
-                    ctx.leave([a])
-                else:
-                    sendable.append((a, data))
-            if not sendable:
-                continue
-            status = session.select(folder, readonly=True)
-            uidvalidity[folder] = status.uidvalidity
-            ctx.journal_intents([intent_entry(a.record, folder=folder, uidvalidity=status.uidvalidity,
-                                              uidnext=status.uidnext, sizes=(len(d), len(served_form(d))))
-                                 for a, d in sendable])
-            items = [(d, list(a.add_flags), a.record.date) for a, d in sendable]
-            answers = append_many(session, folder, items)
-            ups: list[Upload] = []
-            for (a, data), answer in zip(sendable, answers, strict=True):
-                if isinstance(answer, AppendRefused):
-                    ctx.fail(a.record, f"refused by the server: {answer.reason}")
-                    ctx.progress.advance()
-                else:
-                    ctx.spent(len(data))
-                    ups.append(Upload(a, data, answer))
-            _verify(session, ctx, folder, ups, uidvalidity)
+            reason = cannot_reason(data, limit, refuses_nul=False)
+            if reason is not None:
+                ctx.fail(a.record, reason)
+            elif not ctx.budget_allows(len(data)):
+                ctx.leave([a])
+            else:
+                sendable.append((a, data))
+    if not sendable:
+        return
+    status = session.select(folder, readonly=True)
+    with ctx.lock:
+        uidvalidity[folder] = status.uidvalidity
+        ctx.journal_intents([intent_entry(a.record, folder=folder, uidvalidity=status.uidvalidity,
+                                          uidnext=status.uidnext, sizes=_sizes(a.record, d))
+                             for a, d in sendable])
+    items = [(d, list(a.add_flags), a.record.date) for a, d in sendable]
+    answers = append_many(session, folder, items)
+    ups: list[Upload] = []
+    with ctx.lock:
+        for (a, data), answer in zip(sendable, answers, strict=True):
+            if isinstance(answer, AppendRefused):
+                ctx.fail(a.record, f"refused by the server: {answer.reason}")
+                ctx.progress.advance()
+            else:
+                ctx.spent(len(data))
+                ups.append(Upload(a, data, answer))
+    _verify(session, ctx, folder, ups, uidvalidity)
+
+
+def _sizes(record: MessageRecord, data: bytes) -> tuple[int, ...]:
+    """The sizes an intent records: ``reconcile`` matches by size only messages without a Message-ID, so
+    only theirs pay for ``served_form`` (a scan of every byte sent)."""
+    return (len(data), len(served_form(data))) if record.message_id is None else (len(data),)
 
 
 def _verify(session: Session, ctx: RunContext, folder: str, ups: Sequence[Upload],
@@ -168,8 +197,20 @@ def _verify(session: Session, ctx: RunContext, folder: str, ups: Sequence[Upload
     if not ups:
         return
     status = session.select(folder, readonly=True)
-    uidvalidity[folder] = status.uidvalidity
     sizes = fetch_sizes(session, [u.result.uid for u in ups if u.result.uid is not None])
+    with ctx.lock:
+        uidvalidity[folder] = status.uidvalidity
+        copied = _confirm(session, ctx, folder, status.uidvalidity, ups, sizes)
+    _copy_to_missing(session, ctx, copied, uidvalidity)
+    with ctx.lock:
+        for a, _, _ in copied:
+            ctx.done(a.record.key)
+            ctx.progress.advance(1, a.record.size)
+
+
+def _confirm(session: Session, ctx: RunContext, folder: str, uidvalidity: int, ups: Sequence[Upload],
+             sizes: dict[int, int]) -> list[tuple[Action, str, int]]:
+    """Journal the uploads the server holds (size compared); fail the others; (action, folder, uid) each."""
     entries: list[dict[str, object]] = []
     copied: list[tuple[Action, str, int]] = []
     taken: set[int] = set(sizes)
@@ -188,15 +229,12 @@ def _verify(session: Session, ctx: RunContext, folder: str, ups: Sequence[Upload
             ctx.alter(a.record, f"the server holds {size} bytes, the upload had {len(u.data)} "
                                 "(it rewrote the message, e.g. its line endings)")
         entries.append(entry("upload", a.record, nbytes=len(u.data), folder=folder,
-                             uidvalidity=status.uidvalidity, uid=uid))
+                             uidvalidity=uidvalidity, uid=uid))
         ctx.result.uploaded += 1
         ctx.result.uploaded_bytes += len(u.data)
         copied.append((a, folder, uid))
     ctx.journal_batch(entries)
-    _copy_to_missing(session, ctx, copied, uidvalidity)
-    for a, _, _ in copied:
-        ctx.done(a.record.key)
-        ctx.progress.advance(1, a.record.size)
+    return copied
 
 
 def _resolve(session: Session, u: Upload, taken: set[int]) -> tuple[int, int] | None:

@@ -1,12 +1,13 @@
 """Upload intents: what closes the window between an APPEND and the journal entry confirming it.
 
 Before a batch of APPENDs to a folder of a generic server, restore journals one *intent* per message: the
-folder, its UIDVALIDITY and UIDNEXT, and the sizes the server may report (the bytes sent, their
-``served_form``).  The confirmation (``upload``/``copy``/``reconcile`` entry for the same key, folder and
-UIDVALIDITY) closes the intent.  An intent still open when restore surveys the target again (after a kill,
-a crash or a lost connection) means the APPEND may have landed: a copy in that folder at or above the
-recorded UIDNEXT that no journal entry claims, with the message's Message-ID (without one: one of the sizes),
-is that upload, so it is journalled and not sent again (see ``reconcile``).
+folder, its UIDVALIDITY and UIDNEXT, and the sizes the server may report (the bytes sent; for a message
+without Message-ID also their ``served_form``, the only case matched by size).  The confirmation
+(``upload``/``copy``/``reconcile`` entry for the same key, folder and UIDVALIDITY) closes the intent.  An
+intent still open when restore surveys the target again (after a kill, a crash or a lost connection) means the
+APPEND may have landed: a copy in that folder at or above the recorded UIDNEXT that no journal entry claims,
+with the message's Message-ID (without one: one of the sizes), is that upload, so it is journalled and not
+sent again (see ``reconcile``).
 """
 
 from __future__ import annotations

@@ -74,6 +74,9 @@ def served_form(raw: bytes) -> bytes:
     """What Dovecot serves for an upload of exactly ``raw`` (observed over IMAP, sdbox and maildir): a CR
     right before a CRLF and a CR ending the message are dropped, every bare LF becomes CRLF, every NUL
     byte 0x80; other bare CRs stay.  RFC822.SIZE is this form's length."""
+    if (b"\r\r\n" not in raw and not raw.endswith(b"\r") and b"\0" not in raw
+            and raw.count(b"\n") == raw.count(b"\r\n")):
+        return raw  # already served as is (the common case: C-speed scans instead of two regex passes)
     out = _CR_BEFORE_CRLF.sub(b"", raw)
     if out.endswith(b"\r"):
         out = out[:-1]

@@ -1,6 +1,7 @@
 """Restore of N messages into an empty Dovecot (sdbox): gmail-archiver restore vs mbsync pushing a Maildir.
 
-    .venv/bin/python benchmarks/bench_restore.py [--messages 10000] [--size 10000] [--runs 3] [--append]
+    .venv/bin/python benchmarks/bench_restore.py [--messages 10000] [--size 10000] [--runs 3]
+        [--connections N] [--append]
 
 Builds one archive (through the store's writer) and one Maildir holding the same N synthetic messages, then
 alternates, each run into a fresh empty Dovecot (sdbox): ``mbsync`` pushing the Maildir (``Sync Push``,
@@ -139,6 +140,8 @@ def main() -> None:
     ap.add_argument("--messages", type=int, default=10_000)
     ap.add_argument("--size", type=int, default=10_000)
     ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--connections", type=int, default=None,
+                    help="restore's --connections (default: the command's own default)")
     ap.add_argument("--append", action="store_true", help="append the figures to benchmarks/README.md")
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="gma-bench-restore-"))
@@ -147,6 +150,7 @@ def main() -> None:
     expected = hashlib.sha256("".join(sorted(hashlib.sha256(m).hexdigest() for m in msgs)).encode())
     expected_hex = expected.hexdigest()
     env = dict(os.environ, GMAIL_ARCHIVER_PASSWORD="secret")
+    conns = ["--connections", str(args.connections)] if args.connections is not None else []
     ours_t: list[float] = []
     theirs_t: list[float] = []
     try:
@@ -164,7 +168,7 @@ def main() -> None:
             with DovecotServer(storage="sdbox") as dv:
                 dv.add_user("alice", "secret")
                 ours_t.append(timed([sys.executable, "-m", "archiver", "restore", str(work / "archive"),
-                                     f"imap://alice@127.0.0.1:{dv.port}", "--no-progress"], env=env))
+                                     f"imap://alice@127.0.0.1:{dv.port}", "--no-progress", *conns], env=env))
                 assert inbox_digest(dv) == (args.messages, expected_hex), "gmail-archiver target differs"
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -175,7 +179,8 @@ def main() -> None:
         f"(sdbox), gmail-archiver vs mbsync push ({dt.date.today()}, {platform.machine()}, "
         f"{platform.python_version()})",
         f"`.venv/bin/python benchmarks/bench_restore.py --messages {args.messages} --size {args.size} "
-        f"--runs {args.runs}` (median of {args.runs}; each target checked: N messages; ours byte-identical)",
+        f"--runs {args.runs}{' '.join(['', *conns])}` "
+        f"(median of {args.runs}; each target checked: N messages; ours byte-identical)",
         "",
         "| tool | wall | messages/s |",
         "|---|---|---|",

@@ -99,6 +99,9 @@ def register(app: typer.Typer) -> None:
                  "about 500 MB a day); exit 3 and report what is left.")] = None,
         default_folder: Annotated[str, typer.Option(
             help="Non-Gmail targets: the folder for messages without any label.")] = "INBOX",
+        connections: Annotated[int, typer.Option(
+            min=1, help="Non-Gmail targets: upload over this many connections side by side (fewer if the "
+                        "server refuses more; Gmail uploads over one).")] = 4,
         json: JsonFlag = False,
         password_command: PasswordCommand = None,
         oauth2_token_command: OAuth2TokenCommand = None,
@@ -128,7 +131,7 @@ def register(app: typer.Typer) -> None:
         result = restore(archive, target, snapshot=snapshot, labels=label or None, since=since_at,
                          until=until_at, dry_run=dry_run, credentials=creds, policy=policy,
                          max_upload_bytes_per_day=budget, default_folder=default_folder,
-                         cacert=cacert, insecure=insecure, progress=bar)
+                         cacert=cacert, insecure=insecure, progress=bar, connections=connections)
         bar.finish()
         if json:
             emit_json(result.to_json())
