@@ -1,7 +1,7 @@
 """Restore of N messages into an empty Dovecot (sdbox): gmail-archiver restore vs mbsync pushing a Maildir.
 
     .venv/bin/python benchmarks/bench_restore.py [--messages 10000] [--size 10000] [--runs 3]
-        [--connections N] [--append]
+        [--connections N] [--tmp DIR] [--append]
 
 Builds one archive (through the store's writer) and one Maildir holding the same N synthetic messages, then
 alternates, each run into a fresh empty Dovecot (sdbox): ``mbsync`` pushing the Maildir (``Sync Push``,
@@ -142,8 +142,13 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--connections", type=int, default=None,
                     help="restore's --connections (default: the command's own default)")
+    ap.add_argument("--tmp", default=None,
+                    help="where the archive, the Maildir and Dovecot's mail live (default: the system's temp "
+                         "dir); e.g. /dev/shm takes the disk's file creation, the same for both tools, out")
     ap.add_argument("--append", action="store_true", help="append the figures to benchmarks/README.md")
     args = ap.parse_args()
+    if args.tmp is not None:
+        tempfile.tempdir = args.tmp  # DovecotServer's mail folder too
     work = Path(tempfile.mkdtemp(prefix="gma-bench-restore-"))
     msgs = synth(args.messages, args.size)
     build_archive(work / "archive", msgs)
@@ -151,6 +156,7 @@ def main() -> None:
     expected_hex = expected.hexdigest()
     env = dict(os.environ, GMAIL_ARCHIVER_PASSWORD="secret")
     conns = ["--connections", str(args.connections)] if args.connections is not None else []
+    where = ["--tmp", args.tmp] if args.tmp is not None else []
     ours_t: list[float] = []
     theirs_t: list[float] = []
     try:
@@ -179,7 +185,7 @@ def main() -> None:
         f"(sdbox), gmail-archiver vs mbsync push ({dt.date.today()}, {platform.machine()}, "
         f"{platform.python_version()})",
         f"`.venv/bin/python benchmarks/bench_restore.py --messages {args.messages} --size {args.size} "
-        f"--runs {args.runs}{' '.join(['', *conns])}` "
+        f"--runs {args.runs}{' '.join(['', *conns, *where])}` "
         f"(median of {args.runs}; each target checked: N messages; ours byte-identical)",
         "",
         "| tool | wall | messages/s |",
