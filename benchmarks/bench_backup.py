@@ -25,6 +25,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchmarks._common import mbsync_config, publish  # noqa: E402
 from tests.servers.dovecot import DovecotServer  # noqa: E402
 
 WORDS = ["mail", "backup", "archive", "label", "thread", "gmail", "server", "folder", "message", "snapshot",
@@ -90,35 +91,6 @@ def run_measured(argv: list[str], env: dict[str, str] | None = None) -> tuple[fl
     return wall, peak
 
 
-def mbsync_config(dv: DovecotServer, target: Path) -> str:
-    return f"""IMAPAccount bench
-Host 127.0.0.1
-Port {dv.port}
-User alice
-Pass secret
-SSLType None
-AuthMechs LOGIN
-PipelineDepth 50
-
-IMAPStore bench-remote
-Account bench
-
-MaildirStore bench-local
-Path {target}/
-Inbox {target}/INBOX
-SubFolders Verbatim
-
-Channel bench
-Far :bench-remote:
-Near :bench-local:
-Patterns *
-Create Near
-Sync Pull
-Expunge None
-SyncState *
-"""
-
-
 def du(path: Path) -> int:
     """Bytes of the files under ``path``, the archive's rebuildable local ``cache/`` left out."""
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file() and "cache" not in p.parts)
@@ -145,14 +117,14 @@ def main() -> None:
         dv.write_maildir("alice", "INBOX", msgs)
         # let Dovecot index the folder once so neither tool pays for it
         (work / "warm").mkdir()
-        run_measured(["mbsync", "-q", "-c", str(_write(work / "warm.rc", mbsync_config(dv, work / "warm"))),
-                      "-a"])
+        warm_rc = _write(work / "warm.rc", mbsync_config(dv.port, work / "warm", "pull"))
+        run_measured(["mbsync", "-q", "-c", str(warm_rc), "-a"])
         shutil.rmtree(work / "warm")
         env = dict(os.environ, GMAIL_ARCHIVER_PASSWORD="secret")
         for i in range(args.runs):
             target = work / f"mb{i}"
             target.mkdir()
-            rc = _write(work / f"mb{i}.rc", mbsync_config(dv, target))
+            rc = _write(work / f"mb{i}.rc", mbsync_config(dv.port, target, "pull"))
             t, rss = run_measured(["mbsync", "-q", "-c", str(rc), "-a"])
             theirs_t.append(t)
             theirs_rss = max(theirs_rss, rss)
@@ -193,11 +165,7 @@ def main() -> None:
         *(f"- incremental, {label}: gmail-archiver {o:.2f} s (archive +{grown / 1e3:.1f} KB without cache/), "
           f"mbsync {m:.2f} s" for label, (o, m, grown) in incr.items()),
     ]
-    print("\n".join(lines))
-    if args.append:
-        readme = ROOT / "benchmarks" / "README.md"
-        with readme.open("a") as f:
-            f.write("\n" + "\n".join(lines) + "\n")
+    publish("\n".join(lines), args.append)
 
 
 def _write(path: Path, text: str) -> Path:

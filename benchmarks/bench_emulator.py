@@ -20,7 +20,6 @@ import hashlib
 import imaplib
 import json
 import platform
-import random
 import re
 import socket
 import statistics
@@ -34,26 +33,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchmarks._common import plain_messages, publish  # noqa: E402
 from tests.servers.dovecot import DovecotServer  # noqa: E402
 
-WORDS = ["mail", "backup", "archive", "label", "thread", "gmail", "server", "folder", "message", "snapshot",
-         "the", "of", "and", "to", "in", "is", "it", "that", "for", "on", "with", "as"]
 Reader = Callable[[int, str, str, str], list[bytes]]
-
-
-def synth(n: int, size: int, seed: int = 11) -> list[bytes]:
-    """Deterministic plain-text messages of about ``size`` bytes (0.8-1.2x) with unique Message-IDs."""
-    rng = random.Random(seed)
-    out = []
-    for i in range(n):
-        head = (f"From: user{rng.randrange(50)}@example.org\r\nTo: me@example.org\r\nSubject: m {i}\r\n"
-                f"Message-ID: <emu{i}.{seed}@example.org>\r\n\r\n").encode()
-        target = int(size * rng.uniform(0.8, 1.2))
-        body = bytearray(head)
-        while len(body) < target:
-            body += " ".join(rng.choices(WORDS, k=12)).encode() + b"\r\n"
-        out.append(bytes(body))
-    return out
 
 
 def read_raw(port: int, user: str, password: str, folder: str) -> list[bytes]:
@@ -120,7 +103,7 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--append", action="store_true", help="append the results to benchmarks/README.md")
     args = ap.parse_args()
-    messages = synth(args.messages, args.size)
+    messages = plain_messages(args.messages, args.size, 11, "emu")
     total = sum(len(m) for m in messages)
     expected = digest(messages)
     readers: dict[str, Reader] = {"raw": read_raw, "imaplib": read_imaplib}
@@ -166,11 +149,7 @@ def main() -> None:
         "emulator / Dovecot wall time: " + ", ".join(f"{k} {v:.2f}x" for k, v in ratio.items()) + ".",
         "",
     ])
-    print(report)
-    if args.append:
-        readme = ROOT / "benchmarks" / "README.md"
-        prefix = readme.read_text() + "\n" if readme.exists() else ""
-        readme.write_text(prefix + report)
+    publish(report, args.append)
 
 
 if __name__ == "__main__":

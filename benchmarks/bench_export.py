@@ -26,6 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from archiver import Archive, export  # noqa: E402
+from benchmarks._common import publish  # noqa: E402
 from benchmarks.bench_verify import build_archive  # noqa: E402
 
 
@@ -78,10 +79,7 @@ def main() -> None:
         "",
     ]
     text = "\n".join(lines)
-    print(text)
-    if args.append:
-        with open(ROOT / "benchmarks" / "README.md", "a") as f:
-            f.write("\n" + text)
+    publish(text, args.append)
 
 
 if __name__ == "__main__":

@@ -19,7 +19,6 @@ import datetime as dt
 import hashlib
 import imaplib
 import platform
-import random
 import statistics
 import sys
 import time
@@ -32,25 +31,8 @@ sys.path.insert(0, str(ROOT))
 from imapclient import IMAPClient  # noqa: E402
 
 from archiver.imap import Credentials, connect, parse_url  # noqa: E402
+from benchmarks._common import plain_messages, publish  # noqa: E402
 from tests.servers.dovecot import DovecotServer  # noqa: E402
-
-WORDS = ["mail", "backup", "archive", "label", "thread", "gmail", "server", "folder", "message", "snapshot",
-         "the", "of", "and", "to", "in", "is", "it", "that", "for", "on", "with", "as"]
-
-
-def synth(n: int, size: int, seed: int = 7) -> list[bytes]:
-    """Deterministic plain-text messages of about ``size`` bytes (0.8-1.2x) with unique Message-IDs."""
-    rng = random.Random(seed)
-    out = []
-    for i in range(n):
-        head = (f"From: user{rng.randrange(50)}@example.org\r\nTo: me@example.org\r\nSubject: m {i}\r\n"
-                f"Message-ID: <fetch{i}.{seed}@example.org>\r\n\r\n").encode()
-        target = int(size * rng.uniform(0.8, 1.2))
-        body = bytearray(head)
-        while len(body) < target:
-            body += " ".join(rng.choices(WORDS, k=12)).encode() + b"\r\n"
-        out.append(bytes(body))
-    return out
 
 
 class Digest:
@@ -124,7 +106,7 @@ def main() -> None:
 
     with DovecotServer(storage="maildir") as dv:
         dv.add_user("alice", "secret")
-        dv.write_maildir("alice", "INBOX", synth(args.messages, args.size))
+        dv.write_maildir("alice", "INBOX", plain_messages(args.messages, args.size, 7, "fetch"))
         with connect(parse_url(f"imap://alice@127.0.0.1:{dv.port}"), Credentials(password="secret")) as s:
             s.select("INBOX")  # Dovecot indexes the Maildir here, before any clock runs
             UIDS[:] = s.search_uids()
@@ -178,11 +160,7 @@ def main() -> None:
         f"{statistics.median(meta_times):.2f} s ({len(UIDS) / statistics.median(meta_times):.0f} msg/s).",
         "",
     ])
-    print(report)
-    if args.append:
-        readme = ROOT / "benchmarks" / "README.md"
-        with readme.open("a") as f:
-            f.write(("\n" if readme.exists() and readme.stat().st_size else "") + report)
+    publish(report, args.append)
 
 
 if __name__ == "__main__":

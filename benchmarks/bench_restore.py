@@ -33,6 +33,7 @@ import imapclient  # noqa: E402
 
 from archiver.model import MessageRecord  # noqa: E402
 from archiver.store import Archive  # noqa: E402
+from benchmarks._common import mbsync_config, publish  # noqa: E402
 from tests.servers.dovecot import DovecotServer  # noqa: E402
 
 WORDS = ["mail", "restore", "archive", "label", "thread", "gmail", "server", "folder", "message", "the", "of",
@@ -80,35 +81,6 @@ def build_maildir(path: Path, msgs: list[bytes]) -> None:
         os.utime(name, (1_700_000_000 + i, 1_700_000_000 + i))
     for sub in ("cur", "new", "tmp", ""):  # aged, else mbsync sleeps over a "recently modified" Maildir
         os.utime(path / "INBOX" / sub, (1_700_000_000, 1_700_000_000))
-
-
-def mbsync_config(dv: DovecotServer, maildir: Path) -> str:
-    return f"""IMAPAccount bench
-Host 127.0.0.1
-Port {dv.port}
-User alice
-Pass secret
-SSLType None
-AuthMechs LOGIN
-PipelineDepth 50
-
-IMAPStore bench-remote
-Account bench
-
-MaildirStore bench-local
-Path {maildir}/
-Inbox {maildir}/INBOX
-SubFolders Verbatim
-
-Channel bench
-Far :bench-remote:
-Near :bench-local:
-Patterns INBOX
-Create Far
-Sync Push
-Expunge None
-SyncState *
-"""
 
 
 def timed(argv: list[str], env: dict[str, str] | None = None) -> float:
@@ -166,7 +138,7 @@ def main() -> None:
                 rc = work / f"mb{i}.rc"
                 maildir = work / f"maildir{i}"       # a fresh copy: mbsync renames files and keeps state
                 build_maildir(maildir, msgs)
-                rc.write_text(mbsync_config(dv, maildir))
+                rc.write_text(mbsync_config(dv.port, maildir, "push"))
                 theirs_t.append(timed(["mbsync", "-q", "-c", str(rc), "-a"]))
                 # mbsync adds an X-TUID header to what it pushes: check the count only
                 assert inbox_digest(dv)[0] == args.messages, "mbsync target incomplete"
@@ -198,10 +170,7 @@ def main() -> None:
         f"mbsync {', '.join(f'{t:.2f}' for t in theirs_t)} s.",
     ]
     text = "\n".join(lines)
-    print(text)
-    if args.append:
-        with (ROOT / "benchmarks" / "README.md").open("a") as f:
-            f.write("\n" + text + "\n")
+    publish(text, args.append)
 
 
 if __name__ == "__main__":

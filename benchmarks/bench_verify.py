@@ -29,6 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from archiver import Archive, verify  # noqa: E402
+from benchmarks._common import publish  # noqa: E402
 from tests.query.builder import commit, corpus_messages, make_records  # noqa: E402
 
 CORPUS = ROOT.parent / "shared" / "corpus"
@@ -101,10 +102,7 @@ def main() -> None:
         "",
     ]
     text = "\n".join(lines)
-    print(text)
-    if args.append:
-        with open(ROOT / "benchmarks" / "README.md", "a") as f:
-            f.write("\n" + text)
+    publish(text, args.append)
 
 
 if __name__ == "__main__":
