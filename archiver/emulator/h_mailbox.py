@@ -4,6 +4,7 @@ SUBSCRIBE, UNSELECT (gmail-imap.md 3)."""
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 from archiver.emulator import utf7
 from archiver.emulator.config import ROLE_ATTRIBUTE, XLIST_ATTRIBUTE
@@ -231,17 +232,22 @@ async def status(s: Session, tag: str, args: list[Value], uid: bool) -> None:
     s.ok(tag, "Success")
 
 
+def _label_change(s: Session, change: Callable[..., object], *names: str) -> None:
+    """Run one label change of the store under its lock; its refusal becomes the tagged NO Gmail sends."""
+    assert s.acct is not None
+    with s.store.lock:
+        try:
+            change(s.acct, *names)
+        except StoreError as exc:
+            raise No(exc.code, exc.text) from None
+
+
 @command("CREATE", AUTHED)
 async def create(s: Session, tag: str, args: list[Value], uid: bool) -> None:
     if len(args) != 1:
         raise Bad("CREATE needs a mailbox")
     name = decode_name(s, args[0]).rstrip("/") if text(args[0]) else ""
-    assert s.acct is not None
-    with s.store.lock:
-        try:
-            s.store.create_label(s.acct, name)
-        except StoreError as exc:
-            raise No(exc.code, exc.text) from None
+    _label_change(s, s.store.create_label, name)
     s.ok(tag, "Success")
 
 
@@ -250,12 +256,7 @@ async def delete(s: Session, tag: str, args: list[Value], uid: bool) -> None:
     if len(args) != 1:
         raise Bad("DELETE needs a mailbox")
     name = decode_name(s, args[0])
-    assert s.acct is not None
-    with s.store.lock:
-        try:
-            s.store.delete_label(s.acct, name)
-        except StoreError as exc:
-            raise No(exc.code, exc.text) from None
+    _label_change(s, s.store.delete_label, name)
     s.ok(tag, "Success")
 
 
@@ -264,12 +265,7 @@ async def rename(s: Session, tag: str, args: list[Value], uid: bool) -> None:
     if len(args) != 2:
         raise Bad("RENAME needs two mailboxes")
     old, new = decode_name(s, args[0]), decode_name(s, args[1])
-    assert s.acct is not None
-    with s.store.lock:
-        try:
-            s.store.rename_label(s.acct, old, new)
-        except StoreError as exc:
-            raise No(exc.code, exc.text) from None
+    _label_change(s, s.store.rename_label, old, new)
     s.ok(tag, "Success")
 
 
