@@ -100,7 +100,7 @@ def verify(archive: Archive, read_data: bool = False, subset: tuple[int, int] | 
            progress: Progress | None = None, workers: int | None = None) -> VerifyReport:
     """Check ``archive`` (see the module doc); never raises for damage, returns it in the report."""
     progress = progress or NullProgress()
-    layout = Layout(archive.path)
+    layout = archive.layout
     report = VerifyReport(read_data=read_data, subset=subset)
     report.damage.extend(check_layout(layout))
     segments = load_segments(layout)
