@@ -21,7 +21,7 @@ from typing import Protocol
 
 from archiver import mail
 from archiver.errors import ArchiverError, AuthError, RemoteError
-from archiver.imap import FolderStatus, Session
+from archiver.imap import Session
 from archiver.imap.retry import Reconnecting, RetryPolicy
 
 
@@ -53,14 +53,6 @@ class Failed:
     folder: str
     uids: tuple[int, ...]
     reason: str
-
-
-def check_uidvalidity(status: FolderStatus, expected: Mapping[str, int]) -> None:
-    """UIDs read under another UIDVALIDITY than the scan saw would name other messages: refuse."""
-    want = expected.get(status.name)
-    if want is not None and want != status.uidvalidity:
-        raise RemoteError(f"UIDVALIDITY of {status.name} changed during the backup ({want} -> "
-                          f"{status.uidvalidity}); run the backup again")
 
 
 def make_jobs(folder: str, sizes: Sequence[tuple[int, int]], *, max_bytes: int = 2 << 20,
@@ -195,7 +187,7 @@ class Downloader:
         size = 0
         try:
             if job.folder != selected:
-                check_uidvalidity(rc.select(job.folder, readonly=True), self._uidvalidity)
+                rc.select(job.folder, readonly=True, uidvalidity=self._uidvalidity.get(job.folder))
                 selected = job.folder
             for uid, data in rc.fetch_bodies(job.uids):
                 got.add(uid)

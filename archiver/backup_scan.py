@@ -16,7 +16,6 @@ import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
-from archiver.backup_fetch import check_uidvalidity
 from archiver.backup_plan import ALL, JUNK, TRASH, Entry, PreviousState, clean_flags, plan_folder
 from archiver.errors import ArchiverError, AuthError, CapabilityMissing, RemoteError
 from archiver.imap import MessageMeta, Session
@@ -170,7 +169,7 @@ class DeferredMeta:
             for folder, uids in self._folders.items():
                 done = 0
                 try:
-                    check_uidvalidity(self._rc.select(folder, readonly=True), self._uidvalidity)
+                    self._rc.select(folder, readonly=True, uidvalidity=self._uidvalidity.get(folder))
                     for i in range(0, len(uids), self._chunk):
                         part = uids[i:i + self._chunk]
                         self._on_meta(folder, self._rc.run(functools.partial(_fetch_meta, uids=part)))

@@ -80,11 +80,16 @@ class Reconnecting:
         self.note(f"server asks to slow down: {text}")
         self.policy.sleep(self.policy.throttle_pause)
 
-    def select(self, name: str, *, readonly: bool = True) -> FolderStatus:
-        """SELECT (with retries) and remember the folder, so a reconnect re-selects it."""
+    def select(self, name: str, *, readonly: bool = True, uidvalidity: int | None = None) -> FolderStatus:
+        """SELECT (with retries) and remember the folder, so a reconnect re-selects it.  ``uidvalidity``:
+        the value an earlier pass (on another connection) read the folder's UIDs under; RemoteError if the
+        folder has another one now, since those UIDs would name other messages."""
         self._folder = (name, readonly)
         self._status = None
         status = self.run(lambda s: s.select(name, readonly=readonly))
+        if uidvalidity is not None and status.uidvalidity != uidvalidity:
+            raise RemoteError(f"UIDVALIDITY of {name} changed during the backup ({uidvalidity} -> "
+                              f"{status.uidvalidity}); run the backup again")
         self._status = status
         return status
 
