@@ -8,7 +8,6 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING
 
-from archiver.backup import BackupProblem, BackupResult, backup
 from archiver.errors import (
     ArchiveLocked,
     ArchiveNotFound,
@@ -26,14 +25,14 @@ from archiver.errors import (
     UnsupportedVersion,
     UsageError,
 )
-from archiver.export import ExportProblem, ExportResult, export
 from archiver.imap import AppendRefused, Credentials, credentials_from_env_or_command
 from archiver.labels import label_filter
 from archiver.model import FolderState, MessageRecord, SnapshotInfo
-from archiver.progress import NullProgress, Progress
-from archiver.query import ArchiveView, Change, SnapshotDiff, SnapshotView, diff_snapshots, open_archive
-from archiver.restore import PlannedAction, RestoreProblem, RestoreResult, restore
-from archiver.retention import (
+from archiver.ops.backup import BackupProblem, BackupResult, backup
+from archiver.ops.export import ExportProblem, ExportResult, export
+from archiver.ops.query import ArchiveView, Change, SnapshotDiff, SnapshotView, diff_snapshots, open_archive
+from archiver.ops.restore import PlannedAction, RestoreProblem, RestoreResult, restore
+from archiver.ops.retention import (
     ForgetResult,
     PolicyDecision,
     PruneResult,
@@ -42,17 +41,18 @@ from archiver.retention import (
     forget,
     prune,
 )
+from archiver.ops.verify import AffectedMessage, VerifyReport, parse_subset, verify
+from archiver.progress import NullProgress, Progress
 from archiver.store import Archive, ArchiveStats, ArchiveWriter, IndexRepair, Journal, Snapshot
-from archiver.verify import AffectedMessage, VerifyReport, parse_subset, verify
 
 if TYPE_CHECKING:
-    from archiver.backup_demo import DemoResult, demo
     from archiver.emulator import EmulatorConfig, GmailEmulator
     from archiver.emulator.demo import populate as populate_emulator
+    from archiver.ops.backup.demo import DemoResult, demo
 
 _LAZY = {
-    "DemoResult": ("archiver.backup_demo", "DemoResult"),
-    "demo": ("archiver.backup_demo", "demo"),
+    "DemoResult": ("archiver.ops.backup.demo", "DemoResult"),
+    "demo": ("archiver.ops.backup.demo", "demo"),
     "EmulatorConfig": ("archiver.emulator", "EmulatorConfig"),
     "GmailEmulator": ("archiver.emulator", "GmailEmulator"),
     "populate_emulator": ("archiver.emulator.demo", "populate"),

@@ -6,7 +6,7 @@ Builds an archive through the real writer from the shared corpus, ``--copies`` t
 one distinct header line so every body is a new blob: realistic mail, ~10 MB per copy), and writes the same
 message bytes, concatenated, as one ``zstd -3`` file.  Then takes turns, ``--runs`` times each:
   peer     ``zstd -d -c FILE | sha256sum`` (one stream: the best case for zstd)
-  verify   ``archiver.verify(archive, read_data=True)`` (structure, then every pack read whole, its name
+  verify   ``archiver.ops.verify(archive, read_data=True)`` (structure, then every pack read whole, its name
            checked, every message frame decompressed and re-hashed; two threads)
 Throughput is message (uncompressed) bytes per second of wall time; both read from the page cache.  Reports
 the medians and verify/peer; the target is >= 0.70.  ``--append`` adds the table to benchmarks/README.md.

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from archiver.labels import label_filter, label_matches, takeout_name
-from archiver.restore_plan import select
+from archiver.ops.restore.plan import select
 from tests.store.conftest import record
 
 

@@ -11,8 +11,7 @@ from typing import Annotated, Any, ParamSpec, TypeVar
 
 import typer
 
-from archiver import Credentials, credentials_from_env_or_command
-from archiver.errors import ArchiverError, Cancelled, UsageError
+from archiver import ArchiverError, Cancelled, Credentials, UsageError, credentials_from_env_or_command
 
 P = ParamSpec("P")
 R = TypeVar("R")

@@ -7,8 +7,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from archiver import Archive
-from archiver.backup_checkpoint import Checkpointer, CheckpointPolicy, Durable, read_journal
 from archiver.model import MessageRecord
+from archiver.ops.backup.checkpoint import Checkpointer, CheckpointPolicy, Durable, read_journal
 
 
 class Recorder:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from archiver.backup_plan import (
+from archiver.model import FolderState
+from archiver.ops.backup.plan import (
     Entry,
     PreviousState,
     assemble_generic,
@@ -11,7 +12,6 @@ from archiver.backup_plan import (
     generic_key,
     plan_folder,
 )
-from archiver.model import FolderState
 from archiver.threads import ThreadIndex, root_key
 
 
@@ -122,8 +122,8 @@ def test_diff_counts() -> None:
 
 
 def test_folder_choice() -> None:
-    from archiver.backup_scan import choose_folders
     from archiver.imap import Folder
+    from archiver.ops.backup.scan import choose_folders
 
     class Listing:
         def __init__(self, *folders: Folder) -> None:

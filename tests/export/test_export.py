@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 
 from archiver.errors import UsageError
-from archiver.export import export
-from archiver.export_formats import folder_parts, labels_header_value, maildir_flags, safe_name
 from archiver.model import MessageRecord
+from archiver.ops.export.formats import folder_parts, labels_header_value, maildir_flags, safe_name
+from archiver.ops.export.operation import export
 from archiver.store import Archive
 from tests.conftest import require_tool
 from tests.query.builder import build, corpus_messages

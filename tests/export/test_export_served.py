@@ -13,7 +13,7 @@ from imapclient import IMAPClient
 
 from archiver import Credentials, backup, export, open_archive
 from archiver.emulator import EmulatorConfig, GmailEmulator
-from archiver.export_formats import labels_header_value
+from archiver.ops.export.formats import labels_header_value
 from tests.query.builder import corpus_messages
 
 USER, PASSWORD = "me@gmail.com", "app-password-16c"

@@ -9,8 +9,8 @@ from pathlib import Path
 
 from imapclient import IMAPClient
 
-from archiver.export import export
-from archiver.export_formats import folder_parts
+from archiver.ops.export.formats import folder_parts
+from archiver.ops.export.operation import export
 from tests.conftest import _require_dovecot
 from tests.query.builder import build, corpus_messages
 from tests.servers.dovecot import DovecotServer

@@ -9,9 +9,9 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from archiver.export_formats import MboxWriter, envelope_sender, labels_header_value
 from archiver.labels import takeout_name
 from archiver.model import MessageRecord
+from archiver.ops.export.formats import MboxWriter, envelope_sender, labels_header_value
 from tests.export.test_export import split_mboxrd
 
 LINES = st.sampled_from([b"From ", b">From ", b">>From x", b"From: a@b", b"", b" From", b"x", b"\r", b">"])

@@ -5,8 +5,8 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-from archiver.export import export
 from archiver.model import FolderState, MessageRecord
+from archiver.ops.export.operation import export
 from archiver.store import Archive
 from archiver.store.manifest import iter_page_ids
 

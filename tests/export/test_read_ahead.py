@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from archiver.export import _ReadAhead, export
+from archiver.ops.export.operation import _ReadAhead, export
 from archiver.store import Archive
 from archiver.store.pack import pack_path
 from tests.query.builder import build, synthetic_messages

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from archiver.model import MessageRecord, SnapshotInfo
-from archiver.query import diff_snapshots
+from archiver.ops.query import diff_snapshots
 
 INFO = SnapshotInfo(id="0" * 64, account="a@x", time=dt.datetime(2024, 1, 1, tzinfo=dt.UTC), message_count=0)
 

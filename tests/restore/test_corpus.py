@@ -10,7 +10,7 @@ from pathlib import Path
 from archiver import backup, restore
 from archiver.emulator import EmulatorConfig, GmailEmulator
 from archiver.imap import Credentials
-from archiver.restore_rewrite import rewrite_message_id
+from archiver.ops.restore.rewrite import rewrite_message_id
 from archiver.store import Archive
 
 SRC, DST = "src@gmail.com", "dst@gmail.com"

@@ -10,8 +10,8 @@ from pathlib import Path
 from archiver import restore
 from archiver.imap import Credentials
 from archiver.model import MessageRecord
-from archiver.restore_intent import Intent, intent_entry, reconcile
-from archiver.restore_plan import FOLDER, JournalHit, TargetCopy, TargetIndex
+from archiver.ops.restore.intent import Intent, intent_entry, reconcile
+from archiver.ops.restore.plan import FOLDER, JournalHit, TargetCopy, TargetIndex
 from archiver.store import Archive
 from archiver.store.fsutil import CRASH_ENV
 from tests.restore.helpers import BASE, Msg, build_archive, client, message

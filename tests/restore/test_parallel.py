@@ -9,7 +9,7 @@ import pytest
 
 from archiver import restore
 from archiver.imap import Credentials
-from archiver.restore_parallel import split, stream_of
+from archiver.ops.restore.parallel import split, stream_of
 from tests.restore.helpers import BASE, Msg, build_archive, client, message
 from tests.restore.test_cli_kill import dovecot_state
 from tests.restore.test_rerun import SHARED
@@ -42,7 +42,7 @@ def _msgs() -> list[Msg]:
 
 def test_three_connections_give_what_one_gives(tmp_path: Path, dovecot: DovecotServer,
                                                monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("archiver.restore_generic.BATCH", 4)   # many batches from a few messages
+    monkeypatch.setattr("archiver.ops.restore.generic.BATCH", 4)   # many batches from a few messages
     build_archive(tmp_path / "a", _msgs(), gmail=False)
     cred = Credentials(password="secret")
     with DovecotServer(storage="maildir") as ref:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 
 from archiver.model import MessageRecord
-from archiver.restore_plan import (
+from archiver.ops.restore.plan import (
     ALL,
     FOLDER,
     TRASH,
@@ -20,7 +20,7 @@ from archiver.restore_plan import (
     rewritten_message_id,
     select,
 )
-from archiver.restore_rewrite import (
+from archiver.ops.restore.rewrite import (
     ORIGINAL_HEADER,
     generic_folders_for,
     gmail_label,

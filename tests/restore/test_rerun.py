@@ -10,7 +10,7 @@ from archiver import restore
 from archiver.emulator import GmailEmulator
 from archiver.imap import Credentials
 from archiver.model import MessageRecord
-from archiver.restore_survey import entry, read_journal
+from archiver.ops.restore.survey import entry, read_journal
 from archiver.store import Archive
 from tests.restore.helpers import BASE, Msg, build_archive, client, message
 from tests.restore.test_gmail_emulator import USER, emu, url  # noqa: F401  (fixture)

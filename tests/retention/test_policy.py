@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from archiver.errors import UsageError
 from archiver.model import SnapshotInfo
-from archiver.retention import RULES, RetentionPolicy, apply_policy
+from archiver.ops.retention import RULES, RetentionPolicy, apply_policy
 
 T0 = dt.datetime(2023, 12, 25, tzinfo=dt.UTC)
 

@@ -14,11 +14,11 @@ from pathlib import Path
 import pytest
 
 from archiver.errors import ArchiveLocked, DamageFound
-from archiver.export import export
-from archiver.retention import RetentionPolicy, forget, prune
+from archiver.ops.export.operation import export
+from archiver.ops.retention import RetentionPolicy, forget, prune
+from archiver.ops.verify import verify
 from archiver.store import Archive
 from archiver.store.fsutil import CRASH_ENV
-from archiver.verify import verify
 from tests.query.builder import ACCOUNT, commit, make_records, synthetic_messages
 
 REPO = Path(__file__).resolve().parents[2]

@@ -13,9 +13,9 @@ from typer.testing import CliRunner
 
 from archiver.cli import app
 from archiver.errors import ArchiveLocked, IntegrityError, UsageError
+from archiver.ops.verify import verify
 from archiver.store import Archive, fsutil
 from archiver.store.index import list_segments, load_index, rebuild_from_packs
-from archiver.verify import verify
 
 GOLDEN = Path(__file__).resolve().parents[2] / "formats" / "golden"
 DAMAGED = GOLDEN / "v1-damaged-truncated-index"

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from archiver.ops.verify import verify
 from archiver.store import Archive
-from archiver.verify import verify
 
 GOLDEN = Path(__file__).resolve().parents[2] / "formats" / "golden"
 DAMAGED = sorted(d.name for d in GOLDEN.glob("v1-*") if (d / "expected-findings.json").exists())

@@ -13,13 +13,13 @@ from pathlib import Path
 
 import pytest
 
-from archiver.export import export
 from archiver.model import MessageRecord
+from archiver.ops.export.operation import export
+from archiver.ops.verify import parse_subset, verify
 from archiver.store import Archive
 from archiver.store.index import list_segments
 from archiver.store.manifest import iter_page_ids
 from archiver.store.pack import KIND_BLOB, PackEntry, list_packs, pack_path, read_toc
-from archiver.verify import parse_subset, verify
 from tests.query.builder import commit, make_records, synthetic_messages
 
 

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 
 from archiver.imap import Session
 from archiver.model import MessageRecord
-from archiver.restore_intent import JOURNAL_VERSION, Intent, closes, parse_intent
-from archiver.restore_plan import JournalHit, TargetCopy, TargetIndex, mid_key, rewritten_message_id
-from archiver.restore_rewrite import rewrite_message_id, served_form
+from archiver.ops.restore.intent import JOURNAL_VERSION, Intent, closes, parse_intent
+from archiver.ops.restore.plan import JournalHit, TargetCopy, TargetIndex, mid_key, rewritten_message_id
+from archiver.ops.restore.rewrite import rewrite_message_id, served_form
 from archiver.store import Archive, Journal
 
 

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from archiver.model import MessageRecord
-from archiver.restore_plan import JournalHit, TargetIndex, mid_key, ref
+from archiver.ops.restore.plan import JournalHit, TargetIndex, mid_key, ref
 
 JOURNAL_VERSION = 1
 

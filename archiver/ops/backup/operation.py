@@ -21,9 +21,13 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from archiver.backup_checkpoint import Checkpointer, CheckpointPolicy, Durable, Found, read_journal
-from archiver.backup_fetch import Downloader, Job, Stored, make_jobs
-from archiver.backup_plan import (
+from archiver.errors import ArchiverError, AuthError, RemoteError
+from archiver.imap import Credentials, Endpoint, MessageMeta, Session, connect, parse_url
+from archiver.imap.retry import Reconnecting, RetryPolicy
+from archiver.model import MessageRecord
+from archiver.ops.backup.checkpoint import Checkpointer, CheckpointPolicy, Durable, Found, read_journal
+from archiver.ops.backup.fetch import Downloader, Job, Stored, make_jobs
+from archiver.ops.backup.plan import (
     Entry,
     LiveRecords,
     PreviousState,
@@ -31,7 +35,7 @@ from archiver.backup_plan import (
     assemble_gmail,
     diff_counts,
 )
-from archiver.backup_scan import (
+from archiver.ops.backup.scan import (
     DeferredMeta,
     FolderScan,
     carried_over,
@@ -39,10 +43,6 @@ from archiver.backup_scan import (
     entry_from_meta,
     scan_folder,
 )
-from archiver.errors import ArchiverError, AuthError, RemoteError
-from archiver.imap import Credentials, Endpoint, MessageMeta, Session, connect, parse_url
-from archiver.imap.retry import Reconnecting, RetryPolicy
-from archiver.model import MessageRecord
 from archiver.progress import NullProgress, Progress
 from archiver.store import Archive, ArchiveWriter
 from archiver.threads import ThreadIndex

@@ -12,12 +12,12 @@ from archiver import mail
 from archiver.imap import Session
 from archiver.imap.records import AppendResult
 from archiver.model import MessageRecord
+from archiver.ops.restore.intent import Intent, closes, parse_intent
+from archiver.ops.restore.plan import CONFLICT, UPLOAD, Action, JournalHit, Plan
+from archiver.ops.restore.result import PlannedAction, RestoreProblem, RestoreResult
+from archiver.ops.restore.rewrite import rewrite_message_id
+from archiver.ops.restore.survey import uploaded_last_day
 from archiver.progress import Progress
-from archiver.restore_intent import Intent, closes, parse_intent
-from archiver.restore_plan import CONFLICT, UPLOAD, Action, JournalHit, Plan
-from archiver.restore_result import PlannedAction, RestoreProblem, RestoreResult
-from archiver.restore_rewrite import rewrite_message_id
-from archiver.restore_survey import uploaded_last_day
 from archiver.store import Archive, Journal, Snapshot
 
 T = TypeVar("T")

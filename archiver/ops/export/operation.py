@@ -20,9 +20,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from archiver.errors import UsageError
-from archiver.export_formats import EmlWriter, MaildirWriter, MboxWriter, Writer
 from archiver.labels import label_filter
 from archiver.model import MessageRecord, SnapshotInfo
+from archiver.ops.export.formats import EmlWriter, MaildirWriter, MboxWriter, Writer
 from archiver.progress import NullProgress, Progress
 from archiver.store import Archive
 

@@ -17,13 +17,13 @@ from collections.abc import Sequence
 
 from archiver.errors import ConnectionLost, Throttled, UsageError
 from archiver.imap import Credentials, Endpoint, RetryPolicy, Session, connect, parse_url
+from archiver.ops.restore.executor import RunContext
+from archiver.ops.restore.generic import run_generic
+from archiver.ops.restore.gmail import run_gmail
+from archiver.ops.restore.plan import select
+from archiver.ops.restore.result import PlannedAction, RestoreProblem, RestoreResult
+from archiver.ops.restore.survey import journal_name, read_journal
 from archiver.progress import NullProgress, Progress
-from archiver.restore_exec import RunContext
-from archiver.restore_generic import run_generic
-from archiver.restore_gmail import run_gmail
-from archiver.restore_plan import select
-from archiver.restore_result import PlannedAction, RestoreProblem, RestoreResult
-from archiver.restore_survey import journal_name, read_journal
 from archiver.store import Archive
 
 POLICIES = ("rewrite-message-id", "skip", "force")

@@ -16,11 +16,11 @@ import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
-from archiver.backup_plan import ALL, JUNK, TRASH, Entry, PreviousState, clean_flags, plan_folder
 from archiver.errors import ArchiverError, AuthError, CapabilityMissing, RemoteError
 from archiver.imap import MessageMeta, Session
 from archiver.imap.retry import Reconnecting
 from archiver.model import FolderState
+from archiver.ops.backup.plan import ALL, JUNK, TRASH, Entry, PreviousState, clean_flags, plan_folder
 
 
 @dataclass

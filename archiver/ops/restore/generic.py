@@ -15,10 +15,10 @@ from archiver.imap import Session
 from archiver.imap.records import AppendRefused
 from archiver.imap.upload import append_many, fetch_sizes
 from archiver.model import MessageRecord
-from archiver.restore_exec import RunContext, Upload, announced_appendlimit, cannot_reason, chunks
-from archiver.restore_intent import intent_entry, reconcile
-from archiver.restore_parallel import close_all, extra_sessions, run_streams, split
-from archiver.restore_plan import (
+from archiver.ops.restore.executor import RunContext, Upload, announced_appendlimit, cannot_reason, chunks
+from archiver.ops.restore.intent import intent_entry, reconcile
+from archiver.ops.restore.parallel import close_all, extra_sessions, run_streams, split
+from archiver.ops.restore.plan import (
     FOLDER,
     PRESENT,
     RELABEL,
@@ -30,8 +30,8 @@ from archiver.restore_plan import (
     content_questions,
     plan_generic,
 )
-from archiver.restore_rewrite import generic_folders_for, served_form
-from archiver.restore_survey import alternates, digests_of, entry, survey_folder
+from archiver.ops.restore.rewrite import generic_folders_for, served_form
+from archiver.ops.restore.survey import alternates, digests_of, entry, survey_folder
 
 BATCH = 500
 

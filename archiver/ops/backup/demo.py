@@ -10,11 +10,11 @@ from collections import Counter
 from dataclasses import dataclass, field
 from urllib.parse import quote
 
-from archiver.backup import BackupResult, backup
 from archiver.emulator import EmulatorConfig, GmailEmulator
 from archiver.emulator.synth import generate
 from archiver.errors import ArchiverError
 from archiver.imap import Credentials
+from archiver.ops.backup.operation import BackupResult, backup
 from archiver.progress import NullProgress, Progress
 from archiver.store import Archive
 

@@ -18,7 +18,7 @@ from typing import TypeVar
 
 from archiver.errors import ArchiverError
 from archiver.imap import Session
-from archiver.restore_plan import mid_key
+from archiver.ops.restore.plan import mid_key
 
 T = TypeVar("T")
 J = TypeVar("J")

@@ -15,8 +15,8 @@ from archiver.errors import CapabilityMissing
 from archiver.imap import Session
 from archiver.imap.records import AppendRefused, MessageMeta
 from archiver.model import MessageRecord
-from archiver.restore_exec import RunContext, Upload, announced_appendlimit, cannot_reason, chunks
-from archiver.restore_plan import (
+from archiver.ops.restore.executor import RunContext, Upload, announced_appendlimit, cannot_reason, chunks
+from archiver.ops.restore.plan import (
     ALL,
     CONFLICT,
     PRESENT,
@@ -32,8 +32,8 @@ from archiver.restore_plan import (
     content_questions,
     plan_gmail,
 )
-from archiver.restore_rewrite import gmail_labels_for, label_parents, rewrite_message_id
-from archiver.restore_survey import alternates, digests_of, entry, survey_folder
+from archiver.ops.restore.rewrite import gmail_labels_for, label_parents, rewrite_message_id
+from archiver.ops.restore.survey import alternates, digests_of, entry, survey_folder
 
 BATCH = 50
 GMAIL_APPENDLIMIT = 35651584
