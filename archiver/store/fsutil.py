@@ -7,13 +7,15 @@ just before it would run.  Tests use it to stop a writer between every step; it 
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import secrets
 import signal
+import stat
 from pathlib import Path
 
-from archiver.errors import IntegrityError
+from archiver.errors import FormatError, IntegrityError
 
 FILE_MODE = 0o600
 DIR_MODE = 0o700
@@ -90,6 +92,39 @@ def write_atomic(path: Path, data: bytes, tmp_dir: Path, *, sync_dir: bool = Tru
     os.replace(tmp, path)
     if sync_dir:
         fsync_dir(path.parent)
+
+
+def open_nofollow(path: Path, flags: int, what: str) -> int:
+    """``os.open`` of a file the store writes in place (a lock, a journal), never through a symbolic link:
+    neither ``path`` nor its folder may be one (the archive root itself may).  Created files get 0600.
+
+    A link there would make the store truncate or append to whatever it points at, outside the archive:
+    FormatError naming the file instead.  Other OSErrors (missing folder, permissions) pass through.
+    """
+    try:
+        dir_fd = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except NotADirectoryError:
+        _refuse_link(path.parent, f"the folder of {what}")
+        raise
+    try:
+        return os.open(path.name, flags | os.O_NOFOLLOW | os.O_CLOEXEC, FILE_MODE, dir_fd=dir_fd)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            _refuse_link(path, what)
+        raise
+    finally:
+        os.close(dir_fd)
+
+
+def _refuse_link(path: Path, what: str) -> None:
+    """FormatError when ``path`` is a symbolic link (the store never writes through one); else return."""
+    try:
+        is_link = stat.S_ISLNK(os.lstat(path).st_mode)
+    except OSError:
+        return
+    if is_link:
+        raise FormatError(f"{what} ({path}) is a symbolic link; the archive never writes through one",
+                          hint=f"remove the link (rm '{path}'); the archive recreates the file")
 
 
 def read_named(path: Path, what: str) -> bytes:

@@ -2,7 +2,8 @@
 
 Each entry is framed ``length (u32 LE) | CRC-32 of payload (u32 LE) | payload (msgpack map)`` and fsynced
 before :meth:`Journal.append` returns.  A reader stops at the first frame that is short or fails its CRC (a
-torn tail from a crash); the next append first cuts that tail off.
+torn tail from a crash); the next append first cuts that tail off.  A journal (or its folder) that is a
+symbolic link is refused (FormatError naming it), never read or written through.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import msgpack
 
 from archiver.errors import UsageError
 from archiver.store import codec
-from archiver.store.fsutil import FILE_MODE, ensure_dir, fsync_dir, step
+from archiver.store.fsutil import ensure_dir, fsync_dir, open_nofollow, step
 
 HEADER = struct.Struct("<II")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
@@ -50,9 +51,14 @@ class Journal:
 
     def __iter__(self) -> Iterator[dict[str, object]]:
         try:
-            data = self.path.read_bytes()
+            fd = open_nofollow(self.path, os.O_RDONLY, f"journal {self.path.name}")
         except FileNotFoundError:
             return
+        try:
+            with os.fdopen(fd, "rb", closefd=False) as fh:
+                data = fh.read()
+        finally:
+            os.close(fd)
         end = self._valid_end(data)
         pos = 0
         while pos < end:
@@ -71,7 +77,7 @@ class Journal:
         frame = HEADER.pack(len(payload), zlib.crc32(payload)) + payload
         ensure_dir(self.path.parent)
         created = not self.path.exists()
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, FILE_MODE)
+        fd = open_nofollow(self.path, os.O_RDWR | os.O_CREAT, f"journal {self.path.name}")
         try:
             size = os.fstat(fd).st_size
             if size and size != self._end:  # first append here, or someone else wrote: check the tail

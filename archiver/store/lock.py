@@ -3,6 +3,9 @@
 - ``locks/account-<h>.lock``: exclusive, one writer per account; holds "pid host" of the holder.
 - ``locks/archive.lock``: every writer holds it shared, prune/forget hold it exclusive.  So prune never runs
   while a writer may still reference a pack it would delete.  Readers take no lock.
+
+Lock files are opened without following symbolic links (``fsutil.open_nofollow``): a planted link is refused
+with FormatError naming it, never truncated through.
 """
 
 from __future__ import annotations
@@ -13,8 +16,8 @@ import os
 import socket
 from pathlib import Path
 
-from archiver.errors import ArchiveLocked
-from archiver.store.fsutil import FILE_MODE, ensure_dir
+from archiver.errors import ArchiveLocked, ArchiverError
+from archiver.store.fsutil import ensure_dir, open_nofollow
 
 
 class FileLock:
@@ -39,15 +42,28 @@ class FileLock:
 
 def _holder(path: Path) -> str:
     try:
-        text = path.read_text(errors="replace").strip()
-    except OSError:
-        text = ""
+        fd = open_nofollow(path, os.O_RDONLY, "a lock file")
+    except (OSError, ArchiverError):
+        return "an unknown process"
+    try:
+        text = os.pread(fd, 4096, 0).decode(errors="replace").strip()
+    finally:
+        os.close(fd)
     return text or "an unknown process"
+
+
+def _write_holder(path: Path) -> None:
+    """``pid <pid> on <host>`` into ``path``, opened without following a link."""
+    fd = open_nofollow(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, "the lock holder file")
+    try:
+        os.write(fd, f"pid {os.getpid()} on {socket.gethostname()}\n".encode())
+    finally:
+        os.close(fd)
 
 
 def _acquire(path: Path, mode: int, what: str, hint: str) -> FileLock:
     ensure_dir(path.parent)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, FILE_MODE)
+    fd = open_nofollow(path, os.O_RDWR | os.O_CREAT, "a lock file")
     try:
         fcntl.flock(fd, mode | fcntl.LOCK_NB)
     except BlockingIOError:
@@ -79,5 +95,9 @@ def lock_archive_exclusive(locks_dir: Path) -> FileLock:
     """Held by prune/forget: fails while any writer is running."""
     lock = _acquire(locks_dir / "archive.lock", fcntl.LOCK_EX, "the archive",
                     "a backup is running; retry when it has finished")
-    (locks_dir / "archive.holder").write_text(f"pid {os.getpid()} on {socket.gethostname()}\n")
+    try:
+        _write_holder(locks_dir / "archive.holder")
+    except BaseException:
+        lock.release()
+        raise
     return lock
