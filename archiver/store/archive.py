@@ -15,7 +15,7 @@ from archiver.errors import FormatError, IntegrityError, UnsupportedVersion, Usa
 from archiver.model import FolderState, MessageRecord, SnapshotInfo
 from archiver.store import codec
 from archiver.store.dictionary import ROLE_BLOB, Codecs, list_dicts, read_dict
-from archiver.store.fsutil import DIR_MODE, ensure_dir, fsync_dir, write_atomic
+from archiver.store.fsutil import DIR_MODE, check_new_folder, ensure_dir, fsync_dir, write_atomic
 from archiver.store.index import Index, Location, add_segment, adopt_packs, list_segments, load_index_tolerant
 from archiver.store.journal import Journal, journal_path, remove_journal
 from archiver.store.layout import SUBDIRS, Layout, check_config, config_bytes
@@ -86,8 +86,7 @@ class Archive:
     def init(cls, path: str | os.PathLike[str]) -> Archive:
         """Create an empty archive; UsageError if ``path`` exists and is not an empty folder."""
         root = Path(path)
-        if root.exists() and (not root.is_dir() or any(root.iterdir())):
-            raise UsageError(f"{root} exists and is not an empty folder")
+        check_new_folder(root, "gmail-archiver init {path}")
         ensure_dir(root)
         os.chmod(root, DIR_MODE)
         for sub in SUBDIRS:

@@ -15,7 +15,7 @@ import signal
 import stat
 from pathlib import Path
 
-from archiver.errors import FormatError, IntegrityError
+from archiver.errors import FormatError, IntegrityError, UsageError
 
 FILE_MODE = 0o600
 DIR_MODE = 0o700
@@ -64,6 +64,28 @@ def ensure_dir(path: Path) -> None:
     except FileExistsError:
         return
     fsync_dir(path.parent)
+
+
+def check_new_folder(path: Path, command: str) -> None:
+    """UsageError (exit 2) unless ``path`` is an empty folder or can be made one: it is a file (or
+    anything but a folder), a folder with entries, or below a file.  ``command`` is what to run instead,
+    with ``{path}`` for a suggested new path."""
+    for above in reversed(path.parents):
+        if os.path.exists(above) and not above.is_dir():
+            raise UsageError(f"cannot create {path}: {above} is a file, not a folder",
+                             hint="give a path that is not below a file")
+    suggestion = path.with_name(path.name + "-archive") if path.name else path / "archive"
+    hint = "give a new or empty folder, e.g. " + command.format(path=suggestion)
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return
+    if not stat.S_ISDIR(st.st_mode):
+        raise UsageError(f"{path} is a file, not a folder; an archive is a folder", hint=hint)
+    with os.scandir(path) as entries:
+        if next(entries, None) is not None:
+            raise UsageError(f"{path} is a folder that is not empty; an archive needs a new or empty one",
+                             hint=hint)
 
 
 def write_atomic(path: Path, data: bytes, tmp_dir: Path, *, sync_dir: bool = True) -> None:
