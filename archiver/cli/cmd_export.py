@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from archiver import PartialFailure, UsageError, export, open_archive
+from archiver import ExportResult, PartialFailure, UsageError, export, open_archive
 from archiver.cli._common import EXIT_CODES_HELP, emit_json, err, handle_errors, parse_time
 from archiver.cli.cmd_snapshots import snapshot_json
 from archiver.cli.render import TqdmProgress
@@ -20,8 +21,8 @@ def register(app: typer.Typer) -> None:
         archive: Annotated[Path, typer.Argument(help="The archive directory.")],
         snapshot: Annotated[str, typer.Argument(help="latest, an id prefix, or an ISO time.")] = "latest",
         format: Annotated[str, typer.Option("--format", "-f", help="mbox, maildir or eml.")] = "mbox",
-        output: Annotated[Path | None, typer.Option("--output", "-o", help="File (mbox) or directory.")]
-        = None,
+        output: Annotated[Path | None, typer.Option(
+            "--output", "-o", help="File (mbox; - for standard output) or folder (maildir, eml).")] = None,
         label: Annotated[list[str] | None, typer.Option(
             help="Only messages with this label (repeatable; also by Takeout name, e.g. Inbox).")] = None,
         since: Annotated[str | None, typer.Option(help="Only messages dated at or after this (ISO).")] = None,
@@ -37,15 +38,25 @@ def register(app: typer.Typer) -> None:
 
         mbox: mboxrd, Takeout-style X-Gmail-Labels headers.  maildir: one nested Maildir per label, the
         root being the inbox (Dovecot maildir:OUT:LAYOUT=fs:UTF-8; notmuch and mutt read it), flags in file
-        names, copies hard-linked.  eml: one file per
-        message with the exact stored bytes, plus index.jsonl.  Damaged messages are skipped and listed
-        (exit 3).  --json keys: format, output, snapshot, selected, messages, files, bytes, skipped (list
-        of {key, message_id, blob_id, reason}).
+        names, copies hard-linked; a label folder name over 255 bytes is shortened (listed).  eml: one file
+        per message with the exact stored bytes, plus index.jsonl.  Only files and folders the export
+        creates are written (0600/0700), never a device, FIFO or socket and never through a symbolic link,
+        even with --overwrite.  Damaged messages are skipped and listed (exit 3).  --json keys: format,
+        output, snapshot, selected, messages, files, bytes, skipped (list of {key, message_id, blob_id,
+        reason}), shortened_folders ({label: folder}).
         """
         if output is None:
-            raise UsageError("--output is required")
+            raise UsageError("--output is required", hint="e.g. -o mail.mbox, or -o - for standard output")
+        to_stdout = str(output) == "-"
+        if to_stdout and format != "mbox":
+            raise UsageError(f"-o - (standard output) is for mbox; {format} export writes a folder",
+                             hint=f"name a folder: -f {format} -o FOLDER")
+        if to_stdout and json:
+            raise UsageError("--json and -o - would both write to standard output",
+                             hint="drop --json: with -o - the summary goes to standard error")
         view = open_archive(archive)
-        result = export(view.archive, snapshot, format, output, labels=label,
+        result = export(view.archive, snapshot, format, sys.stdout.buffer if to_stdout else output,
+                        labels=label,
                         since=parse_time(since, "--since"), until=parse_time(until, "--until"),
                         extra_headers=extra_headers, overwrite=overwrite, account=account,
                         progress=TqdmProgress())
@@ -55,10 +66,12 @@ def register(app: typer.Typer) -> None:
             emit_json({"format": result.format, "output": str(result.output),
                        "snapshot": snapshot_json(result.snapshot), "selected": result.selected,
                        "messages": result.messages, "files": result.files, "bytes": result.bytes,
-                       "skipped": skipped})
+                       "skipped": skipped, "shortened_folders": result.shortened_folders})
         else:
-            typer.echo(f"exported {result.messages} of {result.selected} messages ({result.bytes} bytes, "
-                       f"{result.files} files) from snapshot {result.snapshot.short_id} to {result.output}")
+            typer.echo(_summary(result), err=to_stdout)
+            for long_label, folder in result.shortened_folders.items():
+                err(f"note: label {long_label!r} is too long for a folder name (255 bytes): its messages are "
+                    f"in {folder}")
             for p in result.skipped:
                 err(f"skipped {p.key} {p.message_id or ''}: {p.reason}")
         if result.skipped:
@@ -66,3 +79,16 @@ def register(app: typer.Typer) -> None:
                 raise typer.Exit(PartialFailure.exit_code)
             raise PartialFailure(f"{len(result.skipped)} messages could not be exported (damaged archive)",
                                  hint="run `gmail-archiver verify --read-data` for details")
+
+
+def _summary(r: ExportResult) -> str:
+    """One line: what was written where; counts files as the format has them (one mbox is one file)."""
+    where = "standard output" if str(r.output) == "-" else str(r.output)
+    if r.format == "mbox":
+        made = f"1 mbox file of {r.files} messages"
+    elif r.format == "maildir":
+        made = f"{r.files} files: one per label folder of each message"
+    else:
+        made = f"{r.files} .eml files and index.jsonl"
+    return (f"exported {r.messages} of {r.selected} messages ({r.bytes} bytes; {made}) from snapshot "
+            f"{r.snapshot.short_id} to {where}")

@@ -33,6 +33,7 @@ def test_init_onto_a_file_or_below_one(tmp_path: Path) -> None:
     full.mkdir()
     (full / "x").write_bytes(b"")
     assert "not empty" in str(_error(str(full))["message"])
-    assert afile.read_bytes() == b"mine" and sorted(p.name for p in tmp_path.iterdir()) == ["full", "notes.txt"]
+    assert afile.read_bytes() == b"mine"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["full", "notes.txt"]
     text = runner.invoke(app, ["init", str(afile)])
     assert text.exit_code == 2 and "is a file, not a folder" in text.stderr and "hint:" in text.stderr

@@ -1,7 +1,8 @@
 """The three export writers (mbox, Maildir, eml) and the label-name mapping they share.
 
 Each writer receives a message's bytes once, with every selected record that references them, and writes
-them out; blob reading, filtering and damage handling live in ``export.py``.
+them out; blob reading, filtering and damage handling live in ``operation.py``, and how files are created
+(never through a link, 0600/0700) in ``output.py``.
 
 Label names follow Google Takeout: system labels become ``Inbox``, ``Sent``, ``Important``, ``Starred``,
 ``Drafts``, ``Trash``, ``Spam``, ``Chats`` (``\\Junk`` becomes ``Spam``; any other ``\\Name`` becomes
@@ -10,6 +11,7 @@ Label names follow Google Takeout: system labels become ``Inbox``, ``Sent``, ``I
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import hashlib
 import json
@@ -22,6 +24,14 @@ from typing import BinaryIO, Protocol
 
 from archiver.labels import takeout_name
 from archiver.model import MessageRecord
+from archiver.ops.export.output import (
+    OutputTree,
+    link_or_put,
+    new_file,
+    open_parent,
+    put_file,
+    temp_name,
+)
 
 MAILDIR_FLAGS: dict[str, str] = {
     "\\Draft": "D", "\\Flagged": "F", "$Forwarded": "P", "\\Answered": "R", "\\Seen": "S", "\\Deleted": "T",
@@ -55,10 +65,11 @@ def safe_name(key: str) -> str:
     return clean
 
 
-def folder_parts(label: str) -> list[str]:
-    """Relative Maildir folder of a label: ``[]`` (the root, which is INBOX) for ``\\Inbox`` and a generic
-    server's ``INBOX``; otherwise the Takeout name split on ``/``, each part made safe (no ``.``-prefix,
-    no empty part, never ``cur``, ``new`` or ``tmp``, which are the Maildir's own folders)."""
+NAME_MAX = 255
+"""Bytes in one file or folder name (Linux, macOS); a longer label folder name is shortened."""
+
+
+def _raw_parts(label: str) -> list[str]:
     if label == "\\Inbox" or label.upper() == "INBOX":
         return []
     parts = []
@@ -68,6 +79,24 @@ def folder_parts(label: str) -> list[str]:
             part = "_" + part
         parts.append(part)
     return parts
+
+
+def fit_name(name: str) -> str:
+    """``name`` if it fits in ``NAME_MAX`` UTF-8 bytes, else its longest prefix that does with ``~`` and 10
+    hex digits of its SHA-256 (so two long names never meet), cut at a character boundary."""
+    data = name.encode("utf-8", "surrogateescape")
+    if len(data) <= NAME_MAX:
+        return name
+    suffix = "~" + hashlib.sha256(data).hexdigest()[:10]
+    return data[:NAME_MAX - len(suffix)].decode("utf-8", "ignore") + suffix
+
+
+def folder_parts(label: str) -> list[str]:
+    """Relative Maildir folder of a label: ``[]`` (the root, which is INBOX) for ``\\Inbox`` and a generic
+    server's ``INBOX``; otherwise the Takeout name split on ``/``, each part made safe (no ``.``-prefix,
+    no empty part, never ``cur``, ``new`` or ``tmp``, which are the Maildir's own folders) and shortened to
+    ``NAME_MAX`` bytes (``fit_name``)."""
+    return [fit_name(part) for part in _raw_parts(label)]
 
 
 _FROM_HEADER = re.compile(rb"^From:[ \t]*(.*(?:\r?\n[ \t].*)*)", re.MULTILINE | re.IGNORECASE)
@@ -130,13 +159,27 @@ class Writer(Protocol):
 
 
 class MboxWriter:
-    """mboxrd: one ``From sender asctime`` line per message, ``>*From `` lines gain one ``>``."""
+    """mboxrd: one ``From sender asctime`` line per message, ``>*From `` lines gain one ``>``.
 
-    def __init__(self, output: Path, add_headers: bool) -> None:
-        self.output = output
+    To a file: written under a fresh hidden temporary name next to it (``O_EXCL|O_NOFOLLOW``, 0600) and
+    renamed over it at the end, so a failed export leaves the old file.  To a stream (``-o -``): as it comes.
+    """
+
+    def __init__(self, output: Path | BinaryIO, add_headers: bool) -> None:
         self.add_headers = add_headers
-        self._tmp = output.with_name(output.name + ".partial")
-        self._fh: BinaryIO = open(self._tmp, "wb", buffering=1 << 20)  # noqa: SIM115 (closed in close())
+        self._dir: int | None = None
+        if not isinstance(output, Path):
+            self._fh: BinaryIO = output
+            return
+        self._name = output.name
+        self._dir = open_parent(output)
+        self._tmp = temp_name(output)
+        try:
+            fd = new_file(self._dir, self._tmp, output.parent / self._tmp)
+        except BaseException:
+            os.close(self._dir)
+            raise
+        self._fh = os.fdopen(fd, "wb", buffering=1 << 20)
 
     def write(self, records: Sequence[MessageRecord], data: bytes) -> int:
         sender = envelope_sender(data)
@@ -158,100 +201,123 @@ class MboxWriter:
         return len(records)
 
     def close(self, ok: bool) -> None:
-        self._fh.close()
-        if ok:
-            os.replace(self._tmp, self.output)
-        else:
-            self._tmp.unlink(missing_ok=True)
-
-
-def _link_or_copy(first: Path, target: Path, data: bytes) -> None:
-    """Another copy of a message already written at ``first``: a hard link, or the bytes again where the
-    filesystem refuses links."""
-    target.unlink(missing_ok=True)
-    try:
-        os.link(first, target)
-    except OSError:
-        target.write_bytes(data)
+        if self._dir is None:
+            self._fh.flush()
+            return
+        done = False
+        try:
+            self._fh.close()
+            if ok:
+                os.replace(self._tmp, self._name, src_dir_fd=self._dir, dst_dir_fd=self._dir)
+                done = True
+        finally:
+            if not done:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(self._tmp, dir_fd=self._dir)
+            os.close(self._dir)
 
 
 class MaildirWriter:
     """Plain nested Maildirs (Dovecot ``LAYOUT=fs``): ``OUT/{cur,new,tmp}`` is INBOX, every other label
     ``OUT/<label>/<sub>/{cur,new,tmp}``.
 
-    A message is written once (tmp/ then renamed into cur/) and hard-linked into its other label folders
-    (copied where the filesystem refuses links).
-    File name: ``<internaldate>.<key>.gmail-archiver:2,<flags>``.
+    Every label folder is made up front (a link planted in the output is refused before any message is
+    written; output.py).  A message is written once (tmp/ then renamed into cur/) and hard-linked into its
+    other label folders (copied where the filesystem refuses links).
+    File name: ``<internaldate>.<key>.gmail-archiver:2,<flags>``.  :attr:`shortened` lists the labels whose
+    folder name had to be shortened (label -> folder).
     """
 
-    def __init__(self, output: Path, all_labels: set[str]) -> None:
+    def __init__(self, output: Path, all_labels: set[str], unlabelled: bool = True) -> None:
         self.output = output
-        self._made: set[Path] = set()
+        self._made: set[tuple[str, ...]] = set()
         used = {tuple(folder_parts(label)) for label in all_labels}
         self.no_label = NO_LABEL_FOLDER if (NO_LABEL_FOLDER,) not in used else NO_LABEL_FOLDER + " (no label)"
-        self._folder([])  # the root is always a Maildir (INBOX), so mutt -f OUT and Dovecot open it
+        self.shortened = {label: "/".join(folder_parts(label)) for label in sorted(all_labels)
+                          if folder_parts(label) != _raw_parts(label)}
+        self._tree = OutputTree(output)
+        try:
+            self._maildir(())  # the root is always a Maildir (INBOX), so mutt -f OUT and Dovecot open it
+            for parts in sorted(used | ({(self.no_label,)} if unlabelled else set())):
+                self._maildir(parts)
+                self._tree.trim()
+        except BaseException:
+            self._tree.close()
+            raise
 
-    def _folder(self, parts: Sequence[str]) -> Path:
-        folder = self.output.joinpath(*parts)
-        if folder not in self._made:
-            for sub in ("cur", "new", "tmp"):
-                (folder / sub).mkdir(parents=True, exist_ok=True)
-            self._made.add(folder)
-        return folder
+    def _maildir(self, parts: Sequence[str]) -> tuple[int, int]:
+        """(cur, tmp) descriptors of the Maildir ``OUT/parts``, made on first use."""
+        key = tuple(parts)
+        if key not in self._made:
+            self._tree.folder((*key, "new"))
+            self._made.add(key)
+        return self._tree.folder((*key, "cur")), self._tree.folder((*key, "tmp"))
 
     def write(self, records: Sequence[MessageRecord], data: bytes) -> int:
+        self._tree.trim()
         files = 0
         for record in records:
             flags = maildir_flags(record.flags)
             name = f"{record.internaldate}.{safe_name(record.key)}.gmail-archiver:2,{flags}"
-            folders = [folder_parts(label) for label in record.labels] or [[self.no_label]]
-            first: Path | None = None
+            folders = dict.fromkeys(tuple(folder_parts(label)) for label in record.labels) or {
+                (self.no_label,): None}
+            first: int | None = None
             for parts in folders:
-                folder = self._folder(parts)
-                target = folder / "cur" / name
+                cur, tmp = self._maildir(parts)
+                where = self.output.joinpath(*parts, "cur", name)
                 if first is None:
-                    tmp = folder / "tmp" / name
-                    tmp.write_bytes(data)
-                    os.utime(tmp, (record.internaldate, record.internaldate))
-                    os.replace(tmp, target)
-                    first = target
+                    put_file(tmp, name, cur, name, data, where, record.internaldate)
+                    first = cur
                 else:
-                    _link_or_copy(first, target, data)
+                    link_or_put(first, name, tmp, cur, name, data, where, record.internaldate)
                 files += 1
         return files
 
     def close(self, ok: bool) -> None:
-        return None
+        self._tree.close()
 
 
 class EmlWriter:
     """``OUT/<key>.eml`` holding the exact bytes, plus ``OUT/index.jsonl`` (one JSON object per message)."""
 
+    _INDEX = "index.jsonl"
+
     def __init__(self, output: Path) -> None:
         self.output = output
-        self._index_tmp = output / "index.jsonl.partial"
-        self._index: BinaryIO = open(self._index_tmp, "wb")  # noqa: SIM115 (closed in close())
+        self._tree = OutputTree(output)
+        try:
+            fd = new_file(self._tree.root, self._INDEX + ".partial", output / (self._INDEX + ".partial"))
+        except BaseException:
+            self._tree.close()
+            raise
+        self._index: BinaryIO = os.fdopen(fd, "wb")
 
     def write(self, records: Sequence[MessageRecord], data: bytes) -> int:
-        first: Path | None = None
+        root = self._tree.root
+        first: str | None = None
         for record in records:
-            path = self.output / f"{safe_name(record.key)}.eml"
+            name = f"{safe_name(record.key)}.eml"
             if first is None:
-                tmp = path.with_name(path.name + ".partial")
-                tmp.write_bytes(data)
-                os.replace(tmp, path)
-                first = path
+                put_file(root, name + ".partial", root, name, data, self.output / name)
+                first = name
             else:
-                _link_or_copy(first, path, data)
-            self._index.write(json.dumps(index_entry(record, path.name), sort_keys=True).encode() + b"\n")
+                link_or_put(root, first, root, root, name, data, self.output / name)
+            self._index.write(json.dumps(index_entry(record, name), sort_keys=True).encode() + b"\n")
         return len(records)
 
     def close(self, ok: bool) -> None:
-        self._index.close()
-        if ok:
-            os.replace(self._index_tmp, self.output / "index.jsonl")
-        else:
-            self._index_tmp.unlink(missing_ok=True)
+        root = self._tree.root
+        done = False
+        try:
+            self._index.close()
+            if ok:
+                os.replace(self._INDEX + ".partial", self._INDEX, src_dir_fd=root, dst_dir_fd=root)
+                done = True
+        finally:
+            if not done:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(self._INDEX + ".partial", dir_fd=root)
+            self._tree.close()
 
 
 def index_entry(record: MessageRecord, file: str) -> dict[str, object]:

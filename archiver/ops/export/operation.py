@@ -18,11 +18,13 @@ import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 from archiver.errors import UsageError
 from archiver.labels import label_filter
 from archiver.model import MessageRecord, SnapshotInfo
 from archiver.ops.export.formats import EmlWriter, MaildirWriter, MboxWriter, Writer
+from archiver.ops.export.output import check_output
 from archiver.progress import NullProgress, Progress
 from archiver.store import Archive
 
@@ -45,6 +47,7 @@ class ExportResult:
 
     format: str
     output: Path
+    """The file or folder written; ``Path("-")`` for a stream."""
     snapshot: SnapshotInfo
     selected: int = 0
     """Messages matching the filters."""
@@ -55,6 +58,8 @@ class ExportResult:
     bytes: int = 0
     """Message bytes read from the archive."""
     skipped: list[ExportProblem] = field(default_factory=list)
+    shortened_folders: dict[str, str] = field(default_factory=dict)
+    """Maildir: labels whose folder name exceeded 255 bytes -> the shortened folder (relative path)."""
 
     @property
     def complete(self) -> bool:
@@ -69,6 +74,7 @@ class _Selection:
     by_blob: dict[str, list[MessageRecord]] = field(default_factory=dict)
     labels: set[str] = field(default_factory=set)
     count: int = 0
+    unlabelled: bool = False
 
 
 def _select(records: Iterator[MessageRecord], labels: Sequence[str] | None, since: _dt.datetime | None,
@@ -86,22 +92,9 @@ def _select(records: Iterator[MessageRecord], labels: Sequence[str] | None, sinc
             continue
         sel.by_blob.setdefault(r.blob_id, []).append(r)
         sel.labels.update(r.labels)
+        sel.unlabelled = sel.unlabelled or not r.labels
         sel.count += 1
     return sel
-
-
-def _check_output(fmt: str, output: Path, overwrite: bool) -> None:
-    if fmt == "mbox":
-        if output.is_dir() or (output.exists() and output.stat().st_size and not overwrite):
-            raise UsageError(f"{output} exists and is not empty", hint="pass --overwrite to replace it")
-        if not output.parent.is_dir():
-            raise UsageError(f"no directory {output.parent}")
-        return
-    if output.exists() and not output.is_dir():
-        raise UsageError(f"{output} is not a directory")
-    if output.exists() and any(output.iterdir()) and not overwrite:
-        raise UsageError(f"{output} is not empty", hint="pass --overwrite to write into it anyway")
-    output.mkdir(parents=True, exist_ok=True)
 
 
 PREFETCH_BYTES = 32 * 1024 * 1024
@@ -176,24 +169,34 @@ def _blobs(archive: Archive, blob_ids: list[str], problems: dict[str, str]) -> I
         problems.update((blob_id, f"unreadable: {why}") for blob_id, why in damaged.items())
 
 
-def export(archive: Archive, snapshot: str, fmt: str, output: str | os.PathLike[str], *,
+def export(archive: Archive, snapshot: str, fmt: str, output: str | os.PathLike[str] | BinaryIO, *,
            labels: Sequence[str] | None = None, since: _dt.datetime | None = None,
            until: _dt.datetime | None = None, extra_headers: bool = True, overwrite: bool = False,
            account: str | None = None, progress: Progress | None = None) -> ExportResult:
     """Export snapshot ``snapshot`` (``latest``, id prefix, or time) as ``fmt`` (mbox, maildir, eml).
 
     ``extra_headers`` (mbox only) prepends ``X-GM-THRID`` and ``X-Gmail-Labels`` to each exported copy;
-    without them the mbox holds the exact stored bytes (mboxrd-quoted).  UsageError for an unknown format
-    or a non-empty output without ``overwrite``.
+    without them the mbox holds the exact stored bytes (mboxrd-quoted).  ``output`` is a path, or for mbox
+    a writable binary stream (the CLI's ``-o -``).  Only regular files and folders the export creates are
+    written, never through a symbolic link (output.py); files are 0600, created folders 0700.
+    UsageError for an unknown format, a non-empty output without ``overwrite``, an output that is a link,
+    device, FIFO or socket, or a link inside an output folder.
     """
     if fmt not in FORMATS:
         raise UsageError(f"unknown export format {fmt!r}", hint="one of: " + ", ".join(FORMATS))
+    stream: BinaryIO | None = None
+    if isinstance(output, (str, os.PathLike)):
+        out = Path(output)
+    elif fmt != "mbox":
+        raise UsageError(f"{fmt} export writes a folder, not a stream", hint="name a folder with -o")
+    else:
+        stream, out = output, Path("-")
     progress = progress or NullProgress()
-    out = Path(output)
     info = archive.resolve(snapshot, account)
     snap = archive.load(info.id)
     sel = _select(iter(snap), labels, since, until)
-    _check_output(fmt, out, overwrite)
+    if stream is None:
+        check_output(fmt, out, overwrite)
     result = ExportResult(format=fmt, output=out, snapshot=info, selected=sel.count)
 
     problems: dict[str, str] = {}
@@ -205,9 +208,12 @@ def export(archive: Archive, snapshot: str, fmt: str, output: str | os.PathLike[
             problems[blob_id] = "missing from the archive"
     writer: Writer
     if fmt == "mbox":
-        writer = MboxWriter(out, extra_headers)
+        writer = MboxWriter(stream if stream is not None else out, extra_headers)
     elif fmt == "maildir":
-        writer = MaildirWriter(out, sel.labels)
+        writer = maildir = MaildirWriter(out, sel.labels, sel.unlabelled)
+        result.shortened_folders = maildir.shortened
+        for label, folder in maildir.shortened.items():
+            progress.note(f"label {label!r} is too long for a folder name: its messages are in {folder}")
     else:
         writer = EmlWriter(out)
     progress.start("export", total=result.selected, unit="msg")
