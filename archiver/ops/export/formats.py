@@ -69,18 +69,6 @@ NAME_MAX = 255
 """Bytes in one file or folder name (Linux, macOS); a longer label folder name is shortened."""
 
 
-def _raw_parts(label: str) -> list[str]:
-    if label == "\\Inbox" or label.upper() == "INBOX":
-        return []
-    parts = []
-    for part in takeout_name(label).split("/"):
-        part = part.replace("\0", "_")
-        if part in ("", ".", "..", "cur", "new", "tmp") or part.startswith("."):
-            part = "_" + part
-        parts.append(part)
-    return parts
-
-
 def fit_name(name: str) -> str:
     """``name`` if it fits in ``NAME_MAX`` UTF-8 bytes, else its longest prefix that does with ``~`` and 10
     hex digits of its SHA-256 (so two long names never meet), cut at a character boundary."""
@@ -91,12 +79,19 @@ def fit_name(name: str) -> str:
     return data[:NAME_MAX - len(suffix)].decode("utf-8", "ignore") + suffix
 
 
-def folder_parts(label: str) -> list[str]:
+def folder_parts(label: str, fit: bool = True) -> list[str]:
     """Relative Maildir folder of a label: ``[]`` (the root, which is INBOX) for ``\\Inbox`` and a generic
     server's ``INBOX``; otherwise the Takeout name split on ``/``, each part made safe (no ``.``-prefix,
-    no empty part, never ``cur``, ``new`` or ``tmp``, which are the Maildir's own folders) and shortened to
-    ``NAME_MAX`` bytes (``fit_name``)."""
-    return [fit_name(part) for part in _raw_parts(label)]
+    no empty part, never ``cur``, ``new`` or ``tmp``, which are the Maildir's own folders)."""
+    if label == "\\Inbox" or label.upper() == "INBOX":
+        return []
+    parts = []
+    for part in takeout_name(label).split("/"):
+        part = part.replace("\0", "_")
+        if part in ("", ".", "..", "cur", "new", "tmp") or part.startswith("."):
+            part = "_" + part
+        parts.append(part)
+    return [fit_name(part) for part in parts] if fit else parts  # fit: each part in NAME_MAX bytes
 
 
 _FROM_HEADER = re.compile(rb"^From:[ \t]*(.*(?:\r?\n[ \t].*)*)", re.MULTILINE | re.IGNORECASE)
@@ -234,7 +229,7 @@ class MaildirWriter:
         used = {tuple(folder_parts(label)) for label in all_labels}
         self.no_label = NO_LABEL_FOLDER if (NO_LABEL_FOLDER,) not in used else NO_LABEL_FOLDER + " (no label)"
         self.shortened = {label: "/".join(folder_parts(label)) for label in sorted(all_labels)
-                          if folder_parts(label) != _raw_parts(label)}
+                          if folder_parts(label) != folder_parts(label, fit=False)}
         self._tree = OutputTree(output)
         try:
             self._maildir(())  # the root is always a Maildir (INBOX), so mutt -f OUT and Dovecot open it

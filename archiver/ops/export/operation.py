@@ -74,7 +74,6 @@ class _Selection:
     by_blob: dict[str, list[MessageRecord]] = field(default_factory=dict)
     labels: set[str] = field(default_factory=set)
     count: int = 0
-    unlabelled: bool = False
 
 
 def _select(records: Iterator[MessageRecord], labels: Sequence[str] | None, since: _dt.datetime | None,
@@ -92,7 +91,6 @@ def _select(records: Iterator[MessageRecord], labels: Sequence[str] | None, sinc
             continue
         sel.by_blob.setdefault(r.blob_id, []).append(r)
         sel.labels.update(r.labels)
-        sel.unlabelled = sel.unlabelled or not r.labels
         sel.count += 1
     return sel
 
@@ -210,7 +208,8 @@ def export(archive: Archive, snapshot: str, fmt: str, output: str | os.PathLike[
     if fmt == "mbox":
         writer = MboxWriter(stream if stream is not None else out, extra_headers)
     elif fmt == "maildir":
-        writer = maildir = MaildirWriter(out, sel.labels, sel.unlabelled)
+        unlabelled = any(not r.labels for records in sel.by_blob.values() for r in records)
+        writer = maildir = MaildirWriter(out, sel.labels, unlabelled)
         result.shortened_folders = maildir.shortened
         for label, folder in maildir.shortened.items():
             progress.note(f"label {label!r} is too long for a folder name: its messages are in {folder}")
