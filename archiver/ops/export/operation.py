@@ -57,9 +57,9 @@ class ExportResult:
     """Files (Maildir: one per label folder) or mbox entries written."""
     bytes: int = 0
     """Message bytes read from the archive."""
-    skipped: list[ExportProblem] = field(default_factory=list)
     shortened_folders: dict[str, str] = field(default_factory=dict)
     """Maildir: labels whose folder name exceeded 255 bytes -> the shortened folder (relative path)."""
+    skipped: list[ExportProblem] = field(default_factory=list)
 
     @property
     def complete(self) -> bool:
