@@ -142,4 +142,5 @@ def register(app: typer.Typer) -> None:
                 raise typer.Exit(PartialFailure.exit_code)
             raise PartialFailure(f"{len(result.failed)} failed, {result.left} left, "
                                  f"{len(result.conflicts)} conflict(s): not everything is on the target",
-                                 hint="see the list above; run again later for what was left")
+                                 hint=("see the messages listed above; " if result.failed or result.conflicts
+                                       else "") + "run the same command again later for what was left")
