@@ -211,8 +211,6 @@ def export(archive: Archive, snapshot: str, fmt: str, output: str | os.PathLike[
         unlabelled = any(not r.labels for records in sel.by_blob.values() for r in records)
         writer = maildir = MaildirWriter(out, sel.labels, unlabelled)
         result.shortened_folders = maildir.shortened
-        for label, folder in maildir.shortened.items():
-            progress.note(f"label {label!r} is too long for a folder name: its messages are in {folder}")
     else:
         writer = EmlWriter(out)
     progress.start("export", total=result.selected, unit="msg")
