@@ -85,7 +85,7 @@ def _summary(r: ExportResult) -> str:
     """One line: what was written where; counts files as the format has them (one mbox is one file)."""
     where = "standard output" if str(r.output) == "-" else str(r.output)
     if r.format == "mbox":
-        made = f"1 mbox file of {r.files} messages"
+        made = f"1 mbox file of {r.messages} messages"
     elif r.format == "maildir":
         made = f"{r.files} files: one per label folder of each message"
     else:
