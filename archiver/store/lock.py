@@ -16,7 +16,7 @@ import os
 import socket
 from pathlib import Path
 
-from archiver.errors import ArchiveLocked, ArchiverError
+from archiver.errors import ArchiveLocked
 from archiver.store.fsutil import ensure_dir, open_nofollow
 
 
@@ -42,23 +42,10 @@ class FileLock:
 
 def _holder(path: Path) -> str:
     try:
-        fd = open_nofollow(path, os.O_RDONLY, "a lock file")
-    except (OSError, ArchiverError):
-        return "an unknown process"
-    try:
-        text = os.pread(fd, 4096, 0).decode(errors="replace").strip()
-    finally:
-        os.close(fd)
+        text = path.read_text(errors="replace").strip()
+    except OSError:
+        text = ""
     return text or "an unknown process"
-
-
-def _write_holder(path: Path) -> None:
-    """``pid <pid> on <host>`` into ``path``, opened without following a link."""
-    fd = open_nofollow(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, "the lock holder file")
-    try:
-        os.write(fd, f"pid {os.getpid()} on {socket.gethostname()}\n".encode())
-    finally:
-        os.close(fd)
 
 
 def _acquire(path: Path, mode: int, what: str, hint: str) -> FileLock:
@@ -101,3 +88,12 @@ def lock_archive_exclusive(locks_dir: Path) -> FileLock:
         lock.release()
         raise
     return lock
+
+
+def _write_holder(path: Path) -> None:
+    """``pid <pid> on <host>`` into ``path``, opened without following a link."""
+    fd = open_nofollow(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, "the lock holder file")
+    try:
+        os.write(fd, f"pid {os.getpid()} on {socket.gethostname()}\n".encode())
+    finally:
+        os.close(fd)
