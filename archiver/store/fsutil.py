@@ -13,6 +13,7 @@ import os
 import secrets
 import signal
 import stat
+from collections.abc import Callable
 from pathlib import Path
 
 from archiver.errors import FormatError, IntegrityError, UsageError
@@ -66,10 +67,11 @@ def ensure_dir(path: Path) -> None:
     fsync_dir(path.parent)
 
 
-def check_new_folder(path: Path, command: str) -> None:
+def check_new_folder(path: Path, command: str, empty: Callable[[Path], bool] | None = None) -> None:
     """UsageError (exit 2) unless ``path`` is an empty folder or can be made one: it is a file (or
     anything but a folder), a folder with entries, or below a file.  ``command`` is what to run instead,
-    with ``{path}`` for a suggested new path."""
+    with ``{path}`` for a suggested new path; ``empty`` decides what counts as an empty folder (default:
+    no entries at all)."""
     for above in reversed(path.parents):
         if os.path.exists(above) and not above.is_dir():
             raise UsageError(f"cannot create {path}: {above} is a file, not a folder",
@@ -82,10 +84,14 @@ def check_new_folder(path: Path, command: str) -> None:
         return
     if not stat.S_ISDIR(st.st_mode):
         raise UsageError(f"{path} is a file, not a folder; an archive is a folder", hint=hint)
+    if not (empty(path) if empty is not None else _no_entries(path)):
+        raise UsageError(f"{path} is a folder that is not empty; an archive needs a new or empty one",
+                         hint=hint)
+
+
+def _no_entries(path: Path) -> bool:
     with os.scandir(path) as entries:
-        if next(entries, None) is not None:
-            raise UsageError(f"{path} is a folder that is not empty; an archive needs a new or empty one",
-                             hint=hint)
+        return next(entries, None) is None
 
 
 def write_atomic(path: Path, data: bytes, tmp_dir: Path, *, sync_dir: bool = True) -> None:
