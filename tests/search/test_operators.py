@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import email.utils
 import random
+import re
 import unicodedata
 from dataclasses import dataclass, replace
 from email.header import Header
@@ -94,7 +95,8 @@ def _message(i: int, rng: random.Random) -> tuple[bytes, Sample, str | None]:
 
 
 def _pct(name: str) -> str:
-    return "".join(c if c.isalnum() and c.isascii() else "".join(f"%{b:02X}" for b in c.encode()) for c in name)
+    return "".join(c if c.isalnum() and c.isascii() else "".join(f"%{b:02X}" for b in c.encode())
+                   for c in name)
 
 
 @dataclass
@@ -155,12 +157,13 @@ def expect(world: World, test, generated_only: bool = False, anywhere: bool = Fa
 
 
 def words(text: str) -> set[str]:
-    return {fold(w) for w in text.replace("<", " ").replace(">", " ").replace("@", " ").replace(".", " ").split()}
+    return {fold(w) for w in re.split(r"[\s<>@.]+", text) if w}
 
 
 def test_free_words_and_fields(world: World) -> None:
     for w in SUBJECT_WORDS[:5]:
-        exp = expect(world, lambda r, s, w=w: s is not None and fold(w) in {fold(x) for x in s.subject + s.body})
+        exp = expect(world, lambda r, s, w=w: s is not None and fold(w) in
+                     {fold(x) for x in s.subject + s.body})
         assert keys(world, w) == exp and exp, w
         assert keys(world, f"subject:{w}") == expect(world, lambda r, s, w=w: s is not None and fold(w) in
                                                     {fold(x) for x in s.subject}), w
@@ -298,7 +301,8 @@ def test_point_in_time(tmp_path: Path) -> None:
     trashed = [replace(r, labels=("\\Trash",)) if r.key == recs[5].key else r for r in recs]
     s3 = commit(archive, trashed, times[2])
     target = recs[5].key
-    at = {s.id: {h.key for h in search(archive, "in:inbox", snapshot=s.id[:8]).messages} for s in (s1, s2, s3)}
+    at = {s.id: {h.key for h in search(archive, "in:inbox", snapshot=s.id[:8]).messages}
+          for s in (s1, s2, s3)}
     assert target not in at[s1.id] and target in at[s2.id] and target not in at[s3.id]
     assert target in {h.key for h in search(archive, "in:trash", snapshot=s3.id[:8]).messages}
     assert target not in {h.key for h in search(archive, "in:trash", snapshot=s2.id[:8]).messages}

@@ -184,24 +184,32 @@ class SearchIndex:
         db.execute("DELETE FROM want")
         return [r[0] for r in rows]
 
-    def cover(self, blob_ids: Iterable[str], damaged: dict[str, str] | None = None,
+    def covers(self, snapshot_id: str) -> bool:
+        """Whether every blob of this snapshot was indexed (recorded by ``cover``; rows are never removed
+        but by a rebuild, which forgets these records too)."""
+        row = self._db.execute("SELECT 1 FROM meta WHERE k = ?", (f"covered:{snapshot_id}",)).fetchone()
+        return row is not None
+
+    def cover(self, snapshot_id: str, blob_ids: Iterable[str], damaged: dict[str, str] | None = None,
               on_progress: Callable[[int, int], None] | None = None) -> int:
-        """Parse and add every blob of ``blob_ids`` the index lacks; returns how many were parsed.
+        """Parse and add every blob of one snapshot the index lacks; returns how many were parsed.
 
         A blob the archive cannot read is left out and recorded in ``damaged`` (id -> why): it is then
-        never a hit for a text query.  Retries once from nothing if SQLite finds the file malformed."""
+        never a hit for a text query, and the snapshot is not recorded as covered (the next search tries it
+        again).  Retries once from nothing if SQLite finds the file malformed."""
+        if self.covers(snapshot_id):
+            return 0
         try:
-            return self._cover(blob_ids, damaged, on_progress)
+            return self._cover(snapshot_id, blob_ids, damaged, on_progress)
         except sqlite3.DatabaseError as exc:
             self.rebuild(f"index file unreadable ({exc})")
-            return self._cover(blob_ids, damaged, on_progress)
+            return self._cover(snapshot_id, blob_ids, damaged, on_progress)
 
-    def _cover(self, blob_ids: Iterable[str], damaged: dict[str, str] | None,
+    def _cover(self, snapshot_id: str, blob_ids: Iterable[str], damaged: dict[str, str] | None,
                on_progress: Callable[[int, int], None] | None) -> int:
         todo = self.missing(blob_ids)
-        if not todo:
-            return 0
         skipped: dict[str, str] = {} if damaged is None else damaged
+        before = len(skipped)
         done = 0
         with self._locked():
             db = self._db
@@ -216,6 +224,8 @@ class SearchIndex:
                     done += 1
                     if on_progress is not None and done % 256 == 0:
                         on_progress(done, len(todo))
+                if len(skipped) == before:
+                    db.execute("INSERT OR IGNORE INTO meta VALUES (?, '1')", (f"covered:{snapshot_id}",))
                 db.execute("COMMIT")
             except BaseException:
                 db.execute("ROLLBACK")

@@ -12,7 +12,7 @@ import datetime as dt
 import os
 import re
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 from archiver.errors import UsageError
 from archiver.labels import label_matches
@@ -48,7 +48,8 @@ servers, whose folders are the labels)."""
 FOLDERS["bin"] = FOLDERS["trash"]
 FOLDERS["junk"] = FOLDERS["spam"]
 FOLDERS["draft"] = FOLDERS["drafts"]
-_HIDDEN = FOLDERS["trash"] + FOLDERS["spam"]
+_FOLDED = {name: frozenset(n.casefold() for n in labels) for name, labels in FOLDERS.items()}
+_HIDDEN = _FOLDED["trash"] | _FOLDED["spam"]
 IS_VALUES = ("starred", "unread", "read", "important", "draft", "flagged", "answered", "unstarred")
 HAS_VALUES = ("attachment", "userlabels", "nouserlabels")
 
@@ -112,9 +113,13 @@ def _bare_id(message_id: str | None) -> str | None:
     return None if message_id is None else message_id.strip().strip("<>")
 
 
-def _has_any(rec: MessageRecord, names: Iterable[str]) -> bool:
-    wanted = {n.casefold() for n in names}
-    return any(label.casefold() in wanted for label in rec.labels)
+def _has_any(rec: MessageRecord, names: frozenset[str]) -> bool:
+    """Whether the record carries one of ``names`` (casefolded label names)."""
+    return any(label.casefold() in names for label in rec.labels)
+
+
+def _folded(names: Iterable[str]) -> frozenset[str]:
+    return frozenset(n.casefold() for n in names)
 
 
 _SIZE = re.compile(r"^(\d+)([kmg]?b?)?$", re.IGNORECASE)
@@ -201,7 +206,7 @@ class _Matcher:
             if v not in FOLDERS:
                 raise UsageError(f"search query: in:{value} is not known",
                                  hint="in: takes " + "|".join([*sorted(FOLDERS), "anywhere"]))
-            return rec is not None and _has_any(rec, FOLDERS[v])
+            return rec is not None and _has_any(rec, _FOLDED[v])
         if op == "is":
             if v not in IS_VALUES:
                 raise UsageError(f"search query: is:{value} is not known",
@@ -213,7 +218,7 @@ class _Matcher:
             return {"starred": starred, "flagged": starred, "unstarred": not starred,
                     "unread": "\\Seen" not in flags, "read": "\\Seen" in flags,
                     "important": "\\Important" in rec.labels, "answered": "\\Answered" in flags,
-                    "draft": "\\Draft" in flags or _has_any(rec, FOLDERS["drafts"])}[v]
+                    "draft": "\\Draft" in flags or _has_any(rec, _FOLDED["drafts"])}[v]
         if op == "has":
             if v not in HAS_VALUES:
                 raise UsageError(f"search query: has:{value} is not known",
@@ -269,9 +274,18 @@ class _Matcher:
 
 
 def _visible(node: Node) -> Callable[[MessageRecord], bool]:
+    """Gmail's default: Trash and Spam only when the query names them (decided once per label set)."""
     if mentions_trash_or_spam(node):
         return lambda rec: True
-    return lambda rec: not _has_any(rec, _HIDDEN)
+    seen: dict[tuple[str, ...], bool] = {}
+
+    def visible(rec: MessageRecord) -> bool:
+        hit = seen.get(rec.labels)
+        if hit is None:
+            hit = seen[rec.labels] = not _has_any(rec, _HIDDEN)
+        return hit
+
+    return visible
 
 
 def _targets(archive: Archive, snapshot: str, account: str | None, all_snapshots: bool
@@ -301,13 +315,6 @@ def _targets(archive: Archive, snapshot: str, account: str | None, all_snapshots
     return out
 
 
-def _hit(rec: MessageRecord, account: str, doc: Doc | None, snippet: str = "") -> SearchHit:
-    return SearchHit(key=rec.key, account=account, message_id=rec.message_id, date=rec.date,
-                     sender=doc.sender if doc else "", subject=doc.subject if doc else "",
-                     labels=rec.labels, flags=rec.flags, thread=rec.thread_id, size=rec.size,
-                     blob_id=rec.blob_id, snippet=snippet)
-
-
 def search(archive: Archive | str | os.PathLike[str], query: str, *, snapshot: str = "latest",
            account: str | None = None, all_snapshots: bool = False, limit: int | None = None,
            snippets: bool = True, now: dt.datetime | None = None,
@@ -326,50 +333,71 @@ def search(archive: Archive | str | os.PathLike[str], query: str, *, snapshot: s
         matcher = _Matcher(index, now or dt.datetime.now(dt.UTC))
         matcher.check(tree)
         visible = _visible(tree)
-        hits: list[SearchHit] = []
+        matched: list[_Match] = []
         damaged: dict[str, str] = {}
         for group in groups:
             loaded = [(info, list(arch.load(info.id))) for info in group]
-            blob_ids = {r.blob_id for _, recs in loaded for r in recs}
-            result.parsed += index.cover(blob_ids, damaged, on_progress)
-            hits.extend(_group_hits(matcher, tree, visible, loaded, all_snapshots, index))
+            for info, recs in loaded:
+                result.parsed += index.cover(info.id, (r.blob_id for r in recs), damaged, on_progress)
+            matched.extend(_matches(matcher, tree, visible, loaded))
         result.problems.extend(f"blob {b[:12]}: {why} (its message is not searched by text)"
                                for b, why in sorted(damaged.items()))
-    hits.sort(key=lambda h: (h.date.timestamp(), h.key), reverse=True)
-    result.total = len(hits)
-    result.messages = hits[:limit] if limit is not None else hits
-    if snippets and result.messages:
-        wanted = {h.blob_id for h in result.messages}
-        texts = {b: mime.snippet(raw) for b, raw in arch.iter_blobs(list(wanted), damaged={})}
-        result.messages = [replace(h, snippet=texts.get(h.blob_id, "")) for h in result.messages]
+        matched.sort(key=lambda m: (m.record.internaldate, m.record.key), reverse=True)
+        result.total = len(matched)
+        shown = matched[:limit] if limit is not None else matched
+        docs = index.docs({m.record.blob_id for m in shown})
+    texts: dict[str, str] = {}
+    if snippets and shown:
+        wanted = list({m.record.blob_id for m in shown})
+        texts = {b: mime.snippet(raw) for b, raw in arch.iter_blobs(wanted, damaged={})}
+    result.messages = [m.hit(docs.get(m.record.blob_id), texts.get(m.record.blob_id, ""), all_snapshots)
+                       for m in shown]
     return result
 
 
-def _group_hits(matcher: _Matcher, tree: Node, visible: Callable[[MessageRecord], bool],
-                loaded: list[tuple[SnapshotInfo, list[MessageRecord]]], all_snapshots: bool,
-                index: SearchIndex) -> list[SearchHit]:
-    found: dict[str, tuple[MessageRecord, list[str]]] = {}
+@dataclass(slots=True)
+class _Match:
+    """A matching message of one account: its newest matching record, where it matched, its history."""
+
+    record: MessageRecord
+    account: str
+    snapshots: list[str]
+    history: list[LabelState]
+
+    def hit(self, doc: Doc | None, snippet: str, all_snapshots: bool) -> SearchHit:
+        rec = self.record
+        return SearchHit(key=rec.key, account=self.account, message_id=rec.message_id, date=rec.date,
+                         sender=doc.sender if doc else "", subject=doc.subject if doc else "",
+                         labels=rec.labels, flags=rec.flags, thread=rec.thread_id, size=rec.size,
+                         blob_id=rec.blob_id, snippet=snippet,
+                         snapshots=tuple(self.snapshots) if all_snapshots else (),
+                         history=tuple(self.history) if all_snapshots else ())
+
+
+def _matches(matcher: _Matcher, tree: Node, visible: Callable[[MessageRecord], bool],
+             loaded: list[tuple[SnapshotInfo, list[MessageRecord]]]) -> list[_Match]:
+    """The messages of one account's snapshots (oldest first) that match; with several snapshots, each
+    with the snapshots it matched in and its labels where they changed (None once it is gone)."""
+    account = loaded[0][0].account
+    found: dict[str, _Match] = {}
     for info, records in loaded:
         for rec in matcher.select(tree, [r for r in records if visible(r)]):
             prev = found.get(rec.key)
-            found[rec.key] = (rec, [*(prev[1] if prev else []), info.id])
-    docs = index.docs({rec.blob_id for rec, _ in found.values()})
-    account = loaded[0][0].account
-    if not all_snapshots:
-        return [_hit(rec, account, docs.get(rec.blob_id)) for rec, _ in found.values()]
-    histories: dict[str, list[LabelState]] = {key: [] for key in found}
-    for info, records in loaded:
-        present = {r.key: r for r in records if r.key in histories}
-        for key, states in histories.items():
-            now = present.get(key)
-            labels = now.labels if now is not None else None
-            if (not states and labels is not None) or (states and states[-1].labels != labels):
-                states.append(LabelState(info.id, info.time, labels))
-    out = []
-    for key, (rec, ids) in found.items():
-        out.append(replace(_hit(rec, account, docs.get(rec.blob_id)), snapshots=tuple(ids),
-                           history=tuple(histories[key])))
-    return out
+            if prev is None:
+                found[rec.key] = _Match(rec, account, [info.id], [])
+            else:
+                prev.record = rec
+                prev.snapshots.append(info.id)
+    if len(loaded) > 1:
+        for info, records in loaded:
+            present = {r.key: r for r in records if r.key in found}
+            for key, match in found.items():
+                now = present.get(key)
+                labels = now.labels if now is not None else None
+                states = match.history
+                if (not states and labels is not None) or (states and states[-1].labels != labels):
+                    states.append(LabelState(info.id, info.time, labels))
+    return list(found.values())
 
 
 @dataclass(frozen=True, slots=True)
