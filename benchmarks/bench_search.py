@@ -144,8 +144,8 @@ def main() -> None:
         f"`benchmarks/bench_search.py --messages {args.messages} --copies {args.copies} --runs {args.runs}`",
         "", "| set | size | first search | rate | index size |", "|---|---|---|---|---|", rate, "", head, "",
         f"Query latency at {args.messages:,} messages, library call for a page of 50 in a warm process "
-        "(opens and checks the index, loads the snapshot's records, matches, sorts, reads 50 snippets); notmuch: "
-        "`notmuch count` as a process.", "",
+        "(opens and checks the index, loads the snapshot's records, matches, sorts, reads 50 snippets); "
+        "notmuch: `notmuch count` as a process.", "",
         "| query | hits | ours p50 (min-max) | ours p95 | notmuch p50 |", "|---|---|---|---|---|", *rows]),
         args.append)
 
