@@ -55,9 +55,11 @@ if TYPE_CHECKING:
         LabelState,
         SearchHit,
         SearchResult,
+        Summary,
         extract_attachments,
         find_message,
         message_headers,
+        message_summaries,
         message_text,
         search,
     )
@@ -70,7 +72,7 @@ _LAZY = {
     "populate_emulator": ("archiver.emulator.demo", "populate"),
     **{name: ("archiver.ops.search", name) for name in (
         "ExtractResult", "Found", "LabelState", "SearchHit", "SearchResult", "extract_attachments",
-        "find_message", "message_headers", "message_text", "search")},
+        "find_message", "message_headers", "message_text", "search", "Summary", "message_summaries")},
 }
 """Exports imported on first use: the emulator is a server of its own, ~30 ms of every CLI start; search
 brings sqlite3 and the email parser."""
@@ -137,6 +139,7 @@ __all__ = [
     "SnapshotDiff",
     "SnapshotInfo",
     "SnapshotView",
+    "Summary",
     "Throttled",
     "UnsupportedVersion",
     "UsageError",
@@ -153,6 +156,7 @@ __all__ = [
     "forget",
     "label_filter",
     "message_headers",
+    "message_summaries",
     "message_text",
     "open_archive",
     "parse_subset",

@@ -14,10 +14,24 @@ from archiver.ops.search.operation import (
     LabelState,
     SearchHit,
     SearchResult,
+    Summary,
     extract_attachments,
     find_message,
+    message_summaries,
     search,
 )
 
-__all__ = ["ExtractResult", "Found", "LabelState", "SearchHit", "SearchResult", "extract_attachments",
-           "find_message", "message_headers", "message_text", "search"]
+__all__ = [
+    "ExtractResult",
+    "Found",
+    "LabelState",
+    "SearchHit",
+    "SearchResult",
+    "Summary",
+    "extract_attachments",
+    "find_message",
+    "message_headers",
+    "message_summaries",
+    "message_text",
+    "search",
+]

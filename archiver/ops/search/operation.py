@@ -483,3 +483,23 @@ def extract_attachments(archive: Archive | str | os.PathLike[str], ref: str,
             f.write(data)
         written.append((name, len(data)))
     return ExtractResult(found.record.key, written)
+
+
+@dataclass(frozen=True, slots=True)
+class Summary:
+    """Sender and subject of one message, as a list shows them."""
+
+    sender: str
+    subject: str
+
+
+def message_summaries(archive: Archive | str | os.PathLike[str], snapshot_id: str,
+                      records: Iterable[MessageRecord],
+                      on_progress: Callable[[int, int], None] | None = None) -> dict[str, Summary]:
+    """Blob id -> sender and subject for ``records`` of snapshot ``snapshot_id``, from the search index
+    (brought up to date first: the first call on a big archive parses every message once)."""
+    arch = archive if isinstance(archive, Archive) else Archive.open(archive)
+    blobs = {r.blob_id for r in records}
+    with SearchIndex(arch) as index:
+        index.cover(snapshot_id, blobs, {}, on_progress)
+        return {b: Summary(d.sender, d.subject) for b, d in index.docs(blobs).items()}
