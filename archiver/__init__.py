@@ -49,6 +49,20 @@ if TYPE_CHECKING:
     from archiver.emulator import EmulatorConfig, GmailEmulator
     from archiver.emulator.demo import populate as populate_emulator
     from archiver.ops.backup.demo import DemoResult, demo
+    from archiver.ops.search import (
+        ExtractResult,
+        Found,
+        LabelState,
+        SearchHit,
+        SearchResult,
+        Summary,
+        extract_attachments,
+        find_message,
+        message_headers,
+        message_summaries,
+        message_text,
+        search,
+    )
 
 _LAZY = {
     "DemoResult": ("archiver.ops.backup.demo", "DemoResult"),
@@ -56,8 +70,12 @@ _LAZY = {
     "EmulatorConfig": ("archiver.emulator", "EmulatorConfig"),
     "GmailEmulator": ("archiver.emulator", "GmailEmulator"),
     "populate_emulator": ("archiver.emulator.demo", "populate"),
+    **{name: ("archiver.ops.search", name) for name in (
+        "ExtractResult", "Found", "LabelState", "SearchHit", "SearchResult", "extract_attachments",
+        "find_message", "message_headers", "message_text", "search", "Summary", "message_summaries")},
 }
-"""Exports imported on first use: the emulator is a server of its own, ~30 ms of every CLI start."""
+"""Exports imported on first use: the emulator is a server of its own, ~30 ms of every CLI start; search
+brings sqlite3 and the email parser."""
 
 
 def __getattr__(name: str) -> object:
@@ -94,13 +112,16 @@ __all__ = [
     "EmulatorConfig",
     "ExportProblem",
     "ExportResult",
+    "ExtractResult",
     "FolderState",
     "ForgetResult",
     "FormatError",
+    "Found",
     "GmailEmulator",
     "IndexRepair",
     "IntegrityError",
     "Journal",
+    "LabelState",
     "MessageRecord",
     "NullProgress",
     "PartialFailure",
@@ -112,10 +133,13 @@ __all__ = [
     "RestoreProblem",
     "RestoreResult",
     "RetentionPolicy",
+    "SearchHit",
+    "SearchResult",
     "Snapshot",
     "SnapshotDiff",
     "SnapshotInfo",
     "SnapshotView",
+    "Summary",
     "Throttled",
     "UnsupportedVersion",
     "UsageError",
@@ -127,12 +151,18 @@ __all__ = [
     "demo",
     "diff_snapshots",
     "export",
+    "extract_attachments",
+    "find_message",
     "forget",
     "label_filter",
+    "message_headers",
+    "message_summaries",
+    "message_text",
     "open_archive",
     "parse_subset",
     "populate_emulator",
     "prune",
     "restore",
+    "search",
     "verify",
 ]

@@ -22,6 +22,7 @@ COMMANDS: list[str] = [
     "snapshots",
     "ls",
     "diff",
+    "search",
     "restore",
     "export",
     "verify",

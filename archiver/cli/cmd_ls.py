@@ -7,15 +7,18 @@ from typing import Annotated, Any
 
 import typer
 
-from archiver import MessageRecord, label_filter, open_archive
+from archiver import MessageRecord, Summary, label_filter, message_summaries, open_archive
 from archiver.cli._common import EXIT_CODES_HELP, emit_json, handle_errors
 from archiver.cli.cmd_snapshots import snapshot_json
 
 
-def message_json(m: MessageRecord) -> dict[str, Any]:
-    """The JSON shape of one message (shared by ls and diff)."""
-    return {"key": m.key, "labels": list(m.labels), "thread_id": m.thread_id, "flags": list(m.flags),
-            "date": m.date.isoformat(), "size": m.size, "message_id": m.message_id, "blob_id": m.blob_id}
+def message_json(m: MessageRecord, summary: Summary | None = None) -> dict[str, Any]:
+    """The JSON shape of one message (shared by ls and diff; ls adds from and subject)."""
+    doc = {"key": m.key, "labels": list(m.labels), "thread_id": m.thread_id, "flags": list(m.flags),
+           "date": m.date.isoformat(), "size": m.size, "message_id": m.message_id, "blob_id": m.blob_id}
+    if summary is not None:
+        doc["from"], doc["subject"] = summary.sender, summary.subject
+    return doc
 
 
 def register(app: typer.Typer) -> None:
@@ -29,18 +32,24 @@ def register(app: typer.Typer) -> None:
         account: Annotated[str | None, typer.Option(help="Snapshot of this account (user@host).")] = None,
         json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
     ) -> None:
-        """List the messages of a snapshot: key, date, size, flags, labels, thread, Message-ID.
+        """List the messages of a snapshot: key, date, size, flags, labels, thread, Message-ID, from, subject.
 
-        --json keys: snapshot ({id, time, account, ...}), messages (list of {key, labels, thread_id, flags,
-        date, size, message_id, blob_id}).
+        Sender and subject come from the search index (cache/search.sqlite): the first ls or search of an
+        archive reads every message once to build it.  --json keys: snapshot ({id, time, account, ...}),
+        messages (list of {key, labels, thread_id, flags, date, size, message_id, blob_id, from, subject}).
         """
         view = open_archive(archive).snapshot(snapshot, account)
         carries = label_filter(label) if label else None  # --label Inbox finds \Inbox too
         messages = [m for m in view if carries is None or carries(m.labels)]
+        about = message_summaries(archive, view.info.id, messages)
+        none = Summary("", "")
         if json:
-            emit_json({"snapshot": snapshot_json(view.info), "messages": [message_json(m) for m in messages]})
+            emit_json({"snapshot": snapshot_json(view.info),
+                       "messages": [message_json(m, about.get(m.blob_id, none)) for m in messages]})
             return
         for m in messages:
+            s = about.get(m.blob_id, none)
             typer.echo("\t".join([m.key, m.date.isoformat(), str(m.size), " ".join(m.flags) or "-",
-                                  ",".join(m.labels) or "-", m.thread_id, m.message_id or "-"]))
+                                  ",".join(m.labels) or "-", m.thread_id, m.message_id or "-",
+                                  s.sender or "-", s.subject or "-"]))
         typer.echo(f"{len(messages)} messages in snapshot {view.info.short_id}", err=True)

@@ -42,7 +42,10 @@ def test_snapshots_ls_diff(archive: Path) -> None:
     code, doc = run("ls", str(archive), first[:8])
     assert code == 0 and len(doc["messages"]) == 30 and doc["snapshot"]["id"] == first
     assert set(doc["messages"][0]) == {"key", "labels", "thread_id", "flags", "date", "size", "message_id",
-                                       "blob_id"}
+                                       "blob_id", "from", "subject"}
+    senders = {m["from"] for m in doc["messages"]}
+    assert senders == {f"Sender {i % 17} <s{i % 17}@example.com>" for i in range(30)}
+    assert all(m["subject"].split()[-1].isdigit() for m in doc["messages"])
     code, doc = run("ls", str(archive), "--label", "Moved")
     assert code == 0 and len(doc["messages"]) == 3
     code, doc = run("diff", str(archive), first[:8], second[:8])

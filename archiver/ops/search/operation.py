@@ -1,0 +1,505 @@
+"""Search an archive with Gmail's operators, at one point in time or across all of them; find one message.
+
+The text operators are answered by the index (``index.py``: one row per blob, the same at every point in
+time); labels, flags, dates and sizes come from the snapshot's own records, so searching snapshot 2 sees the
+labels of snapshot 2.  As in Gmail, Trash and Spam are left out unless the query asks for them (``in:trash``,
+``in:spam``, ``in:anywhere``, ``label:trash``...).  Dates are UTC.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from archiver.errors import UsageError
+from archiver.labels import label_matches
+from archiver.model import MessageRecord, SnapshotInfo
+from archiver.ops.search import mime
+from archiver.ops.search.index import FIELD_COLUMN, Doc, SearchIndex, fts_phrase, fts_words
+from archiver.ops.search.syntax import (
+    And,
+    Everything,
+    Meta,
+    Node,
+    Not,
+    Or,
+    Text,
+    Thread,
+    mentions_trash_or_spam,
+    parse,
+)
+from archiver.store import Archive
+
+FOLDERS: dict[str, tuple[str, ...]] = {
+    "inbox": ("\\Inbox", "INBOX"),
+    "trash": ("\\Trash", "Trash", "Bin", "Deleted Items", "Deleted Messages", "[Gmail]/Trash", "[Gmail]/Bin"),
+    "spam": ("\\Spam", "\\Junk", "Spam", "Junk", "Junk E-mail", "[Gmail]/Spam"),
+    "sent": ("\\Sent", "Sent", "Sent Items", "Sent Messages", "[Gmail]/Sent Mail"),
+    "drafts": ("\\Draft", "\\Drafts", "Drafts", "[Gmail]/Drafts"),
+    "important": ("\\Important",),
+    "starred": ("\\Starred", "\\Flagged"),
+    "chats": ("\\Chats",),
+}
+"""``in:`` names -> the stored labels they mean (Gmail system labels, and the usual folder names of other
+servers, whose folders are the labels)."""
+FOLDERS["bin"] = FOLDERS["trash"]
+FOLDERS["junk"] = FOLDERS["spam"]
+FOLDERS["draft"] = FOLDERS["drafts"]
+_FOLDED = {name: frozenset(n.casefold() for n in labels) for name, labels in FOLDERS.items()}
+_HIDDEN = _FOLDED["trash"] | _FOLDED["spam"]
+IS_VALUES = ("starred", "unread", "read", "important", "draft", "flagged", "answered", "unstarred")
+HAS_VALUES = ("attachment", "userlabels", "nouserlabels")
+
+
+@dataclass(frozen=True, slots=True)
+class LabelState:
+    """A message's labels at one snapshot; ``labels is None``: absent (deleted) from that snapshot on."""
+
+    snapshot: str
+    time: dt.datetime
+    labels: tuple[str, ...] | None
+
+
+@dataclass(frozen=True, slots=True)
+class SearchHit:
+    """One message found, as of the newest snapshot that matched."""
+
+    key: str
+    account: str
+    message_id: str | None
+    date: dt.datetime
+    sender: str
+    subject: str
+    labels: tuple[str, ...]
+    flags: tuple[str, ...]
+    thread: str
+    size: int
+    blob_id: str
+    snippet: str = ""
+    snapshots: tuple[str, ...] = ()
+    """With ``all_snapshots``: every snapshot (id) the message matched in, oldest first."""
+    history: tuple[LabelState, ...] = ()
+    """With ``all_snapshots``: the message's labels where they changed, and when it disappeared."""
+
+
+@dataclass
+class SearchResult:
+    query: str
+    searched: tuple[SnapshotInfo, ...]
+    messages: list[SearchHit]
+    total: int
+    """Hits before ``limit``."""
+    parsed: int = 0
+    """Messages the index parsed for this search (new since the last one)."""
+    index_rebuilt: str | None = None
+    problems: list[str] = field(default_factory=list)
+
+
+def _norm_label(text: str) -> str:
+    return re.sub(r"[\s/\-_]+", "-", text.casefold()).strip("-")
+
+
+def label_query_matches(wanted: str, label: str) -> bool:
+    """Gmail's ``label:`` rule: case-insensitive, a space or ``/`` may be written as ``-``; system labels
+    also by their plain or Takeout name (``labels.label_matches``)."""
+    return label_matches(wanted, label) or _norm_label(wanted) == _norm_label(label.lstrip("\\"))
+
+
+def _bare_id(message_id: str | None) -> str | None:
+    """A Message-ID without whitespace and angle brackets, for comparing."""
+    return None if message_id is None else message_id.strip().strip("<>")
+
+
+def _has_any(rec: MessageRecord, names: frozenset[str]) -> bool:
+    """Whether the record carries one of ``names`` (casefolded label names)."""
+    return any(label.casefold() in names for label in rec.labels)
+
+
+def _folded(names: Iterable[str]) -> frozenset[str]:
+    return frozenset(n.casefold() for n in names)
+
+
+_SIZE = re.compile(r"^(\d+)([kmg]?b?)?$", re.IGNORECASE)
+_REL = re.compile(r"^(\d+)([dmy])$", re.IGNORECASE)
+
+
+def _size(value: str) -> int:
+    m = _SIZE.match(value.strip())
+    if not m:
+        raise UsageError(f"search query: {value!r} is not a size", hint="e.g. larger:5M smaller:100K")
+    unit = (m.group(2) or "").lower().rstrip("b")
+    return int(m.group(1)) * {"": 1, "k": 1024, "m": 1024 ** 2, "g": 1024 ** 3}[unit]
+
+
+def _date(value: str) -> int:
+    """Midnight UTC of a Gmail date (``2024/01/31``, ``2024-1-31``) or unix seconds, as unix seconds."""
+    if value.isdigit() and len(value) > 8:
+        return int(value)
+    m = re.match(r"^(\d{4})[/-](\d{1,2})[/-](\d{1,2})$", value)
+    if not m:
+        raise UsageError(f"search query: {value!r} is not a date", hint="e.g. after:2024/01/31")
+    try:
+        day = dt.datetime(int(m.group(1)), int(m.group(2)), int(m.group(3)), tzinfo=dt.UTC)
+    except ValueError as exc:
+        raise UsageError(f"search query: {value!r} is not a date ({exc})") from None
+    return int(day.timestamp())
+
+
+def _ago(value: str, now: dt.datetime) -> int:
+    m = _REL.match(value.strip())
+    if not m:
+        raise UsageError(f"search query: {value!r} is not an age", hint="e.g. older_than:1y newer_than:7d")
+    n, unit = int(m.group(1)), m.group(2).lower()
+    if unit == "d":
+        return int((now - dt.timedelta(days=n)).timestamp())
+    months = n * (12 if unit == "y" else 1)
+    y, mo = divmod(now.year * 12 + now.month - 1 - months, 12)
+    day = min(now.day, 28)
+    return int(now.replace(year=y, month=mo + 1, day=day).timestamp())
+
+
+class _Matcher:
+    """Evaluates a query tree over the records of one snapshot."""
+
+    def __init__(self, index: SearchIndex, now: dt.datetime) -> None:
+        self.index = index
+        self.now = now
+        self._text: dict[Text, set[str]] = {}
+        self._attached: set[str] | None = None
+
+    def text(self, node: Text) -> set[str]:
+        hit = self._text.get(node)
+        if hit is None:
+            column = FIELD_COLUMN[node.field] if node.field else None
+            query = fts_phrase(node.text, column) if node.phrase else fts_words(node.text, column)
+            hit = self._text[node] = self.index.match(query) if node.text.strip() else set()
+        return hit
+
+    def attached(self) -> set[str]:
+        if self._attached is None:
+            self._attached = self.index.with_attachment()
+        return self._attached
+
+    def check(self, node: Node) -> None:
+        """Validate every operator value before any work (UsageError names the bad one)."""
+        if isinstance(node, Meta):
+            self.meta(node, None)
+        elif isinstance(node, Not):
+            self.check(node.inner)
+        elif isinstance(node, And | Or):
+            for p in node.parts:
+                self.check(p)
+        elif isinstance(node, Thread) and node.inner is not None:
+            self.check(node.inner)
+
+    def meta(self, node: Meta, rec: MessageRecord | None) -> bool:
+        op, value = node.op, node.value
+        v = value.casefold()
+        if op == "label":
+            return rec is not None and any(label_query_matches(value, label) for label in rec.labels)
+        if op == "in":
+            if v == "anywhere":
+                return True
+            if v not in FOLDERS:
+                raise UsageError(f"search query: in:{value} is not known",
+                                 hint="in: takes " + "|".join([*sorted(FOLDERS), "anywhere"]))
+            return rec is not None and _has_any(rec, _FOLDED[v])
+        if op == "is":
+            if v not in IS_VALUES:
+                raise UsageError(f"search query: is:{value} is not known",
+                                 hint="is: takes " + "|".join(IS_VALUES))
+            if rec is None:
+                return False
+            flags = set(rec.flags)
+            starred = "\\Flagged" in flags or "\\Starred" in rec.labels
+            return {"starred": starred, "flagged": starred, "unstarred": not starred,
+                    "unread": "\\Seen" not in flags, "read": "\\Seen" in flags,
+                    "important": "\\Important" in rec.labels, "answered": "\\Answered" in flags,
+                    "draft": "\\Draft" in flags or _has_any(rec, _FOLDED["drafts"])}[v]
+        if op == "has":
+            if v not in HAS_VALUES:
+                raise UsageError(f"search query: has:{value} is not known",
+                                 hint="has: takes " + "|".join(HAS_VALUES))
+            if rec is None:
+                return False
+            if v == "attachment":
+                return rec.blob_id in self.attached()
+            user = any(not label.startswith("\\") and label.upper() != "INBOX" for label in rec.labels)
+            return user if v == "userlabels" else not user
+        if op in ("after", "before"):
+            t = _date(value)
+            return rec is not None and (rec.internaldate >= t if op == "after" else rec.internaldate < t)
+        if op in ("older_than", "newer_than"):
+            t = _ago(value, self.now)
+            return rec is not None and (rec.internaldate < t if op == "older_than" else rec.internaldate >= t)
+        if op in ("larger", "smaller"):
+            n = _size(value)
+            return rec is not None and (rec.size > n if op == "larger" else rec.size < n)
+        if op == "rfc822msgid":
+            return rec is not None and _bare_id(rec.message_id) == _bare_id(value)
+        raise UsageError(f"search query: unknown operator {op}:")
+
+    def select(self, node: Node, records: list[MessageRecord]) -> list[MessageRecord]:
+        threads: dict[Thread, set[str]] = {}
+
+        def ok(n: Node, rec: MessageRecord) -> bool:
+            if isinstance(n, Everything):
+                return True
+            if isinstance(n, Text):
+                return rec.blob_id in self.text(n)
+            if isinstance(n, Meta):
+                return self.meta(n, rec)
+            if isinstance(n, Not):
+                return not ok(n.inner, rec)
+            if isinstance(n, And):
+                return all(ok(p, rec) for p in n.parts)
+            if isinstance(n, Or):
+                return any(ok(p, rec) for p in n.parts)
+            if isinstance(n, Thread):
+                ids = threads.get(n)
+                if ids is None:
+                    if n.inner is None:
+                        ids = {n.thread_id or ""}
+                    else:
+                        inner = n.inner
+                        ids = {r.thread_id for r in records if ok(inner, r)}
+                    threads[n] = ids
+                return rec.thread_id in ids
+            raise AssertionError(n)
+
+        return [r for r in records if ok(node, r)]
+
+
+def _visible(node: Node) -> Callable[[MessageRecord], bool]:
+    """Gmail's default: Trash and Spam only when the query names them (decided once per label set)."""
+    if mentions_trash_or_spam(node):
+        return lambda rec: True
+    seen: dict[tuple[str, ...], bool] = {}
+
+    def visible(rec: MessageRecord) -> bool:
+        hit = seen.get(rec.labels)
+        if hit is None:
+            hit = seen[rec.labels] = not _has_any(rec, _HIDDEN)
+        return hit
+
+    return visible
+
+
+def _targets(archive: Archive, snapshot: str, account: str | None, all_snapshots: bool
+             ) -> list[list[SnapshotInfo]]:
+    """Per account, the snapshots to search (one, or every complete one oldest first)."""
+    accounts = [account] if account else sorted({s.account for s in archive.snapshots()})
+    if not accounts:
+        raise UsageError(f"{archive.path} holds no snapshot yet", hint="gmail-archiver backup ARCHIVE URL")
+    out: list[list[SnapshotInfo]] = []
+    errors: list[str] = []
+    for acct in accounts:
+        if all_snapshots:
+            chosen = [s for s in archive.snapshots(acct) if not s.partial]
+            if chosen:
+                out.append(chosen)
+            continue
+        try:
+            info = archive.resolve(snapshot, acct)
+        except UsageError as exc:
+            errors.append(str(exc))
+            continue
+        if not any(info.id == group[0].id for group in out):
+            out.append([info])
+    if not out:
+        raise UsageError(errors[0] if errors else f"no snapshot of {account or 'any account'} to search",
+                         hint="gmail-archiver snapshots ARCHIVE lists them")
+    return out
+
+
+def search(archive: Archive | str | os.PathLike[str], query: str, *, snapshot: str = "latest",
+           account: str | None = None, all_snapshots: bool = False, limit: int | None = None,
+           snippets: bool = True, now: dt.datetime | None = None,
+           on_progress: Callable[[int, int], None] | None = None) -> SearchResult:
+    """Messages matching a Gmail-syntax ``query``, newest first.
+
+    ``snapshot``: ``latest`` (of each account, or of ``account``), an id prefix or a time.  With
+    ``all_snapshots``, every complete snapshot is searched and each hit says in which it matched and how its
+    labels changed.  The index is brought up to date first (``parsed``: how many new messages that took)."""
+    arch = archive if isinstance(archive, Archive) else Archive.open(archive)
+    tree = parse(query)
+    groups = _targets(arch, snapshot, account, all_snapshots)
+    result = SearchResult(query=query, searched=tuple(s for g in groups for s in g), messages=[], total=0)
+    with SearchIndex(arch) as index:
+        result.index_rebuilt = index.rebuilt
+        matcher = _Matcher(index, now or dt.datetime.now(dt.UTC))
+        matcher.check(tree)
+        visible = _visible(tree)
+        matched: list[_Match] = []
+        damaged: dict[str, str] = {}
+        for group in groups:
+            loaded = [(info, list(arch.load(info.id))) for info in group]
+            for info, recs in loaded:
+                result.parsed += index.cover(info.id, (r.blob_id for r in recs), damaged, on_progress)
+            matched.extend(_matches(matcher, tree, visible, loaded))
+        result.problems.extend(f"blob {b[:12]}: {why} (its message is not searched by text)"
+                               for b, why in sorted(damaged.items()))
+        matched.sort(key=lambda m: (m.record.internaldate, m.record.key), reverse=True)
+        result.total = len(matched)
+        shown = matched[:limit] if limit is not None else matched
+        docs = index.docs({m.record.blob_id for m in shown})
+    texts: dict[str, str] = {}
+    if snippets and shown:
+        wanted = list({m.record.blob_id for m in shown})
+        texts = {b: mime.snippet(raw) for b, raw in arch.iter_blobs(wanted, damaged={})}
+    result.messages = [m.hit(docs.get(m.record.blob_id), texts.get(m.record.blob_id, ""), all_snapshots)
+                       for m in shown]
+    return result
+
+
+@dataclass(slots=True)
+class _Match:
+    """A matching message of one account: its newest matching record, where it matched, its history."""
+
+    record: MessageRecord
+    account: str
+    snapshots: list[str]
+    history: list[LabelState]
+
+    def hit(self, doc: Doc | None, snippet: str, all_snapshots: bool) -> SearchHit:
+        rec = self.record
+        return SearchHit(key=rec.key, account=self.account, message_id=rec.message_id, date=rec.date,
+                         sender=doc.sender if doc else "", subject=doc.subject if doc else "",
+                         labels=rec.labels, flags=rec.flags, thread=rec.thread_id, size=rec.size,
+                         blob_id=rec.blob_id, snippet=snippet,
+                         snapshots=tuple(self.snapshots) if all_snapshots else (),
+                         history=tuple(self.history) if all_snapshots else ())
+
+
+def _matches(matcher: _Matcher, tree: Node, visible: Callable[[MessageRecord], bool],
+             loaded: list[tuple[SnapshotInfo, list[MessageRecord]]]) -> list[_Match]:
+    """The messages of one account's snapshots (oldest first) that match; with several snapshots, each
+    with the snapshots it matched in and its labels where they changed (None once it is gone)."""
+    account = loaded[0][0].account
+    found: dict[str, _Match] = {}
+    for info, records in loaded:
+        for rec in matcher.select(tree, [r for r in records if visible(r)]):
+            prev = found.get(rec.key)
+            if prev is None:
+                found[rec.key] = _Match(rec, account, [info.id], [])
+            else:
+                prev.record = rec
+                prev.snapshots.append(info.id)
+    if len(loaded) > 1:
+        for info, records in loaded:
+            present = {r.key: r for r in records if r.key in found}
+            for key, match in found.items():
+                now = present.get(key)
+                labels = now.labels if now is not None else None
+                states = match.history
+                if (not states and labels is not None) or (states and states[-1].labels != labels):
+                    states.append(LabelState(info.id, info.time, labels))
+    return list(found.values())
+
+
+@dataclass(frozen=True, slots=True)
+class Found:
+    """One message looked up by key or Message-ID, with its bytes."""
+
+    record: MessageRecord
+    account: str
+    snapshot: SnapshotInfo
+    raw: bytes
+
+
+def find_message(archive: Archive | str | os.PathLike[str], ref: str, *, snapshot: str = "latest",
+                 account: str | None = None) -> Found:
+    """The message with key ``ref`` (``gm:...``, ``h:...``) or Message-ID ``ref`` (with or without
+    angle brackets) in the snapshot(s) ``snapshot`` of each account; UsageError if none or several
+    different messages match (each is named)."""
+    arch = archive if isinstance(archive, Archive) else Archive.open(archive)
+    want_id = _bare_id(ref)
+    matches: list[tuple[MessageRecord, SnapshotInfo]] = []
+    for group in _targets(arch, snapshot, account, all_snapshots=False):
+        info = group[0]
+        snap = arch.load(info.id)
+        by_key = snap.get(ref)
+        if by_key is not None:
+            matches.append((by_key, info))
+            continue
+        matches.extend((r, info) for r in snap if _bare_id(r.message_id) == want_id)
+    if not matches:
+        raise UsageError(f"no message with key or Message-ID {ref!r}",
+                         hint='find it with: gmail-archiver search ARCHIVE "rfc822msgid:..." or ls')
+    blobs = {r.blob_id for r, _ in matches}
+    if len(blobs) > 1:
+        keys = ", ".join(f"{i.account} {r.key}" for r, i in matches[:10])
+        raise UsageError(f"{len(matches)} different messages match {ref!r}: {keys}",
+                         hint="name one by its key (the first column of ls and search)")
+    rec, info = matches[0]
+    return Found(rec, info.account, info, arch.get_blob(rec.blob_id))
+
+
+@dataclass
+class ExtractResult:
+    key: str
+    written: list[tuple[str, int]]
+    """(file name in the folder, bytes) of each attachment written."""
+
+
+def _safe_name(name: str, n: int, taken: set[str]) -> str:
+    base = os.path.basename(name.replace("\\", "/")).strip().lstrip(".") or f"attachment-{n}"
+    base = "".join(c if c.isprintable() and c not in "/\0" else "_" for c in base)[:200]
+    candidate, i = base, 1
+    while candidate.casefold() in taken:
+        stem, dot, ext = base.rpartition(".")
+        candidate = f"{stem}-{i}.{ext}" if dot and stem else f"{base}-{i}"
+        i += 1
+    taken.add(candidate.casefold())
+    return candidate
+
+
+def extract_attachments(archive: Archive | str | os.PathLike[str], ref: str,
+                        folder: str | os.PathLike[str], *, snapshot: str = "latest",
+                        account: str | None = None) -> ExtractResult:
+    """Write every attachment of one message into ``folder`` (created 0700 if missing), byte-exact.
+
+    Names come from the message, reduced to a plain file name (no path, no leading dot); a name used
+    twice gets a suffix.  Existing files and symlinks are never replaced or followed: UsageError."""
+    found = find_message(archive, ref, snapshot=snapshot, account=account)
+    parts = mime.attachments(found.raw)
+    out = os.fspath(folder)
+    if os.path.lexists(out) and (os.path.islink(out) or not os.path.isdir(out)):
+        raise UsageError(f"{out} exists and is not a folder", hint="name a new or existing folder")
+    os.makedirs(out, mode=0o700, exist_ok=True)
+    taken: set[str] = set()
+    plan = [(_safe_name(a.filename, i + 1, taken), a.data) for i, a in enumerate(parts)]
+    clash = [name for name, _ in plan if os.path.lexists(os.path.join(out, name))]
+    if clash:
+        raise UsageError(f"{len(clash)} file(s) already exist in {out}: {', '.join(clash[:5])}",
+                         hint="extract into an empty folder")
+    written = []
+    for name, data in plan:
+        fd = os.open(os.path.join(out, name), os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        written.append((name, len(data)))
+    return ExtractResult(found.record.key, written)
+
+
+@dataclass(frozen=True, slots=True)
+class Summary:
+    """Sender and subject of one message, as a list shows them."""
+
+    sender: str
+    subject: str
+
+
+def message_summaries(archive: Archive | str | os.PathLike[str], snapshot_id: str,
+                      records: Iterable[MessageRecord],
+                      on_progress: Callable[[int, int], None] | None = None) -> dict[str, Summary]:
+    """Blob id -> sender and subject for ``records`` of snapshot ``snapshot_id``, from the search index
+    (brought up to date first: the first call on a big archive parses every message once)."""
+    arch = archive if isinstance(archive, Archive) else Archive.open(archive)
+    blobs = {r.blob_id for r in records}
+    with SearchIndex(arch) as index:
+        index.cover(snapshot_id, blobs, {}, on_progress)
+        return {b: Summary(d.sender, d.subject) for b, d in index.docs(blobs).items()}
