@@ -12,7 +12,9 @@ import pytest
 from tests.servers import dovecot as _dovecot
 
 REPO = Path(__file__).resolve().parent.parent
-CORPUS = REPO.parent / "shared" / "corpus"
+CORPUS = next((d / "shared" / "corpus" for d in REPO.parents if (d / "shared" / "corpus").is_dir()),
+              REPO.parent / "shared" / "corpus")
+"""The shared corpus next to the repository (or next to a folder holding it, e.g. a git worktree)."""
 
 
 @pytest.fixture(autouse=True)

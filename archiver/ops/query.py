@@ -11,6 +11,7 @@ import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
+from archiver.labels import label_filter
 from archiver.model import MessageRecord, SnapshotInfo
 from archiver.store import Archive, Snapshot
 
@@ -73,8 +74,10 @@ class SnapshotView:
         return self._record(message).labels
 
     def by_label(self, label: str) -> list[MessageRecord]:
-        """Messages carrying ``label`` (exact name, e.g. ``\\Inbox`` or ``Work/Projects``)."""
-        return [m for m in self if label in m.labels]
+        """Messages carrying ``label``, matched as ``ls --label`` matches (``labels.label_matches``): a system
+        label also by its Takeout name in any case (``Inbox`` finds ``\\Inbox``), user labels exactly."""
+        carries = label_filter((label,))
+        return [m for m in self if carries(m.labels)]
 
     def thread_of(self, message: MessageRecord | str) -> list[MessageRecord]:
         """Every message of the message's thread in this snapshot, oldest first."""

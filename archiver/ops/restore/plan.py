@@ -16,7 +16,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from archiver.labels import label_filter
+from archiver.labels import LOCATION_LABELS, SystemLabel, label_filter
 from archiver.mail import fold_ws
 from archiver.model import MessageRecord
 
@@ -25,7 +25,6 @@ from archiver.model import MessageRecord
 ALL, TRASH, SPAM, FOLDER = "all", "trash", "spam", "folder"
 """Kinds of target location: Gmail's All Mail / Trash / Spam, or an ordinary folder of a generic server."""
 
-GMAIL_SYSTEM_LABELS = frozenset({"\\Inbox", "\\Starred", "\\Important", "\\Sent", "\\Draft"})
 NEVER_RESTORED_FLAGS = frozenset({"\\Deleted", "\\Recent"})
 
 
@@ -233,7 +232,7 @@ class Evidence:
 
 def gmail_location(labels: Iterable[str]) -> str:
     s = set(labels)
-    return TRASH if "\\Trash" in s else SPAM if "\\Spam" in s else ALL
+    return TRASH if SystemLabel.TRASH in s else SPAM if SystemLabel.SPAM in s else ALL
 
 
 def plan_gmail(records: Sequence[MessageRecord], index: TargetIndex, evidence: Evidence, *,
@@ -248,7 +247,7 @@ def plan_gmail(records: Sequence[MessageRecord], index: TargetIndex, evidence: E
     for r in records:
         wanted = wanted_labels.get(r.key, ())
         location = gmail_location(wanted)
-        labels = tuple(x for x in wanted if x not in ("\\Trash", "\\Spam"))
+        labels = tuple(x for x in wanted if x not in LOCATION_LABELS)
         copy = _journal_copy_gmail(r, index, evidence) or _find_same(r, index, evidence)
         if copy is None and policy == "rewrite-message-id":
             copy = _find_rewritten(r, index, evidence)
