@@ -25,6 +25,7 @@ from archiver.errors import (
     UnsupportedVersion,
     UsageError,
 )
+from archiver.filters import MessageFilter
 from archiver.imap import AppendRefused, Credentials, credentials_from_env_or_command
 from archiver.labels import label_filter
 from archiver.model import FolderState, MessageRecord, SnapshotInfo
@@ -101,6 +102,7 @@ __all__ = [
     "IndexRepair",
     "IntegrityError",
     "Journal",
+    "MessageFilter",
     "MessageRecord",
     "NullProgress",
     "PartialFailure",

@@ -14,7 +14,7 @@ from pathlib import Path
 
 PKG = Path(__file__).resolve().parent.parent / "archiver"
 
-BASE = ("errors", "model", "progress", "labels", "mail", "threads")
+BASE = ("errors", "model", "progress", "labels", "filters", "mail", "threads")
 OPERATIONS = ("backup", "restore", "export", "verify", "retention", "query")
 THIRD_PARTY_HOME = {"msgpack": "store", "zstandard": "store", "imapclient": "imap", "imaplib": "imap",
                     "typer": "cli", "tqdm": "cli"}

@@ -8,7 +8,17 @@ from typing import Annotated
 import typer
 
 from archiver import PartialFailure, UsageError, export, open_archive
-from archiver.cli._common import EXIT_CODES_HELP, emit_json, err, handle_errors, parse_time
+from archiver.cli._common import (
+    EXIT_CODES_HELP,
+    LabelOption,
+    SinceOption,
+    UntilOption,
+    emit_json,
+    err,
+    handle_errors,
+    message_filter,
+    warn,
+)
 from archiver.cli.cmd_snapshots import snapshot_json
 from archiver.cli.render import TqdmProgress
 
@@ -22,10 +32,9 @@ def register(app: typer.Typer) -> None:
         format: Annotated[str, typer.Option("--format", "-f", help="mbox, maildir or eml.")] = "mbox",
         output: Annotated[Path | None, typer.Option("--output", "-o", help="File (mbox) or directory.")]
         = None,
-        label: Annotated[list[str] | None, typer.Option(
-            help="Only messages with this label (repeatable; also by Takeout name, e.g. Inbox).")] = None,
-        since: Annotated[str | None, typer.Option(help="Only messages dated at or after this (ISO).")] = None,
-        until: Annotated[str | None, typer.Option(help="Only messages dated before this (ISO).")] = None,
+        label: LabelOption = None,
+        since: SinceOption = None,
+        until: UntilOption = None,
         extra_headers: Annotated[bool, typer.Option(
             "--extra-headers/--no-extra-headers",
             help="mbox: add X-Gmail-Labels and X-GM-THRID to each exported copy.")] = True,
@@ -40,23 +49,24 @@ def register(app: typer.Typer) -> None:
         names, copies hard-linked.  eml: one file per
         message with the exact stored bytes, plus index.jsonl.  Damaged messages are skipped and listed
         (exit 3).  --json keys: format, output, snapshot, selected, messages, files, bytes, skipped (list
-        of {key, message_id, blob_id, reason}).
+        of {key, message_id, blob_id, reason}), warnings.
         """
         if output is None:
             raise UsageError("--output is required")
+        where = message_filter(label, since, until, account)
         view = open_archive(archive)
-        result = export(view.archive, snapshot, format, output, labels=label,
-                        since=parse_time(since, "--since"), until=parse_time(until, "--until"),
-                        extra_headers=extra_headers, overwrite=overwrite, account=account,
-                        progress=TqdmProgress())
+        result = export(view.archive, snapshot, format, output, labels=where.labels, since=where.since,
+                        until=where.until, extra_headers=extra_headers, overwrite=overwrite,
+                        account=where.account, progress=TqdmProgress())
         skipped = [{"key": p.key, "message_id": p.message_id, "blob_id": p.blob_id, "reason": p.reason}
                    for p in result.skipped]
         if json:
             emit_json({"format": result.format, "output": str(result.output),
                        "snapshot": snapshot_json(result.snapshot), "selected": result.selected,
                        "messages": result.messages, "files": result.files, "bytes": result.bytes,
-                       "skipped": skipped})
+                       "skipped": skipped, "warnings": result.warnings})
         else:
+            warn(result.warnings)
             typer.echo(f"exported {result.messages} of {result.selected} messages ({result.bytes} bytes, "
                        f"{result.files} files) from snapshot {result.snapshot.short_id} to {result.output}")
             for p in result.skipped:

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from archiver.errors import UsageError
-from archiver.labels import label_filter
+from archiver.filters import MessageFilter
 from archiver.model import MessageRecord, SnapshotInfo
 from archiver.ops.export.formats import EmlWriter, MaildirWriter, MboxWriter, Writer
 from archiver.progress import NullProgress, Progress
@@ -55,6 +55,8 @@ class ExportResult:
     bytes: int = 0
     """Message bytes read from the archive."""
     skipped: list[ExportProblem] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    """E.g. a ``--label`` the snapshot does not have (the export goes on; the exit code is unchanged)."""
 
     @property
     def complete(self) -> bool:
@@ -71,19 +73,10 @@ class _Selection:
     count: int = 0
 
 
-def _select(records: Iterator[MessageRecord], labels: Sequence[str] | None, since: _dt.datetime | None,
-            until: _dt.datetime | None) -> _Selection:
-    """Apply the filters in one pass over the manifest: labels, any of them, as stored (``\\Inbox``) or by
-    their Takeout name (``Inbox``); since inclusive, until exclusive."""
-    carries = label_filter(labels) if labels else None
-    lo = since.timestamp() if since else None
-    hi = until.timestamp() if until else None
+def _select(records: Iterator[MessageRecord], where: MessageFilter, seen_labels: set[str]) -> _Selection:
+    """Apply the filter in one pass over the manifest (every label read goes into ``seen_labels``)."""
     sel = _Selection()
-    for r in records:
-        if carries is not None and not carries(r.labels):
-            continue
-        if (lo is not None and r.internaldate < lo) or (hi is not None and r.internaldate >= hi):
-            continue
+    for r in where.apply(records, seen_labels):
         sel.by_blob.setdefault(r.blob_id, []).append(r)
         sel.labels.update(r.labels)
         sel.count += 1
@@ -190,11 +183,14 @@ def export(archive: Archive, snapshot: str, fmt: str, output: str | os.PathLike[
         raise UsageError(f"unknown export format {fmt!r}", hint="one of: " + ", ".join(FORMATS))
     progress = progress or NullProgress()
     out = Path(output)
-    info = archive.resolve(snapshot, account)
+    where = MessageFilter.of(labels, since, until, account)
+    info = archive.resolve(snapshot, where.account)
     snap = archive.load(info.id)
-    sel = _select(iter(snap), labels, since, until)
+    seen: set[str] = set()
+    sel = _select(iter(snap), where, seen)
     _check_output(fmt, out, overwrite)
-    result = ExportResult(format=fmt, output=out, snapshot=info, selected=sel.count)
+    result = ExportResult(format=fmt, output=out, snapshot=info, selected=sel.count,
+                          warnings=where.warnings(seen))
 
     problems: dict[str, str] = {}
     present = []

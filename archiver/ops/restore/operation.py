@@ -16,6 +16,7 @@ import os
 from collections.abc import Sequence
 
 from archiver.errors import ConnectionLost, Throttled, UsageError
+from archiver.filters import MessageFilter
 from archiver.imap import Credentials, Endpoint, RetryPolicy, Session, connect, parse_url
 from archiver.ops.restore.executor import RunContext
 from archiver.ops.restore.generic import run_generic
@@ -55,20 +56,21 @@ def restore(archive_path: str | os.PathLike[str], target_url: str, *, snapshot: 
         raise UsageError("--max-upload-per-day must be positive")
     if connections < 1:
         raise UsageError("--connections must be at least 1")
+    where = MessageFilter.of(labels, since, until)
     progress = progress or NullProgress()
     endpoint = parse_url(target_url, cacert=cacert, insecure=insecure)
     archive = Archive.open(archive_path)
     try:
-        return _run(archive, endpoint, credentials, snapshot=snapshot, labels=labels, since=since,
-                    until=until, dry_run=dry_run, policy=policy,
-                    max_upload_bytes_per_day=max_upload_bytes_per_day, default_folder=default_folder,
-                    retry=retry or RetryPolicy(), progress=progress, connections=connections)
+        return _run(archive, endpoint, credentials, snapshot=snapshot, where=where, dry_run=dry_run,
+                    policy=policy, max_upload_bytes_per_day=max_upload_bytes_per_day,
+                    default_folder=default_folder, retry=retry or RetryPolicy(), progress=progress,
+                    connections=connections)
     finally:
         archive.close()
 
 
 def _run(archive: Archive, endpoint: Endpoint, credentials: Credentials, *, snapshot: str,
-         labels: Sequence[str] | None, since: _dt.datetime | None, until: _dt.datetime | None, dry_run: bool,
+         where: MessageFilter, dry_run: bool,
          policy: str, max_upload_bytes_per_day: int | None, default_folder: str, retry: RetryPolicy,
          progress: Progress, connections: int) -> RestoreResult:
     """Connect once (failures raised as they are), then run; after a drop, reconnect and run again.
@@ -81,11 +83,12 @@ def _run(archive: Archive, endpoint: Endpoint, credentials: Credentials, *, snap
     """
     info = archive.resolve(snapshot)
     snap = archive.load(info.id)
-    records = select(snap, labels=labels, since=_secs(since), until=_secs(until))
+    seen: set[str] = set()
+    records = select(snap, where, seen if where.labels else None)
     journal = archive.journal(journal_name(f"{endpoint.user}@{endpoint.host}:{endpoint.port}"))
     hits, uploads, intents = read_journal(journal)
     result = RestoreResult(snapshot=info.id, target=endpoint.display(), dry_run=dry_run,
-                           selected=len(records))
+                           selected=len(records), warnings=where.warnings(seen))
     ctx = RunContext(archive=archive, snapshot=snap, journal=journal, journal_hits=hits, upload_log=uploads,
                      result=result, progress=progress, policy=policy, dry_run=dry_run,
                      max_upload_bytes_per_day=max_upload_bytes_per_day, default_folder=default_folder,
@@ -129,14 +132,6 @@ def _slow_down(text: str, retry: RetryPolicy, progress: Progress) -> None:
     """A command succeeded but the server says it is throttling (``OK ... [THROTTLED]``): pause a little."""
     progress.note(f"server is throttling ({text}); pausing {retry.throttle_pause:.1f} s")
     retry.sleep(retry.throttle_pause)
-
-
-def _secs(value: _dt.datetime | None) -> int | None:
-    if value is None:
-        return None
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=_dt.UTC)
-    return int(value.timestamp())
 
 
 __all__ = ["POLICIES", "PlannedAction", "RestoreProblem", "RestoreResult", "restore"]

@@ -16,7 +16,8 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from archiver.labels import LOCATION_LABELS, SystemLabel, label_filter
+from archiver.filters import MessageFilter
+from archiver.labels import LOCATION_LABELS, SystemLabel
 from archiver.mail import fold_ws
 from archiver.model import MessageRecord
 
@@ -109,18 +110,11 @@ class Plan:
 # -- selection and ordering -------------------------------------------------------------------------------
 
 
-def select(records: Iterable[MessageRecord], *, labels: Sequence[str] | None = None, since: int | None = None,
-           until: int | None = None) -> list[MessageRecord]:
-    """The records to restore, oldest INTERNALDATE first (so Gmail threads them as they came).
-
-    ``labels``: keep a message carrying any of them (``labels.label_matches``); ``since`` is
-    inclusive, ``until`` exclusive (unix seconds).
-    """
-    carries = label_filter(labels) if labels else None
-    out = [r for r in records
-           if (carries is None or carries(r.labels))
-           and (since is None or r.internaldate >= since)
-           and (until is None or r.internaldate < until)]
+def select(records: Iterable[MessageRecord], where: MessageFilter | None = None,
+           seen_labels: set[str] | None = None) -> list[MessageRecord]:
+    """The records ``where`` keeps, oldest INTERNALDATE first (so Gmail threads them as they came); every
+    label read is added to ``seen_labels`` when given."""
+    out = list((where or MessageFilter()).apply(records, seen_labels))
     out.sort(key=lambda r: (r.internaldate, r.key))
     return out
 
