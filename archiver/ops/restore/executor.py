@@ -13,6 +13,7 @@ from archiver.imap import Session
 from archiver.imap.records import AppendResult
 from archiver.model import MessageRecord
 from archiver.ops.restore.intent import Intent, closes, parse_intent
+from archiver.ops.restore.options import RestoreOptions
 from archiver.ops.restore.plan import CONFLICT, UPLOAD, Action, JournalHit, Plan
 from archiver.ops.restore.result import PlannedAction, RestoreProblem, RestoreResult
 from archiver.ops.restore.rewrite import rewrite_message_id
@@ -72,10 +73,7 @@ class RunContext:
     upload_log: list[tuple[float, int]]
     result: RestoreResult
     progress: Progress
-    policy: str = "rewrite-message-id"
-    dry_run: bool = False
-    max_upload_bytes_per_day: int | None = None
-    default_folder: str = "INBOX"
+    options: RestoreOptions = field(default_factory=RestoreOptions)
     existing_folders: set[str] = field(default_factory=set)
     finished: set[str] = field(default_factory=set)
     """Keys this run is through with (restored, present, failed, skipped): a re-plan leaves them out."""
@@ -93,6 +91,22 @@ class RunContext:
     lock: threading.RLock = field(default_factory=threading.RLock)
     """Held by upload streams while they touch this context (the journal, the result, the progress)."""
     _conflict_keys: set[str] = field(default_factory=set)
+
+    @property
+    def policy(self) -> str:
+        return self.options.policy
+
+    @property
+    def dry_run(self) -> bool:
+        return self.options.dry_run
+
+    @property
+    def max_upload_bytes_per_day(self) -> int | None:
+        return self.options.max_upload_bytes_per_day
+
+    @property
+    def default_folder(self) -> str:
+        return self.options.default_folder
 
     # -- outcomes --------------------------------------------------------------------------------------
     def done(self, key: str) -> None:
