@@ -14,6 +14,7 @@ from archiver.ops.restore.intent import Intent, intent_entry, reconcile
 from archiver.ops.restore.plan import FOLDER, JournalHit, TargetCopy, TargetIndex
 from archiver.store import Archive
 from archiver.store.fsutil import CRASH_ENV
+from archiver.store.journal_records import encode
 from tests.restore.helpers import BASE, Msg, build_archive, client, message
 from tests.restore.test_rerun import counts, tricky
 from tests.servers.dovecot import DovecotServer
@@ -58,8 +59,8 @@ def test_an_append_the_journal_never_confirmed_is_not_sent_again(tmp_path: Path,
             c.append("INBOX", data, flags=["\\Seen"])
     archive = Archive.open(tmp_path / "a")
     journal = archive.journal(f"restore-alice_127.0.0.1_{dovecot_sdbox.port}")
-    journal.append({"batch": [intent_entry(r, folder="INBOX", uidvalidity=uv, uidnext=nxt, sizes=(r.size,))
-                              for r in records[:2]]})
+    journal.append(encode([intent_entry(r, folder="INBOX", uidvalidity=uv, uidnext=nxt, sizes=(r.size,))
+                           for r in records[:2]]))
     archive.close()
     result = restore(tmp_path / "a", f"imap://alice@127.0.0.1:{dovecot_sdbox.port}", credentials=CRED)
     assert (result.already_present, result.relabelled, result.uploaded) == (2, 0, 2)   # 3, 4: no intent

@@ -12,6 +12,7 @@ from archiver.imap import Credentials
 from archiver.model import MessageRecord
 from archiver.ops.restore.survey import entry, read_journal
 from archiver.store import Archive
+from archiver.store.journal_records import encode
 from tests.restore.helpers import BASE, Msg, build_archive, client, message
 from tests.restore.test_gmail_emulator import USER, emu, url  # noqa: F401  (fixture)
 from tests.servers.dovecot import DovecotServer
@@ -82,9 +83,9 @@ def test_batched_journal_entries_are_read_back(tmp_path: Path) -> None:
     r = MessageRecord(key="h:x", blob_id="ab" * 32, size=10, internaldate=BASE, tz_minutes=0, flags=(),
                       labels=("INBOX",), thread_id="1", message_id=None)
     journal = archive.journal("restore-test")
-    journal.append({"batch": [entry("upload", r, nbytes=10, folder="INBOX", uidvalidity=7, uid=3),
-                              entry("copy", r, folder="Work", uidvalidity=8, uid=1)]})
-    journal.append(entry("upload", r, nbytes=5, gm=99))
+    journal.append(encode([entry("upload", r, nbytes=10, folder="INBOX", uidvalidity=7, uid=3),
+                           entry("copy", r, folder="Work", uidvalidity=8, uid=1)]))
+    journal.append(encode([entry("upload", r, nbytes=5, gm=99)]))
     hits, uploads, _ = read_journal(archive.journal("restore-test"))
     archive.close()
     assert [(h.folder, h.uidvalidity, h.uid, h.gm_msgid) for h in hits["h:x"]] == [

@@ -45,6 +45,7 @@ from archiver.ops.backup.scan import (
 )
 from archiver.progress import NullProgress, Progress
 from archiver.store import Archive, ArchiveWriter
+from archiver.store.journal_records import StoredBlob, encode
 from archiver.threads import ThreadIndex
 
 
@@ -366,14 +367,16 @@ class _Run:
                     e.blob_id = item.blob_id
                 self._live.stored(item.folder, entry)
             self.progress.advance(1, item.size)
-            durable = (item.folder, self._uidvalidity[item.folder], item.uid, item.blob_id, item.message_id,
-                       item.refs, entry.gm_msgid if entry is not None else None)
+            durable = StoredBlob(item.folder, self._uidvalidity[item.folder], item.uid, item.blob_id,
+                                 item.message_id, tuple(item.refs),
+                                 entry.gm_msgid if entry is not None else None)
             self._checkpointer.offer(item.size, durable, self._live.records)
 
     def _make_durable(self, items: Sequence[Durable]) -> None:
         """Checkpoint thread: seal the packs, then journal which messages the new blobs are."""
         self._writer.flush()
-        self.journal.append({"items": [list(i) for i in items]})
+        if items:
+            self.journal.append(encode(items))
 
     def _write_checkpoint(self, records: Sequence[MessageRecord]) -> None:
         """Checkpoint thread: commit what is known so far as a partial snapshot."""
