@@ -175,3 +175,37 @@ def test_no_import_cycles_in_the_store() -> None:
              for mod, imps in _modules() if mod.startswith("archiver.store.")}
     assert _cycles(graph) == []
     assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == [["a", "b", "c"]]  # the check can fail
+
+
+TESTS = PKG.parent / "tests"
+
+
+def _test_modules_imported(source: str, module: str) -> list[str]:
+    """The ``test_*`` modules that ``source`` (module ``module`` of tests/) imports, in any spelling: shared
+    code belongs in tests/helpers/ or in fixtures, so each test module runs, moves or goes on its own."""
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            names.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                parts = module.split(".")[: -node.level]
+                base = ".".join([*parts, node.module] if node.module else parts)
+            names.add(base)
+            names.update(f"{base}.{a.name}" for a in node.names)
+    return sorted(n for n in names if n.split(".")[-1].startswith("test_") and _is_module(n))
+
+
+def test_no_test_module_imports_another() -> None:
+    offenders = []
+    for path in sorted(TESTS.rglob("*.py")):
+        rel = path.relative_to(PKG.parent).with_suffix("")
+        mod = ".".join(rel.parts[:-1] if rel.name == "__init__" else rel.parts)
+        offenders += [f"{mod} imports {imp}" for imp in _test_modules_imported(path.read_text(), mod)]
+    assert offenders == []
+    planted = ("from tests.restore.test_gmail_emulator import emu\nfrom . import test_rerun\n"
+               "import tests.test_labels\n")
+    assert _test_modules_imported(planted, "tests.restore.test_x") == [
+        "tests.restore.test_gmail_emulator", "tests.restore.test_rerun", "tests.test_labels"]
+    assert _test_modules_imported("from tests.helpers.emulator import USER\n", "tests.x.test_y") == []

@@ -84,7 +84,7 @@ def test_partial_snapshots_during_a_run_are_readable(tmp_path: Path) -> None:
     from archiver import Credentials, backup
     from archiver.emulator import GmailEmulator
     from archiver.emulator.synth import generate
-    from tests.backup.conftest import PASSWORD, USER, emu_url
+    from tests.helpers.emulator import PASSWORD, USER, emu_url
 
     with GmailEmulator() as server:
         server.add_account(USER, password=PASSWORD)

@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from archiver import restore
 from archiver.imap import Credentials
 from archiver.model import MessageRecord
@@ -15,8 +17,7 @@ from archiver.ops.restore.plan import FOLDER, JournalHit, TargetCopy, TargetInde
 from archiver.store import Archive
 from archiver.store.fsutil import CRASH_ENV
 from archiver.store.journal_records import encode
-from tests.restore.helpers import BASE, Msg, build_archive, client, message
-from tests.restore.test_rerun import counts, tricky
+from tests.restore.helpers import BASE, Msg, build_archive, client, counts, message, tricky
 from tests.servers.dovecot import DovecotServer
 
 REPO = Path(__file__).resolve().parents[2]
@@ -69,6 +70,7 @@ def test_an_append_the_journal_never_confirmed_is_not_sent_again(tmp_path: Path,
     assert counts(dovecot_sdbox.port)["INBOX"] == 6
 
 
+@pytest.mark.slow
 def test_kill_9_at_every_durable_step_then_rerun(tmp_path: Path) -> None:
     """SIGKILL at each journal write of a restore (before/after intents, APPENDs, confirmations, COPYs):
     the next run completes the target exactly as one clean run does."""
