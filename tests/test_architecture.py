@@ -1,10 +1,10 @@
 """The layer rules of docs/contracts.md, checked on the import statements of every module of the package.
 
-Layers, bottom up: the *base* (errors, model, progress, labels, mail, threads) imports nothing else of the
-package; ``store`` and ``imap`` build on the base only and never on each other; the ``emulator`` imports
-nothing of the package; the operations (``archiver.ops.*``) use the layers below and never one another; the
-CLI uses the public API (``archiver``) and its own modules only.  ``archiver/__init__.py`` (the public API)
-and ``__main__`` may import anything.  Third-party libraries stay in their layer.
+Layers, bottom up: the *base* (errors, model, progress, labels, filters, mail, threads) imports nothing else
+of the package; ``store`` and ``imap`` build on the base only and never on each other; the ``emulator``
+imports nothing of the package; the operations (``archiver.ops.*``) use the layers below and never one
+another; the CLI uses the public API (``archiver``) and its own modules only. ``archiver/__init__.py`` (the
+public API) and ``__main__`` may import anything. Third-party libraries stay in their layer.
 """
 
 from __future__ import annotations

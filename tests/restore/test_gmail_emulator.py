@@ -73,6 +73,16 @@ def test_target_holding_part_of_the_mail(tmp_path: Path, emu: GmailEmulator) -> 
     assert len(emu.messages(USER)) == 7
 
 
+def test_unknown_label_is_a_warning_naming_the_labels(tmp_path: Path, emu: GmailEmulator) -> None:
+    """Regression: an unknown --label restored nothing without a word; the result now says so (``warnings``
+    in the --json document), and a known one given by its Takeout name still selects."""
+    build_archive(tmp_path / "a", MSGS)
+    dry = restore(tmp_path / "a", url(emu), credentials=CRED, labels=["Nope", "inbox"], dry_run=True)
+    assert dry.selected == 2 and len(dry.warnings) == 1 and dry.to_json()["warnings"] == dry.warnings
+    assert "'Nope'" in dry.warnings[0] and "Clients/2019/Q1" in dry.warnings[0]
+    assert restore(tmp_path / "a", url(emu), credentials=CRED, dry_run=True).warnings == []
+
+
 @pytest.mark.parametrize("policy", ["skip", "force"])
 def test_conflict_policies(tmp_path: Path, emu: GmailEmulator, policy: str) -> None:
     build_archive(tmp_path / "a", [MSGS[1]])
