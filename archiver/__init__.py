@@ -25,6 +25,7 @@ from archiver.errors import (
     UnsupportedVersion,
     UsageError,
 )
+from archiver.filters import MessageFilter
 from archiver.imap import AppendRefused, Credentials, credentials_from_env_or_command
 from archiver.labels import label_filter
 from archiver.model import FolderState, MessageRecord, SnapshotInfo
@@ -122,6 +123,7 @@ __all__ = [
     "IntegrityError",
     "Journal",
     "LabelState",
+    "MessageFilter",
     "MessageRecord",
     "NullProgress",
     "PartialFailure",

@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
+from archiver.emulator import EmulatorConfig, GmailEmulator
+from tests.helpers.emulator import PASSWORD, TOKEN, USER, WEB_PASSWORD
 from tests.servers import dovecot as _dovecot
 
 REPO = Path(__file__).resolve().parent.parent
-CORPUS = REPO.parent / "shared" / "corpus"
+CORPUS = next((d / "shared" / "corpus" for d in REPO.parents if (d / "shared" / "corpus").is_dir()),
+              REPO.parent / "shared" / "corpus")
+"""The shared corpus next to the repository (or next to a folder holding it, e.g. a git worktree)."""
 
 
 @pytest.fixture(autouse=True)
@@ -66,3 +70,37 @@ def corpus_dir() -> Path:
     if not (CORPUS / "manifest.tsv").exists():
         pytest.fail(f"corpus not found next to the repository ({CORPUS})")
     return CORPUS
+
+
+# -- the one Gmail emulator fixture ------------------------------------------------------------------------
+
+
+@pytest.fixture
+def emu_config() -> EmulatorConfig:
+    """The ``emu`` fixture's configuration; a test changes it with
+    ``@pytest.mark.parametrize("emu_config", [EmulatorConfig(locale="de")])``."""
+    return EmulatorConfig()
+
+
+@pytest.fixture
+def make_emu() -> Iterator[Callable[..., GmailEmulator]]:
+    """Factory: a started emulator with the standard account (``tests.helpers.emulator``: USER with PASSWORD,
+    TOKEN and WEB_PASSWORD), for a config or its fields; every one is stopped after the test."""
+    started: list[GmailEmulator] = []
+
+    def make(config: EmulatorConfig | None = None, **fields: object) -> GmailEmulator:
+        server = GmailEmulator(config if config is not None else EmulatorConfig(**fields))  # type: ignore[arg-type]
+        server.start()
+        started.append(server)
+        server.add_account(USER, password=PASSWORD, oauth_token=TOKEN, real_password=WEB_PASSWORD)
+        return server
+
+    yield make
+    for server in started:
+        server.stop()
+
+
+@pytest.fixture
+def emu(make_emu: Callable[..., GmailEmulator], emu_config: EmulatorConfig) -> GmailEmulator:
+    """A running Gmail emulator (``emu_config``) holding the standard account, empty."""
+    return make_emu(emu_config)

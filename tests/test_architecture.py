@@ -1,10 +1,10 @@
 """The layer rules of docs/contracts.md, checked on the import statements of every module of the package.
 
-Layers, bottom up: the *base* (errors, model, progress, labels, mail, threads) imports nothing else of the
-package; ``store`` and ``imap`` build on the base only and never on each other; the ``emulator`` imports
-nothing of the package; the operations (``archiver.ops.*``) use the layers below and never one another; the
-CLI uses the public API (``archiver``) and its own modules only.  ``archiver/__init__.py`` (the public API)
-and ``__main__`` may import anything.  Third-party libraries stay in their layer.
+Layers, bottom up: the *base* (errors, model, progress, labels, filters, mail, threads) imports nothing else
+of the package; ``store`` and ``imap`` build on the base only and never on each other; the ``emulator``
+imports nothing of the package; the operations (``archiver.ops.*``) use the layers below and never one
+another; the CLI uses the public API (``archiver``) and its own modules only. ``archiver/__init__.py`` (the
+public API) and ``__main__`` may import anything. Third-party libraries stay in their layer.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from pathlib import Path
 
 PKG = Path(__file__).resolve().parent.parent / "archiver"
 
-BASE = ("errors", "model", "progress", "labels", "mail", "threads")
+BASE = ("errors", "model", "progress", "labels", "filters", "mail", "threads")
 OPERATIONS = ("backup", "restore", "export", "verify", "retention", "query")
 THIRD_PARTY_HOME = {"msgpack": "store", "zstandard": "store", "imapclient": "imap", "imaplib": "imap",
                     "typer": "cli", "tqdm": "cli"}
@@ -150,3 +150,62 @@ def test_library_never_prints() -> None:
                     and node.func.value.id == "sys"):
                 offenders.append(f"{path.relative_to(PKG)}:{node.lineno} sys.exit")
     assert offenders == []
+
+
+def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Every import cycle of ``graph`` (module -> modules it imports), each once, smallest module first."""
+    found: set[tuple[str, ...]] = set()
+
+    def walk(start: str, node: str, path: list[str]) -> None:
+        for nxt in sorted(graph.get(node, ())):
+            if nxt == start:
+                found.add(tuple(path))
+            elif nxt not in path and nxt > start:
+                walk(start, nxt, [*path, nxt])
+
+    for mod in sorted(graph):
+        walk(mod, mod, [mod])
+    return [list(c) for c in sorted(found)]
+
+
+def test_no_import_cycles_in_the_store() -> None:
+    """The store's modules import one another one way (the writer gets a small core, not the Archive):
+    counted with the imports made only for type checking."""
+    graph = {mod: {i for i in imps if i.startswith("archiver.store.")}
+             for mod, imps in _modules() if mod.startswith("archiver.store.")}
+    assert _cycles(graph) == []
+    assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == [["a", "b", "c"]]  # the check can fail
+
+
+TESTS = PKG.parent / "tests"
+
+
+def _test_modules_imported(source: str, module: str) -> list[str]:
+    """The ``test_*`` modules that ``source`` (module ``module`` of tests/) imports, in any spelling: shared
+    code belongs in tests/helpers/ or in fixtures, so each test module runs, moves or goes on its own."""
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            names.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                parts = module.split(".")[: -node.level]
+                base = ".".join([*parts, node.module] if node.module else parts)
+            names.add(base)
+            names.update(f"{base}.{a.name}" for a in node.names)
+    return sorted(n for n in names if n.split(".")[-1].startswith("test_") and _is_module(n))
+
+
+def test_no_test_module_imports_another() -> None:
+    offenders = []
+    for path in sorted(TESTS.rglob("*.py")):
+        rel = path.relative_to(PKG.parent).with_suffix("")
+        mod = ".".join(rel.parts[:-1] if rel.name == "__init__" else rel.parts)
+        offenders += [f"{mod} imports {imp}" for imp in _test_modules_imported(path.read_text(), mod)]
+    assert offenders == []
+    planted = ("from tests.restore.test_gmail_emulator import emu\nfrom . import test_rerun\n"
+               "import tests.test_labels\n")
+    assert _test_modules_imported(planted, "tests.restore.test_x") == [
+        "tests.restore.test_gmail_emulator", "tests.restore.test_rerun", "tests.test_labels"]
+    assert _test_modules_imported("from tests.helpers.emulator import USER\n", "tests.x.test_y") == []

@@ -11,7 +11,14 @@ from typing import Annotated, Any, ParamSpec, TypeVar
 
 import typer
 
-from archiver import ArchiverError, Cancelled, Credentials, UsageError, credentials_from_env_or_command
+from archiver import (
+    ArchiverError,
+    Cancelled,
+    Credentials,
+    MessageFilter,
+    UsageError,
+    credentials_from_env_or_command,
+)
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -72,6 +79,27 @@ def parse_time(text: str | None, option: str) -> dt.datetime | None:
     except ValueError:
         raise UsageError(f"{option}: not a date: {text!r}", hint="use YYYY-MM-DD or an ISO time") from None
     return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+
+
+# -- the message filter option group (ls, export, restore) --------------------------------------------------
+LabelOption = Annotated[list[str] | None, typer.Option(
+    "--label", help="Only messages with this label (repeatable: any of them; Inbox also finds \\Inbox).")]
+SinceOption = Annotated[str | None, typer.Option(
+    "--since", help="Only messages dated at or after this (YYYY-MM-DD or ISO time; UTC unless given).")]
+UntilOption = Annotated[str | None, typer.Option(
+    "--until", help="Only messages dated before this (YYYY-MM-DD or ISO time; UTC unless given).")]
+
+
+def message_filter(label: list[str] | None, since: str | None, until: str | None,
+                   account: str | None = None) -> MessageFilter:
+    """The filter of ``--label``/``--since``/``--until`` (UsageError, exit 2, for a bad or inverted range)."""
+    return MessageFilter.of(label, parse_time(since, "--since"), parse_time(until, "--until"), account)
+
+
+def warn(warnings: list[str]) -> None:
+    """Each warning on stderr (a --json document carries them in its ``warnings`` key instead)."""
+    for w in warnings:
+        err(f"warning: {w}")
 
 
 # -- options shared by the commands that talk to a server (backup, restore) ---------------------------------

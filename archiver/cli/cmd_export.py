@@ -9,7 +9,17 @@ from typing import Annotated
 import typer
 
 from archiver import ExportResult, PartialFailure, UsageError, export, open_archive
-from archiver.cli._common import EXIT_CODES_HELP, emit_json, err, handle_errors, parse_time
+from archiver.cli._common import (
+    EXIT_CODES_HELP,
+    LabelOption,
+    SinceOption,
+    UntilOption,
+    emit_json,
+    err,
+    handle_errors,
+    message_filter,
+    warn,
+)
 from archiver.cli.cmd_snapshots import snapshot_json
 from archiver.cli.render import TqdmProgress
 
@@ -23,10 +33,9 @@ def register(app: typer.Typer) -> None:
         format: Annotated[str, typer.Option("--format", "-f", help="mbox, maildir or eml.")] = "mbox",
         output: Annotated[Path | None, typer.Option(
             "--output", "-o", help="File (mbox; - for standard output) or folder (maildir, eml).")] = None,
-        label: Annotated[list[str] | None, typer.Option(
-            help="Only messages with this label (repeatable; also by Takeout name, e.g. Inbox).")] = None,
-        since: Annotated[str | None, typer.Option(help="Only messages dated at or after this (ISO).")] = None,
-        until: Annotated[str | None, typer.Option(help="Only messages dated before this (ISO).")] = None,
+        label: LabelOption = None,
+        since: SinceOption = None,
+        until: UntilOption = None,
         extra_headers: Annotated[bool, typer.Option(
             "--extra-headers/--no-extra-headers",
             help="mbox: add X-Gmail-Labels and X-GM-THRID to each exported copy.")] = True,
@@ -43,7 +52,7 @@ def register(app: typer.Typer) -> None:
         creates are written (0600/0700), never a device, FIFO or socket and never through a symbolic link,
         even with --overwrite.  Damaged messages are skipped and listed (exit 3).  --json keys: format,
         output, snapshot, selected, messages, files, bytes, skipped (list of {key, message_id, blob_id,
-        reason}), shortened_folders ({label: folder}).
+        reason}), shortened_folders ({label: folder}), warnings.
         """
         if output is None:
             raise UsageError("--output is required", hint="e.g. -o mail.mbox, or -o - for standard output")
@@ -54,11 +63,11 @@ def register(app: typer.Typer) -> None:
         if to_stdout and json:
             raise UsageError("--json and -o - would both write to standard output",
                              hint="drop --json: with -o - the summary goes to standard error")
+        where = message_filter(label, since, until, account)
         view = open_archive(archive)
         result = export(view.archive, snapshot, format, sys.stdout.buffer if to_stdout else output,
-                        labels=label,
-                        since=parse_time(since, "--since"), until=parse_time(until, "--until"),
-                        extra_headers=extra_headers, overwrite=overwrite, account=account,
+                        labels=where.labels, since=where.since, until=where.until,
+                        extra_headers=extra_headers, overwrite=overwrite, account=where.account,
                         progress=TqdmProgress())
         skipped = [{"key": p.key, "message_id": p.message_id, "blob_id": p.blob_id, "reason": p.reason}
                    for p in result.skipped]
@@ -66,8 +75,10 @@ def register(app: typer.Typer) -> None:
             emit_json({"format": result.format, "output": str(result.output),
                        "snapshot": snapshot_json(result.snapshot), "selected": result.selected,
                        "messages": result.messages, "files": result.files, "bytes": result.bytes,
-                       "skipped": skipped, "shortened_folders": result.shortened_folders})
+                       "skipped": skipped, "shortened_folders": result.shortened_folders,
+                       "warnings": result.warnings})
         else:
+            warn(result.warnings)
             typer.echo(_summary(result), err=to_stdout)
             for long_label, folder in result.shortened_folders.items():
                 err(f"note: label {long_label!r} is too long for a folder name (255 bytes): its messages are "

@@ -7,8 +7,17 @@ from typing import Annotated, Any
 
 import typer
 
-from archiver import MessageRecord, Summary, label_filter, message_summaries, open_archive
-from archiver.cli._common import EXIT_CODES_HELP, emit_json, handle_errors
+from archiver import MessageRecord, Summary, message_summaries, open_archive
+from archiver.cli._common import (
+    EXIT_CODES_HELP,
+    LabelOption,
+    SinceOption,
+    UntilOption,
+    emit_json,
+    handle_errors,
+    message_filter,
+    warn,
+)
 from archiver.cli.cmd_snapshots import snapshot_json
 
 
@@ -27,26 +36,31 @@ def register(app: typer.Typer) -> None:
     def ls(
         archive: Annotated[Path, typer.Argument(help="The archive directory.")],
         snapshot: Annotated[str, typer.Argument(help="latest, an id prefix, or an ISO time.")] = "latest",
-        label: Annotated[list[str] | None, typer.Option(
-            help="Only messages with this label (repeatable; Inbox also finds \\Inbox).")] = None,
+        label: LabelOption = None,
+        since: SinceOption = None,
+        until: UntilOption = None,
         account: Annotated[str | None, typer.Option(help="Snapshot of this account (user@host).")] = None,
         json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
     ) -> None:
-        """List the messages of a snapshot: key, date, size, flags, labels, thread, Message-ID, from, subject.
+        """List the messages of a snapshot (or those matching --label/--since/--until): key, date, size,
+        flags, labels, thread, Message-ID, from, subject.
 
         Sender and subject come from the search index (cache/search.sqlite): the first ls or search of an
         archive reads every message once to build it.  --json keys: snapshot ({id, time, account, ...}),
-        messages (list of {key, labels, thread_id, flags, date, size, message_id, blob_id, from, subject}).
+        messages (list of {key, labels, thread_id, flags, date, size, message_id, blob_id, from, subject}),
+        warnings (e.g. a --label the snapshot does not have).
         """
-        view = open_archive(archive).snapshot(snapshot, account)
-        carries = label_filter(label) if label else None  # --label Inbox finds \Inbox too
-        messages = [m for m in view if carries is None or carries(m.labels)]
+        where = message_filter(label, since, until, account)
+        view = open_archive(archive).snapshot(snapshot, where.account)
+        messages = view.messages(where)
+        warnings = where.warnings(view.labels()) if where.labels else []
         about = message_summaries(archive, view.info.id, messages)
         none = Summary("", "")
         if json:
-            emit_json({"snapshot": snapshot_json(view.info),
+            emit_json({"snapshot": snapshot_json(view.info), "warnings": warnings,
                        "messages": [message_json(m, about.get(m.blob_id, none)) for m in messages]})
             return
+        warn(warnings)
         for m in messages:
             s = about.get(m.blob_id, none)
             typer.echo("\t".join([m.key, m.date.isoformat(), str(m.size), " ".join(m.flags) or "-",

@@ -14,21 +14,26 @@ from archiver.cli._common import (
     CaCert,
     Insecure,
     JsonFlag,
+    LabelOption,
     OAuth2TokenCommand,
     PasswordCommand,
     ShowProgress,
+    SinceOption,
+    UntilOption,
     credentials,
     emit_json,
     handle_errors,
-    parse_time,
+    message_filter,
+    warn,
 )
 from archiver.cli.render import TqdmProgress
 
 JSON_KEYS = (
     "JSON keys (--json): snapshot (id), target, dry_run, selected, uploaded, relabelled, untrashed, "
     "already_present, uploaded_bytes, conflicts, failed, altered (each a list of {key, message_id, reason}), "
-    "left (not attempted: daily budget), reconnects; with --dry-run also planned (list of {action, key, "
-    "message_id, detail}; action: upload, relabel, untrash, present, conflict, cannot)."
+    "left (not attempted: daily budget), reconnects, warnings (e.g. a --label the snapshot does not have); "
+    "with --dry-run also planned (list of {action, key, message_id, detail}; action: upload, relabel, "
+    "untrash, present, conflict, cannot)."
 )
 POLICY_HELP = (
     "Message-ID policy: Gmail silently drops an upload whose Message-ID it already holds, so a DIFFERENT "
@@ -84,12 +89,9 @@ def register(app: typer.Typer) -> None:
             metavar="[SNAPSHOT] TARGET_URL",
             help="Snapshot (latest, an id prefix, or a time; default latest), then the target: "
                  "imaps://user@imap.gmail.com, imap+starttls://user@host or imap://user@host:port.")],
-        label: Annotated[list[str] | None, typer.Option(
-            "--label", help="Only messages with this label (repeatable).")] = None,
-        since: Annotated[str | None, typer.Option(
-            help="Only INTERNALDATE >= this date (YYYY-MM-DD).")] = None,
-        until: Annotated[str | None, typer.Option(
-            help="Only INTERNALDATE < this date (YYYY-MM-DD).")] = None,
+        label: LabelOption = None,
+        since: SinceOption = None,
+        until: UntilOption = None,
         dry_run: Annotated[bool, typer.Option(
             "--dry-run", help="Survey the target and print the plan; change nothing.")] = False,
         policy: Annotated[str, typer.Option(
@@ -125,17 +127,18 @@ def register(app: typer.Typer) -> None:
         else:
             raise UsageError("expected [SNAPSHOT] TARGET_URL")
         budget = parse_size(max_upload_per_day) if max_upload_per_day is not None else None
-        since_at, until_at = parse_time(since, "--since"), parse_time(until, "--until")
+        chosen = message_filter(label, since, until)
         creds = credentials(password_command, oauth2_token_command)
         bar = TqdmProgress(enabled=progress)
-        result = restore(archive, target, snapshot=snapshot, labels=label or None, since=since_at,
-                         until=until_at, dry_run=dry_run, credentials=creds, policy=policy,
+        result = restore(archive, target, snapshot=snapshot, labels=chosen.labels, since=chosen.since,
+                         until=chosen.until, dry_run=dry_run, credentials=creds, policy=policy,
                          max_upload_bytes_per_day=budget, default_folder=default_folder,
                          cacert=cacert, insecure=insecure, progress=bar, connections=connections)
         bar.finish()
         if json:
             emit_json(result.to_json())
         else:
+            warn(result.warnings)
             _report(result)
         if not dry_run and not result.ok:
             if json:

@@ -13,6 +13,7 @@ from archiver.imap.endpoint import (
     is_loopback,
     parse_url,
 )
+from archiver.imap.options import ServerOptions
 from archiver.imap.records import AppendRefused, AppendResult, Folder, FolderStatus, MessageMeta
 from archiver.imap.retry import Reconnecting, RetryPolicy
 from archiver.imap.session import Session, connect
@@ -28,6 +29,7 @@ __all__ = [
     "MessageMeta",
     "Reconnecting",
     "RetryPolicy",
+    "ServerOptions",
     "Session",
     "connect",
     "credentials_from_env_or_command",

@@ -10,13 +10,8 @@ from typing import Any
 
 from archiver.imap import mutf7
 from archiver.imap.records import MessageMeta
+from archiver.labels import ROLE_ATTRIBUTES
 
-# SPECIAL-USE (RFC 6154, RFC 8457) roles, and the legacy XLIST names Gmail also sends
-_ROLES = {
-    "\\all": "\\All", "\\archive": "\\Archive", "\\drafts": "\\Drafts", "\\flagged": "\\Flagged",
-    "\\junk": "\\Junk", "\\sent": "\\Sent", "\\trash": "\\Trash", "\\important": "\\Important",
-    "\\allmail": "\\All", "\\spam": "\\Junk", "\\starred": "\\Flagged",
-}
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 _FLAG_RE = re.compile(r"^\\?[!#$&'+,\-./0-9:;<=>?@A-Z\[^_`a-z|}~]+$")
 _CODE_RE = re.compile(rb"\[([A-Z][A-Z0-9-]*)(?: ([^\]]*))?\]")
@@ -32,7 +27,7 @@ def text(value: object) -> str:
 def role_from_flags(flags: Iterable[str]) -> str | None:
     """The special-use role among LIST attributes (SPECIAL-USE or XLIST spelling), else None."""
     for flag in flags:
-        role = _ROLES.get(flag.lower())
+        role = ROLE_ATTRIBUTES.get(flag.lower())
         if role:
             return role
     return None

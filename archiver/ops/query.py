@@ -11,6 +11,7 @@ import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
+from archiver.filters import MessageFilter
 from archiver.model import MessageRecord, SnapshotInfo
 from archiver.store import Archive, Snapshot
 
@@ -72,9 +73,14 @@ class SnapshotView:
     def labels_of(self, message: MessageRecord | str) -> tuple[str, ...]:
         return self._record(message).labels
 
+    def messages(self, where: MessageFilter | None = None) -> list[MessageRecord]:
+        """The messages ``where`` keeps (all without one), by key: the filter of ls, export and restore."""
+        return list(self) if where is None else list(where.apply(self))
+
     def by_label(self, label: str) -> list[MessageRecord]:
-        """Messages carrying ``label`` (exact name, e.g. ``\\Inbox`` or ``Work/Projects``)."""
-        return [m for m in self if label in m.labels]
+        """Messages carrying ``label``, matched as ``ls --label`` matches (``labels.label_matches``): a system
+        label also by its Takeout name in any case (``Inbox`` finds ``\\Inbox``), user labels exactly."""
+        return self.messages(MessageFilter(labels=(label,)))
 
     def thread_of(self, message: MessageRecord | str) -> list[MessageRecord]:
         """Every message of the message's thread in this snapshot, oldest first."""

@@ -11,20 +11,43 @@ import datetime as dt
 import threading
 import urllib.parse
 from collections.abc import Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from archiver.errors import IntegrityError, UsageError
 from archiver.model import FolderState, MessageRecord, SnapshotInfo
 from archiver.store import codec, dictionary
+from archiver.store.dictionary import ROLE_BLOB, Codecs
 from archiver.store.fsutil import write_atomic, write_named
-from archiver.store.index import encode_segment
+from archiver.store.index import Index, encode_segment
+from archiver.store.layout import Layout
 from archiver.store.lock import FileLock, lock_account, lock_archive_shared
 from archiver.store.manifest import build_tree, sorted_records
 from archiver.store.pack import KIND_BLOB, KIND_PAGE, PackBuilder, PackEntry
-from archiver.store.snapshot import decode_snapshot, encode_snapshot
+from archiver.store.snapshot import SnapshotRecord, decode_snapshot, encode_snapshot
 
-if TYPE_CHECKING:
-    from archiver.store.archive import Archive
+
+class WriterCore(Protocol):
+    """What a writer needs of the archive it writes into, and no more (``Archive`` provides it): the paths,
+    the compressors, the in-memory index it adds packs to, and the snapshots of its account."""
+
+    @property
+    def layout(self) -> Layout: ...
+
+    @property
+    def codecs(self) -> Codecs: ...
+
+    @property
+    def index(self) -> Index: ...
+
+    def refresh(self) -> None: ...
+
+    def has_blob(self, blob_id: str) -> bool: ...
+
+    def current_dict_id(self, role: int = ROLE_BLOB, refresh: bool = False) -> str | None: ...
+
+    def snapshots(self, account: str | None = None) -> list[SnapshotInfo]: ...
+
+    def remember_snapshot(self, record: SnapshotRecord) -> SnapshotRecord: ...
 
 PACK_TARGET = 16 * 1024 * 1024
 
@@ -39,17 +62,17 @@ def _has_password(url: str) -> bool:
 class ArchiveWriter:
     """The one writer of one account; use as a context manager (``close`` flushes and unlocks)."""
 
-    def __init__(self, archive: Archive, account: str) -> None:
-        self.archive = archive
+    def __init__(self, core: WriterCore, account: str) -> None:
+        self.core = core
         self.account = account
-        layout = archive.layout
+        layout = core.layout
         self._archive_lock: FileLock = lock_archive_shared(layout.locks)
         try:
             self._account_lock: FileLock = lock_account(layout.locks, account)
         except BaseException:
             self._archive_lock.release()
             raise
-        archive.refresh()
+        core.refresh()
         self._lock = threading.Lock()
         self._done = threading.Condition(self._lock)
         self._seal_lock = threading.Lock()
@@ -59,9 +82,9 @@ class ArchiveWriter:
         self._unindexed: dict[str, list[PackEntry]] = {}
         self._buffer: list[tuple[str, bytes]] = []
         self._buffered = 0
-        self._dict_id = archive.current_dict_id()
+        self._dict_id = core.current_dict_id()
         self._closed = False
-        prior = archive.snapshots(account)
+        prior = core.snapshots(account)
         self._parent = prior[-1].id if prior else None
 
     # -- blobs ---------------------------------------------------------------------------------------
@@ -72,7 +95,7 @@ class ArchiveWriter:
         with self._lock:
             if blob_id in self._claimed:
                 return blob_id not in self._inflight
-        return self.archive.has_blob(blob_id)
+        return self.core.has_blob(blob_id)
 
     def put_blob(self, data: bytes) -> str:
         """Store ``data`` once; return its blob id (SHA-256 of the bytes).
@@ -85,7 +108,7 @@ class ArchiveWriter:
             self._check_open()
             while blob_id in self._inflight:
                 self._done.wait()
-            if blob_id in self._claimed or blob_id in self.archive.index.blobs:
+            if blob_id in self._claimed or blob_id in self.core.index.blobs:
                 return blob_id
             self._claimed.add(blob_id)
             if self._dict_id is None and self._buffered < dictionary.TRAIN_BYTES:
@@ -104,7 +127,7 @@ class ArchiveWriter:
             dict_id = self._dict_id
         if not drained:
             try:
-                frame = self.archive.codecs.compress(data, dict_id)  # outside the lock
+                frame = self.core.codecs.compress(data, dict_id)  # outside the lock
             except BaseException:
                 with self._lock:
                     self._claimed.discard(blob_id)
@@ -137,16 +160,16 @@ class ArchiveWriter:
 
     def _train(self, role: int, samples: list[bytes]) -> str | None:
         """Store a dictionary of ``role`` trained on ``samples`` unless one exists; return the one to use."""
-        if self.archive.current_dict_id(role, refresh=True) is None:
+        if self.core.current_dict_id(role, refresh=True) is None:
             trained = dictionary.train(samples, role)
             if trained is not None:
-                write_atomic(self.archive.layout.dicts / codec.sha256_hex(trained), trained,
-                             self.archive.layout.tmp)
-        return self.archive.current_dict_id(role, refresh=True)
+                write_atomic(self.core.layout.dicts / codec.sha256_hex(trained), trained,
+                             self.core.layout.tmp)
+        return self.core.current_dict_id(role, refresh=True)
 
     def _drain_buffer(self) -> None:
         for blob_id, data in self._buffer:
-            frame = self.archive.codecs.compress(data, self._dict_id)
+            frame = self.core.codecs.compress(data, self._dict_id)
             self._open.add(KIND_BLOB, blob_id, frame, len(data), self._dict_id)
         self._buffer = []
 
@@ -155,10 +178,10 @@ class ArchiveWriter:
         data = builder.finish()
         pack_id = codec.sha256_hex(data)
         with self._seal_lock:
-            write_named(self.archive.layout.packs, pack_id, data, self.archive.layout.tmp, fanout=True)
+            write_named(self.core.layout.packs, pack_id, data, self.core.layout.tmp, fanout=True)
             with self._lock:
                 self._unindexed[pack_id] = builder.entries
-                self.archive.index.add_pack(pack_id, builder.entries)
+                self.core.index.add_pack(pack_id, builder.entries)
 
     def _seal_open(self) -> None:
         with self._lock:
@@ -174,8 +197,8 @@ class ArchiveWriter:
         if packs:
             data = encode_segment(packs)
             name = codec.sha256_hex(data)
-            write_named(self.archive.layout.index, name, data, self.archive.layout.tmp)
-            self.archive.index.segments.add(name)
+            write_named(self.core.layout.index, name, data, self.core.layout.tmp)
+            self.core.index.segments.add(name)
 
     def flush(self) -> None:
         """Seal the open pack and write an index segment: every blob put so far is durable."""
@@ -202,14 +225,14 @@ class ArchiveWriter:
                                parent=self._parent, partial=partial, stats=dict(stats or {}),
                                folders=folders, root=root)
         snap_id = codec.sha256_hex(data)
-        write_named(self.archive.layout.snapshots, snap_id, data, self.archive.layout.tmp)
+        write_named(self.core.layout.snapshots, snap_id, data, self.core.layout.tmp)
         self._parent = snap_id
-        return self.archive.remember_snapshot(decode_snapshot(data, snap_id)).info
+        return self.core.remember_snapshot(decode_snapshot(data, snap_id)).info
 
     def _check_blobs(self, ordered: list[MessageRecord]) -> None:
         """IntegrityError unless every record's blob is in a sealed pack (a snapshot never references a
         blob that is not durable)."""
-        blobs = self.archive.index.blobs
+        blobs = self.core.index.blobs
         missing = [r for r in ordered if r.blob_id not in blobs]
         if missing:  # put by another thread after the pack was sealed: let it finish, seal again
             with self._lock:
@@ -224,14 +247,14 @@ class ArchiveWriter:
     def _write_pages(self, ordered: list[MessageRecord]) -> str | None:
         """Store the manifest pages the archive does not have yet (in page packs); return the root id."""
         pages = PackBuilder()
-        known = self.archive.index.pages
+        known = self.core.index.pages
         written: set[str] = set()
-        page_dict = self.archive.current_dict_id(dictionary.ROLE_PAGE)
+        page_dict = self.core.current_dict_id(dictionary.ROLE_PAGE)
         waiting: list[tuple[str, bytes]] | None = [] if page_dict is None else None
 
         def add(page_id: str, raw: bytes) -> None:
             nonlocal pages
-            pages.add(KIND_PAGE, page_id, self.archive.codecs.compress(raw, page_dict), len(raw), page_dict)
+            pages.add(KIND_PAGE, page_id, self.core.codecs.compress(raw, page_dict), len(raw), page_dict)
             if pages.size >= PACK_TARGET:
                 self._seal(pages)
                 pages = PackBuilder()

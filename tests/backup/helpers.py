@@ -12,6 +12,9 @@ from pathlib import Path
 from imapclient import IMAPClient
 
 from archiver import Archive, MessageRecord
+from archiver.emulator import GmailEmulator
+from archiver.imap.retry import RetryPolicy
+from tests.helpers.emulator import PASSWORD, USER
 from tests.servers.dovecot import DovecotServer
 
 
@@ -101,3 +104,38 @@ def dovecot_settled(dv: DovecotServer, user: str = "alice", deadline_s: float = 
             return
         assert time.monotonic() < stop, f"Dovecot sessions never ended: {sorted(missing)}"
         time.sleep(0.01)
+
+
+FAST_RETRY = RetryPolicy(max_attempts=4, base_delay=0.01, throttled_base=0.01, throttle_pause=0.0,
+                         jitter=0.0)
+
+
+def expected(server: GmailEmulator) -> dict[str, tuple[tuple[str, ...], str, bytes]]:
+    """key -> (labels, thread id, body) from the emulator's own state (Trash/Spam as labels)."""
+    out = {}
+    for m in server.messages(USER):
+        labels = set(m.labels) | ({"\\Trash"} if m.trashed else set()) | ({"\\Spam"} if m.spam else set())
+        out[f"gm:{m.gm_msgid}"] = (tuple(sorted(labels)), str(m.gm_thrid), m.data)
+    return out
+
+
+def served_bodies(server: GmailEmulator) -> dict[int, bytes]:
+    """X-GM-MSGID -> BODY.PEEK[] as served from All Mail, Trash and Spam (plain imapclient)."""
+    out: dict[int, bytes] = {}
+    with IMAPClient("127.0.0.1", port=server.port, ssl=False) as c:
+        c.login(USER, PASSWORD)
+        for role in ("all", "trash", "junk"):
+            c.select_folder(server.folder_name(role), readonly=True)
+            uids = c.search("ALL")
+            for item in c.fetch(uids, ["X-GM-MSGID", "BODY.PEEK[]"]).values() if uids else []:
+                out[item[b"X-GM-MSGID"]] = item[b"BODY[]"]
+    return out
+
+
+def check(archive: Archive, snapshot_id: str, want: dict[str, tuple[tuple[str, ...], str, bytes]]) -> None:
+    records = {r.key: r for r in archive.load(snapshot_id)}
+    assert set(records) == set(want)
+    for key, (labels, thread, body) in want.items():
+        r = records[key]
+        assert (r.labels, r.thread_id) == (labels, thread), key
+        assert archive.get_blob(r.blob_id) == body, key

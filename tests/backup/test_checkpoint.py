@@ -9,6 +9,7 @@ from pathlib import Path
 from archiver import Archive
 from archiver.model import MessageRecord
 from archiver.ops.backup.checkpoint import Checkpointer, CheckpointPolicy, Durable, read_journal
+from archiver.store.journal_records import StoredBlob, encode
 
 
 class Recorder:
@@ -27,7 +28,7 @@ class Recorder:
 
 
 def _item(uid: int) -> Durable:
-    return ("INBOX", 7, uid, f"{uid:064x}", None, (), None)
+    return StoredBlob("INBOX", 7, uid, f"{uid:064x}")
 
 
 def test_durable_every_interval() -> None:
@@ -66,12 +67,15 @@ def test_back_pressure_when_the_disk_is_slow() -> None:
 
 
 def test_read_journal(tmp_path: Path) -> None:
+    """Entries written the old way (unversioned map of positional arrays) and typed records both read."""
     journal = Archive.init(tmp_path / "a").journal("backup-test")
     gmail = ["[Gmail]/All Mail", 9, 4, "ab" * 32, "<m@x>", ["<r@x>"], 123]
-    journal.append({"items": [list(_item(1)), gmail]})
+    journal.append({"items": [["INBOX", 7, 1, f"{1:064x}", None, [], None], gmail]})  # before versions
+    journal.append(encode([_item(2), StoredBlob("INBOX", 7, 3, "cd" * 32, "<n@x>", ("<r@x>",), 124)]))
     by_uid, by_gm = read_journal(journal)
     assert by_uid[("INBOX", 7, 1)] == (f"{1:064x}", None, ())
-    assert by_gm == {123: ("ab" * 32, "<m@x>", ("<r@x>",))}
+    assert by_uid[("INBOX", 7, 2)] == (f"{2:064x}", None, ())
+    assert by_gm == {123: ("ab" * 32, "<m@x>", ("<r@x>",)), 124: ("cd" * 32, "<n@x>", ("<r@x>",))}
     assert read_journal([]) == ({}, {})
 
 
@@ -80,7 +84,7 @@ def test_partial_snapshots_during_a_run_are_readable(tmp_path: Path) -> None:
     from archiver import Credentials, backup
     from archiver.emulator import GmailEmulator
     from archiver.emulator.synth import generate
-    from tests.backup.conftest import PASSWORD, USER, emu_url
+    from tests.helpers.emulator import PASSWORD, USER, emu_url
 
     with GmailEmulator() as server:
         server.add_account(USER, password=PASSWORD)

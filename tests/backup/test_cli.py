@@ -11,7 +11,7 @@ from archiver import Archive
 from archiver.cli import app
 from archiver.emulator import GmailEmulator
 from archiver.emulator.synth import generate
-from tests.backup.conftest import PASSWORD, USER, emu_url
+from tests.helpers.emulator import PASSWORD, USER, emu_url
 
 runner = CliRunner()
 KEYS = {"snapshot", "account", "mode", "messages", "new", "changed", "deleted", "bytes_downloaded",

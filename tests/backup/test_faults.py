@@ -13,7 +13,8 @@ from archiver import Archive, Credentials, NullProgress, backup
 from archiver.cli import app
 from archiver.emulator import Fault, GmailEmulator
 from archiver.emulator.synth import generate
-from tests.backup.conftest import FAST_RETRY, PASSWORD, USER, emu_url
+from tests.backup.helpers import FAST_RETRY
+from tests.helpers.emulator import PASSWORD, USER, emu_url
 
 CREDS = Credentials(password=PASSWORD)
 

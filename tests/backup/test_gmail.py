@@ -5,47 +5,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from imapclient import IMAPClient
-
 from archiver import Archive, Credentials, backup
 from archiver.emulator import GmailEmulator
-from tests.backup.conftest import PASSWORD, USER, emu_url
-from tests.backup.helpers import corpus_messages, tree_bytes
+from tests.backup.helpers import check, corpus_messages, expected, served_bodies, tree_bytes
+from tests.helpers.emulator import PASSWORD, USER, emu_url
 
 CREDS = Credentials(password=PASSWORD)
 LABELS = [("\\Inbox",), ("\\Inbox", "Work"), ("Work", "Clients/2019"), (), ("\\Sent",),
           ("Réunions", "\\Starred", "\\Inbox"), ("a (b) [c] \"q\"",), ("\\Important", "Work", "Family")]
-
-
-def expected(server: GmailEmulator) -> dict[str, tuple[tuple[str, ...], str, bytes]]:
-    """key -> (labels, thread id, body) from the emulator's own state (Trash/Spam as labels)."""
-    out = {}
-    for m in server.messages(USER):
-        labels = set(m.labels) | ({"\\Trash"} if m.trashed else set()) | ({"\\Spam"} if m.spam else set())
-        out[f"gm:{m.gm_msgid}"] = (tuple(sorted(labels)), str(m.gm_thrid), m.data)
-    return out
-
-
-def served_bodies(server: GmailEmulator) -> dict[int, bytes]:
-    """X-GM-MSGID -> BODY.PEEK[] as served from All Mail, Trash and Spam (plain imapclient)."""
-    out: dict[int, bytes] = {}
-    with IMAPClient("127.0.0.1", port=server.port, ssl=False) as c:
-        c.login(USER, PASSWORD)
-        for role in ("all", "trash", "junk"):
-            c.select_folder(server.folder_name(role), readonly=True)
-            uids = c.search("ALL")
-            for item in c.fetch(uids, ["X-GM-MSGID", "BODY.PEEK[]"]).values() if uids else []:
-                out[item[b"X-GM-MSGID"]] = item[b"BODY[]"]
-    return out
-
-
-def check(archive: Archive, snapshot_id: str, want: dict[str, tuple[tuple[str, ...], str, bytes]]) -> None:
-    records = {r.key: r for r in archive.load(snapshot_id)}
-    assert set(records) == set(want)
-    for key, (labels, thread, body) in want.items():
-        r = records[key]
-        assert (r.labels, r.thread_id) == (labels, thread), key
-        assert archive.get_blob(r.blob_id) == body, key
 
 
 def test_gmail_backup_incremental_and_history(emu: GmailEmulator, corpus_dir: Path, tmp_path: Path) -> None:

@@ -14,13 +14,14 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from archiver import Archive, verify
 from archiver.emulator import GmailEmulator
 from archiver.emulator.synth import generate
 from archiver.errors import ArchiveNotFound
-from tests.backup.conftest import PASSWORD, USER, emu_url
-from tests.backup.helpers import dovecot_settled, server_view, sha
-from tests.backup.test_gmail import check, expected
+from tests.backup.helpers import check, dovecot_settled, expected, server_view, sha
+from tests.helpers.emulator import PASSWORD, USER, emu_url
 from tests.servers.dovecot import DovecotServer
 
 REPO = Path(__file__).resolve().parents[2]
@@ -79,6 +80,7 @@ def _check_archive(path: Path, snapshot_id: str, served: set[str]) -> Archive:
     return archive
 
 
+@pytest.mark.slow
 def test_kill_9_mid_download_then_resume_dovecot(dovecot: DovecotServer, tmp_path: Path) -> None:
     msgs = [m.raw for m in generate(N, seed=11, avg_size=30_000)]
     dovecot.write_maildir("alice", "INBOX", msgs[:2000])
@@ -99,6 +101,7 @@ def test_kill_9_mid_download_then_resume_dovecot(dovecot: DovecotServer, tmp_pat
     _check_archive(path, doc["snapshot"], {sha(body) for f in view.values() for body, _ in f.values()})
 
 
+@pytest.mark.slow
 def test_kill_9_mid_download_then_resume_gmail(emu: GmailEmulator, tmp_path: Path) -> None:
     synth = generate(N, seed=12, avg_size=10_000)
     for m in synth:

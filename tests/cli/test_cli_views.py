@@ -94,3 +94,31 @@ def test_export_verify_forget_prune(archive: Path, tmp_path: Path) -> None:
     assert text.exit_code == 13 and "affected message" in text.stderr
     code, doc = run("export", str(path), "-f", "eml", "-o", str(tmp_path / "eml"))
     assert code == 3 and doc["skipped"] and doc["messages"] == 25 - len(doc["skipped"])
+
+
+@pytest.mark.parametrize("command", ["ls", "export", "restore"])
+def test_inverted_since_until_is_a_usage_error(archive: Path, tmp_path: Path, command: str) -> None:
+    """Regression: ``--since`` after ``--until`` selected nothing and exited 0; now exit 2 before any work."""
+    extra = {"ls": [], "export": ["-o", str(tmp_path / "x.mbox")],
+             "restore": ["imap://alice@127.0.0.1:9"]}[command]
+    args = [command, str(archive), *extra, "--since", "2024-05-01", "--until", "2024-04-01"]
+    code, doc = run(*args)
+    assert code == 2 and doc["error"]["type"] == "UsageError" and "--since" in doc["error"]["message"]
+    plain = runner.invoke(app, args)
+    assert plain.exit_code == 2 and "not before --until" in plain.stderr
+    assert not (tmp_path / "x.mbox").exists()
+
+
+def test_unknown_label_warns_listing_the_labels(archive: Path, tmp_path: Path) -> None:
+    """Regression: an unknown ``--label`` selected nothing silently; now a warning names the labels that
+    exist (stderr, or ``warnings`` under --json), and the exit code is unchanged."""
+    code, doc = run("ls", str(archive), "--label", "Nope", "--label", "Moved")
+    assert code == 0 and len(doc["messages"]) == 3
+    assert len(doc["warnings"]) == 1 and "'Nope'" in doc["warnings"][0] and "Moved" in doc["warnings"][0]
+    plain = runner.invoke(app, ["ls", str(archive), "--label", "Nope"])
+    assert plain.exit_code == 0 and plain.stdout == ""
+    assert "warning: --label 'Nope' matches no label" in plain.stderr and "Moved" in plain.stderr
+    code, doc = run("export", str(archive), "--label", "nope", "-o", str(tmp_path / "x.mbox"))
+    assert code == 0 and doc["messages"] == 0 and "'nope'" in doc["warnings"][0]
+    code, doc = run("ls", str(archive), "--label", "Moved", "--since", "2020-01-01")
+    assert code == 0 and doc["warnings"] == [] and len(doc["messages"]) == 3

@@ -12,7 +12,7 @@ import pytest
 from imapclient import IMAPClient
 
 from archiver.emulator import GmailEmulator
-from tests.emulator.conftest import USER, Raw, msg
+from tests.helpers.emulator import PASSWORD, USER, Raw, msg
 
 ALL = "[Gmail]/All Mail"
 
@@ -69,7 +69,7 @@ def test_toobig(emu: GmailEmulator, raw: Raw) -> None:
                               b"https://support.google.com/mail/answer/6584#limit\r\n")
     assert raw.cmd("NOOP")[-1] == b"t2 OK Success\r\n"  # the session is still usable
     m = imaplib.IMAP4("127.0.0.1", emu.port)
-    m.login(USER, "abcdefghijklmnop")
+    m.login(USER, PASSWORD)
     with pytest.raises(imaplib.IMAP4.error, match="TOOBIG"):
         m.append("INBOX", "", None, b"x" * 35651585)
     m.logout()
@@ -123,7 +123,7 @@ def test_dedup_policies(make_emu: Callable[..., GmailEmulator]) -> None:
     old = emu.seed(USER, msg(1), labels=("\\Inbox",))
     other = emu.seed(USER, msg(2), labels=("Work",))
     c = IMAPClient("127.0.0.1", port=emu.port, ssl=False, timeout=10)
-    c.login(USER, "abcdefghijklmnop")
+    c.login(USER, PASSWORD)
     c.append("INBOX", msg(1, body="new"))  # same folder: the old copy is replaced (D7)
     c.append("INBOX", msg(2))  # elsewhere: merged as usual
     by_mid = {m.message_id: m for m in emu.messages(USER)}
@@ -133,7 +133,7 @@ def test_dedup_policies(make_emu: Callable[..., GmailEmulator]) -> None:
     emu2 = make_emu(dedup="keep_both")
     emu2.seed(USER, msg(1))
     c = IMAPClient("127.0.0.1", port=emu2.port, ssl=False, timeout=10)
-    c.login(USER, "abcdefghijklmnop")
+    c.login(USER, PASSWORD)
     c.append("INBOX", msg(1))
     assert len(emu2.messages(USER)) == 2
     c.logout()

@@ -15,7 +15,7 @@ from imapclient import IMAPClient
 from imapclient.exceptions import LoginError
 
 from archiver.emulator import EmulatorConfig, GmailEmulator
-from tests.emulator.conftest import PASSWORD, TOKEN, USER, Raw
+from tests.helpers.emulator import PASSWORD, TOKEN, USER, Raw
 
 PRE = ("IMAP4rev1 UNSELECT IDLE NAMESPACE QUOTA ID XLIST CHILDREN X-GM-EXT-1 XYZZY SASL-IR AUTH=XOAUTH2 "
        "AUTH=PLAIN AUTH=PLAIN-CLIENTTOKEN AUTH=OAUTHBEARER")

@@ -14,7 +14,7 @@ import pytest
 from imapclient import IMAPClient
 
 from archiver.emulator import GmailEmulator
-from tests.emulator.conftest import PASSWORD, USER, Raw
+from tests.helpers.emulator import PASSWORD, USER, Raw
 
 
 def _load(corpus_dir: Path) -> list[tuple[dict[str, str], bytes]]:

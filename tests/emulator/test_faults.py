@@ -11,7 +11,7 @@ import pytest
 from imapclient import IMAPClient
 
 from archiver.emulator import Fault, GmailEmulator
-from tests.emulator.conftest import PASSWORD, USER, Raw, msg
+from tests.helpers.emulator import PASSWORD, USER, Raw, msg
 
 ALL = "[Gmail]/All Mail"
 

@@ -10,7 +10,7 @@ from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientError
 
 from archiver.emulator import GmailEmulator
-from tests.emulator.conftest import PASSWORD, USER, Raw, msg
+from tests.helpers.emulator import PASSWORD, USER, Raw, msg
 
 
 def _listing(client: IMAPClient) -> dict[str, set[bytes]]:

@@ -9,7 +9,7 @@ import re
 from imapclient import IMAPClient
 
 from archiver.emulator import GmailEmulator
-from tests.emulator.conftest import PASSWORD, USER, Raw, msg
+from tests.helpers.emulator import PASSWORD, USER, Raw, msg
 
 ALL = "[Gmail]/All Mail"
 

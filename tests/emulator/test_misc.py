@@ -9,7 +9,7 @@ from imapclient import IMAPClient
 
 from archiver.emulator import GmailEmulator
 from archiver.emulator.synth import generate
-from tests.emulator.conftest import PASSWORD, USER, Raw, msg
+from tests.helpers.emulator import PASSWORD, USER, Raw, msg
 
 
 def test_idle_reports_new_mail_and_expunge(emu: GmailEmulator, client: IMAPClient) -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 from archiver.emulator import GmailEmulator
 from archiver.emulator.synth import generate
 from tests.conftest import require_tool
-from tests.emulator.conftest import PASSWORD, USER, Raw, msg
+from tests.helpers.emulator import PASSWORD, USER, Raw, msg
 
 
 def test_compress_deflate(emu: GmailEmulator, raw: Raw) -> None:

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from imapclient import IMAPClient
 
 from archiver.emulator import GmailEmulator
-from tests.emulator.conftest import PASSWORD, TOKEN, USER, Raw, msg
+from tests.helpers.emulator import PASSWORD, TOKEN, USER, Raw, msg
 
 
 def test_label_omission_and_quoting_switches(make_emu: Callable[..., GmailEmulator]) -> None:

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
-import itertools
 import json
 import mailbox
 import os
 import re
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -20,6 +18,7 @@ from archiver.ops.export.formats import folder_parts, labels_header_value, maild
 from archiver.ops.export.operation import export
 from archiver.store import Archive
 from tests.conftest import require_tool
+from tests.helpers.mbox import split_mboxrd
 from tests.query.builder import build, corpus_messages
 
 Built = tuple[Archive, list[MessageRecord], dict[str, bytes]]
@@ -53,17 +52,6 @@ def test_eml_is_byte_identical_with_an_index(corpus_archive: Built, tmp_path: Pa
         ino = (tmp_path / "eml" / f"{safe_name(r.key)}.eml").stat().st_ino
         assert first.setdefault(r.blob_id, ino) == ino
     assert len(first) < len(records)
-
-
-def split_mboxrd(data: bytes) -> Iterator[tuple[bytes, bytes]]:
-    """A plain mboxrd reader written for the test: (From line, message with one '>' removed per quote)."""
-    starts = [m.start() for m in re.finditer(rb"(?m)^From ", data)] + [len(data)]
-    assert starts[0] == 0
-    for a, b in itertools.pairwise(starts):
-        chunk = data[a:b]
-        line, _, body = chunk.partition(b"\n")
-        assert body.endswith(b"\n")
-        yield line, re.sub(rb"(?m)^>(>*From )", rb"\1", body[:-1])
 
 
 def test_mbox_byte_exact_without_extra_headers(corpus_archive: Built, tmp_path: Path) -> None:
@@ -126,6 +114,7 @@ def _notmuch(root: Path, tmp: Path) -> tuple[dict[str, str], list[str]]:
                                capture_output=True, text=True).stdout.splitlines()
 
 
+@pytest.mark.slow
 def test_maildir_folders_flags_links_and_notmuch(corpus_archive: Built, tmp_path: Path) -> None:
     require_tool("notmuch", "notmuch")
     archive, records, originals = corpus_archive

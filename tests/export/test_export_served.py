@@ -5,27 +5,18 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from imapclient import IMAPClient
 
 from archiver import Credentials, backup, export, open_archive
-from archiver.emulator import EmulatorConfig, GmailEmulator
+from archiver.emulator import GmailEmulator
 from archiver.ops.export.formats import labels_header_value
+from tests.helpers.emulator import PASSWORD, USER
 from tests.query.builder import corpus_messages
 
-USER, PASSWORD = "me@gmail.com", "app-password-16c"
 LABELS = [("\\Inbox",), ("\\Inbox", "Work"), ("Work", "Clients/2019"), (), ("\\Sent",),
           ("Réunions", "\\Starred"), ("\\Important", "Family")]
-
-
-@pytest.fixture
-def emu() -> Iterator[GmailEmulator]:
-    with GmailEmulator(EmulatorConfig()) as server:
-        server.add_account(USER, password=PASSWORD)
-        yield server
 
 
 def served(server: GmailEmulator) -> dict[int, bytes]:

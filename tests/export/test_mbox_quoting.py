@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from archiver.labels import takeout_name
 from archiver.model import MessageRecord
 from archiver.ops.export.formats import MboxWriter, envelope_sender, labels_header_value
-from tests.export.test_export import split_mboxrd
+from tests.helpers.mbox import split_mboxrd
 
 LINES = st.sampled_from([b"From ", b">From ", b">>From x", b"From: a@b", b"", b" From", b"x", b"\r", b">"])
 MESSAGES = st.lists(st.lists(LINES, max_size=6).map(lambda ls: b"\n".join(ls)), min_size=1, max_size=5)

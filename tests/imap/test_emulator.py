@@ -4,17 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Iterator
 
 import pytest
 
 from archiver.emulator import EmulatorConfig, Fault, GmailEmulator
 from archiver.errors import AuthError, ConnectionLost, Throttled
 from archiver.imap import AppendRefused, Credentials, Reconnecting, RetryPolicy, Session, connect, parse_url
+from tests.helpers.emulator import PASSWORD, TOKEN, USER, WEB_PASSWORD
 
-USER = "me@gmail.com"
-APP_PW = "abcd-efgh-ijkl-mnop"
-TOKEN = "ya29.secret-token-value"
 LABELS = ("\\Inbox", "Work & Play", "a (b) [c]", "Réunions/2019", "日本語", '"quoted"')
 
 
@@ -23,29 +20,21 @@ def _msg(i: int, size: int = 200) -> bytes:
             + b"b" * size + b"\r\n")
 
 
-@pytest.fixture
-def emu() -> Iterator[GmailEmulator]:
-    with GmailEmulator(EmulatorConfig()) as server:
-        server.add_account(USER, password=APP_PW, oauth_token=TOKEN, real_password="real-web-password")
-        yield server
-
-
 def _connect(emu: GmailEmulator, creds: Credentials | None = None) -> Session:
     endpoint = parse_url(f"imap://{USER.replace('@', '%40')}@127.0.0.1:{emu.port}")
-    return connect(endpoint, creds or Credentials(password=APP_PW), timeout=10)
+    return connect(endpoint, creds or Credentials(password=PASSWORD), timeout=10)
 
 
-def test_special_folders_by_attribute_in_any_locale() -> None:
-    with GmailEmulator(EmulatorConfig(locale="de")) as server:
-        server.add_account(USER, password=APP_PW)
-        with _connect(server) as session:
-            assert session.is_gmail and session.condstore
-            roles = {f.role: f.name for f in session.folders() if f.role}
-            assert roles["\\All"] == "[Gmail]/Alle Nachrichten"
-            assert roles["\\Trash"] == "[Gmail]/Papierkorb" and roles["\\Junk"] == "[Gmail]/Spam"
-            assert {"\\Sent", "\\Drafts", "\\Flagged", "\\Important"} <= set(roles)
-            parent = next(f for f in session.folders() if f.name == "[Gmail]")
-            assert not parent.selectable
+@pytest.mark.parametrize("emu_config", [EmulatorConfig(locale="de")])
+def test_special_folders_by_attribute_in_any_locale(emu: GmailEmulator) -> None:
+    with _connect(emu) as session:
+        assert session.is_gmail and session.condstore
+        roles = {f.role: f.name for f in session.folders() if f.role}
+        assert roles["\\All"] == "[Gmail]/Alle Nachrichten"
+        assert roles["\\Trash"] == "[Gmail]/Papierkorb" and roles["\\Junk"] == "[Gmail]/Spam"
+        assert {"\\Sent", "\\Drafts", "\\Flagged", "\\Important"} <= set(roles)
+        parent = next(f for f in session.folders() if f.name == "[Gmail]")
+        assert not parent.selectable
 
 
 def test_fetch_meta_gmail_items_and_labels(emu: GmailEmulator) -> None:
@@ -152,14 +141,14 @@ def test_throttled_ok_signals_and_overquota_raises(emu: GmailEmulator) -> None:
 def test_app_password_alert_and_xoauth2(emu: GmailEmulator, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
     with pytest.raises(AuthError) as info:
-        _connect(emu, Credentials(password="real-web-password"))
+        _connect(emu, Credentials(password=WEB_PASSWORD))
     assert "Application-specific password required" in str(info.value)
     assert info.value.hint is not None and "app password" in info.value.hint
     with _connect(emu, Credentials(oauth2_token=TOKEN)) as session:
         assert session.select("INBOX").exists == 0
     with pytest.raises(AuthError):
         _connect(emu, Credentials(oauth2_token="ya29.wrong-token-value"))
-    for secret in ("real-web-password", TOKEN, "ya29.wrong-token-value"):
+    for secret in (WEB_PASSWORD, TOKEN, "ya29.wrong-token-value"):
         assert secret not in caplog.text
     assert "AUTHENTICATE XOAUTH2 **REDACTED**" in caplog.text
 
@@ -174,13 +163,12 @@ def test_too_big_refused_before_sending_and_session_usable(emu: GmailEmulator) -
     assert emu.stats(USER)["bytes_received"] < 10_000  # the literal was never sent
 
 
-def test_connection_limit_is_throttled_not_auth_error() -> None:
-    with GmailEmulator(EmulatorConfig(max_connections=1)) as server:
-        server.add_account(USER, password=APP_PW)
-        with _connect(server):
-            with pytest.raises(Throttled, match="Too many simultaneous connections") as info:
-                _connect(server)
-            assert info.value.hint is not None and "--connections" in info.value.hint
+@pytest.mark.parametrize("emu_config", [EmulatorConfig(max_connections=1)])
+def test_connection_limit_is_throttled_not_auth_error(emu: GmailEmulator) -> None:
+    with _connect(emu):
+        with pytest.raises(Throttled, match="Too many simultaneous connections") as info:
+            _connect(emu)
+        assert info.value.hint is not None and "--connections" in info.value.hint
 
 
 def test_bye_on_append_is_connection_lost_with_the_server_words(emu: GmailEmulator) -> None:

@@ -73,6 +73,19 @@ def test_labels_and_threads(two: Setup) -> None:
         assert [m.internaldate for m in thread] == sorted(m.internaldate for m in thread)
 
 
+def test_by_label_matches_as_ls_label_does(two: Setup) -> None:
+    """Regression: ``by_label("Inbox")`` found 0 messages where ``ls --label Inbox`` found them; library and
+    the CLI now share one rule (``labels.label_filter``)."""
+    path, _, s2, _ = two
+    mailbox = open_archive(path).snapshot()
+    inbox = {r.key for r in s2 if "\\Inbox" in r.labels}
+    assert inbox
+    for spelling in ("Inbox", "inbox", "INBOX", "\\inbox"):
+        assert {m.key for m in mailbox.by_label(spelling)} == inbox, spelling
+    assert {m.key for m in mailbox.by_label("Drafts")} == {r.key for r in s2 if "\\Draft" in r.labels}
+    assert mailbox.by_label("work/projects") == []  # user labels match exactly
+
+
 def test_diff(two: Setup) -> None:
     path, s1, s2, _ = two
     view = open_archive(path)

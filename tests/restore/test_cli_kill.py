@@ -13,23 +13,24 @@ from collections.abc import Callable
 from pathlib import Path
 
 import imapclient
+import pytest
 
 from archiver.emulator import EmulatorConfig, GmailEmulator
-from tests.restore.helpers import BASE, Msg, build_archive, client, folder_contents, message
-from tests.restore.test_gmail_emulator import USER, emu, state, url  # noqa: F401  (fixture)
+from tests.helpers.emulator import PASSWORD, USER
+from tests.restore.helpers import BASE, Msg, build_archive, client, dovecot_state, message, state, url
 from tests.servers.dovecot import DovecotServer
 
 REPO = Path(__file__).resolve().parents[2]
-ENV = {**os.environ, "GMAIL_ARCHIVER_PASSWORD": "app-password-16c"}
+ENV = {**os.environ, "GMAIL_ARCHIVER_PASSWORD": PASSWORD}
 
 
-def cli(*args: str, password: str = "app-password-16c") -> subprocess.Popen[bytes]:
+def cli(*args: str, password: str = PASSWORD) -> subprocess.Popen[bytes]:
     env = {**ENV, "GMAIL_ARCHIVER_PASSWORD": password}
     return subprocess.Popen([sys.executable, "-m", "archiver", "restore", *args], cwd=REPO, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
 
-def test_json_and_exit_codes(tmp_path: Path, emu: GmailEmulator) -> None:  # noqa: F811
+def test_json_and_exit_codes(tmp_path: Path, emu: GmailEmulator) -> None:
     build_archive(tmp_path / "a", [Msg(message(1)), Msg(message(2, body="NUL \0 here"))])
     p = cli(str(tmp_path / "a"), url(emu), "--json")
     out, errs = p.communicate(timeout=60)
@@ -45,7 +46,8 @@ def test_json_and_exit_codes(tmp_path: Path, emu: GmailEmulator) -> None:  # noq
     assert b"present  gm:1001" in out and b"cannot   gm:1002" in out
 
 
-def test_kill_9_at_random_points_then_rerun(tmp_path: Path, emu: GmailEmulator) -> None:  # noqa: F811
+@pytest.mark.slow
+def test_kill_9_at_random_points_then_rerun(tmp_path: Path, emu: GmailEmulator) -> None:
     rng = random.Random(7)
     n = 400
     msgs = [Msg(message(i, mid=None if i % 5 == 0 else "auto", size=rng.randrange(200, 3000)),
@@ -59,19 +61,14 @@ def test_kill_9_at_random_points_then_rerun(tmp_path: Path, emu: GmailEmulator) 
     assert p.returncode == 0, errs
     assert json.loads(out)["uploaded"] == n - seen[-1]         # the re-run uploads only what was missing
     with GmailEmulator(EmulatorConfig()) as clean:
-        clean.add_account(USER, password="app-password-16c")
+        clean.add_account(USER, password=PASSWORD)
         p = cli(str(tmp_path / "a"), url(clean), "--json")
         assert p.communicate(timeout=120)[0] and p.returncode == 0
         assert state(emu) == state(clean)                      # no duplicate, same labels/flags/dates
     assert len(emu.messages(USER)) == n
 
 
-def dovecot_state(port: int) -> dict[str, list[object]]:
-    with client(port) as c:
-        names = sorted(n for _f, _d, n in c.list_folders())
-        return {n: [(d, f, t.timestamp()) for d, f, t in folder_contents(c, n)] for n in names}
-
-
+@pytest.mark.slow
 def test_kill_9_into_dovecot_then_rerun(tmp_path: Path, dovecot: DovecotServer) -> None:
     """The generic path (MULTIAPPEND batches, COPY into second folders) survives kill -9 the same way."""
     n = 1200

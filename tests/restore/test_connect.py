@@ -11,8 +11,7 @@ import pytest
 
 from archiver import ConnectionLost, restore
 from archiver.imap import Credentials, RetryPolicy
-from tests.restore.helpers import Msg, build_archive, message
-from tests.restore.test_gmail_emulator import Notes
+from tests.restore.helpers import Msg, Notes, build_archive, message
 from tests.servers.dovecot import free_port
 
 REPO = Path(__file__).resolve().parents[2]

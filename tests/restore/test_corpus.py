@@ -7,6 +7,8 @@ import hashlib
 from collections import Counter
 from pathlib import Path
 
+import pytest
+
 from archiver import backup, restore
 from archiver.emulator import EmulatorConfig, GmailEmulator
 from archiver.imap import Credentials
@@ -29,6 +31,7 @@ def corpus(corpus_dir: Path) -> list[tuple[list[str], bytes]]:
     return out
 
 
+@pytest.mark.slow
 def test_corpus_backup_then_restore(tmp_path: Path, corpus_dir: Path) -> None:
     messages = corpus(corpus_dir)
     with GmailEmulator(EmulatorConfig()) as emu:

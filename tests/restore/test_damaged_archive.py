@@ -2,28 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-
 from archiver import restore
-from archiver.emulator import EmulatorConfig, GmailEmulator
+from archiver.emulator import GmailEmulator
 from archiver.imap import Credentials
 from archiver.model import MessageRecord
 from archiver.store import Archive
 from archiver.store.pack import pack_path
+from tests.helpers.emulator import PASSWORD, USER
 from tests.restore.helpers import BASE, Msg, build_archive, message
 from tests.servers.dovecot import DovecotServer
-
-USER = "me@gmail.com"
-
-
-@pytest.fixture
-def emu() -> Iterator[GmailEmulator]:
-    with GmailEmulator(EmulatorConfig()) as e:
-        e.add_account(USER, password="app-password-16c")
-        yield e
 
 
 def damaged_archive(path: Path, gmail: bool) -> tuple[list[MessageRecord], MessageRecord]:
@@ -50,7 +39,7 @@ def check(result_failed: list[tuple[str, str]], uploaded: int, victim: MessageRe
 def test_gmail_restore_fails_only_the_damaged_message(tmp_path: Path, emu: GmailEmulator) -> None:
     _, victim = damaged_archive(tmp_path / "a", gmail=True)
     target = f"imap://{USER}@127.0.0.1:{emu.port}"
-    cred = Credentials(password="app-password-16c")
+    cred = Credentials(password=PASSWORD)
     dry = restore(tmp_path / "a", target, credentials=cred, dry_run=True)
     assert sorted((a.kind, a.key) for a in dry.planned if a.kind == "cannot") == [("cannot", victim.key)]
     result = restore(tmp_path / "a", target, credentials=cred)

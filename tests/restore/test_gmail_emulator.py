@@ -2,47 +2,17 @@
 
 from __future__ import annotations
 
-import datetime as dt
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from archiver import NullProgress, restore
+from archiver import restore
 from archiver.emulator import EmulatorConfig, Fault, GmailEmulator
 from archiver.imap import Credentials, RetryPolicy
-from tests.restore.helpers import BASE, Msg, build_archive, message
+from tests.helpers.emulator import PASSWORD, USER
+from tests.restore.helpers import BASE, Msg, Notes, build_archive, message, state, url
 
-USER = "me@gmail.com"
-CRED = Credentials(password="app-password-16c")
-
-
-@pytest.fixture
-def emu() -> Iterator[GmailEmulator]:
-    with GmailEmulator(EmulatorConfig()) as e:
-        e.add_account(USER, password="app-password-16c")
-        yield e
-
-
-def url(e: GmailEmulator) -> str:
-    return f"imap://{USER}@127.0.0.1:{e.port}"
-
-
-State = tuple[bytes, frozenset[str], frozenset[str], dt.datetime, dt.timedelta | None, bool, bool]
-
-
-def state(e: GmailEmulator) -> list[State]:
-    """Everything that matters of the target account, order-free (what two clean restores must share)."""
-    return sorted(((m.data, m.labels, m.flags, m.internaldate, m.internaldate.utcoffset(), m.trashed, m.spam)
-                   for m in e.messages(USER)), key=lambda t: t[0])
-
-
-class Notes(NullProgress):
-    def __init__(self) -> None:
-        self.notes: list[str] = []
-
-    def note(self, message: str) -> None:
-        self.notes.append(message)
+CRED = Credentials(password=PASSWORD)
 
 
 MSGS = [
@@ -103,6 +73,16 @@ def test_target_holding_part_of_the_mail(tmp_path: Path, emu: GmailEmulator) -> 
     assert len(emu.messages(USER)) == 7
 
 
+def test_unknown_label_is_a_warning_naming_the_labels(tmp_path: Path, emu: GmailEmulator) -> None:
+    """Regression: an unknown --label restored nothing without a word; the result now says so (``warnings``
+    in the --json document), and a known one given by its Takeout name still selects."""
+    build_archive(tmp_path / "a", MSGS)
+    dry = restore(tmp_path / "a", url(emu), credentials=CRED, labels=["Nope", "inbox"], dry_run=True)
+    assert dry.selected == 2 and len(dry.warnings) == 1 and dry.to_json()["warnings"] == dry.warnings
+    assert "'Nope'" in dry.warnings[0] and "Clients/2019/Q1" in dry.warnings[0]
+    assert restore(tmp_path / "a", url(emu), credentials=CRED, dry_run=True).warnings == []
+
+
 @pytest.mark.parametrize("policy", ["skip", "force"])
 def test_conflict_policies(tmp_path: Path, emu: GmailEmulator, policy: str) -> None:
     build_archive(tmp_path / "a", [MSGS[1]])
@@ -144,7 +124,7 @@ def test_faults_then_rerun_equals_one_clean_restore(tmp_path: Path, emu: GmailEm
     assert emu.faults.fired == armed                    # the re-run met no fault
     emu.delete_forever(USER, extra)
     with GmailEmulator(EmulatorConfig()) as clean:
-        clean.add_account(USER, password="app-password-16c")
+        clean.add_account(USER, password=PASSWORD)
         assert restore(tmp_path / "a", url(clean), credentials=CRED).uploaded == 6
         assert len({m.data for m in emu.messages(USER)}) == len(emu.messages(USER)) == 6   # each once
         assert state(emu) == state(clean)              # same bytes, labels, flags, INTERNALDATE (and zone)

@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from archiver import restore
 from archiver.imap import Credentials
 from archiver.model import MessageRecord
@@ -14,8 +16,8 @@ from archiver.ops.restore.intent import Intent, intent_entry, reconcile
 from archiver.ops.restore.plan import FOLDER, JournalHit, TargetCopy, TargetIndex
 from archiver.store import Archive
 from archiver.store.fsutil import CRASH_ENV
-from tests.restore.helpers import BASE, Msg, build_archive, client, message
-from tests.restore.test_rerun import counts, tricky
+from archiver.store.journal_records import encode
+from tests.restore.helpers import BASE, Msg, build_archive, client, counts, message, tricky
 from tests.servers.dovecot import DovecotServer
 
 REPO = Path(__file__).resolve().parents[2]
@@ -58,8 +60,8 @@ def test_an_append_the_journal_never_confirmed_is_not_sent_again(tmp_path: Path,
             c.append("INBOX", data, flags=["\\Seen"])
     archive = Archive.open(tmp_path / "a")
     journal = archive.journal(f"restore-alice_127.0.0.1_{dovecot_sdbox.port}")
-    journal.append({"batch": [intent_entry(r, folder="INBOX", uidvalidity=uv, uidnext=nxt, sizes=(r.size,))
-                              for r in records[:2]]})
+    journal.append(encode([intent_entry(r, folder="INBOX", uidvalidity=uv, uidnext=nxt, sizes=(r.size,))
+                           for r in records[:2]]))
     archive.close()
     result = restore(tmp_path / "a", f"imap://alice@127.0.0.1:{dovecot_sdbox.port}", credentials=CRED)
     assert (result.already_present, result.relabelled, result.uploaded) == (2, 0, 2)   # 3, 4: no intent
@@ -68,6 +70,7 @@ def test_an_append_the_journal_never_confirmed_is_not_sent_again(tmp_path: Path,
     assert counts(dovecot_sdbox.port)["INBOX"] == 6
 
 
+@pytest.mark.slow
 def test_kill_9_at_every_durable_step_then_rerun(tmp_path: Path) -> None:
     """SIGKILL at each journal write of a restore (before/after intents, APPENDs, confirmations, COPYs):
     the next run completes the target exactly as one clean run does."""

@@ -10,9 +10,7 @@ import pytest
 from archiver import restore
 from archiver.imap import Credentials
 from archiver.ops.restore.parallel import split, stream_of
-from tests.restore.helpers import BASE, Msg, build_archive, client, message
-from tests.restore.test_cli_kill import dovecot_state
-from tests.restore.test_rerun import SHARED
+from tests.restore.helpers import BASE, SHARED, Msg, build_archive, client, dovecot_state, message
 from tests.servers.dovecot import DovecotServer
 
 

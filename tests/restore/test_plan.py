@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import functools
 import hashlib
 
+from archiver.filters import MessageFilter
 from archiver.model import MessageRecord
 from archiver.ops.restore.plan import (
     ALL,
@@ -52,8 +55,9 @@ def test_select_filters_and_orders_oldest_first() -> None:
     b = rec("b", b"b", labels=("\\Inbox",), date=100)
     c = rec("c", b"c", labels=("Home",), date=200)
     assert [r.key for r in select([a, b, c])] == ["b", "c", "a"]
-    assert [r.key for r in select([a, b, c], labels=["work", "\\inbox"])] == ["b"]  # user labels: exact
-    assert [r.key for r in select([a, b, c], since=200, until=300)] == ["c"]
+    assert [r.key for r in select([a, b, c], MessageFilter(labels=("work", "\\inbox")))] == ["b"]  # exact
+    at = functools.partial(dt.datetime.fromtimestamp, tz=dt.UTC)
+    assert [r.key for r in select([a, b, c], MessageFilter(since=at(200), until=at(300)))] == ["c"]
 
 
 def test_empty_target_uploads_everything() -> None:

@@ -12,35 +12,10 @@ from archiver.imap import Credentials
 from archiver.model import MessageRecord
 from archiver.ops.restore.survey import entry, read_journal
 from archiver.store import Archive
-from tests.restore.helpers import BASE, Msg, build_archive, client, message
-from tests.restore.test_gmail_emulator import USER, emu, url  # noqa: F401  (fixture)
+from archiver.store.journal_records import encode
+from tests.helpers.emulator import PASSWORD, USER
+from tests.restore.helpers import BASE, build_archive, counts, tricky, url
 from tests.servers.dovecot import DovecotServer
-
-NUL_LF = b"\n---\ndiff --git a/foo b/foo\n\x00\x08Some strange test\x00\x08\x00\x08\n\x00\n"
-"""No Message-ID, bare LF, NUL bytes: Dovecot serves CRLF and 0x80 (54 bytes sent, 59 held)."""
-SHARED = "<QLHMAUTBMRLPSUHSWPVQEL@post.sk>"
-
-
-def tricky() -> list[Msg]:
-    """Messages like the ones a re-run used to upload again, oldest first."""
-    shared_a = message(2, mid=SHARED, body="first\nversion \0 with a NUL", crlf=False)
-    shared_b = message(3, mid=SHARED, body="second version")
-    twin = message(4, mid=None, body="identical twin\rbare CR", crlf=False)
-    return [Msg(NUL_LF, labels=("\\Inbox",), date=BASE + 1),
-            Msg(message(1, mid=None, crlf=False), labels=("\\Inbox", "Work"), date=BASE + 2),
-            Msg(shared_a, labels=("\\Inbox",), date=BASE + 3),
-            Msg(shared_b, labels=("\\Inbox", "Work"), date=BASE + 4),
-            Msg(twin, labels=("\\Inbox",), date=BASE + 5),
-            Msg(twin, labels=("\\Inbox", "Work"), date=BASE + 6),           # same blob, another key
-            Msg(message(5), labels=("Work",), date=BASE + 7),
-            Msg(message(5), labels=("Work",), date=BASE + 8),               # byte-identical, with an ID
-            Msg(b"", labels=("\\Inbox",), date=BASE + 9)]                   # refused: zero bytes
-
-
-def counts(port: int, user: str = "alice") -> dict[str, int]:
-    """Messages per folder of ``user``'s account."""
-    with client(port, user) as c:
-        return {n: int(c.folder_status(n, ["MESSAGES"])[b"MESSAGES"]) for _f, _d, n in c.list_folders()}
 
 
 def test_three_runs_into_dovecot_upload_once(tmp_path: Path, dovecot_sdbox: DovecotServer) -> None:
@@ -60,10 +35,10 @@ def test_three_runs_into_dovecot_upload_once(tmp_path: Path, dovecot_sdbox: Dove
         assert counts(dovecot_sdbox.port) == after
 
 
-def test_three_runs_into_gmail_upload_once(tmp_path: Path, emu: GmailEmulator) -> None:  # noqa: F811
+def test_three_runs_into_gmail_upload_once(tmp_path: Path, emu: GmailEmulator) -> None:
     msgs = [m for m in tricky() if b"\0" not in m.data and m.data]    # Gmail refuses NUL bytes
     build_archive(tmp_path / "a", msgs)
-    cred = Credentials(password="app-password-16c")
+    cred = Credentials(password=PASSWORD)
     first = restore(tmp_path / "a", url(emu), credentials=cred)
     held = len(emu.messages(USER))
     # the identical pair with a Message-ID is uploaded once (Gmail would drop the second), the pair without
@@ -82,9 +57,9 @@ def test_batched_journal_entries_are_read_back(tmp_path: Path) -> None:
     r = MessageRecord(key="h:x", blob_id="ab" * 32, size=10, internaldate=BASE, tz_minutes=0, flags=(),
                       labels=("INBOX",), thread_id="1", message_id=None)
     journal = archive.journal("restore-test")
-    journal.append({"batch": [entry("upload", r, nbytes=10, folder="INBOX", uidvalidity=7, uid=3),
-                              entry("copy", r, folder="Work", uidvalidity=8, uid=1)]})
-    journal.append(entry("upload", r, nbytes=5, gm=99))
+    journal.append(encode([entry("upload", r, nbytes=10, folder="INBOX", uidvalidity=7, uid=3),
+                           entry("copy", r, folder="Work", uidvalidity=8, uid=1)]))
+    journal.append(encode([entry("upload", r, nbytes=5, gm=99)]))
     hits, uploads, _ = read_journal(archive.journal("restore-test"))
     archive.close()
     assert [(h.folder, h.uidvalidity, h.uid, h.gm_msgid) for h in hits["h:x"]] == [

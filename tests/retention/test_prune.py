@@ -103,6 +103,7 @@ def test_prune_refuses_damage_and_a_running_writer(template: tuple[Path, set[str
 PRUNE = "import sys; from archiver import Archive, prune; prune(Archive.open(sys.argv[1]))"
 
 
+@pytest.mark.slow
 def test_prune_killed_at_every_step_leaves_a_verifiable_archive(template: tuple[Path, set[str], set[str]],
                                                                  tmp_path: Path) -> None:
     src, freed, kept = template

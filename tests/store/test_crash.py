@@ -92,6 +92,7 @@ def _check_latest(archive: Archive) -> int:
     return len(infos)
 
 
+@pytest.mark.slow
 def test_kill_at_every_step_then_reopen_and_resume(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     _small(monkeypatch)
     base = tmp_path / "base"

@@ -104,6 +104,7 @@ def _pick(fx: Fixture, root: Path, category: str, rng: random.Random) -> tuple[P
     return path, e.offset + rng.randrange(e.length), e
 
 
+@pytest.mark.slow
 def test_random_single_byte_flips(small: Fixture, tmp_path: Path) -> None:
     rng = random.Random(20241126)
     seen = dict.fromkeys(CATEGORIES, 0)

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from archiver.model import MessageRecord
+from archiver.store.journal_records import StoredBlob, decode_all
 
 
 @dataclass(frozen=True)
@@ -40,7 +41,7 @@ class CheckpointPolicy:
         return int(max(self.min_bytes, min(self.max_bytes, total * self.share)))
 
 
-Durable = tuple[str, int, int, str, str | None, tuple[str, ...], int | None]
+Durable = StoredBlob
 """(folder, UIDVALIDITY, UID, blob id, Message-ID, references, X-GM-MSGID) of one stored body."""
 
 
@@ -152,12 +153,11 @@ def read_journal(entries: Iterable[Mapping[str, object]]) -> tuple[dict[tuple[st
     """The bodies earlier (interrupted) runs journaled: by (folder, UIDVALIDITY, UID) and by X-GM-MSGID."""
     by_uid: dict[tuple[str, int, int], Found] = {}
     by_gm: dict[int, Found] = {}
-    for entry in entries:
-        items = entry.get("items", [])
-        for item in items if isinstance(items, (list, tuple)) else ():
-            folder, uidvalidity, uid, blob, mid, refs, gm = item
-            found = (blob, mid, tuple(refs))
-            by_uid[(folder, uidvalidity, uid)] = found
-            if gm is not None:
-                by_gm[gm] = found
+    records, _skipped = decode_all(entries)
+    for r in records:
+        if isinstance(r, StoredBlob):
+            found = (r.blob_id, r.message_id, r.refs)
+            by_uid[(r.folder, r.uidvalidity, r.uid)] = found
+            if r.gm_msgid is not None:
+                by_gm[r.gm_msgid] = found
     return by_uid, by_gm

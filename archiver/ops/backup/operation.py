@@ -22,7 +22,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from archiver.errors import ArchiverError, AuthError, RemoteError
-from archiver.imap import Credentials, Endpoint, MessageMeta, Session, connect, parse_url
+from archiver.imap import Credentials, MessageMeta, ServerOptions, Session
 from archiver.imap.retry import Reconnecting, RetryPolicy
 from archiver.model import MessageRecord
 from archiver.ops.backup.checkpoint import Checkpointer, CheckpointPolicy, Durable, Found, read_journal
@@ -45,6 +45,7 @@ from archiver.ops.backup.scan import (
 )
 from archiver.progress import NullProgress, Progress
 from archiver.store import Archive, ArchiveWriter
+from archiver.store.journal_records import StoredBlob, encode
 from archiver.threads import ThreadIndex
 
 
@@ -93,6 +94,18 @@ def _utcnow() -> _dt.datetime:
     return _dt.datetime.now(_dt.UTC)
 
 
+@dataclass(frozen=True, slots=True)
+class BackupOptions:
+    """What a backup run does beyond reaching the server (``ServerOptions``)."""
+
+    include_spam: bool = False
+    init: bool = False
+    """Create the archive when the path does not hold one."""
+    checkpoint: CheckpointPolicy = field(default_factory=CheckpointPolicy)
+    clock: Callable[[], _dt.datetime] = _utcnow
+    """The snapshot's time (tests pin it)."""
+
+
 def backup(archive_path: str | os.PathLike[str], source_url: str, *, credentials: Credentials,
            include_spam: bool = False, connections: int = 4, progress: Progress | None = None,
            clock: Callable[[], _dt.datetime] = _utcnow, init: bool = False, cacert: str | None = None,
@@ -105,15 +118,21 @@ def backup(archive_path: str | os.PathLike[str], source_url: str, *, credentials
     Raises AuthError, ArchiveNotFound, ArchiveLocked, or RemoteError when the server cannot be used at
     all; everything smaller ends up in ``BackupResult.problems``.
     """
-    endpoint = parse_url(source_url, cacert=cacert, insecure=insecure)
     policy = retry or RetryPolicy()
     if retries is not None:
         policy = dataclasses.replace(policy, max_attempts=max(1, retries))
-    archive = _open_archive(archive_path, init)
-    run = _Run(archive, endpoint, credentials, include_spam=include_spam, connections=connections,
-               progress=progress or NullProgress(), clock=clock, checkpoint=checkpoint or CheckpointPolicy(),
-               retry=policy)
-    return run.execute()
+    server = ServerOptions.from_url(source_url, credentials, cacert=cacert, insecure=insecure, retry=policy,
+                                    connections=connections)
+    options = BackupOptions(include_spam=include_spam, init=init,
+                            checkpoint=checkpoint or CheckpointPolicy(), clock=clock)
+    return run_backup(archive_path, server, options, progress)
+
+
+def run_backup(archive_path: str | os.PathLike[str], server: ServerOptions, options: BackupOptions,
+               progress: Progress | None = None) -> BackupResult:
+    """``backup`` with its options as objects (what the library's internals pass around)."""
+    archive = _open_archive(archive_path, options.init)
+    return _Run(archive, server, options, progress or NullProgress()).execute()
 
 
 def _open_archive(path: str | os.PathLike[str], init: bool) -> Archive:
@@ -126,19 +145,18 @@ def _open_archive(path: str | os.PathLike[str], init: bool) -> Archive:
 class _Run:
     """The state of one backup run."""
 
-    def __init__(self, archive: Archive, endpoint: Endpoint, credentials: Credentials, *,
-                 include_spam: bool, connections: int, progress: Progress, clock: Callable[[], _dt.datetime],
-                 checkpoint: CheckpointPolicy, retry: RetryPolicy) -> None:
+    def __init__(self, archive: Archive, server: ServerOptions, options: BackupOptions,
+                 progress: Progress) -> None:
         self.archive = archive
-        self.endpoint = endpoint
-        self.credentials = credentials
-        self.include_spam = include_spam
-        self.connections = max(1, connections)
+        self.server = server
+        self.endpoint = server.endpoint
+        self.include_spam = options.include_spam
+        self.connections = max(1, server.connections)
         self.progress = progress
-        self.clock = clock
-        self.checkpoint = checkpoint
-        self.retry = retry
-        self.account = endpoint.account
+        self.clock = options.clock
+        self.checkpoint = options.checkpoint
+        self.retry = server.retry
+        self.account = server.endpoint.account
         self.problems: list[BackupProblem] = []
         self.scans: list[FolderScan] = []
         self.refs: dict[str, tuple[str, ...]] = {}
@@ -150,7 +168,7 @@ class _Run:
         self._by_uid: dict[tuple[str, int, int], Found] = {}
 
     def connect(self) -> Session:
-        return connect(self.endpoint, self.credentials)
+        return self.server.connect()
 
     # -- the run ------------------------------------------------------------------------------------------
     def execute(self) -> BackupResult:
@@ -349,14 +367,16 @@ class _Run:
                     e.blob_id = item.blob_id
                 self._live.stored(item.folder, entry)
             self.progress.advance(1, item.size)
-            durable = (item.folder, self._uidvalidity[item.folder], item.uid, item.blob_id, item.message_id,
-                       item.refs, entry.gm_msgid if entry is not None else None)
+            durable = StoredBlob(item.folder, self._uidvalidity[item.folder], item.uid, item.blob_id,
+                                 item.message_id, tuple(item.refs),
+                                 entry.gm_msgid if entry is not None else None)
             self._checkpointer.offer(item.size, durable, self._live.records)
 
     def _make_durable(self, items: Sequence[Durable]) -> None:
         """Checkpoint thread: seal the packs, then journal which messages the new blobs are."""
         self._writer.flush()
-        self.journal.append({"items": [list(i) for i in items]})
+        if items:
+            self.journal.append(encode(items))
 
     def _write_checkpoint(self, records: Sequence[MessageRecord]) -> None:
         """Checkpoint thread: commit what is known so far as a partial snapshot."""

@@ -12,12 +12,11 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from archiver.labels import FOLDER_LABEL, Role
 from archiver.model import FolderState, MessageRecord
 from archiver.threads import ThreadIndex
 
-TRASH, JUNK, ALL = "\\Trash", "\\Junk", "\\All"
-ROLE_LABEL = {TRASH: "\\Trash", JUNK: "\\Spam"}
-"""Gmail: the label a message gets for sitting in a folder of that role (its X-GM-LABELS lack it)."""
+TRASH, JUNK, ALL = Role.TRASH, Role.JUNK, Role.ALL
 
 
 @dataclass(slots=True)
@@ -114,7 +113,7 @@ class PreviousState:
         rec = self.by_folder[folder][uid]
         labels = rec.labels
         if rec.gm_msgid is not None:
-            own = ROLE_LABEL.get(role or "")
+            own = FOLDER_LABEL.get(role or "")
             labels = tuple(lb for lb in labels if lb != own)
         return Entry(uid=uid, size=rec.size, internaldate=rec.internaldate, tz_minutes=rec.tz_minutes,
                      flags=rec.flags, message_id=rec.message_id, gm_msgid=rec.gm_msgid,
@@ -167,8 +166,8 @@ def assemble_gmail(folders: Mapping[str, tuple[str | None, Sequence[Entry]]]) ->
         flags: set[str] = set()
         for _name, role, e in seen:
             labels.update(e.gm_labels)
-            if role in ROLE_LABEL:
-                labels.add(ROLE_LABEL[role])
+            if role in FOLDER_LABEL:
+                labels.add(FOLDER_LABEL[role].value)
             flags.update(e.flags)
         assert first.blob_id is not None
         records.append(MessageRecord(

@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
-from archiver.labels import takeout_name
+from archiver.labels import is_inbox, takeout_name
 from archiver.model import MessageRecord
 from archiver.ops.export.output import (
     OutputTree,
@@ -83,7 +83,7 @@ def folder_parts(label: str, fit: bool = True) -> list[str]:
     """Relative Maildir folder of a label: ``[]`` (the root, which is INBOX) for ``\\Inbox`` and a generic
     server's ``INBOX``; otherwise the Takeout name split on ``/``, each part made safe (no ``.``-prefix,
     no empty part, never ``cur``, ``new`` or ``tmp``, which are the Maildir's own folders)."""
-    if label == "\\Inbox" or label.upper() == "INBOX":
+    if is_inbox(label):
         return []
     parts = []
     for part in takeout_name(label).split("/"):

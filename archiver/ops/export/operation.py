@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from archiver.errors import UsageError
-from archiver.labels import label_filter
+from archiver.filters import MessageFilter
 from archiver.model import MessageRecord, SnapshotInfo
 from archiver.ops.export.formats import EmlWriter, MaildirWriter, MboxWriter, Writer
 from archiver.ops.export.output import check_output
@@ -60,6 +60,8 @@ class ExportResult:
     shortened_folders: dict[str, str] = field(default_factory=dict)
     """Maildir: labels whose folder name exceeded 255 bytes -> the shortened folder (relative path)."""
     skipped: list[ExportProblem] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    """E.g. a ``--label`` the snapshot does not have (the export goes on; the exit code is unchanged)."""
 
     @property
     def complete(self) -> bool:
@@ -76,19 +78,10 @@ class _Selection:
     count: int = 0
 
 
-def _select(records: Iterator[MessageRecord], labels: Sequence[str] | None, since: _dt.datetime | None,
-            until: _dt.datetime | None) -> _Selection:
-    """Apply the filters in one pass over the manifest: labels, any of them, as stored (``\\Inbox``) or by
-    their Takeout name (``Inbox``); since inclusive, until exclusive."""
-    carries = label_filter(labels) if labels else None
-    lo = since.timestamp() if since else None
-    hi = until.timestamp() if until else None
+def _select(records: Iterator[MessageRecord], where: MessageFilter, seen_labels: set[str]) -> _Selection:
+    """Apply the filter in one pass over the manifest (every label read goes into ``seen_labels``)."""
     sel = _Selection()
-    for r in records:
-        if carries is not None and not carries(r.labels):
-            continue
-        if (lo is not None and r.internaldate < lo) or (hi is not None and r.internaldate >= hi):
-            continue
+    for r in where.apply(records, seen_labels):
         sel.by_blob.setdefault(r.blob_id, []).append(r)
         sel.labels.update(r.labels)
         sel.count += 1
@@ -190,12 +183,15 @@ def export(archive: Archive, snapshot: str, fmt: str, output: str | os.PathLike[
     else:
         stream, out = output, Path("-")
     progress = progress or NullProgress()
-    info = archive.resolve(snapshot, account)
+    where = MessageFilter.of(labels, since, until, account)
+    info = archive.resolve(snapshot, where.account)
     snap = archive.load(info.id)
-    sel = _select(iter(snap), labels, since, until)
+    seen: set[str] = set()
+    sel = _select(iter(snap), where, seen)
     if stream is None:
         check_output(fmt, out, overwrite)
-    result = ExportResult(format=fmt, output=out, snapshot=info, selected=sel.count)
+    result = ExportResult(format=fmt, output=out, snapshot=info, selected=sel.count,
+                          warnings=where.warnings(seen))
 
     problems: dict[str, str] = {}
     present = []

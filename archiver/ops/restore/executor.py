@@ -12,13 +12,15 @@ from archiver import mail
 from archiver.imap import Session
 from archiver.imap.records import AppendResult
 from archiver.model import MessageRecord
-from archiver.ops.restore.intent import Intent, closes, parse_intent
+from archiver.ops.restore.intent import Intent, closes
+from archiver.ops.restore.options import RestoreOptions
 from archiver.ops.restore.plan import CONFLICT, UPLOAD, Action, JournalHit, Plan
 from archiver.ops.restore.result import PlannedAction, RestoreProblem, RestoreResult
 from archiver.ops.restore.rewrite import rewrite_message_id
-from archiver.ops.restore.survey import uploaded_last_day
+from archiver.ops.restore.survey import hit_of, uploaded_last_day
 from archiver.progress import Progress
 from archiver.store import Archive, Journal, Snapshot
+from archiver.store.journal_records import Confirmation, encode
 
 T = TypeVar("T")
 
@@ -72,10 +74,7 @@ class RunContext:
     upload_log: list[tuple[float, int]]
     result: RestoreResult
     progress: Progress
-    policy: str = "rewrite-message-id"
-    dry_run: bool = False
-    max_upload_bytes_per_day: int | None = None
-    default_folder: str = "INBOX"
+    options: RestoreOptions = field(default_factory=RestoreOptions)
     existing_folders: set[str] = field(default_factory=set)
     finished: set[str] = field(default_factory=set)
     """Keys this run is through with (restored, present, failed, skipped): a re-plan leaves them out."""
@@ -93,6 +92,22 @@ class RunContext:
     lock: threading.RLock = field(default_factory=threading.RLock)
     """Held by upload streams while they touch this context (the journal, the result, the progress)."""
     _conflict_keys: set[str] = field(default_factory=set)
+
+    @property
+    def policy(self) -> str:
+        return self.options.policy
+
+    @property
+    def dry_run(self) -> bool:
+        return self.options.dry_run
+
+    @property
+    def max_upload_bytes_per_day(self) -> int | None:
+        return self.options.max_upload_bytes_per_day
+
+    @property
+    def default_folder(self) -> str:
+        return self.options.default_folder
 
     # -- outcomes --------------------------------------------------------------------------------------
     def done(self, key: str) -> None:
@@ -113,36 +128,28 @@ class RunContext:
     def alter(self, record: MessageRecord, reason: str) -> None:
         self.result.altered.append(RestoreProblem(record.key, record.message_id, reason))
 
-    def journal_append(self, e: dict[str, object]) -> None:
+    def journal_append(self, e: Confirmation) -> None:
         """Make one confirmed fact durable (and known to a re-plan after a reconnect)."""
-        self.journal.append(e)
+        self.journal.append(encode([e]))
         self._remember(e)
 
-    def journal_batch(self, entries: list[dict[str, object]]) -> None:
+    def journal_batch(self, entries: list[Confirmation]) -> None:
         """Several confirmed facts in one durable write (one fsync)."""
         if entries:
-            self.journal.append({"batch": entries})
+            self.journal.append(encode(entries))
             for e in entries:
                 self._remember(e)
 
-    def journal_intents(self, entries: list[dict[str, object]]) -> None:
+    def journal_intents(self, entries: list[Intent]) -> None:
         """Before APPENDs: their intents, durable in one write (``restore_intent``)."""
         if entries:
-            self.journal.append({"batch": entries})
-            for e in entries:
-                if (it := parse_intent(e)) is not None:
-                    self.intents[it.slot] = it
+            self.journal.append(encode(entries))
+            for it in entries:
+                self.intents[it.slot] = it
 
-    def _remember(self, e: dict[str, object]) -> None:
-        key, blob = e.get("key"), e.get("blob")
-        if not isinstance(key, str) or not isinstance(blob, str):
-            return
-        gm, folder, uv, uid = e.get("gm"), e.get("folder"), e.get("uidvalidity"), e.get("uid")
-        hit = JournalHit(key=key, blob_id=blob, gm_msgid=gm if isinstance(gm, int) else None,
-                         folder=folder if isinstance(folder, str) else None,
-                         uidvalidity=uv if isinstance(uv, int) else None,
-                         uid=uid if isinstance(uid, int) else None)
-        self.journal_hits.setdefault(key, []).append(hit)
+    def _remember(self, e: Confirmation) -> None:
+        hit = hit_of(e)
+        self.journal_hits.setdefault(hit.key, []).append(hit)
         if (slot := closes(hit)) is not None:
             self.intents.pop(slot, None)
 

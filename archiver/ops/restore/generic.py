@@ -32,6 +32,7 @@ from archiver.ops.restore.plan import (
 )
 from archiver.ops.restore.rewrite import generic_folders_for, served_form
 from archiver.ops.restore.survey import alternates, digests_of, entry, survey_folder
+from archiver.store.journal_records import Confirmation
 
 BATCH = 500
 
@@ -211,7 +212,7 @@ def _verify(session: Session, ctx: RunContext, folder: str, ups: Sequence[Upload
 def _confirm(session: Session, ctx: RunContext, folder: str, uidvalidity: int, ups: Sequence[Upload],
              sizes: dict[int, int]) -> list[tuple[Action, str, int]]:
     """Journal the uploads the server holds (size compared); fail the others; (action, folder, uid) each."""
-    entries: list[dict[str, object]] = []
+    entries: list[Confirmation] = []
     copied: list[tuple[Action, str, int]] = []
     taken: set[int] = set(sizes)
     for u in ups:

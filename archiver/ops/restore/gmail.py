@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from archiver.errors import CapabilityMissing
 from archiver.imap import Session
 from archiver.imap.records import AppendRefused, MessageMeta
+from archiver.labels import Role
 from archiver.model import MessageRecord
 from archiver.ops.restore.executor import RunContext, Upload, announced_appendlimit, cannot_reason, chunks
 from archiver.ops.restore.plan import (
@@ -44,11 +45,11 @@ def run_gmail(session: Session, ctx: RunContext, records: Sequence[MessageRecord
     ctx.rw_selected = None
     listed = session.folders()
     folders = {f.role: f.name for f in listed if f.role and f.selectable}
-    all_mail = folders.get("\\All")
+    all_mail = folders.get(Role.ALL)
     if all_mail is None:
         raise CapabilityMissing("the target shows no All Mail folder (\\All)",
                                 hint="enable 'Show in IMAP' for All Mail in Gmail's label settings")
-    places = {ALL: all_mail, TRASH: folders.get("\\Trash"), SPAM: folders.get("\\Junk")}
+    places = {ALL: all_mail, TRASH: folders.get(Role.TRASH), SPAM: folders.get(Role.JUNK)}
     ctx.existing_folders = {f.name for f in listed}
     copies: list[TargetCopy] = []
     for kind, name in places.items():

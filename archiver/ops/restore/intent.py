@@ -13,46 +13,19 @@ sent again (see ``reconcile``).
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 
 from archiver.model import MessageRecord
 from archiver.ops.restore.plan import JournalHit, TargetIndex, mid_key, ref
+from archiver.store.journal_records import UploadIntent
 
-JOURNAL_VERSION = 1
-
-
-@dataclass(frozen=True, slots=True)
-class Intent:
-    """An APPEND of archived message ``key`` into ``folder`` was about to be sent."""
-
-    key: str
-    blob_id: str
-    folder: str
-    uidvalidity: int
-    uidnext: int
-    sizes: tuple[int, ...]
-
-    @property
-    def slot(self) -> tuple[str, str, int]:
-        """What a confirmation must name to close this intent: (key, folder, UIDVALIDITY)."""
-        return (self.key, self.folder, self.uidvalidity)
+Intent = UploadIntent
+"""An APPEND of archived message ``key`` into ``folder`` was about to be sent (``store.journal_records``)."""
 
 
 def intent_entry(record: MessageRecord, *, folder: str, uidvalidity: int, uidnext: int,
-                 sizes: Sequence[int]) -> dict[str, object]:
-    """The journal entry of one intent (``op`` ``intent``; never read as a confirmation)."""
-    return {"v": JOURNAL_VERSION, "op": "intent", "key": record.key, "blob": record.blob_id,
-            "folder": folder, "uidvalidity": uidvalidity, "uidnext": uidnext,
-            "sizes": sorted(set(sizes))}
-
-
-def parse_intent(e: Mapping[str, object]) -> Intent | None:
-    key, blob, folder = e.get("key"), e.get("blob"), e.get("folder")
-    uv, nxt, sizes = e.get("uidvalidity"), e.get("uidnext"), e.get("sizes")
-    if not (isinstance(key, str) and isinstance(blob, str) and isinstance(folder, str)
-            and isinstance(uv, int) and isinstance(nxt, int) and isinstance(sizes, list | tuple)):
-        return None
-    return Intent(key, blob, folder, uv, nxt, tuple(s for s in sizes if isinstance(s, int)))
+                 sizes: Sequence[int]) -> UploadIntent:
+    """The journal record of one intent (never read as a confirmation)."""
+    return UploadIntent(record.key, record.blob_id, folder, uidvalidity, uidnext, tuple(sorted(set(sizes))))
 
 
 def closes(hit: JournalHit) -> tuple[str, str, int] | None:

@@ -16,17 +16,18 @@ import os
 from collections.abc import Sequence
 
 from archiver.errors import ConnectionLost, Throttled, UsageError
-from archiver.imap import Credentials, Endpoint, RetryPolicy, Session, connect, parse_url
+from archiver.filters import MessageFilter
+from archiver.imap import Credentials, RetryPolicy, ServerOptions, Session
 from archiver.ops.restore.executor import RunContext
 from archiver.ops.restore.generic import run_generic
 from archiver.ops.restore.gmail import run_gmail
+from archiver.ops.restore.options import POLICIES, RestoreOptions
 from archiver.ops.restore.plan import select
 from archiver.ops.restore.result import PlannedAction, RestoreProblem, RestoreResult
 from archiver.ops.restore.survey import journal_name, read_journal
 from archiver.progress import NullProgress, Progress
 from archiver.store import Archive
 
-POLICIES = ("rewrite-message-id", "skip", "force")
 DEFAULT_CONNECTIONS = 4
 """Upload connections to a non-Gmail target (Dovecot runs one process per connection)."""
 
@@ -49,28 +50,28 @@ def restore(archive_path: str | os.PathLike[str], target_url: str, *, snapshot: 
     confirmed nothing).  Raises UsageError, ArchiveNotFound,
     AuthError, ConnectionLost/Throttled (after retries without progress).
     """
-    if policy not in POLICIES:
-        raise UsageError(f"unknown policy {policy!r}; choose one of {', '.join(POLICIES)}")
-    if max_upload_bytes_per_day is not None and max_upload_bytes_per_day <= 0:
-        raise UsageError("--max-upload-per-day must be positive")
+    options = RestoreOptions(snapshot=snapshot, where=MessageFilter.of(labels, since, until), dry_run=dry_run,
+                             policy=policy, max_upload_bytes_per_day=max_upload_bytes_per_day,
+                             default_folder=default_folder)
     if connections < 1:
         raise UsageError("--connections must be at least 1")
-    progress = progress or NullProgress()
-    endpoint = parse_url(target_url, cacert=cacert, insecure=insecure)
+    server = ServerOptions.from_url(target_url, credentials, cacert=cacert, insecure=insecure, retry=retry,
+                                    connections=connections)
+    return run_restore(archive_path, server, options, progress)
+
+
+def run_restore(archive_path: str | os.PathLike[str], server: ServerOptions, options: RestoreOptions,
+                progress: Progress | None = None) -> RestoreResult:
+    """``restore`` with its options as objects (what the library's internals pass around)."""
     archive = Archive.open(archive_path)
     try:
-        return _run(archive, endpoint, credentials, snapshot=snapshot, labels=labels, since=since,
-                    until=until, dry_run=dry_run, policy=policy,
-                    max_upload_bytes_per_day=max_upload_bytes_per_day, default_folder=default_folder,
-                    retry=retry or RetryPolicy(), progress=progress, connections=connections)
+        return _run(archive, server, options, progress or NullProgress())
     finally:
         archive.close()
 
 
-def _run(archive: Archive, endpoint: Endpoint, credentials: Credentials, *, snapshot: str,
-         labels: Sequence[str] | None, since: _dt.datetime | None, until: _dt.datetime | None, dry_run: bool,
-         policy: str, max_upload_bytes_per_day: int | None, default_folder: str, retry: RetryPolicy,
-         progress: Progress, connections: int) -> RestoreResult:
+def _run(archive: Archive, server: ServerOptions, options: RestoreOptions,
+         progress: Progress) -> RestoreResult:
     """Connect once (failures raised as they are), then run; after a drop, reconnect and run again.
 
     Not ``imap.retry.Reconnecting``: its ``run`` counts every retry of one operation against
@@ -79,25 +80,26 @@ def _run(archive: Archive, endpoint: Endpoint, credentials: Credentials, *, snap
     (``fruitless`` resets on progress), and whose every attempt re-surveys the target rather than repeating
     one command on a re-selected folder.
     """
-    info = archive.resolve(snapshot)
+    endpoint, retry, dry_run, where = server.endpoint, server.retry, options.dry_run, options.where
+    info = archive.resolve(options.snapshot)
     snap = archive.load(info.id)
-    records = select(snap, labels=labels, since=_secs(since), until=_secs(until))
+    seen: set[str] = set()
+    records = select(snap, where, seen if where.labels else None)
     journal = archive.journal(journal_name(f"{endpoint.user}@{endpoint.host}:{endpoint.port}"))
     hits, uploads, intents = read_journal(journal)
     result = RestoreResult(snapshot=info.id, target=endpoint.display(), dry_run=dry_run,
-                           selected=len(records))
+                           selected=len(records), warnings=where.warnings(seen))
     ctx = RunContext(archive=archive, snapshot=snap, journal=journal, journal_hits=hits, upload_log=uploads,
-                     result=result, progress=progress, policy=policy, dry_run=dry_run,
-                     max_upload_bytes_per_day=max_upload_bytes_per_day, default_folder=default_folder,
-                     intents={it.slot: it for it in intents}, connections=connections,
-                     open_session=lambda: _extra(endpoint, credentials, retry, progress))
-    session: Session | None = connect(endpoint, credentials)  # the first connection: errors go to the user
+                     result=result, progress=progress, options=options,
+                     intents={it.slot: it for it in intents}, connections=server.connections,
+                     open_session=lambda: _extra(server, progress))
+    session: Session | None = server.connect()  # the first connection: errors go to the user
     fruitless = 0
     while True:
         mark = len(ctx.finished)
         try:
             if session is None:
-                session = connect(endpoint, credentials)
+                session = server.connect()
             session.on_throttle = lambda text: _slow_down(text, retry, progress)
             try:
                 todo = [r for r in records if r.key not in ctx.finished]
@@ -118,10 +120,10 @@ def _run(archive: Archive, endpoint: Endpoint, credentials: Credentials, *, snap
             retry.sleep(delay)
 
 
-def _extra(endpoint: Endpoint, credentials: Credentials, retry: RetryPolicy, progress: Progress) -> Session:
+def _extra(server: ServerOptions, progress: Progress) -> Session:
     """One more connection for a parallel upload stream (throttling slows it down like the first)."""
-    session = connect(endpoint, credentials)
-    session.on_throttle = lambda text: _slow_down(text, retry, progress)
+    session = server.connect()
+    session.on_throttle = lambda text: _slow_down(text, server.retry, progress)
     return session
 
 
@@ -129,14 +131,6 @@ def _slow_down(text: str, retry: RetryPolicy, progress: Progress) -> None:
     """A command succeeded but the server says it is throttling (``OK ... [THROTTLED]``): pause a little."""
     progress.note(f"server is throttling ({text}); pausing {retry.throttle_pause:.1f} s")
     retry.sleep(retry.throttle_pause)
-
-
-def _secs(value: _dt.datetime | None) -> int | None:
-    if value is None:
-        return None
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=_dt.UTC)
-    return int(value.timestamp())
 
 
 __all__ = ["POLICIES", "PlannedAction", "RestoreProblem", "RestoreResult", "restore"]

@@ -16,7 +16,8 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from archiver.labels import label_filter
+from archiver.filters import MessageFilter
+from archiver.labels import LOCATION_LABELS, SystemLabel
 from archiver.mail import fold_ws
 from archiver.model import MessageRecord
 
@@ -25,7 +26,6 @@ from archiver.model import MessageRecord
 ALL, TRASH, SPAM, FOLDER = "all", "trash", "spam", "folder"
 """Kinds of target location: Gmail's All Mail / Trash / Spam, or an ordinary folder of a generic server."""
 
-GMAIL_SYSTEM_LABELS = frozenset({"\\Inbox", "\\Starred", "\\Important", "\\Sent", "\\Draft"})
 NEVER_RESTORED_FLAGS = frozenset({"\\Deleted", "\\Recent"})
 
 
@@ -110,18 +110,11 @@ class Plan:
 # -- selection and ordering -------------------------------------------------------------------------------
 
 
-def select(records: Iterable[MessageRecord], *, labels: Sequence[str] | None = None, since: int | None = None,
-           until: int | None = None) -> list[MessageRecord]:
-    """The records to restore, oldest INTERNALDATE first (so Gmail threads them as they came).
-
-    ``labels``: keep a message carrying any of them (``labels.label_matches``); ``since`` is
-    inclusive, ``until`` exclusive (unix seconds).
-    """
-    carries = label_filter(labels) if labels else None
-    out = [r for r in records
-           if (carries is None or carries(r.labels))
-           and (since is None or r.internaldate >= since)
-           and (until is None or r.internaldate < until)]
+def select(records: Iterable[MessageRecord], where: MessageFilter | None = None,
+           seen_labels: set[str] | None = None) -> list[MessageRecord]:
+    """The records ``where`` keeps, oldest INTERNALDATE first (so Gmail threads them as they came); every
+    label read is added to ``seen_labels`` when given."""
+    out = list((where or MessageFilter()).apply(records, seen_labels))
     out.sort(key=lambda r: (r.internaldate, r.key))
     return out
 
@@ -233,7 +226,7 @@ class Evidence:
 
 def gmail_location(labels: Iterable[str]) -> str:
     s = set(labels)
-    return TRASH if "\\Trash" in s else SPAM if "\\Spam" in s else ALL
+    return TRASH if SystemLabel.TRASH in s else SPAM if SystemLabel.SPAM in s else ALL
 
 
 def plan_gmail(records: Sequence[MessageRecord], index: TargetIndex, evidence: Evidence, *,
@@ -248,7 +241,7 @@ def plan_gmail(records: Sequence[MessageRecord], index: TargetIndex, evidence: E
     for r in records:
         wanted = wanted_labels.get(r.key, ())
         location = gmail_location(wanted)
-        labels = tuple(x for x in wanted if x not in ("\\Trash", "\\Spam"))
+        labels = tuple(x for x in wanted if x not in LOCATION_LABELS)
         copy = _journal_copy_gmail(r, index, evidence) or _find_same(r, index, evidence)
         if copy is None and policy == "rewrite-message-id":
             copy = _find_rewritten(r, index, evidence)

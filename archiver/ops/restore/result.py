@@ -49,6 +49,8 @@ class RestoreResult:
     planned: list[PlannedAction] = field(default_factory=list)
     """Dry run: what a real run would do, per message."""
     reconnects: int = 0
+    warnings: list[str] = field(default_factory=list)
+    """E.g. a ``--label`` the snapshot does not have (the run goes on; the exit code is unchanged)."""
 
     @property
     def ok(self) -> bool:
@@ -67,7 +69,7 @@ class RestoreResult:
             "untrashed": self.untrashed, "already_present": self.already_present,
             "uploaded_bytes": self.uploaded_bytes, "conflicts": probs(self.conflicts),
             "failed": probs(self.failed), "altered": probs(self.altered), "left": self.left,
-            "reconnects": self.reconnects,
+            "reconnects": self.reconnects, "warnings": self.warnings,
         }
         if self.dry_run:
             doc["planned"] = [{"action": a.kind, "key": a.key, "message_id": a.message_id, "detail": a.detail}

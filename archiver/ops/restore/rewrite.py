@@ -23,19 +23,23 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 
+from archiver.labels import (
+    GMAIL_RESERVED_NAMES,
+    GMAIL_RESERVED_PARENTS,
+    INBOX,
+    LABEL_TO_ROLE,
+    ROLE_DEFAULT_FOLDER,
+    ROLE_TO_LABEL,
+    SYSTEM_ALIASES,
+    Role,
+    SystemLabel,
+)
 from archiver.model import MessageRecord
 
 ORIGINAL_HEADER = b"X-Archiver-Original-Message-ID"
 _FIELD = re.compile(rb"^([\x21-\x39\x3b-\x7e]+)[ \t]*:")
 
-RESERVED = frozenset({"inbox", "sent", "sent mail", "drafts", "draft", "spam", "trash", "bin", "starred",
-                      "important", "chats", "all mail", "muted", "migrated", "junk"})
-SYSTEM_ALIASES = {"\\inbox": "\\Inbox", "\\starred": "\\Starred", "\\important": "\\Important",
-                  "\\sent": "\\Sent", "\\draft": "\\Draft", "\\drafts": "\\Draft", "\\trash": "\\Trash",
-                  "\\spam": "\\Spam", "\\junk": "\\Spam"}
-ROLE_TO_LABEL = {"\\Sent": "\\Sent", "\\Drafts": "\\Draft", "\\Flagged": "\\Starred",
-                 "\\Important": "\\Important", "\\Trash": "\\Trash", "\\Junk": "\\Spam", "\\All": "",
-                 "\\Archive": ""}
+
 
 
 def rewrite_message_id(raw: bytes, new_id: str) -> bytes:
@@ -90,14 +94,14 @@ def gmail_label(label: str) -> str:
     """A Gmail label name for ``label`` from a Gmail snapshot: system aliases fixed, reserved names moved."""
     alias = SYSTEM_ALIASES.get(label.lower()) if label.startswith("\\") else None
     if alias is not None:
-        return alias
+        return alias.value
     if label.startswith("\\"):
         return label
     name = " ".join(label.split())
-    if label.upper() == "INBOX":
-        return "\\Inbox"
+    if label.upper() == INBOX:
+        return SystemLabel.INBOX.value
     top = name.split("/")[0].lower()
-    if name.lower() in RESERVED or top in ("[gmail]", "[google mail]", "[googlemail]"):
+    if name.lower() in GMAIL_RESERVED_NAMES or top in GMAIL_RESERVED_PARENTS:
         return f"Restored/{name}"
     return name
 
@@ -111,8 +115,8 @@ def gmail_labels_for(record: MessageRecord, roles: Mapping[str, str | None]) -> 
     for label in record.labels:
         if record.gm_msgid is None:  # a folder of a generic server
             role = roles.get(label)
-            if label.upper() == "INBOX":
-                out.append("\\Inbox")
+            if label.upper() == INBOX:
+                out.append(SystemLabel.INBOX.value)
                 continue
             if role in ROLE_TO_LABEL:
                 mapped = ROLE_TO_LABEL[role]
@@ -120,8 +124,8 @@ def gmail_labels_for(record: MessageRecord, roles: Mapping[str, str | None]) -> 
                     out.append(mapped)
                 continue
         out.append(gmail_label(label))
-    if "\\Flagged" in record.flags and "\\Starred" not in out:
-        out.append("\\Starred")
+    if "\\Flagged" in record.flags and SystemLabel.STARRED not in out:
+        out.append(SystemLabel.STARRED.value)
     return tuple(dict.fromkeys(out))
 
 
@@ -138,10 +142,7 @@ def label_parents(labels: Iterable[str]) -> list[str]:
     return list(out)
 
 
-GENERIC_ROLES = {"\\Sent": "\\Sent", "\\Draft": "\\Drafts", "\\Trash": "\\Trash", "\\Spam": "\\Junk",
-                 "\\Important": "\\Important"}
-GENERIC_DEFAULT_NAMES = {"\\Sent": "Sent", "\\Drafts": "Drafts", "\\Trash": "Trash", "\\Junk": "Junk",
-                         "\\Important": "Important"}
+
 
 
 def generic_folders_for(record: MessageRecord, *, source_roles: Mapping[str, str | None],
@@ -158,19 +159,19 @@ def generic_folders_for(record: MessageRecord, *, source_roles: Mapping[str, str
     out: list[str] = []
     for label in record.labels:
         if record.gm_msgid is not None:
-            if label.lower() == "\\inbox":
-                out.append("INBOX")
+            if label.lower() == SystemLabel.INBOX.lower():
+                out.append(INBOX)
             elif label.startswith("\\"):
-                role = GENERIC_ROLES.get(SYSTEM_ALIASES.get(label.lower(), label))
-                if role is not None:
-                    out.append(target_roles.get(role, GENERIC_DEFAULT_NAMES[role]))
+                goes_to = LABEL_TO_ROLE.get(SYSTEM_ALIASES.get(label.lower(), label))
+                if goes_to is not None:
+                    out.append(target_roles.get(goes_to, ROLE_DEFAULT_FOLDER[goes_to]))
             else:
                 out.append(label.replace("/", delimiter) if delimiter else label)
             continue
         role = source_roles.get(label)
-        if label.upper() == "INBOX":
-            out.append("INBOX")
-        elif role in ("\\All",):
+        if label.upper() == INBOX:
+            out.append(INBOX)
+        elif role == Role.ALL:
             continue
         elif role is not None and role in target_roles:
             out.append(target_roles[role])

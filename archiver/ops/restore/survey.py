@@ -10,15 +10,16 @@ import bisect
 import hashlib
 import time
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from archiver.imap import Session
 from archiver.model import MessageRecord
-from archiver.ops.restore.intent import JOURNAL_VERSION, Intent, closes, parse_intent
+from archiver.ops.restore.intent import Intent, closes
 from archiver.ops.restore.plan import JournalHit, TargetCopy, TargetIndex, mid_key, rewritten_message_id
 from archiver.ops.restore.rewrite import rewrite_message_id, served_form
 from archiver.store import Archive, Journal
+from archiver.store.journal_records import Confirmation, UploadIntent, decode_all
 
 
 def survey_folder(session: Session, name: str, kind: str) -> tuple[int, list[TargetCopy]]:
@@ -100,52 +101,31 @@ def read_journal(journal: Journal) -> tuple[dict[str, list[JournalHit]], list[tu
     hits: dict[str, list[JournalHit]] = defaultdict(list)
     uploads: list[tuple[float, int]] = []
     open_intents: dict[tuple[str, str, int], Intent] = {}
-    for entry in journal:
-        for e in _flatten(entry):
-            key, blob = e.get("key"), e.get("blob")
-            if not isinstance(key, str) or not isinstance(blob, str):
-                continue
-            if e.get("op") == "intent":
-                if (it := parse_intent(e)) is not None:
-                    open_intents[it.slot] = it
-                continue
-            hit = JournalHit(key=key, blob_id=blob, gm_msgid=_int(e.get("gm")), folder=_str(e.get("folder")),
-                             uidvalidity=_int(e.get("uidvalidity")), uid=_int(e.get("uid")))
-            hits[key].append(hit)
+    records, _skipped = decode_all(journal)
+    for r in records:
+        if isinstance(r, UploadIntent):
+            open_intents[r.slot] = r
+        elif isinstance(r, Confirmation):
+            hit = hit_of(r)
+            hits[r.key].append(hit)
             if (slot := closes(hit)) is not None:
                 open_intents.pop(slot, None)
-            if e.get("op") == "upload":
-                t, n = e.get("t"), e.get("bytes")
-                if isinstance(t, int | float) and isinstance(n, int):
-                    uploads.append((float(t), n))
+            if r.op == "upload":
+                uploads.append((r.time, r.nbytes))
     return dict(hits), uploads, list(open_intents.values())
 
 
-def _flatten(entry: Mapping[str, object]) -> list[Mapping[str, object]]:
-    batch = entry.get("batch")
-    if isinstance(batch, list | tuple):  # the store decodes msgpack arrays as tuples
-        return [e for e in batch if isinstance(e, dict)]
-    return [entry]
-
-
-def _int(v: object) -> int | None:
-    return v if isinstance(v, int) and not isinstance(v, bool) else None
-
-
-def _str(v: object) -> str | None:
-    return v if isinstance(v, str) else None
+def hit_of(c: Confirmation) -> JournalHit:
+    """What the planner learns from a confirmation."""
+    return JournalHit(key=c.key, blob_id=c.blob_id, gm_msgid=c.gm_msgid, folder=c.folder,
+                      uidvalidity=c.uidvalidity, uid=c.uid)
 
 
 def entry(op: str, record: MessageRecord, *, nbytes: int = 0, gm: int | None = None,
           folder: str | None = None, uidvalidity: int | None = None,
-          uid: int | None = None) -> dict[str, object]:
-    """One journal entry: archived message ``record`` is confirmed on the target as (gm | folder/uid)."""
-    e: dict[str, object] = {"v": JOURNAL_VERSION, "op": op, "key": record.key, "blob": record.blob_id,
-                            "t": time.time(), "bytes": nbytes}
-    for name, value in (("gm", gm), ("folder", folder), ("uidvalidity", uidvalidity), ("uid", uid)):
-        if value is not None:
-            e[name] = value
-    return e
+          uid: int | None = None) -> Confirmation:
+    """One journal record: archived message ``record`` is confirmed on the target as (gm | folder/uid)."""
+    return Confirmation(op, record.key, record.blob_id, time.time(), nbytes, gm, folder, uidvalidity, uid)
 
 
 def uploaded_last_day(uploads: Iterable[tuple[float, int]], now: float | None = None) -> int:
