@@ -8,6 +8,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING
 
+from archiver.config import AccountConfig, Config, PrunePolicy, default_config_path, load_config
 from archiver.errors import (
     ArchiveLocked,
     ArchiveNotFound,
@@ -43,6 +44,19 @@ from archiver.ops.retention import (
 )
 from archiver.ops.verify import AffectedMessage, VerifyReport, parse_subset, verify
 from archiver.progress import NullProgress, Progress
+from archiver.runner import (
+    AccountResult,
+    RunReport,
+    StepResult,
+    account_credentials,
+    check_account,
+    run_accounts,
+)
+from archiver.runner.schedule import Plan as SchedulePlan
+from archiver.runner.schedule import install as schedule_install
+from archiver.runner.schedule import plan as schedule_plan
+from archiver.runner.schedule import remove as schedule_remove
+from archiver.runner.schedule import status as schedule_status
 from archiver.store import Archive, ArchiveStats, ArchiveWriter, IndexRepair, Journal, Snapshot
 
 if TYPE_CHECKING:
@@ -72,6 +86,8 @@ def __getattr__(name: str) -> object:
 __version__ = "0.1.0"
 
 __all__ = [
+    "AccountConfig",
+    "AccountResult",
     "AffectedMessage",
     "AppendRefused",
     "Archive",
@@ -87,6 +103,7 @@ __all__ = [
     "Cancelled",
     "CapabilityMissing",
     "Change",
+    "Config",
     "ConnectionLost",
     "Credentials",
     "DamageFound",
@@ -107,32 +124,45 @@ __all__ = [
     "PlannedAction",
     "PolicyDecision",
     "Progress",
+    "PrunePolicy",
     "PruneResult",
     "RemoteError",
     "RestoreProblem",
     "RestoreResult",
     "RetentionPolicy",
+    "RunReport",
+    "SchedulePlan",
     "Snapshot",
     "SnapshotDiff",
     "SnapshotInfo",
     "SnapshotView",
+    "StepResult",
     "Throttled",
     "UnsupportedVersion",
     "UsageError",
     "VerifyReport",
     "__version__",
+    "account_credentials",
     "apply_policy",
     "backup",
+    "check_account",
     "credentials_from_env_or_command",
+    "default_config_path",
     "demo",
     "diff_snapshots",
     "export",
     "forget",
     "label_filter",
+    "load_config",
     "open_archive",
     "parse_subset",
     "populate_emulator",
     "prune",
     "restore",
+    "run_accounts",
+    "schedule_install",
+    "schedule_plan",
+    "schedule_remove",
+    "schedule_status",
     "verify",
 ]

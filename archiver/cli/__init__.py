@@ -28,6 +28,9 @@ COMMANDS: list[str] = [
     "forget",
     "prune",
     "stats",
+    "config",
+    "run",
+    "schedule",
     "emulator",
 ]
 
