@@ -58,10 +58,19 @@ def _shell_word(arg: str) -> str:
 
 
 def on_calendar(every: str) -> str:
-    """``hourly``/``daily`` or a systemd calendar expression (e.g. ``*-*-* 03:30``), checked for newlines."""
-    if not every.strip() or "\n" in every:
-        raise UsageError(f"--every: not a calendar expression: {every!r}")
-    return every.strip()
+    """``hourly``/``daily`` or a systemd calendar expression (e.g. ``*-*-* 03:30``), checked by
+    ``systemd-analyze calendar`` where it is installed."""
+    text = every.strip()
+    bad = UsageError(f"--every: not a systemd calendar expression: {every!r}",
+                     hint="e.g. hourly, daily, \"Mon..Fri 02:30\" or \"*-*-* 00/6:00\" (man systemd.time)")
+    if not text or "\n" in text:
+        raise bad
+    if text not in ("hourly", "daily") and shutil.which("systemd-analyze") is not None:
+        proc = subprocess.run(["systemd-analyze", "calendar", "--", text], capture_output=True, timeout=30,
+                              check=False)
+        if proc.returncode != 0:
+            raise bad
+    return text
 
 
 def cron_times(every: str) -> str:
