@@ -217,7 +217,7 @@ def _prune_step(acct: AccountConfig, state: AccountState, now: dt.datetime, wait
                       else pct >= (policy.min_percent or 0.0))
             if not enough:
                 return step.done("skipped", {"reclaimable_bytes": free},
-                                 f"{free:,} bytes ({pct:.1f}%) reclaimable, below {policy.describe()}")
+                                 f"{free:,} bytes ({pct:.1f}%) reclaimable; prunes {policy.describe()}")
         p = _waiting(lambda: prune(Archive.open(acct.archive)), wait)
     except Exception as exc:
         return step.failed(exc)
