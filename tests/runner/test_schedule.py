@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 
 from archiver import Archive
 from archiver.cli import app
+from archiver.runner.schedule import systemd_user_running
 from tests.conftest import require_tool
 from tests.servers.dovecot import DovecotServer
 
@@ -126,3 +127,26 @@ def test_install_never_replaces_a_foreign_unit(tmp_path: Path) -> None:
     res = runner.invoke(app, ["schedule", "install", "--backend", "cron", "--config", str(cfg), "--print",
                               "--every", "Mon 02:30"])
     assert res.exit_code == 2 and "cron needs hourly, daily or five cron fields" in res.stderr
+
+
+def test_status_and_remove_touch_only_our_files(tmp_path: Path) -> None:
+    if systemd_user_running():  # remove would disable the real user's timer through systemctl --user
+        pytest.skip("a systemd user manager runs here")
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('[accounts.a]\nsource = "imap://x@127.0.0.1:9"\narchive = "a"\npassword_command = "x"\n')
+    res = runner.invoke(app, ["schedule", "status"])
+    assert res.exit_code == 0 and "no schedule installed" in res.stdout
+    printed = runner.invoke(app, ["schedule", "install", "--print", "--backend", "systemd", "--config",
+                                  str(cfg)]).stdout
+    unit_dir = Path(os.environ["XDG_CONFIG_HOME"]) / "systemd/user"
+    unit_dir.mkdir(parents=True)
+    units = units_of(printed)
+    (unit_dir / "gmail-archiver.timer").write_text(units["gmail-archiver.timer"])
+    (unit_dir / "gmail-archiver.service").write_text("[Service]\nExecStart=/bin/true\n")  # not ours
+    res = runner.invoke(app, ["schedule", "status"])
+    assert "gmail-archiver.timer: written by gmail-archiver" in res.stdout
+    assert "gmail-archiver.service: NOT written by gmail-archiver" in res.stdout
+    res = runner.invoke(app, ["schedule", "remove"])
+    assert res.exit_code == 0 and f"removed {unit_dir / 'gmail-archiver.timer'}" in res.stdout
+    assert not (unit_dir / "gmail-archiver.timer").exists()
+    assert (unit_dir / "gmail-archiver.service").read_text() == "[Service]\nExecStart=/bin/true\n"
