@@ -8,7 +8,14 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING
 
-from archiver.config import AccountConfig, Config, PrunePolicy, default_config_path, load_config
+from archiver.config import (
+    AccountConfig,
+    Config,
+    PrunePolicy,
+    default_config_path,
+    load_config,
+    resolve_archive,
+)
 from archiver.errors import (
     ArchiveLocked,
     ArchiveNotFound,
@@ -158,6 +165,7 @@ __all__ = [
     "parse_subset",
     "populate_emulator",
     "prune",
+    "resolve_archive",
     "restore",
     "run_accounts",
     "schedule_install",

@@ -7,11 +7,19 @@ import functools
 import json
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Annotated, Any, ParamSpec, TypeVar
 
 import typer
 
-from archiver import ArchiverError, Cancelled, Credentials, UsageError, credentials_from_env_or_command
+from archiver import (
+    ArchiverError,
+    Cancelled,
+    Credentials,
+    UsageError,
+    credentials_from_env_or_command,
+    resolve_archive,
+)
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -73,6 +81,10 @@ def parse_time(text: str | None, option: str) -> dt.datetime | None:
         raise UsageError(f"{option}: not a date: {text!r}", hint="use YYYY-MM-DD or an ISO time") from None
     return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
 
+
+ArchiveArg = Annotated[Path, typer.Argument(
+    help="The archive directory, or the name of an account of the config file.", callback=resolve_archive)]
+"""ARCHIVE of the commands that read or thin out an archive: a config account's name works too."""
 
 # -- options shared by the commands that talk to a server (backup, restore) ---------------------------------
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON document (keys below).")]

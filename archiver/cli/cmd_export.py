@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from archiver import PartialFailure, UsageError, export, open_archive
-from archiver.cli._common import EXIT_CODES_HELP, emit_json, err, handle_errors, parse_time
+from archiver.cli._common import EXIT_CODES_HELP, ArchiveArg, emit_json, err, handle_errors, parse_time
 from archiver.cli.cmd_snapshots import snapshot_json
 from archiver.cli.render import TqdmProgress
 
@@ -17,7 +17,7 @@ def register(app: typer.Typer) -> None:
     @app.command("export", epilog=EXIT_CODES_HELP)
     @handle_errors()
     def export_cmd(
-        archive: Annotated[Path, typer.Argument(help="The archive directory.")],
+        archive: ArchiveArg,
         snapshot: Annotated[str, typer.Argument(help="latest, an id prefix, or an ISO time.")] = "latest",
         format: Annotated[str, typer.Option("--format", "-f", help="mbox, maildir or eml.")] = "mbox",
         output: Annotated[Path | None, typer.Option("--output", "-o", help="File (mbox) or directory.")]

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
 from archiver import MessageRecord, label_filter, open_archive
-from archiver.cli._common import EXIT_CODES_HELP, emit_json, handle_errors
+from archiver.cli._common import EXIT_CODES_HELP, ArchiveArg, emit_json, handle_errors
 from archiver.cli.cmd_snapshots import snapshot_json
 
 
@@ -22,7 +21,7 @@ def register(app: typer.Typer) -> None:
     @app.command("ls", epilog=EXIT_CODES_HELP)
     @handle_errors()
     def ls(
-        archive: Annotated[Path, typer.Argument(help="The archive directory.")],
+        archive: ArchiveArg,
         snapshot: Annotated[str, typer.Argument(help="latest, an id prefix, or an ISO time.")] = "latest",
         label: Annotated[list[str] | None, typer.Option(
             help="Only messages with this label (repeatable; Inbox also finds \\Inbox).")] = None,

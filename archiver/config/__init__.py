@@ -5,7 +5,7 @@ Stdlib only (``tomllib``), on the base layer: parsing never touches a server, an
 
 from __future__ import annotations
 
-from archiver.config.load import KNOWN_KEYS, load_config, parse_config, parse_size
+from archiver.config.load import KNOWN_KEYS, load_config, parse_config, parse_size, resolve_archive
 from archiver.config.model import EVERY, RETENTION_KEYS, AccountConfig, Config, PrunePolicy
 from archiver.config.paths import CONFIG_ENV, default_config_path, state_dir, user_config_dir
 
@@ -21,6 +21,7 @@ __all__ = [
     "load_config",
     "parse_config",
     "parse_size",
+    "resolve_archive",
     "state_dir",
     "user_config_dir",
 ]

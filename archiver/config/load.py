@@ -225,3 +225,14 @@ def load_config(path: Path | str | None = None) -> Config:
     except UnicodeDecodeError as exc:
         raise UsageError(f"{where}: not UTF-8 text (byte {exc.start})") from None
     return parse_config(text, where)
+
+
+def resolve_archive(arg: Path) -> Path:
+    """An ARCHIVE argument: the path when it exists (or has a folder part), else the archive of the config
+    account of that name, else the path as given (so the caller's "no archive" error names it)."""
+    if arg.exists() or len(arg.parts) != 1:
+        return arg
+    try:
+        return load_config().account(str(arg)).archive
+    except (UsageError, KeyError):
+        return arg

@@ -150,3 +150,19 @@ def test_backup_with_a_config_account(tmp_path: Path) -> None:
         assert res.exit_code == 2 and "not both" in res.stderr
         res = runner.invoke(app, ["backup"])
         assert res.exit_code == 2 and "--account NAME" in res.stderr
+
+
+def test_archive_argument_may_name_a_config_account(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    cfg = write(tmp_path, '[accounts.me]\nsource = "imap://x@127.0.0.1:9"\narchive = "store/me"\n'
+                          'password_command = "x"\n')
+    monkeypatch.setenv("GMAIL_ARCHIVER_CONFIG", str(cfg))
+    assert runner.invoke(app, ["init", str(tmp_path / "store/me")]).exit_code == 0
+    monkeypatch.chdir(tmp_path)
+    for argv in (["snapshots", "me", "--json"], ["stats", "me"], ["verify", "me"]):
+        res = runner.invoke(app, argv)
+        assert res.exit_code == 0, (argv, res.output)
+    res = runner.invoke(app, ["snapshots", "nobody"])
+    assert res.exit_code == 10 and "nobody" in res.stderr
+    # an existing folder of that name wins over the account
+    (tmp_path / "me").mkdir()
+    assert runner.invoke(app, ["snapshots", "me"]).exit_code == 10
