@@ -9,11 +9,13 @@ code, duration, key figures); an account's exit code is its worst step's, the ru
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as dt
 import fcntl
 import logging
 import logging.handlers
 import os
+import shlex
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -27,7 +29,7 @@ from archiver.ops.retention import RetentionPolicy, forget, prune
 from archiver.ops.verify import verify
 from archiver.runner.credentials import account_credentials
 from archiver.runner.hooks import run_hook
-from archiver.runner.state import AccountState, due, load_state, save_state, state_file
+from archiver.runner.state import AccountState, due, load_state, private_dir, save_state, state_file
 from archiver.store import Archive
 
 log = logging.getLogger("archiver.run")
@@ -279,7 +281,7 @@ def _hook(acct: AccountConfig, result: AccountResult) -> StepResult | None:
 def _run_lock(root: Path, acct: AccountConfig, wait: bool) -> Iterator[bool]:
     """Holds the account's lock file under the state dir; yields False when busy and not ``wait``."""
     path = state_file(root, acct.name).with_suffix(".lock")
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(path.parent)
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
     try:
         try:
@@ -337,6 +339,9 @@ def _run_steps(acct: AccountConfig, result: AccountResult, init: bool, wait: boo
     if step.exit_code == ArchiveLocked.exit_code:
         result.locked = True
         return
+    if step.exit_code == ArchiveNotFound.exit_code and not init:
+        result.steps[-1] = dataclasses.replace(
+            step, hint=f"the first run creates it: gmail-archiver run --init {shlex.quote(acct.name)}")
     if step.exit_code in (ArchiveNotFound.exit_code, UsageError.exit_code):
         for name in ("forget", "prune", "verify"):
             result.steps.append(_skipped(name, "backup failed"))
@@ -356,7 +361,8 @@ def _log_to(path: Path | None) -> Iterator[None]:
     if path is None:
         yield
         return
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(path.parent)
+    os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600))  # 0600 before the first line
     handler = logging.handlers.RotatingFileHandler(path, maxBytes=LOG_BYTES, backupCount=LOG_KEEP,
                                                    encoding="utf-8")
     handler.setLevel(logging.INFO)

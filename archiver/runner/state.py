@@ -45,10 +45,17 @@ def load_state(path: Path) -> AccountState:
         return AccountState()
 
 
+def private_dir(path: Path) -> None:
+    """Create ``path`` and its missing parents 0700 (it names accounts, archives and servers)."""
+    missing = [p for p in (path, *path.parents) if not p.exists()]
+    for p in reversed(missing):
+        p.mkdir(mode=0o700, exist_ok=True)
+
+
 def save_state(path: Path, state: AccountState) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(path.parent)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "w") as f:
+    with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as f:
         json.dump(asdict(state), f, indent=1, sort_keys=True)
         f.flush()
         os.fsync(f.fileno())

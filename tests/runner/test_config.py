@@ -166,3 +166,23 @@ def test_archive_argument_may_name_a_config_account(tmp_path: Path, monkeypatch:
     # an existing folder of that name wins over the account
     (tmp_path / "me").mkdir()
     assert runner.invoke(app, ["snapshots", "me"]).exit_code == 10
+
+
+def test_the_readme_config_is_valid(tmp_path: Path) -> None:
+    """The config of README's "Back up your Gmail account" parses as the section says."""
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    section = readme.split("## Back up your Gmail account", 1)[1].split("\n## ", 1)[0]
+    block = section.split("config.toml <<EOF", 1)[1].split("\nEOF\n", 1)[0].split("\n", 1)[1]
+    cfg = load_config(write(tmp_path, block.replace("$HOME", str(tmp_path))))
+    (gmail,) = cfg.accounts
+    assert gmail.name == "gmail" and gmail.sign_in == "password_command"
+    assert gmail.archive == tmp_path / "gmail-archive" and gmail.retention["keep_daily"] == 7
+    # at most six commands (the config lines and the heredoc's end are not commands)
+    steps = [line for line in section.split("```")[1].splitlines()
+             if line and not line.startswith(("[", "EOF")) and " = " not in line]
+    assert len(steps) <= 6, steps
+    for line in steps:
+        if line.startswith("gmail-archiver "):
+            argv = line.split("#")[0].split()[1:]
+            res = runner.invoke(app, [*argv, "--help"])
+            assert res.exit_code == 0, (argv, res.output)

@@ -143,6 +143,8 @@ def test_run_three_accounts(emu: GmailEmulator, dovecot: DovecotServer, corpus_d
 
     # the log file says what each step did; no secret anywhere: output, log, state, archives, hooks' files
     log_text = (state / "run.log").read_text()
+    assert (state / "run.log").stat().st_mode & 0o777 == 0o600 and state.stat().st_mode & 0o777 == 0o700
+    assert all(p.stat().st_mode & 0o077 == 0 for p in (state / "accounts").iterdir())
     assert "personal: backup " in log_text and "work: exit 12" in log_text
     everything = res.output.encode() + every_file_text(state) + every_file_text(tmp_path / "archives")
     for name in ("hook-work.env", "hook-personal.env"):
@@ -176,3 +178,4 @@ def test_locked_account_is_skipped_or_waited_for(tmp_path: Path) -> None:
     doc = json.loads(res.stdout)
     assert res.exit_code == 10 and doc["accounts"][0]["steps"][0]["step"] == "backup"
     assert doc["accounts"][0]["status"] == "failed"
+    assert doc["accounts"][0]["steps"][0]["hint"] == "the first run creates it: gmail-archiver run --init a"
