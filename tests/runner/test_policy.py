@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from archiver import AccountResult, load_config, run_accounts
+from archiver import AccountResult, Archive, load_config, run_accounts
 from archiver.emulator import EmulatorConfig, GmailEmulator
 from archiver.emulator.synth import generate
+from archiver.store.lock import lock_account
 
 MONDAY = dt.datetime(2026, 11, 30, 10, 0, tzinfo=dt.UTC)
 
@@ -71,3 +72,18 @@ def test_prune_threshold(emu: GmailEmulator, tmp_path: Path, threshold: str, sta
     assert got[0] == status and report.exit_code == 0
     if status == "skipped":
         assert got[1].startswith("0 bytes (0.0%) reclaimable; prunes when >= ")
+
+
+def test_an_archive_another_backup_holds_is_skipped(emu: GmailEmulator, tmp_path: Path) -> None:
+    """A manual backup of the same account holds the archive's account lock: run skips it (11), no hook."""
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(f'[accounts.me]\nsource = "imap://me%40gmail.com@127.0.0.1:{emu.port}"\narchive = "a"\n'
+                   f'password_command = "echo pw-policy-1"\non_failure = "touch {tmp_path}/hook-ran"\n')
+    archive = Archive.init(tmp_path / "a")
+    with lock_account(archive.layout.locks, "me@gmail.com@127.0.0.1"):
+        report = run_accounts(load_config(cfg), state_root=tmp_path / "state", log_file=None)
+    (result,) = report.accounts
+    assert report.exit_code == 11 and result.status == "locked"
+    assert result.summary().startswith("locked: backup FAILED (exit 11): account me@gmail.com@127.0.0.1 is "
+                                       "locked by pid ")
+    assert not (tmp_path / "hook-ran").exists() and len(result.steps) == 1
