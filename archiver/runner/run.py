@@ -346,12 +346,15 @@ def _run_steps(acct: AccountConfig, result: AccountResult, init: bool, wait: boo
         for name in ("forget", "prune", "verify"):
             result.steps.append(_skipped(name, "backup failed"))
         return
-    result.steps.append(_forget_step(acct, account, wait))
-    result.steps.append(_prune_step(acct, state, clock(), wait) if account is not None
-                        else _skipped("prune", "backup failed"))
-    result.steps.append(_verify_step(acct, state, clock()))
-    for s in result.steps[1:]:
+
+    def add(s: StepResult) -> None:
+        result.steps.append(s)
         log.info("%s: %s (%.1fs)", acct.name, _step_text(s), s.duration)
+
+    add(_forget_step(acct, account, wait))
+    add(_prune_step(acct, state, clock(), wait) if account is not None
+        else _skipped("prune", "backup failed"))
+    add(_verify_step(acct, state, clock()))
     save_state(path, state)
 
 
