@@ -2,9 +2,11 @@
 
 Layers, bottom up: the *base* (errors, model, progress, labels, mail, threads) imports nothing else of the
 package; ``store`` and ``imap`` build on the base only and never on each other; the ``emulator`` imports
-nothing of the package; the operations (``archiver.ops.*``) use the layers below and never one another; the
-CLI uses the public API (``archiver``) and its own modules only.  ``archiver/__init__.py`` (the public API)
-and ``__main__`` may import anything.  Third-party libraries stay in their layer.
+nothing of the package; the operations (``archiver.ops.*``) use the layers below and never one another;
+``config`` (the config file) uses the base only; the ``runner`` (run, schedule) is the one layer above the
+operations and nothing below imports it; the CLI uses the public API (``archiver``) and its own modules
+only.  ``archiver/__init__.py`` (the public API) and ``__main__`` may import anything.  Third-party
+libraries stay in their layer.
 """
 
 from __future__ import annotations
@@ -56,7 +58,8 @@ def _modules() -> list[tuple[str, set[str]]]:
 
 
 def layer(module: str) -> str:
-    """The layer of a module of the package: base, store, imap, emulator, ops:<name>, cli, api or main."""
+    """The layer of a module of the package: base, store, imap, emulator, ops:<name>, config, runner, cli,
+    api or main."""
     parts = module.split(".")
     if parts[0] != "archiver":
         return "outside"
