@@ -11,6 +11,7 @@ import pytest
 from archiver import AccountResult, Archive, load_config, run_accounts
 from archiver.emulator import EmulatorConfig, GmailEmulator
 from archiver.emulator.synth import generate
+from archiver.runner import run as run_module
 from archiver.store.lock import lock_account
 
 MONDAY = dt.datetime(2026, 11, 30, 10, 0, tzinfo=dt.UTC)
@@ -87,3 +88,20 @@ def test_an_archive_another_backup_holds_is_skipped(emu: GmailEmulator, tmp_path
     assert result.summary().startswith("locked: backup FAILED (exit 11): account me@gmail.com@127.0.0.1 is "
                                        "locked by pid ")
     assert not (tmp_path / "hook-ran").exists() and len(result.steps) == 1
+
+
+def test_log_rotates_and_a_failing_hook_counts(emu: GmailEmulator, tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(f'[accounts.me]\nsource = "imap://me%40gmail.com@127.0.0.1:{emu.port}"\narchive = "a"\n'
+                   'password_command = "echo pw-policy-1"\non_success = "exit 7"\n')
+    monkeypatch.setattr(run_module, "LOG_BYTES", 600)
+    log = tmp_path / "logs" / "run.log"
+    for _ in range(3):
+        report = run_accounts(load_config(cfg), init=True, state_root=tmp_path / "state", log_file=log)
+    (result,) = report.accounts
+    hook = result.steps[-1]
+    assert (hook.step, hook.status, hook.exit_code) == ("on_success", "failed", 1)
+    assert hook.message == "on_success hook failed: exit status 7" and report.exit_code == 1
+    assert result.failed_step is hook and result.status == "failed"
+    assert (tmp_path / "logs" / "run.log.1").exists() and log.stat().st_size <= 2000
