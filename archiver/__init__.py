@@ -8,6 +8,14 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING
 
+from archiver.config import (
+    AccountConfig,
+    Config,
+    PrunePolicy,
+    default_config_path,
+    load_config,
+    resolve_archive,
+)
 from archiver.errors import (
     ArchiveLocked,
     ArchiveNotFound,
@@ -44,6 +52,19 @@ from archiver.ops.retention import (
 )
 from archiver.ops.verify import AffectedMessage, VerifyReport, parse_subset, verify
 from archiver.progress import NullProgress, Progress
+from archiver.runner import (
+    AccountResult,
+    RunReport,
+    StepResult,
+    account_credentials,
+    check_account,
+    run_accounts,
+)
+from archiver.runner.schedule import Plan as SchedulePlan
+from archiver.runner.schedule import install as schedule_install
+from archiver.runner.schedule import plan as schedule_plan
+from archiver.runner.schedule import remove as schedule_remove
+from archiver.runner.schedule import status as schedule_status
 from archiver.store import Archive, ArchiveStats, ArchiveWriter, IndexRepair, Journal, Snapshot
 
 if TYPE_CHECKING:
@@ -91,6 +112,8 @@ def __getattr__(name: str) -> object:
 __version__ = "0.1.0"
 
 __all__ = [
+    "AccountConfig",
+    "AccountResult",
     "AffectedMessage",
     "AppendRefused",
     "Archive",
@@ -106,6 +129,7 @@ __all__ = [
     "Cancelled",
     "CapabilityMissing",
     "Change",
+    "Config",
     "ConnectionLost",
     "Credentials",
     "DamageFound",
@@ -130,26 +154,33 @@ __all__ = [
     "PlannedAction",
     "PolicyDecision",
     "Progress",
+    "PrunePolicy",
     "PruneResult",
     "RemoteError",
     "RestoreProblem",
     "RestoreResult",
     "RetentionPolicy",
+    "RunReport",
+    "SchedulePlan",
     "SearchHit",
     "SearchResult",
     "Snapshot",
     "SnapshotDiff",
     "SnapshotInfo",
     "SnapshotView",
+    "StepResult",
     "Summary",
     "Throttled",
     "UnsupportedVersion",
     "UsageError",
     "VerifyReport",
     "__version__",
+    "account_credentials",
     "apply_policy",
     "backup",
+    "check_account",
     "credentials_from_env_or_command",
+    "default_config_path",
     "demo",
     "diff_snapshots",
     "export",
@@ -157,6 +188,7 @@ __all__ = [
     "find_message",
     "forget",
     "label_filter",
+    "load_config",
     "message_headers",
     "message_summaries",
     "message_text",
@@ -164,7 +196,13 @@ __all__ = [
     "parse_subset",
     "populate_emulator",
     "prune",
+    "resolve_archive",
     "restore",
+    "run_accounts",
+    "schedule_install",
+    "schedule_plan",
+    "schedule_remove",
+    "schedule_status",
     "search",
     "verify",
 ]

@@ -1,10 +1,12 @@
 """The layer rules of docs/contracts.md, checked on the import statements of every module of the package.
 
-Layers, bottom up: the *base* (errors, model, progress, labels, filters, mail, threads) imports nothing else
-of the package; ``store`` and ``imap`` build on the base only and never on each other; the ``emulator``
-imports nothing of the package; the operations (``archiver.ops.*``) use the layers below and never one
-another; the CLI uses the public API (``archiver``) and its own modules only. ``archiver/__init__.py`` (the
-public API) and ``__main__`` may import anything. Third-party libraries stay in their layer.
+Layers, bottom up: the *base* (errors, model, progress, labels, filters, mail, threads) imports nothing
+else of the package; ``store`` and ``imap`` build on the base only and never on each other; the
+``emulator`` imports nothing of the package; the operations (``archiver.ops.*``) use the layers below
+and never one another; ``config`` (the config file) uses the base only; the ``runner`` (run, schedule) is
+the one layer above the operations and nothing below imports it; the CLI uses the public API
+(``archiver``) and its own modules only.  ``archiver/__init__.py`` (the public API) and ``__main__`` may
+import anything.  Third-party libraries stay in their layer.
 """
 
 from __future__ import annotations
@@ -56,7 +58,8 @@ def _modules() -> list[tuple[str, set[str]]]:
 
 
 def layer(module: str) -> str:
-    """The layer of a module of the package: base, store, imap, emulator, ops:<name>, cli, api or main."""
+    """The layer of a module of the package: base, store, imap, emulator, ops:<name>, config, runner, cli,
+    api or main."""
     parts = module.split(".")
     if parts[0] != "archiver":
         return "outside"
@@ -67,7 +70,7 @@ def layer(module: str) -> str:
         return "main"
     if head in BASE:
         return "base"
-    if head in ("store", "imap", "emulator", "cli"):
+    if head in ("store", "imap", "emulator", "cli", "config", "runner"):
         return head
     if head == "ops":
         return f"ops:{parts[2]}" if len(parts) > 2 else "ops"
@@ -80,6 +83,8 @@ ALLOWED = {
     "imap": {"base", "imap"},
     "emulator": {"emulator"},
     "cli": {"api", "cli"},
+    "config": {"base", "config"},
+    "runner": {"base", "config", "store", "imap", "runner"},
 }
 
 
@@ -97,8 +102,10 @@ def violations(module: str, imports: set[str]) -> list[str]:
         theirs = layer(imp)
         if theirs == "outside" or mine in ("api", "main"):
             continue
+        if mine == "runner" and theirs.startswith("ops:"):
+            continue  # the runner is the one layer above the operations: it calls them in turn
         if mine.startswith("ops"):
-            if theirs in ("cli", "api") or (theirs.startswith("ops:") and theirs != mine):
+            if theirs in ("cli", "api", "runner") or (theirs.startswith("ops:") and theirs != mine):
                 problems.append(f"{module} ({mine}) imports {imp} ({theirs})")
         elif theirs not in ALLOWED.get(mine, set()):
             problems.append(f"{module} ({mine}) imports {imp} ({theirs})")
@@ -129,11 +136,15 @@ def test_the_checker_sees_planted_violations() -> None:
         ("archiver.store.pack", "import imapclient"),
         ("archiver.ops.backup.fetch", "from tqdm import tqdm"),
         ("archiver.newthing", "import os"),
+        ("archiver.config.load", "from archiver.store import Archive"),
+        ("archiver.ops.backup.operation", "from archiver.runner import run_accounts"),
+        ("archiver.runner.run", "from archiver.cli import render"),
     }
     for module, line in planted:
         assert violations(module, _imports(line, module)), (module, line)
     for module, line in (("archiver.ops.restore.plan", "from . import survey"),
-                         ("archiver.cli.cmd_ls", "from archiver import open_archive")):
+                         ("archiver.cli.cmd_ls", "from archiver import open_archive"),
+                         ("archiver.runner.run", "from archiver.ops.verify import verify")):
         assert violations(module, _imports(line, module)) == [], (module, line)
 
 

@@ -29,6 +29,9 @@ COMMANDS: list[str] = [
     "forget",
     "prune",
     "stats",
+    "config",
+    "run",
+    "schedule",
     "emulator",
 ]
 

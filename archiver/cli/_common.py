@@ -7,6 +7,7 @@ import functools
 import json
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Annotated, Any, ParamSpec, TypeVar
 
 import typer
@@ -18,6 +19,7 @@ from archiver import (
     MessageFilter,
     UsageError,
     credentials_from_env_or_command,
+    resolve_archive,
 )
 
 P = ParamSpec("P")
@@ -101,6 +103,9 @@ def warn(warnings: list[str]) -> None:
     for w in warnings:
         err(f"warning: {w}")
 
+ArchiveArg = Annotated[Path, typer.Argument(
+    help="The archive directory, or the name of an account of the config file.", callback=resolve_archive)]
+"""ARCHIVE of the commands that read or thin out an archive: a config account's name works too."""
 
 # -- options shared by the commands that talk to a server (backup, restore) ---------------------------------
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON document (keys below).")]

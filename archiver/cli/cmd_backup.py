@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from archiver import BackupResult, PartialFailure, backup
+from archiver import BackupResult, PartialFailure, UsageError, account_credentials, backup, load_config
 from archiver.cli._common import (
     EXIT_CODES_HELP,
     CaCert,
@@ -52,12 +52,19 @@ def register(app: typer.Typer) -> None:
     @app.command("backup", epilog=JSON_KEYS + "\n\n" + EXIT_CODES_HELP)
     @handle_errors()
     def backup_cmd(
-        archive: Annotated[Path, typer.Argument(help="The archive folder.")],
-        source_url: Annotated[str, typer.Argument(
-            help="imaps://user@imap.gmail.com, imap+starttls://user@host or imap://user@host:port.")],
+        archive: Annotated[Path | None, typer.Argument(
+            help="The archive folder (omit with --account).")] = None,
+        source_url: Annotated[str | None, typer.Argument(
+            help="imaps://user@imap.gmail.com, imap+starttls://user@host or imap://user@host:port.")] = None,
+        account: Annotated[str | None, typer.Option(
+            "--account", help="An account of the config file: its archive, source, sign-in and options.")]
+        = None,
+        config: Annotated[Path | None, typer.Option(
+            "--config", help="The config file for --account (default as for `run`).")] = None,
         include_spam: Annotated[bool, typer.Option(
             "--include-spam", help="Also back up Gmail's Spam.")] = False,
-        connections: Annotated[int, typer.Option(min=1, max=15, help="Parallel IMAP connections.")] = 4,
+        connections: Annotated[int | None, typer.Option(
+            min=1, max=15, help="Parallel IMAP connections (default 4, or the config's).")] = None,
         json: JsonFlag = False,
         password_command: PasswordCommand = None,
         oauth2_token_command: OAuth2TokenCommand = None,
@@ -74,11 +81,29 @@ def register(app: typer.Typer) -> None:
         Downloads only what the archive lacks, over several connections, and records one new snapshot.
         A long first backup is checkpointed: after an interruption, run it again to continue.
         """
-        creds = credentials(password_command, oauth2_token_command)
+        if account is not None:
+            if archive is not None or source_url is not None:
+                raise UsageError("give either --account NAME or ARCHIVE SOURCE_URL, not both")
+            try:
+                acct = load_config(config).account(account)
+            except KeyError:
+                raise UsageError(f"no account {account!r} in the config file",
+                                 hint="gmail-archiver config show lists them") from None
+            archive, source_url = acct.archive, acct.source
+            include_spam = include_spam or acct.include_spam
+            connections = connections or acct.connections
+            cacert = cacert or (str(acct.cacert) if acct.cacert else None)
+            given = password_command or oauth2_token_command
+            creds = (credentials(password_command, oauth2_token_command) if given
+                     else account_credentials(acct))
+        elif archive is None or source_url is None:
+            raise UsageError("missing ARCHIVE and SOURCE_URL (or --account NAME from the config file)")
+        else:
+            creds = credentials(password_command, oauth2_token_command)
         bar = TqdmProgress(enabled=progress)
         result = backup(archive, source_url, credentials=creds, include_spam=include_spam,
-                        connections=connections, progress=bar, init=init, cacert=cacert, insecure=insecure,
-                        retries=retries)
+                        connections=connections or 4, progress=bar, init=init, cacert=cacert,
+                        insecure=insecure, retries=retries)
         bar.finish()
         if json:
             emit_json(result_document(result))

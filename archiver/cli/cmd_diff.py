@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
 from archiver import Change, open_archive
-from archiver.cli._common import EXIT_CODES_HELP, emit_json, handle_errors
+from archiver.cli._common import EXIT_CODES_HELP, ArchiveArg, emit_json, handle_errors
 from archiver.cli.cmd_ls import message_json
 from archiver.cli.cmd_snapshots import snapshot_json
 
@@ -22,7 +21,7 @@ def register(app: typer.Typer) -> None:
     @app.command("diff", epilog=EXIT_CODES_HELP)
     @handle_errors()
     def diff(
-        archive: Annotated[Path, typer.Argument(help="The archive directory.")],
+        archive: ArchiveArg,
         snapshot_a: Annotated[str, typer.Argument(help="The older snapshot (id prefix, time, latest).")],
         snapshot_b: Annotated[str, typer.Argument(help="The newer snapshot.")],
         account: Annotated[str | None, typer.Option(help="Snapshots of this account (user@host).")] = None,

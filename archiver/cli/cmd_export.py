@@ -11,6 +11,7 @@ import typer
 from archiver import ExportResult, PartialFailure, UsageError, export, open_archive
 from archiver.cli._common import (
     EXIT_CODES_HELP,
+    ArchiveArg,
     LabelOption,
     SinceOption,
     UntilOption,
@@ -28,7 +29,7 @@ def register(app: typer.Typer) -> None:
     @app.command("export", epilog=EXIT_CODES_HELP)
     @handle_errors()
     def export_cmd(
-        archive: Annotated[Path, typer.Argument(help="The archive directory.")],
+        archive: ArchiveArg,
         snapshot: Annotated[str, typer.Argument(help="latest, an id prefix, or an ISO time.")] = "latest",
         format: Annotated[str, typer.Option("--format", "-f", help="mbox, maildir or eml.")] = "mbox",
         output: Annotated[Path | None, typer.Option(

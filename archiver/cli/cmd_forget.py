@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
 from archiver import PruneResult, RetentionPolicy, forget, open_archive
-from archiver.cli._common import EXIT_CODES_HELP, emit_json, handle_errors
+from archiver.cli._common import EXIT_CODES_HELP, ArchiveArg, emit_json, handle_errors
 from archiver.cli.cmd_snapshots import snapshot_json
 from archiver.cli.render import TqdmProgress
 
@@ -25,7 +24,7 @@ def register(app: typer.Typer) -> None:
     @app.command("forget", epilog=EXIT_CODES_HELP)
     @handle_errors()
     def forget_cmd(
-        archive: Annotated[Path, typer.Argument(help="The archive directory.")],
+        archive: ArchiveArg,
         keep_last: Annotated[int, typer.Option(help="Keep the N newest snapshots.")] = 0,
         keep_hourly: Annotated[int, typer.Option(help="Keep the newest snapshot of each of N hours.")] = 0,
         keep_daily: Annotated[int, typer.Option(help="Keep the newest snapshot of each of N days.")] = 0,

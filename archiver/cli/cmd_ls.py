@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -10,6 +9,7 @@ import typer
 from archiver import MessageRecord, Summary, message_summaries, open_archive
 from archiver.cli._common import (
     EXIT_CODES_HELP,
+    ArchiveArg,
     LabelOption,
     SinceOption,
     UntilOption,
@@ -34,7 +34,7 @@ def register(app: typer.Typer) -> None:
     @app.command("ls", epilog=EXIT_CODES_HELP)
     @handle_errors()
     def ls(
-        archive: Annotated[Path, typer.Argument(help="The archive directory.")],
+        archive: ArchiveArg,
         snapshot: Annotated[str, typer.Argument(help="latest, an id prefix, or an ISO time.")] = "latest",
         label: LabelOption = None,
         since: SinceOption = None,

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from archiver import open_archive, prune
-from archiver.cli._common import EXIT_CODES_HELP, emit_json, handle_errors
+from archiver.cli._common import EXIT_CODES_HELP, ArchiveArg, emit_json, handle_errors
 from archiver.cli.cmd_forget import prune_json
 from archiver.cli.render import TqdmProgress
 
@@ -17,7 +16,7 @@ def register(app: typer.Typer) -> None:
     @app.command("prune", epilog=EXIT_CODES_HELP)
     @handle_errors()
     def prune_cmd(
-        archive: Annotated[Path, typer.Argument(help="The archive directory.")],
+        archive: ArchiveArg,
         dry_run: Annotated[bool, typer.Option("--dry-run", help="Only show what would be removed.")] = False,
         json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
     ) -> None:

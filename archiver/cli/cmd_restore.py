@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -11,6 +10,7 @@ import typer
 from archiver import PartialFailure, RestoreResult, UsageError, restore
 from archiver.cli._common import (
     EXIT_CODES_HELP,
+    ArchiveArg,
     CaCert,
     Insecure,
     JsonFlag,
@@ -84,7 +84,7 @@ def register(app: typer.Typer) -> None:
     @app.command("restore", epilog=f"{POLICY_HELP}\n\n{LABELS_HELP}\n\n{JSON_KEYS}\n\n{EXIT_CODES_HELP}")
     @handle_errors()
     def restore_cmd(
-        archive: Annotated[Path, typer.Argument(help="The archive folder.")],
+        archive: ArchiveArg,
         where: Annotated[list[str], typer.Argument(
             metavar="[SNAPSHOT] TARGET_URL",
             help="Snapshot (latest, an id prefix, or a time; default latest), then the target: "

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
 from archiver import SnapshotInfo, open_archive
-from archiver.cli._common import EXIT_CODES_HELP, emit_json, handle_errors
+from archiver.cli._common import EXIT_CODES_HELP, ArchiveArg, emit_json, handle_errors
 
 
 def snapshot_json(info: SnapshotInfo) -> dict[str, Any]:
@@ -22,7 +21,7 @@ def register(app: typer.Typer) -> None:
     @app.command("snapshots", epilog=EXIT_CODES_HELP)
     @handle_errors()
     def snapshots(
-        archive: Annotated[Path, typer.Argument(help="The archive directory.")],
+        archive: ArchiveArg,
         account: Annotated[str | None, typer.Option(help="Only this account (user@host).")] = None,
         json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
     ) -> None:

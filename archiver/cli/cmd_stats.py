@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import asdict
-from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from archiver import Archive
-from archiver.cli._common import EXIT_CODES_HELP, emit_json, handle_errors
+from archiver.cli._common import EXIT_CODES_HELP, ArchiveArg, emit_json, handle_errors
 
 
 def _mb(n: int) -> str:
@@ -20,7 +19,7 @@ def register(app: typer.Typer) -> None:
     @app.command("stats", epilog=EXIT_CODES_HELP)
     @handle_errors()
     def stats(
-        archive: Annotated[Path, typer.Argument(help="The archive directory.")],
+        archive: ArchiveArg,
         json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
     ) -> None:
         """Show what an archive holds: packs, messages (blobs), stored vs raw bytes, snapshots, accounts.

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
 from archiver import Archive, DamageFound, VerifyReport, open_archive, parse_subset, verify
-from archiver.cli._common import EXIT_CODES_HELP, emit_json, err, handle_errors
+from archiver.cli._common import EXIT_CODES_HELP, ArchiveArg, emit_json, err, handle_errors
 from archiver.cli.render import TqdmProgress
 
 LISTED = 50
@@ -30,7 +29,7 @@ def register(app: typer.Typer) -> None:
     @app.command("verify", epilog=EXIT_CODES_HELP)
     @handle_errors()
     def verify_cmd(
-        archive: Annotated[Path, typer.Argument(help="The archive directory.")],
+        archive: ArchiveArg,
         read_data: Annotated[bool, typer.Option(
             "--read-data", help="Also decompress and re-hash every stored message.")] = False,
         subset: Annotated[str | None, typer.Option(

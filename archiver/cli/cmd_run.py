@@ -1,0 +1,75 @@
+"""`gmail-archiver run [NAME...]`: every configured account: backup, forget, prune, verify, hooks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from archiver import AccountResult, RunReport, StepResult, load_config, run_accounts
+from archiver.cli._common import EXIT_CODES_HELP, emit_json, err, handle_errors
+
+JSON_KEYS = (
+    "JSON keys (--json): exit_code, duration_s, log_file, accounts (list of {name, archive, status "
+    "(ok|partial|failed|locked), exit_code, duration_s, summary, steps (list of {step "
+    "(lock|backup|forget|prune|verify|on_failure|on_success), status (ok|partial|failed|skipped), exit_code, "
+    "duration_s, message, hint, figures})})."
+)
+
+
+def step_json(s: StepResult) -> dict[str, Any]:
+    return {"step": s.step, "status": s.status, "exit_code": s.exit_code, "duration_s": round(s.duration, 3),
+            "message": s.message, "hint": s.hint, "figures": s.figures}
+
+
+def account_json(a: AccountResult) -> dict[str, Any]:
+    return {"name": a.name, "archive": str(a.archive), "status": a.status, "exit_code": a.exit_code,
+            "duration_s": round(a.duration, 3), "summary": a.summary(),
+            "steps": [step_json(s) for s in a.steps]}
+
+
+def report_json(r: RunReport) -> dict[str, Any]:
+    return {"exit_code": r.exit_code, "duration_s": round(r.duration, 3),
+            "log_file": str(r.log_file) if r.log_file else None,
+            "accounts": [account_json(a) for a in r.accounts]}
+
+
+def _line(a: AccountResult) -> None:
+    """One line per account: stdout when it went well, stderr (with the hint) when not."""
+    text = f"{a.name}: {a.summary()} ({a.duration:.1f}s)"
+    if a.exit_code == 0:
+        typer.echo(text)
+        return
+    failed = a.failed_step
+    err(text + (f" [hint: {failed.hint}]" if failed and failed.hint else ""))
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("run", epilog=JSON_KEYS + "\n\n" + EXIT_CODES_HELP)
+    @handle_errors()
+    def run_cmd(
+        names: Annotated[list[str] | None, typer.Argument(
+            help="Accounts to run (default: every account of the config), in this order.")] = None,
+        config: Annotated[Path | None, typer.Option(
+            "--config", help="The config file (default: $GMAIL_ARCHIVER_CONFIG, else "
+                             "$XDG_CONFIG_HOME/gmail-archiver/config.toml).")] = None,
+        init: Annotated[bool, typer.Option(
+            "--init", help="Create an account's archive when its path holds none (first run).")] = False,
+        wait: Annotated[bool, typer.Option(
+            "--wait", help="Wait for a locked account instead of skipping it.")] = False,
+        json: Annotated[bool, typer.Option("--json", help="Print one JSON document (keys below).")] = False,
+    ) -> None:
+        """Back up every account of the config file, then forget snapshots by its keep_* rules, prune when
+        its prune policy says, and verify the next 1/verify_subset slice of the stored data (a full cycle
+        reads every byte); then its on_success / on_failure hook.
+
+        One account's failure never stops the others.  One line per account (failures on stderr); the exit
+        code is the worst account's (order: ok, partial, locked, error, usage, no archive, auth, damage).
+        A log of each run goes to $XDG_STATE_HOME/gmail-archiver/run.log (rotated).
+        """
+        cfg = load_config(config)
+        report = run_accounts(cfg, names or (), init=init, wait=wait, on_account=None if json else _line)
+        if json:
+            emit_json(report_json(report))
+        raise typer.Exit(report.exit_code)
