@@ -20,6 +20,7 @@ from archiver.cli._common import (
     emit_json,
     err,
     handle_errors,
+    local_path,
 )
 from archiver.cli.render import TqdmProgress
 
@@ -76,7 +77,7 @@ def register(app: typer.Typer) -> None:
         """
         creds = credentials(password_command, oauth2_token_command)
         bar = TqdmProgress(enabled=progress)
-        result = backup(archive, source_url, credentials=creds, include_spam=include_spam,
+        result = backup(local_path(archive), source_url, credentials=creds, include_spam=include_spam,
                         connections=connections, progress=bar, init=init, cacert=cacert, insecure=insecure,
                         retries=retries)
         bar.finish()
@@ -87,7 +88,5 @@ def register(app: typer.Typer) -> None:
             for p in result.problems:
                 err(f"missing: {p}")
         if not result.complete:
-            if json:
-                raise typer.Exit(PartialFailure.exit_code)
             raise PartialFailure(f"{len(result.problems)} problem(s): the snapshot is partial",
                                  hint="run the backup again to fetch what is missing")

@@ -7,8 +7,8 @@ from typing import Annotated, Any
 
 import typer
 
-from archiver import Change, open_archive
-from archiver.cli._common import EXIT_CODES_HELP, emit_json, handle_errors
+from archiver import Change
+from archiver.cli._common import EXIT_CODES_HELP, emit_json, handle_errors, open_view
 from archiver.cli.cmd_ls import message_json
 from archiver.cli.cmd_snapshots import snapshot_json
 
@@ -33,7 +33,7 @@ def register(app: typer.Typer) -> None:
         --json keys: a, b (snapshots), added, removed (lists of messages as in `ls --json`), relabelled,
         reflagged (lists of {key, message_id, before, after}).
         """
-        d = open_archive(archive).diff(snapshot_a, snapshot_b, account)
+        d = open_view(archive).diff(snapshot_a, snapshot_b, account)
         if json:
             emit_json({"a": snapshot_json(d.a), "b": snapshot_json(d.b),
                        "added": [message_json(m) for m in d.added],

@@ -7,8 +7,8 @@ from typing import Annotated
 
 import typer
 
-from archiver import PartialFailure, UsageError, export, open_archive
-from archiver.cli._common import EXIT_CODES_HELP, emit_json, err, handle_errors, parse_time
+from archiver import PartialFailure, UsageError, export
+from archiver.cli._common import EXIT_CODES_HELP, emit_json, err, handle_errors, open_view, parse_time
 from archiver.cli.cmd_snapshots import snapshot_json
 from archiver.cli.render import TqdmProgress
 
@@ -44,7 +44,7 @@ def register(app: typer.Typer) -> None:
         """
         if output is None:
             raise UsageError("--output is required")
-        view = open_archive(archive)
+        view = open_view(archive)
         result = export(view.archive, snapshot, format, output, labels=label,
                         since=parse_time(since, "--since"), until=parse_time(until, "--until"),
                         extra_headers=extra_headers, overwrite=overwrite, account=account,
@@ -62,7 +62,5 @@ def register(app: typer.Typer) -> None:
             for p in result.skipped:
                 err(f"skipped {p.key} {p.message_id or ''}: {p.reason}")
         if result.skipped:
-            if json:
-                raise typer.Exit(PartialFailure.exit_code)
             raise PartialFailure(f"{len(result.skipped)} messages could not be exported (damaged archive)",
                                  hint="run `gmail-archiver verify --read-data` for details")

@@ -7,8 +7,8 @@ from typing import Annotated, Any
 
 import typer
 
-from archiver import PruneResult, RetentionPolicy, forget, open_archive
-from archiver.cli._common import EXIT_CODES_HELP, emit_json, handle_errors
+from archiver import PruneResult, RetentionPolicy, forget
+from archiver.cli._common import EXIT_CODES_HELP, emit_json, handle_errors, open_view
 from archiver.cli.cmd_snapshots import snapshot_json
 from archiver.cli.render import TqdmProgress
 
@@ -48,7 +48,7 @@ def register(app: typer.Typer) -> None:
         """
         policy = RetentionPolicy(last=keep_last, hourly=keep_hourly, daily=keep_daily, weekly=keep_weekly,
                                  monthly=keep_monthly, yearly=keep_yearly)
-        result = forget(open_archive(archive).archive, policy, dry_run=dry_run, prune=prune, account=account,
+        result = forget(open_view(archive).archive, policy, dry_run=dry_run, prune=prune, account=account,
                         progress=TqdmProgress())
         reasons = result.decision.reasons
         if json:

@@ -7,8 +7,8 @@ from typing import Annotated, Any
 
 import typer
 
-from archiver import MessageRecord, label_filter, open_archive
-from archiver.cli._common import EXIT_CODES_HELP, emit_json, handle_errors
+from archiver import MessageRecord, label_filter
+from archiver.cli._common import EXIT_CODES_HELP, emit_json, handle_errors, open_view
 from archiver.cli.cmd_snapshots import snapshot_json
 
 
@@ -34,7 +34,7 @@ def register(app: typer.Typer) -> None:
         --json keys: snapshot ({id, time, account, ...}), messages (list of {key, labels, thread_id, flags,
         date, size, message_id, blob_id}).
         """
-        view = open_archive(archive).snapshot(snapshot, account)
+        view = open_view(archive).snapshot(snapshot, account)
         carries = label_filter(label) if label else None  # --label Inbox finds \Inbox too
         messages = [m for m in view if carries is None or carries(m.labels)]
         if json:

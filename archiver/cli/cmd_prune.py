@@ -7,8 +7,8 @@ from typing import Annotated
 
 import typer
 
-from archiver import open_archive, prune
-from archiver.cli._common import EXIT_CODES_HELP, emit_json, handle_errors
+from archiver import prune
+from archiver.cli._common import EXIT_CODES_HELP, emit_json, handle_errors, open_view
 from archiver.cli.cmd_forget import prune_json
 from archiver.cli.render import TqdmProgress
 
@@ -27,7 +27,7 @@ def register(app: typer.Typer) -> None:
         --json keys: dry_run, packs_deleted, packs_repacked, packs_written, entries_removed, bytes_before,
         bytes_after.
         """
-        p = prune(open_archive(archive).archive, dry_run=dry_run, progress=TqdmProgress())
+        p = prune(open_view(archive).archive, dry_run=dry_run, progress=TqdmProgress())
         if json:
             emit_json(prune_json(p))
             return

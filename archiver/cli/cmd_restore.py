@@ -20,6 +20,7 @@ from archiver.cli._common import (
     credentials,
     emit_json,
     handle_errors,
+    local_path,
     parse_time,
 )
 from archiver.cli.render import TqdmProgress
@@ -128,7 +129,7 @@ def register(app: typer.Typer) -> None:
         since_at, until_at = parse_time(since, "--since"), parse_time(until, "--until")
         creds = credentials(password_command, oauth2_token_command)
         bar = TqdmProgress(enabled=progress)
-        result = restore(archive, target, snapshot=snapshot, labels=label or None, since=since_at,
+        result = restore(local_path(archive), target, snapshot=snapshot, labels=label or None, since=since_at,
                          until=until_at, dry_run=dry_run, credentials=creds, policy=policy,
                          max_upload_bytes_per_day=budget, default_folder=default_folder,
                          cacert=cacert, insecure=insecure, progress=bar, connections=connections)
@@ -138,8 +139,6 @@ def register(app: typer.Typer) -> None:
         else:
             _report(result)
         if not dry_run and not result.ok:
-            if json:
-                raise typer.Exit(PartialFailure.exit_code)
             raise PartialFailure(f"{len(result.failed)} failed, {result.left} left, "
                                  f"{len(result.conflicts)} conflict(s): not everything is on the target",
                                  hint="see the list above; run again later for what was left")

@@ -7,8 +7,8 @@ from typing import Annotated, Any
 
 import typer
 
-from archiver import SnapshotInfo, open_archive
-from archiver.cli._common import EXIT_CODES_HELP, emit_json, handle_errors
+from archiver import SnapshotInfo
+from archiver.cli._common import EXIT_CODES_HELP, emit_json, handle_errors, open_view
 
 
 def snapshot_json(info: SnapshotInfo) -> dict[str, Any]:
@@ -31,7 +31,7 @@ def register(app: typer.Typer) -> None:
         --json keys: snapshots (list of {id, short_id, account, time, message_count, partial, parent,
         source, stats}).
         """
-        infos = open_archive(archive).snapshots(account)
+        infos = open_view(archive).snapshots(account)
         if json:
             emit_json({"snapshots": [snapshot_json(i) for i in infos]})
             return

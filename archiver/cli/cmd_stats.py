@@ -8,8 +8,7 @@ from typing import Annotated
 
 import typer
 
-from archiver import Archive
-from archiver.cli._common import EXIT_CODES_HELP, emit_json, handle_errors
+from archiver.cli._common import EXIT_CODES_HELP, emit_json, handle_errors, open_view
 
 
 def _mb(n: int) -> str:
@@ -29,7 +28,7 @@ def register(app: typer.Typer) -> None:
         total_bytes, snapshots, partial_snapshots, accounts, per_account (account -> snapshots),
         dictionaries (ids), dictionary_bytes, blobs_with_dictionary.
         """
-        st = Archive.open(archive).stats()
+        st = open_view(archive).archive.stats()
         if json:
             doc = asdict(st)
             doc["accounts"] = list(st.accounts)

@@ -7,8 +7,8 @@ from typing import Annotated, Any
 
 import typer
 
-from archiver import Archive, DamageFound, VerifyReport, open_archive, parse_subset, verify
-from archiver.cli._common import EXIT_CODES_HELP, emit_json, err, handle_errors
+from archiver import DamageFound, IndexRepair, VerifyReport, parse_subset, verify
+from archiver.cli._common import EXIT_CODES_HELP, emit_json, err, handle_errors, open_view
 from archiver.cli.render import TqdmProgress
 
 LISTED = 50
@@ -52,7 +52,7 @@ def register(app: typer.Typer) -> None:
         """
         part = parse_subset(subset) if subset else None
         read_data = read_data or part is not None
-        store = Archive.open(archive) if repair_index else open_archive(archive).archive
+        store = open_view(archive).archive
         fixed = store.rebuild_index() if repair_index else None
         r = verify(store, read_data=read_data, subset=part, progress=TqdmProgress())
         if json:
@@ -63,26 +63,28 @@ def register(app: typer.Typer) -> None:
                                        "packs_indexed": fixed.packs_indexed,
                                        "unreadable_packs": sorted(fixed.unreadable_packs)}
             emit_json(doc)
-            if not r.ok:
-                raise typer.Exit(DamageFound.exit_code)
-            return
-        if fixed is not None and fixed.changed:
-            typer.echo(f"index: {len(fixed.damaged_segments)} damaged segments repaired, "
-                       f"{fixed.packs_indexed} packs indexed")
-        elif fixed is not None:
-            typer.echo("index: nothing to repair")
-        read = f"; read {r.packs_read} packs, {r.bytes_read} bytes" if read_data else ""
-        typer.echo(f"checked {r.snapshots} snapshots, {r.pages} manifest pages, {r.blobs_referenced} "
-                   f"messages' bodies in {r.packs} packs{read}")
-        if r.unindexed_packs:
-            typer.echo(f"{r.unindexed_packs} packs are in no index segment (prune removes them)")
-        if r.ok:
-            typer.echo("no damage found")
-            return
-        for f in r.damage[:LISTED]:
-            err(f"damaged {f.kind} {f.id[:12]}: {f.detail}")
-        for m in r.affected_messages[:LISTED]:
-            err(f"affected message {m.key} {m.message_id or ''} in snapshot {m.snapshot_id[:8]}")
-        raise DamageFound(f"{len(r.damage)} damaged files or entries; {len(r.damaged_snapshots)} snapshots "
-                          f"and {r.affected_count} messages affected",
-                          hint="everything else stays restorable; run with --json for the full list")
+        else:
+            _report(r, fixed, read_data)
+        if not r.ok:
+            raise DamageFound(f"{len(r.damage)} damaged files or entries; {len(r.damaged_snapshots)} "
+                              f"snapshots and {r.affected_count} messages affected",
+                              hint="everything else stays restorable; run with --json for the full list")
+
+
+def _report(r: VerifyReport, fixed: IndexRepair | None, read_data: bool) -> None:
+    if fixed is not None and fixed.changed:
+        typer.echo(f"index: {len(fixed.damaged_segments)} damaged segments repaired, "
+                   f"{fixed.packs_indexed} packs indexed")
+    elif fixed is not None:
+        typer.echo("index: nothing to repair")
+    read = f"; read {r.packs_read} packs, {r.bytes_read} bytes" if read_data else ""
+    typer.echo(f"checked {r.snapshots} snapshots, {r.pages} manifest pages, {r.blobs_referenced} "
+               f"messages' bodies in {r.packs} packs{read}")
+    if r.unindexed_packs:
+        typer.echo(f"{r.unindexed_packs} packs are in no index segment (prune removes them)")
+    if r.ok:
+        typer.echo("no damage found")
+    for f in r.damage[:LISTED]:
+        err(f"damaged {f.kind} {f.id[:12]}: {f.detail}")
+    for m in r.affected_messages[:LISTED]:
+        err(f"affected message {m.key} {m.message_id or ''} in snapshot {m.snapshot_id[:8]}")

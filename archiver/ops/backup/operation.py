@@ -15,6 +15,7 @@ import contextlib
 import dataclasses
 import datetime as _dt
 import hashlib
+import logging
 import os
 import threading
 import time
@@ -46,6 +47,8 @@ from archiver.ops.backup.scan import (
 from archiver.progress import NullProgress, Progress
 from archiver.store import Archive, ArchiveWriter
 from archiver.threads import ThreadIndex
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -173,6 +176,9 @@ class _Run:
                          "problems": len(self.problems)}
                 info = writer.commit(records, [s.state for s in self.scans], source=self.endpoint.display(),
                                      time=self.clock(), partial=not complete, stats=stats)
+                log.info("snapshot %s written: %d messages of %s (%d new, %d changed, %d deleted)%s",
+                         info.id[:8], len(records), self.account, counts.new, counts.changed, counts.deleted,
+                         "" if complete else f"; PARTIAL, {len(self.problems)} problem(s)")
                 if complete:  # the snapshot now holds all the journal knew; the next run starts a new one
                     self.archive.remove_journal(self.journal_name)
         finally:
@@ -216,6 +222,8 @@ class _Run:
                     self.scans.append(kept)
             self.progress.advance(1)
         self.progress.finish()
+        log.info("scanned %d folders of %s (%s)", len(self.scans), self.account,
+                 "Gmail" if self.gmail else "IMAP")
 
     def _resume_from_journal(self) -> None:
         """Bodies an interrupted run since the last complete snapshot already stored are not downloaded
@@ -243,6 +251,7 @@ class _Run:
         for name, uids in deferred.items():
             pairs.setdefault(name, []).extend((u, GUESSED_SIZE) for u in uids if (name, u) not in self._early)
         total = sum(size for p in pairs.values() for _u, size in p)
+        log.info("%d new messages to download (about %d bytes)", sum(len(p) for p in pairs.values()), total)
         if not deferred and not any(pairs.values()):  # nothing to read: no connection, no checkpoint
             session.logout()
             return 0, 0
