@@ -250,9 +250,11 @@ def parse_time(text: str | None, option: str) -> dt.datetime | None:
 # -- options shared by the commands that talk to a server (backup, restore) ---------------------------------
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON document (keys below).")]
 PasswordCommand = Annotated[str | None, typer.Option(
-    help="Command printing the password (else GMAIL_ARCHIVER_PASSWORD, else a prompt).")]
+    help="Shell command printing the password on its first line, run by sh -c (e.g. 'pass show mail | head "
+         "-1'); else GMAIL_ARCHIVER_PASSWORD, else a prompt.")]
 OAuth2TokenCommand = Annotated[str | None, typer.Option(
-    help="Command printing an OAuth2 access token (XOAUTH2).")]
+    help="Shell command printing an OAuth2 access token (XOAUTH2), run by sh -c; not with "
+         "--password-command.")]
 CaCert = Annotated[str | None, typer.Option(help="CA certificate file to trust.")]
 Insecure = Annotated[bool, typer.Option("--insecure", help="Allow plain imap:// to a non-loopback host.")]
 ShowProgress = Annotated[bool | None, typer.Option(
