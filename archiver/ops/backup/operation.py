@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from archiver.errors import ArchiverError, AuthError, RemoteError
+from archiver.errors import ArchiveNotFound, ArchiverError, AuthError, RemoteError, UsageError
 from archiver.imap import Credentials, Endpoint, MessageMeta, Session, connect, parse_url
 from archiver.imap.retry import Reconnecting, RetryPolicy
 from archiver.model import MessageRecord
@@ -120,10 +120,18 @@ def backup(archive_path: str | os.PathLike[str], source_url: str, *, credentials
 
 
 def _open_archive(path: str | os.PathLike[str], init: bool) -> Archive:
-    p = os.fspath(path)
-    if init and (not os.path.exists(p) or (os.path.isdir(p) and not os.listdir(p))):
-        return Archive.init(p)
-    return Archive.open(p)
+    """Open the archive; with ``init``, create it when missing.  Race-safe: another ``--init`` creating it
+    at the same moment makes this one open what that one wrote (never "no archive")."""
+    if not init:
+        return Archive.open(path)
+    try:
+        return Archive.open(path)
+    except ArchiveNotFound:
+        pass
+    try:
+        return Archive.init(path)
+    except UsageError:  # not empty any more: another init finished first (else open says what it is)
+        return Archive.open(path)
 
 
 class _Run:
