@@ -31,6 +31,10 @@ def register(app: typer.Typer) -> None:
         if json:
             emit_json(prune_json(p))
             return
-        typer.echo(f"{'would delete' if dry_run else 'deleted'} {p.packs_deleted} packs, repacked "
-                   f"{p.packs_repacked} into {p.packs_written}, removed {p.entries_removed} entries; "
-                   f"packs: {p.bytes_before} -> {p.bytes_after} bytes")
+        if dry_run:
+            typer.echo(f"would delete {p.packs_deleted} packs and repack {p.packs_repacked}, removing "
+                       f"{p.entries_removed} entries; packs: {p.bytes_before} -> {p.bytes_after} bytes "
+                       "(repacking included)")
+            return
+        typer.echo(f"deleted {p.packs_deleted} packs, repacked {p.packs_repacked} into {p.packs_written}, "
+                   f"removed {p.entries_removed} entries; packs: {p.bytes_before} -> {p.bytes_after} bytes")

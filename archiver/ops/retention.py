@@ -27,7 +27,13 @@ from archiver.errors import UsageError
 from archiver.model import SnapshotInfo
 from archiver.progress import NullProgress, Progress
 from archiver.store import Archive
-from archiver.store.maintenance import clean_tmp, delete_snapshot, execute_prune, plan_prune
+from archiver.store.maintenance import (
+    clean_tmp,
+    delete_snapshot,
+    execute_prune,
+    plan_prune,
+    planned_bytes_after,
+)
 from archiver.store.stats import total_pack_bytes
 
 log = logging.getLogger(__name__)
@@ -168,7 +174,7 @@ def _prune_locked(archive: Archive, dry_run: bool, progress: Progress,
     progress.finish()
     if dry_run:
         return PruneResult(True, len(plan.delete), len(plan.repack), 0, plan.entries_removed,
-                           plan.bytes_before, plan.bytes_before - plan.bytes_deleted)
+                           plan.bytes_before, planned_bytes_after(layout, plan))
     progress.start("prune: repack and delete", total=None, unit="pack")
     written, _deleted = execute_prune(layout, plan)
     removed = clean_tmp(layout)
