@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
@@ -22,24 +22,13 @@ from archiver.cli._common import (
     handle_errors,
     local_path,
 )
-from archiver.cli.render import TqdmProgress
+from archiver.cli.render import TqdmProgress, backup_json
 
 JSON_KEYS = (
     "JSON keys (--json): snapshot (id), account, mode (gmail|imap), messages, new, changed, deleted, "
     "bytes_downloaded, bytes_stored, duration_s, complete (false: partial snapshot, exit 3), checkpoints, "
     "problems (list of {folder, uids, reason})."
 )
-
-
-def result_document(r: BackupResult) -> dict[str, Any]:
-    """The --json document (keys listed in the help)."""
-    return {
-        "snapshot": r.snapshot, "account": r.account, "mode": r.mode, "messages": r.messages, "new": r.new,
-        "changed": r.changed, "deleted": r.deleted, "bytes_downloaded": r.bytes_downloaded,
-        "bytes_stored": r.bytes_stored, "duration_s": round(r.duration, 3), "complete": r.complete,
-        "checkpoints": r.checkpoints,
-        "problems": [{"folder": p.folder, "uids": list(p.uids), "reason": p.reason} for p in r.problems],
-    }
 
 
 def summary(r: BackupResult) -> str:
@@ -82,7 +71,7 @@ def register(app: typer.Typer) -> None:
                         retries=retries)
         bar.finish()
         if json:
-            emit_json(result_document(result))
+            emit_json(backup_json(result))
         else:
             typer.echo(summary(result))
             for p in result.problems:

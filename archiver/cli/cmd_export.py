@@ -9,8 +9,7 @@ import typer
 
 from archiver import PartialFailure, UsageError, export
 from archiver.cli._common import EXIT_CODES_HELP, emit_json, err, handle_errors, open_view, parse_time
-from archiver.cli.cmd_snapshots import snapshot_json
-from archiver.cli.render import TqdmProgress
+from archiver.cli.render import TqdmProgress, export_json
 
 
 def register(app: typer.Typer) -> None:
@@ -49,13 +48,8 @@ def register(app: typer.Typer) -> None:
                         since=parse_time(since, "--since"), until=parse_time(until, "--until"),
                         extra_headers=extra_headers, overwrite=overwrite, account=account,
                         progress=TqdmProgress())
-        skipped = [{"key": p.key, "message_id": p.message_id, "blob_id": p.blob_id, "reason": p.reason}
-                   for p in result.skipped]
         if json:
-            emit_json({"format": result.format, "output": str(result.output),
-                       "snapshot": snapshot_json(result.snapshot), "selected": result.selected,
-                       "messages": result.messages, "files": result.files, "bytes": result.bytes,
-                       "skipped": skipped})
+            emit_json(export_json(result))
         else:
             typer.echo(f"exported {result.messages} of {result.selected} messages ({result.bytes} bytes, "
                        f"{result.files} files) from snapshot {result.snapshot.short_id} to {result.output}")

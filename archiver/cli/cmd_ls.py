@@ -3,19 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
-from archiver import MessageRecord, label_filter
+from archiver import label_filter
 from archiver.cli._common import EXIT_CODES_HELP, emit_json, handle_errors, open_view
-from archiver.cli.cmd_snapshots import snapshot_json
-
-
-def message_json(m: MessageRecord) -> dict[str, Any]:
-    """The JSON shape of one message (shared by ls and diff)."""
-    return {"key": m.key, "labels": list(m.labels), "thread_id": m.thread_id, "flags": list(m.flags),
-            "date": m.date.isoformat(), "size": m.size, "message_id": m.message_id, "blob_id": m.blob_id}
+from archiver.cli.render import message_json, snapshot_json
 
 
 def register(app: typer.Typer) -> None:

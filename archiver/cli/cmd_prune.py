@@ -9,8 +9,7 @@ import typer
 
 from archiver import prune
 from archiver.cli._common import EXIT_CODES_HELP, emit_json, handle_errors, open_view
-from archiver.cli.cmd_forget import prune_json
-from archiver.cli.render import TqdmProgress
+from archiver.cli.render import TqdmProgress, prune_json
 
 
 def register(app: typer.Typer) -> None:

@@ -3,19 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
-from archiver import SnapshotInfo
 from archiver.cli._common import EXIT_CODES_HELP, emit_json, handle_errors, open_view
-
-
-def snapshot_json(info: SnapshotInfo) -> dict[str, Any]:
-    """The JSON shape of one snapshot (shared by snapshots, ls, diff)."""
-    return {"id": info.id, "short_id": info.short_id, "account": info.account, "time": info.time.isoformat(),
-            "message_count": info.message_count, "partial": info.partial, "parent": info.parent,
-            "source": info.source, "stats": dict(info.stats)}
+from archiver.cli.render import snapshot_json
 
 
 def register(app: typer.Typer) -> None:

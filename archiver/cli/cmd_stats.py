@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from archiver.cli._common import EXIT_CODES_HELP, emit_json, handle_errors, open_view
+from archiver.cli.render import stats_json
 
 
 def _mb(n: int) -> str:
@@ -30,10 +30,7 @@ def register(app: typer.Typer) -> None:
         """
         st = open_view(archive).archive.stats()
         if json:
-            doc = asdict(st)
-            doc["accounts"] = list(st.accounts)
-            doc["dictionaries"] = list(st.dictionaries)
-            emit_json(doc)
+            emit_json(stats_json(st))
             return
         lines = [
             ("messages (unique blobs)", f"{st.blobs:,}"),

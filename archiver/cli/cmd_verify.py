@@ -3,27 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
 from archiver import DamageFound, IndexRepair, VerifyReport, parse_subset, verify
 from archiver.cli._common import EXIT_CODES_HELP, emit_json, err, handle_errors, open_view
-from archiver.cli.render import TqdmProgress
+from archiver.cli.render import TqdmProgress, verify_json
 
 LISTED = 50
-
-
-def report_json(r: VerifyReport) -> dict[str, Any]:
-    return {
-        "ok": r.ok, "read_data": r.read_data, "subset": f"{r.subset[0]}/{r.subset[1]}" if r.subset else None,
-        "snapshots": r.snapshots, "pages": r.pages, "blobs_referenced": r.blobs_referenced, "packs": r.packs,
-        "packs_read": r.packs_read, "bytes_read": r.bytes_read, "unindexed_packs": r.unindexed_packs,
-        "damage": [{"kind": f.kind, "id": f.id, "detail": f.detail} for f in r.damage],
-        "damaged_snapshots": r.damaged_snapshots, "affected_count": r.affected_count,
-        "affected_messages": [{"snapshot": m.snapshot_id, "key": m.key, "message_id": m.message_id,
-                               "blob_id": m.blob_id} for m in r.affected_messages],
-    }
 
 
 def register(app: typer.Typer) -> None:
@@ -56,13 +44,7 @@ def register(app: typer.Typer) -> None:
         fixed = store.rebuild_index() if repair_index else None
         r = verify(store, read_data=read_data, subset=part, progress=TqdmProgress())
         if json:
-            doc = report_json(r)
-            if fixed is not None:
-                doc["index_repair"] = {"damaged_segments": sorted(fixed.damaged_segments),
-                                       "segment_written": fixed.segment_written,
-                                       "packs_indexed": fixed.packs_indexed,
-                                       "unreadable_packs": sorted(fixed.unreadable_packs)}
-            emit_json(doc)
+            emit_json(verify_json(r, fixed))
         else:
             _report(r, fixed, read_data)
         if not r.ok:
