@@ -120,7 +120,11 @@ def fail(exc: BaseException, as_json: bool) -> int:
             emit_json(render.error_document("UsageError", exc.format_message(),  # type: ignore[attr-defined]
                                             f"see `{where} --help`", code))
         else:
-            exc.show()  # type: ignore[attr-defined]
+            try:
+                exc.show()  # type: ignore[attr-defined]
+            except BrokenPipeError:  # the help text of `gmail-archiver | head`
+                _quiet_stdout()
+                return EXIT_BROKEN_PIPE
         return code
     error = _as_archiver_error(exc)
     if as_json and not render.json_emitted():
