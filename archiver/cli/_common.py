@@ -75,7 +75,7 @@ def exit_code(exc: BaseException) -> int:
     if isinstance(exc, KeyboardInterrupt):
         return EXIT_INTERRUPTED
     if isinstance(exc, ArchiverError):
-        return getattr(exc, "cli_exit_code", exc.exit_code)
+        return exc.exit_code
     if isinstance(exc, OSError) and exc.errno == errno.EPIPE:
         return EXIT_BROKEN_PIPE
     if isinstance(exc, _CLICK_ERROR):
@@ -90,7 +90,7 @@ def _as_archiver_error(exc: BaseException) -> ArchiverError:
     if isinstance(exc, KeyboardInterrupt):
         what = "terminated (SIGTERM)" if isinstance(exc, Terminated) else "interrupted (Ctrl-C)"
         cancelled = Cancelled(what, hint=RESUME_HINT)
-        cancelled.cli_exit_code = exit_code(exc)  # type: ignore[attr-defined]
+        cancelled.exit_code = exit_code(exc)  # 130, or 143 for SIGTERM
         return cancelled
     if isinstance(exc, OSError):  # the system's words, no traceback
         where = f": {exc.filename}" if exc.filename else ""
