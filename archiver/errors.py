@@ -14,7 +14,7 @@
     ├── FormatError (1)             the archive is unreadable
     │   ├── UnsupportedVersion
     │   └── IntegrityError          a file does not match its name, or does not decode
-    └── Cancelled (130)             interrupted (Ctrl-C / SIGTERM)
+    └── Cancelled (130)             interrupted (Ctrl-C; the CLI exits 143 for SIGTERM)
 
 Per-message problems are collected in result objects, not raised.  Only ``archiver.cli`` turns these into
 process exit codes.  Messages must never contain secrets.

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import importlib
 import logging
+import sys
 from typing import Annotated
 
 import typer
 
-from archiver.cli._common import EXIT_CODES_HELP
+from archiver import __version__
+from archiver.cli._common import EXIT_CODES_HELP, PROG, Frame
 
 COMMANDS: list[str] = [
     # names of archiver.cli.cmd_<name> modules, in --help order; each registers itself
@@ -36,27 +38,51 @@ COMMANDS: list[str] = [
 ]
 
 app = typer.Typer(
-    name="gmail-archiver",
+    name=PROG,
+    cls=Frame,
     help="Back up Gmail (labels and threads kept) or any IMAP server into a deduplicated archive; restore, "
     "export and verify it.\n\n" + EXIT_CODES_HELP,
     no_args_is_help=True,
-    add_completion=False,
     pretty_exceptions_enable=False,
 )
+"""``--install-completion`` / ``--show-completion`` (bash, zsh, fish, PowerShell) come with typer."""
 
+LOG_FORMAT = "%(asctime)s %(name)s %(levelname)s %(message)s"
+
+
+def configure_logging(verbose: int) -> None:
+    """``-v``: what the run does (``archiver.*`` at INFO); ``-vv``: also the IMAP conversation (DEBUG, the
+    wire log redacts credentials).  Only the package's loggers: other libraries stay quiet.  Set afresh on
+    every invocation, on the stderr of the moment (a test runner invokes many in one process)."""
+    logger = logging.getLogger("archiver")
+    for old in [h for h in logger.handlers if getattr(h, "_archiver_cli", False)]:
+        logger.removeHandler(old)
+    logger.setLevel(logging.NOTSET)
+    if verbose:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter(LOG_FORMAT))
+        handler._archiver_cli = True  # type: ignore[attr-defined]
+        logger.addHandler(handler)
+        logger.setLevel(logging.DEBUG if verbose > 1 else logging.INFO)
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        typer.echo(f"{PROG} {__version__}")
+        raise typer.Exit()
 
 
 @app.callback()
 def _global_options(
     verbose: Annotated[int, typer.Option(
-        "--verbose", "-v", count=True,
+        "--verbose", "-v", count=True, metavar="", show_default=False,
         help="Log to stderr: -v what the run does, -vv also the IMAP conversation (credentials redacted, "
-             "message bodies as sizes).")] = 0,
+             "message bodies as sizes).  Before or after the command name.")] = 0,
+    version: Annotated[bool, typer.Option(
+        "--version", is_eager=True, callback=_show_version, help="Print the version and exit.")] = False,
 ) -> None:
-    """Options that apply to every command (before the command name)."""
-    if verbose:
-        logging.basicConfig(level=logging.DEBUG if verbose > 1 else logging.INFO,
-                            format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    """Options that apply to every command."""
+    configure_logging(verbose)
 
 
 for _name in COMMANDS:

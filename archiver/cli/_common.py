@@ -1,75 +1,245 @@
-"""What every command shares: the error -> exit-code mapping (the only one), output helpers, secrets input."""
+"""What every command shares: the one exit path (errors -> messages and exit codes, nowhere else), the
+command-line frame around every invocation, opening an archive, output helpers, secrets input.
+
+The exit path: a command raises ``archiver`` errors; :func:`handle_errors` (inside the command) and
+:class:`Frame` (around it, for what the option parser refuses) turn every failure into one line on stderr,
+or one JSON error document on stdout under ``--json``, and the exit code of :func:`exit_code`.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import errno
 import functools
-import json
+import os
+import re
+import signal
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from types import FrameType
 from typing import Annotated, Any, ParamSpec, TypeVar
 
 import typer
+from typer.core import TyperGroup
 
 from archiver import (
     ArchiverError,
+    ArchiveView,
     Cancelled,
     Credentials,
     MessageFilter,
     UsageError,
     credentials_from_env_or_command,
+    open_archive,
     resolve_archive,
 )
+from archiver.cli import render
+from archiver.cli.render import emit_json as emit_json
 
 P = ParamSpec("P")
 R = TypeVar("R")
 
+PROG = "gmail-archiver"
 EXIT_CODES_HELP = (
     "Exit codes: 0 ok, 1 error, 2 usage, 3 partial (some messages failed; listed), 10 no archive, "
-    "11 locked, 12 authentication failed, 13 verify found damage, 130 interrupted."
+    "11 locked, 12 authentication failed, 13 verify found damage, 130 interrupted (Ctrl-C), "
+    "141 output pipe closed (e.g. by head), 143 terminated (SIGTERM)."
 )
+EXIT_INTERRUPTED = 130
+"""Ctrl-C (SIGINT): 128 + 2, as shells report it."""
+EXIT_TERMINATED = 143
+"""SIGTERM: 128 + 15.  Handled like Ctrl-C (a backup keeps what it stored and says so), but its own code so
+that a scheduler can tell "stopped by me" from "interrupted by a user"."""
+EXIT_BROKEN_PIPE = 141
+"""stdout closed by the reader (``ls | head``): 128 + SIGPIPE, what ``seq 1 1000000 | head`` reports under
+``set -o pipefail``; quiet, as other unix tools are."""
+RESUME_HINT = "what was already stored or uploaded is kept: run the same command again to continue"
+_CLICK_ERROR: type[Exception] = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
+"""The option parser's error base class (click's, vendored by newer typer versions)."""
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised in the main thread so that it unwinds the run exactly as Ctrl-C does."""
 
 
 def err(message: str) -> None:
-    """One line to stderr (never stdout, which is for results)."""
-    typer.echo(message, err=True)
+    """One line to stderr (never stdout, which is for results); a closed stderr is ignored."""
+    with contextlib.suppress(BrokenPipeError):
+        typer.echo(message, err=True)
 
 
-def emit_json(document: Any) -> None:
-    """The one JSON document a --json command prints on stdout."""
-    sys.stdout.write(json.dumps(document, indent=2, sort_keys=True, default=str) + "\n")
-    sys.stdout.flush()
+def exit_code(exc: BaseException) -> int:
+    """The exit code of a failure: the only mapping from errors to process exit codes."""
+    if isinstance(exc, Terminated):
+        return EXIT_TERMINATED
+    if isinstance(exc, KeyboardInterrupt):
+        return EXIT_INTERRUPTED
+    if isinstance(exc, ArchiverError):
+        return exc.exit_code
+    if isinstance(exc, OSError) and exc.errno == errno.EPIPE:
+        return EXIT_BROKEN_PIPE
+    if isinstance(exc, _CLICK_ERROR):
+        return int(getattr(exc, "exit_code", 2))
+    return 1
+
+
+def _as_archiver_error(exc: BaseException) -> ArchiverError:
+    """Foreign failures in the words the user needs: an interruption, an unwritable output, a full disk."""
+    if isinstance(exc, ArchiverError):
+        return exc
+    if isinstance(exc, KeyboardInterrupt):
+        what = "terminated (SIGTERM)" if isinstance(exc, Terminated) else "interrupted (Ctrl-C)"
+        cancelled = Cancelled(what, hint=RESUME_HINT)
+        cancelled.exit_code = exit_code(exc)  # 130, or 143 for SIGTERM
+        return cancelled
+    if isinstance(exc, OSError):  # the system's words, no traceback
+        where = f": {exc.filename}" if exc.filename else ""
+        return ArchiverError(f"{exc.strerror or exc}{where}")
+    return ArchiverError(f"{type(exc).__name__}: {exc}")
+
+
+def _quiet_stdout() -> None:
+    """After the reader closed stdout: point it at /dev/null so that the final flush cannot fail again."""
+    with contextlib.suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+
+
+def fail(exc: BaseException, as_json: bool) -> int:
+    """Report a failure once (a line and its hint on stderr, or the JSON error document) and return its
+    exit code.  A closed output pipe is reported by its exit code alone."""
+    code = exit_code(exc)
+    if code == EXIT_BROKEN_PIPE:
+        _quiet_stdout()
+        return code
+    if isinstance(exc, _CLICK_ERROR):
+        if as_json:
+            ctx = getattr(exc, "ctx", None)
+            where = ctx.command_path if ctx is not None else PROG
+            emit_json(render.error_document("UsageError", exc.format_message(),  # type: ignore[attr-defined]
+                                            f"see `{where} --help`", code))
+        else:
+            try:
+                exc.show()  # type: ignore[attr-defined]
+            except BrokenPipeError:  # the help text of `gmail-archiver | head`
+                _quiet_stdout()
+                return EXIT_BROKEN_PIPE
+        return code
+    error = _as_archiver_error(exc)
+    if as_json and not render.json_emitted():
+        emit_json(render.error_document(type(error).__name__, str(error), error.hint, code))
+    else:
+        err(f"error: {error}")
+        if error.hint:
+            err(f"hint: {error.hint}")
+    return code
 
 
 def handle_errors(json_flag: str = "json") -> Callable[[Callable[P, R]], Callable[P, R]]:
-    """Turn library errors into a one-line message (or a JSON error object) and the class's exit code."""
+    """Run a command inside the exit path: any failure is reported by :func:`fail` and exits with its code.
+
+    Under ``--json`` a command that already printed its document (then raised, e.g. PartialFailure) gets
+    no second one: the error goes to stderr and the exit code says it.
+    """
 
     def decorate(fn: Callable[P, R]) -> Callable[P, R]:
         @functools.wraps(fn)
         def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-            as_json = bool(kwargs.get(json_flag, False))
             try:
-                try:
-                    return fn(*args, **kwargs)
-                except KeyboardInterrupt as exc:
-                    raise Cancelled("interrupted") from exc
-                except OSError as exc:  # an unwritable output, a full disk: the system's words, no traceback
-                    where = f": {exc.filename}" if exc.filename else ""
-                    raise ArchiverError(f"{exc.strerror or exc}{where}") from exc
-            except ArchiverError as exc:
-                if as_json:
-                    emit_json({"error": {"type": type(exc).__name__, "message": str(exc),
-                                         "hint": exc.hint, "exit_code": exc.exit_code}})
-                else:
-                    err(f"error: {exc}")
-                    if exc.hint:
-                        err(f"hint: {exc.hint}")
-                raise typer.Exit(exc.exit_code) from None
+                return fn(*args, **kwargs)
+            except (ArchiverError, KeyboardInterrupt, OSError) as exc:
+                raise typer.Exit(fail(exc, bool(kwargs.get(json_flag, False)))) from None
 
         return wrapper
 
     return decorate
+
+
+# -- the frame around every invocation ----------------------------------------------------------------------
+_VERBOSE = re.compile(r"^(-v+|--verbose)$")
+
+
+def hoist_verbosity(args: Sequence[str]) -> list[str]:
+    """``-v``/``-vv``/``--verbose`` are global options: move them in front of the command wherever they
+    were written (``backup A URL -v`` as ``-v backup A URL``); nothing after ``--`` moves."""
+    head = list(args[: args.index("--")]) if "--" in args else list(args)
+    tail = list(args[len(head):])
+    flags = [a for a in head if _VERBOSE.match(a)]
+    return [*flags, *(a for a in head if not _VERBOSE.match(a)), *tail]
+
+
+def wants_json(args: Sequence[str]) -> bool:
+    """Whether the command line asks for ``--json`` (read before parsing: the parser's own errors too)."""
+    head = args[: list(args).index("--")] if "--" in args else args
+    return "--json" in head
+
+
+@contextlib.contextmanager
+def sigterm_as_interrupt() -> Iterator[None]:
+    """SIGTERM raises :class:`Terminated` in the main thread while a command runs: checkpoints are kept and
+    the run says so, as on Ctrl-C (exit 143 instead of 130)."""
+
+    def on_term(signum: int, frame: FrameType | None) -> None:
+        raise Terminated()
+
+    try:
+        previous = signal.signal(signal.SIGTERM, on_term)
+    except ValueError:  # not the main thread (an embedding program): leave signals alone
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+class Frame(TyperGroup):
+    """The command group with the one exit path around it: global options from any position, the parser's
+    errors as JSON under ``--json``, SIGTERM handled like Ctrl-C, a closed stdout quiet."""
+
+    def main(self, args: Sequence[str] | None = None, prog_name: str | None = None,
+             complete_var: str | None = None, standalone_mode: bool = True, windows_expand_args: bool = True,
+             **extra: Any) -> Any:
+        argv = hoist_verbosity(list(sys.argv[1:] if args is None else args))
+        as_json = wants_json(argv)
+        render.reset()
+        with sigterm_as_interrupt():
+            try:
+                result = super().main(args=argv, prog_name=prog_name or PROG, complete_var=complete_var,
+                                      standalone_mode=False,
+                                      windows_expand_args=windows_expand_args, **extra)
+                code = result if isinstance(result, int) else 0
+            except (_CLICK_ERROR, ArchiverError, KeyboardInterrupt, OSError) as exc:
+                code = fail(exc, as_json)
+            except typer.Abort:
+                code = fail(Cancelled("aborted"), as_json)
+        if standalone_mode:
+            sys.exit(code)
+        return code
+
+
+# -- opening archives ---------------------------------------------------------------------------------------
+_URL_LIKE = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:/")
+
+
+def local_path(path: Path | str) -> Path:
+    """An ARCHIVE argument as a local folder; UsageError for a URL (``s3://bucket/x`` would otherwise become
+    a local folder ``s3:``) until a remote backend exists."""
+    text = os.fspath(path)
+    url = _URL_LIKE.match(text)
+    if url:
+        raise UsageError(f"the archive {text!r} looks like a URL ({url.group(0)}/...): archives are local "
+                         "folders for now",
+                         hint="give a local path (a mounted remote file system works)")
+    return Path(text)
+
+
+def open_view(path: Path | str) -> ArchiveView:
+    """The one way commands open an existing archive (``.archive`` is the store underneath)."""
+    return open_archive(local_path(path))
 
 
 def parse_time(text: str | None, option: str) -> dt.datetime | None:
@@ -110,9 +280,11 @@ ArchiveArg = Annotated[Path, typer.Argument(
 # -- options shared by the commands that talk to a server (backup, restore) ---------------------------------
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON document (keys below).")]
 PasswordCommand = Annotated[str | None, typer.Option(
-    help="Command printing the password (else GMAIL_ARCHIVER_PASSWORD, else a prompt).")]
+    help="Shell command printing the password on its first line, run by sh -c (e.g. 'pass show mail | head "
+         "-1'); else GMAIL_ARCHIVER_PASSWORD, else a prompt.")]
 OAuth2TokenCommand = Annotated[str | None, typer.Option(
-    help="Command printing an OAuth2 access token (XOAUTH2).")]
+    help="Shell command printing an OAuth2 access token (XOAUTH2), run by sh -c; not with "
+         "--password-command.")]
 CaCert = Annotated[str | None, typer.Option(help="CA certificate file to trust.")]
 Insecure = Annotated[bool, typer.Option("--insecure", help="Allow plain imap:// to a non-loopback host.")]
 ShowProgress = Annotated[bool | None, typer.Option(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
@@ -20,25 +20,15 @@ from archiver.cli._common import (
     emit_json,
     err,
     handle_errors,
+    local_path,
 )
-from archiver.cli.render import TqdmProgress
+from archiver.cli.render import TqdmProgress, backup_json
 
 JSON_KEYS = (
     "JSON keys (--json): snapshot (id), account, mode (gmail|imap), messages, new, changed, deleted, "
     "bytes_downloaded, bytes_stored, duration_s, complete (false: partial snapshot, exit 3), checkpoints, "
     "problems (list of {folder, uids, reason})."
 )
-
-
-def result_document(r: BackupResult) -> dict[str, Any]:
-    """The --json document (keys listed in the help)."""
-    return {
-        "snapshot": r.snapshot, "account": r.account, "mode": r.mode, "messages": r.messages, "new": r.new,
-        "changed": r.changed, "deleted": r.deleted, "bytes_downloaded": r.bytes_downloaded,
-        "bytes_stored": r.bytes_stored, "duration_s": round(r.duration, 3), "complete": r.complete,
-        "checkpoints": r.checkpoints,
-        "problems": [{"folder": p.folder, "uids": list(p.uids), "reason": p.reason} for p in r.problems],
-    }
 
 
 def summary(r: BackupResult) -> str:
@@ -97,22 +87,21 @@ def register(app: typer.Typer) -> None:
             creds = (credentials(password_command, oauth2_token_command) if given
                      else account_credentials(acct))
         elif archive is None or source_url is None:
-            raise UsageError("missing ARCHIVE and SOURCE_URL (or --account NAME from the config file)")
+            raise UsageError("missing ARCHIVE and SOURCE_URL (or --account NAME from the config file)",
+                             hint="see `gmail-archiver backup --help`")
         else:
             creds = credentials(password_command, oauth2_token_command)
         bar = TqdmProgress(enabled=progress)
-        result = backup(archive, source_url, credentials=creds, include_spam=include_spam,
+        result = backup(local_path(archive), source_url, credentials=creds, include_spam=include_spam,
                         connections=connections or 4, progress=bar, init=init, cacert=cacert,
                         insecure=insecure, retries=retries)
         bar.finish()
         if json:
-            emit_json(result_document(result))
+            emit_json(backup_json(result))
         else:
             typer.echo(summary(result))
             for p in result.problems:
                 err(f"missing: {p}")
         if not result.complete:
-            if json:
-                raise typer.Exit(PartialFailure.exit_code)
             raise PartialFailure(f"{len(result.problems)} problem(s): the snapshot is partial",
                                  hint="run the backup again to fetch what is missing")

@@ -3,7 +3,6 @@ only the commands that print one)."""
 
 from __future__ import annotations
 
-import json as _json
 from pathlib import Path
 from typing import Annotated
 
@@ -22,11 +21,24 @@ def _toml_value(value: object) -> str:
         return "true" if value else "false"
     if isinstance(value, int):
         return str(value)
-    return _json.dumps(str(value), ensure_ascii=False)
+    return _toml_string(str(value))
+
+
+def _toml_string(text: str) -> str:
+    """A TOML basic string: backslash, quote and control characters escaped."""
+    out = []
+    for c in text:
+        if c in '"\\':
+            out.append("\\" + c)
+        elif ord(c) < 0x20 or ord(c) == 0x7F:
+            out.append(f"\\u{ord(c):04x}")
+        else:
+            out.append(c)
+    return '"' + "".join(out) + '"'
 
 
 def _toml_key(name: str) -> str:
-    return name if name.replace("_", "").replace("-", "").isalnum() and name.isascii() else _json.dumps(name)
+    return name if name.replace("_", "").replace("-", "").isalnum() and name.isascii() else _toml_string(name)
 
 
 def register(app: typer.Typer) -> None:
@@ -50,7 +62,9 @@ def register(app: typer.Typer) -> None:
             emit_json({"config": str(cfg.path), "ok": not any(found.values()),
                        "accounts": [{"name": n, "problems": p} for n, p in found.items()]})
             if any(found.values()):
-                raise typer.Exit(UsageError.exit_code)
+                bad = sum(1 for p in found.values() if p)
+                raise UsageError(f"{bad} account(s) of {cfg.path} have problems",
+                                 hint="`gmail-archiver config check` without --json shows them as text")
             return
         for name, problems in found.items():
             if problems:

@@ -2,19 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
-from archiver import Change, open_archive
-from archiver.cli._common import EXIT_CODES_HELP, ArchiveArg, emit_json, handle_errors
-from archiver.cli.cmd_ls import message_json
-from archiver.cli.cmd_snapshots import snapshot_json
-
-
-def _change(c: Change, attr: str) -> dict[str, Any]:
-    return {"key": c.key, "message_id": c.after.message_id, "before": list(getattr(c.before, attr)),
-            "after": list(getattr(c.after, attr))}
+from archiver.cli._common import EXIT_CODES_HELP, ArchiveArg, emit_json, handle_errors, open_view
+from archiver.cli.render import change_json, message_json, snapshot_json
 
 
 def register(app: typer.Typer) -> None:
@@ -32,13 +25,13 @@ def register(app: typer.Typer) -> None:
         --json keys: a, b (snapshots), added, removed (lists of messages as in `ls --json`), relabelled,
         reflagged (lists of {key, message_id, before, after}).
         """
-        d = open_archive(archive).diff(snapshot_a, snapshot_b, account)
+        d = open_view(archive).diff(snapshot_a, snapshot_b, account)
         if json:
             emit_json({"a": snapshot_json(d.a), "b": snapshot_json(d.b),
                        "added": [message_json(m) for m in d.added],
                        "removed": [message_json(m) for m in d.removed],
-                       "relabelled": [_change(c, "labels") for c in d.relabelled],
-                       "reflagged": [_change(c, "flags") for c in d.reflagged]})
+                       "relabelled": [change_json(c, "labels") for c in d.relabelled],
+                       "reflagged": [change_json(c, "flags") for c in d.reflagged]})
             return
         for m in d.added:
             typer.echo(f"+ {m.key}\t{m.message_id or '-'}\t{','.join(m.labels)}")

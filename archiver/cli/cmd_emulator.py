@@ -17,7 +17,8 @@ def register(app: typer.Typer) -> None:
     @app.command("emulator", epilog=EXIT_CODES_HELP)
     @handle_errors()
     def emulator(
-        port: Annotated[int, typer.Option("--port", help="Port on 127.0.0.1 (0: a free one).")] = 1993,
+        port: Annotated[int, typer.Option(
+            "--port", min=0, max=65535, help="Port on 127.0.0.1 (0: a free one).")] = 1993,
         user: Annotated[str, typer.Option("--user", help="Account name.")] = "me@gmail.com",
         password: Annotated[str, typer.Option(
             "--password", help="Its app password (LOGIN).")] = "app-password-16c",

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from archiver import ExportResult, PartialFailure, UsageError, export, open_archive
+from archiver import ExportResult, PartialFailure, UsageError, export
 from archiver.cli._common import (
     EXIT_CODES_HELP,
     ArchiveArg,
@@ -19,10 +19,10 @@ from archiver.cli._common import (
     err,
     handle_errors,
     message_filter,
+    open_view,
     warn,
 )
-from archiver.cli.cmd_snapshots import snapshot_json
-from archiver.cli.render import TqdmProgress
+from archiver.cli.render import TqdmProgress, export_json
 
 
 def register(app: typer.Typer) -> None:
@@ -65,19 +65,13 @@ def register(app: typer.Typer) -> None:
             raise UsageError("--json and -o - would both write to standard output",
                              hint="drop --json: with -o - the summary goes to standard error")
         where = message_filter(label, since, until, account)
-        view = open_archive(archive)
+        view = open_view(archive)
         result = export(view.archive, snapshot, format, sys.stdout.buffer if to_stdout else output,
                         labels=where.labels, since=where.since, until=where.until,
                         extra_headers=extra_headers, overwrite=overwrite, account=where.account,
                         progress=TqdmProgress())
-        skipped = [{"key": p.key, "message_id": p.message_id, "blob_id": p.blob_id, "reason": p.reason}
-                   for p in result.skipped]
         if json:
-            emit_json({"format": result.format, "output": str(result.output),
-                       "snapshot": snapshot_json(result.snapshot), "selected": result.selected,
-                       "messages": result.messages, "files": result.files, "bytes": result.bytes,
-                       "skipped": skipped, "shortened_folders": result.shortened_folders,
-                       "warnings": result.warnings})
+            emit_json(export_json(result))
         else:
             warn(result.warnings)
             typer.echo(_summary(result), err=to_stdout)
@@ -87,8 +81,6 @@ def register(app: typer.Typer) -> None:
             for p in result.skipped:
                 err(f"skipped {p.key} {p.message_id or ''}: {p.reason}")
         if result.skipped:
-            if json:
-                raise typer.Exit(PartialFailure.exit_code)
             raise PartialFailure(f"{len(result.skipped)} messages could not be exported (damaged archive)",
                                  hint="run `gmail-archiver verify --read-data` for details")
 

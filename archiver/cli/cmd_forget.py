@@ -2,22 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
-from archiver import PruneResult, RetentionPolicy, forget, open_archive
-from archiver.cli._common import EXIT_CODES_HELP, ArchiveArg, emit_json, handle_errors
-from archiver.cli.cmd_snapshots import snapshot_json
-from archiver.cli.render import TqdmProgress
-
-
-def prune_json(p: PruneResult | None) -> dict[str, Any] | None:
-    if p is None:
-        return None
-    return {"dry_run": p.dry_run, "packs_deleted": p.packs_deleted, "packs_repacked": p.packs_repacked,
-            "packs_written": p.packs_written, "entries_removed": p.entries_removed,
-            "bytes_before": p.bytes_before, "bytes_after": p.bytes_after}
+from archiver import RetentionPolicy, forget
+from archiver.cli._common import EXIT_CODES_HELP, ArchiveArg, emit_json, handle_errors, open_view
+from archiver.cli.render import TqdmProgress, forget_json
 
 
 def register(app: typer.Typer) -> None:
@@ -47,14 +38,11 @@ def register(app: typer.Typer) -> None:
         """
         policy = RetentionPolicy(last=keep_last, hourly=keep_hourly, daily=keep_daily, weekly=keep_weekly,
                                  monthly=keep_monthly, yearly=keep_yearly)
-        result = forget(open_archive(archive).archive, policy, dry_run=dry_run, prune=prune, account=account,
+        result = forget(open_view(archive).archive, policy, dry_run=dry_run, prune=prune, account=account,
                         progress=TqdmProgress())
         reasons = result.decision.reasons
         if json:
-            emit_json({"dry_run": result.dry_run,
-                       "keep": [{**snapshot_json(s), "reasons": list(reasons[s.id])} for s in result.kept],
-                       "forget": [snapshot_json(s) for s in result.forgotten],
-                       "prune": prune_json(result.prune)})
+            emit_json(forget_json(result))
             return
         verb = "would forget" if dry_run else "forgot"
         for s in result.kept:

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from archiver import Archive
-from archiver.cli._common import EXIT_CODES_HELP, emit_json, handle_errors
+from archiver.cli._common import EXIT_CODES_HELP, emit_json, handle_errors, local_path
 
 
 def register(app: typer.Typer) -> None:
@@ -22,7 +22,7 @@ def register(app: typer.Typer) -> None:
 
         --json keys: path, format_version.
         """
-        created = Archive.init(archive)
+        created = Archive.init(local_path(archive))
         if json:
             emit_json({"path": str(created.path), "format_version": 1})
             return

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
-from archiver import MessageRecord, Summary, message_summaries, open_archive
+from archiver import Summary, message_summaries
 from archiver.cli._common import (
     EXIT_CODES_HELP,
     ArchiveArg,
@@ -16,18 +16,10 @@ from archiver.cli._common import (
     emit_json,
     handle_errors,
     message_filter,
+    open_view,
     warn,
 )
-from archiver.cli.cmd_snapshots import snapshot_json
-
-
-def message_json(m: MessageRecord, summary: Summary | None = None) -> dict[str, Any]:
-    """The JSON shape of one message (shared by ls and diff; ls adds from and subject)."""
-    doc = {"key": m.key, "labels": list(m.labels), "thread_id": m.thread_id, "flags": list(m.flags),
-           "date": m.date.isoformat(), "size": m.size, "message_id": m.message_id, "blob_id": m.blob_id}
-    if summary is not None:
-        doc["from"], doc["subject"] = summary.sender, summary.subject
-    return doc
+from archiver.cli.render import message_json, snapshot_json
 
 
 def register(app: typer.Typer) -> None:
@@ -51,7 +43,7 @@ def register(app: typer.Typer) -> None:
         warnings (e.g. a --label the snapshot does not have).
         """
         where = message_filter(label, since, until, account)
-        view = open_archive(archive).snapshot(snapshot, where.account)
+        view = open_view(archive).snapshot(snapshot, where.account)
         messages = view.messages(where)
         warnings = where.warnings(view.labels()) if where.labels else []
         about = message_summaries(archive, view.info.id, messages)

@@ -6,10 +6,9 @@ from typing import Annotated
 
 import typer
 
-from archiver import open_archive, prune
-from archiver.cli._common import EXIT_CODES_HELP, ArchiveArg, emit_json, handle_errors
-from archiver.cli.cmd_forget import prune_json
-from archiver.cli.render import TqdmProgress
+from archiver import prune
+from archiver.cli._common import EXIT_CODES_HELP, ArchiveArg, emit_json, handle_errors, open_view
+from archiver.cli.render import TqdmProgress, prune_json
 
 
 def register(app: typer.Typer) -> None:
@@ -26,10 +25,14 @@ def register(app: typer.Typer) -> None:
         --json keys: dry_run, packs_deleted, packs_repacked, packs_written, entries_removed, bytes_before,
         bytes_after.
         """
-        p = prune(open_archive(archive).archive, dry_run=dry_run, progress=TqdmProgress())
+        p = prune(open_view(archive).archive, dry_run=dry_run, progress=TqdmProgress())
         if json:
             emit_json(prune_json(p))
             return
-        typer.echo(f"{'would delete' if dry_run else 'deleted'} {p.packs_deleted} packs, repacked "
-                   f"{p.packs_repacked} into {p.packs_written}, removed {p.entries_removed} entries; "
-                   f"packs: {p.bytes_before} -> {p.bytes_after} bytes")
+        if dry_run:
+            typer.echo(f"would delete {p.packs_deleted} packs and repack {p.packs_repacked}, removing "
+                       f"{p.entries_removed} entries; packs: {p.bytes_before} -> {p.bytes_after} bytes "
+                       "(repacking included)")
+            return
+        typer.echo(f"deleted {p.packs_deleted} packs, repacked {p.packs_repacked} into {p.packs_written}, "
+                   f"removed {p.entries_removed} entries; packs: {p.bytes_before} -> {p.bytes_after} bytes")

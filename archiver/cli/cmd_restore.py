@@ -23,6 +23,7 @@ from archiver.cli._common import (
     credentials,
     emit_json,
     handle_errors,
+    local_path,
     message_filter,
     warn,
 )
@@ -130,8 +131,9 @@ def register(app: typer.Typer) -> None:
         chosen = message_filter(label, since, until)
         creds = credentials(password_command, oauth2_token_command)
         bar = TqdmProgress(enabled=progress)
-        result = restore(archive, target, snapshot=snapshot, labels=chosen.labels, since=chosen.since,
-                         until=chosen.until, dry_run=dry_run, credentials=creds, policy=policy,
+        result = restore(local_path(archive), target, snapshot=snapshot, labels=chosen.labels,
+                         since=chosen.since, until=chosen.until, dry_run=dry_run, credentials=creds,
+                         policy=policy,
                          max_upload_bytes_per_day=budget, default_folder=default_folder,
                          cacert=cacert, insecure=insecure, progress=bar, connections=connections)
         bar.finish()
@@ -141,8 +143,6 @@ def register(app: typer.Typer) -> None:
             warn(result.warnings)
             _report(result)
         if not dry_run and not result.ok:
-            if json:
-                raise typer.Exit(PartialFailure.exit_code)
             raise PartialFailure(f"{len(result.failed)} failed, {result.left} left, "
                                  f"{len(result.conflicts)} conflict(s): not everything is on the target",
                                  hint=("see the messages listed above; " if result.failed or result.conflicts

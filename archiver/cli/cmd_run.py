@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from archiver import AccountResult, RunReport, StepResult, load_config, run_accounts
+from archiver import AccountResult, ArchiverError, RunReport, StepResult, load_config, run_accounts
 from archiver.cli._common import EXIT_CODES_HELP, emit_json, err, handle_errors
 
 JSON_KEYS = (
@@ -72,4 +72,10 @@ def register(app: typer.Typer) -> None:
         report = run_accounts(cfg, names or (), init=init, wait=wait, on_account=None if json else _line)
         if json:
             emit_json(report_json(report))
-        raise typer.Exit(report.exit_code)
+        if report.exit_code:
+            failed = [a for a in report.accounts if a.exit_code]
+            which = ", ".join(f"{a.name} ({a.status})" for a in failed)
+            error = ArchiverError(f"{len(failed)} of {len(report.accounts)} accounts did not complete: "
+                                  f"{which}", hint="each account's line (and the run log) says what failed")
+            error.exit_code = report.exit_code  # the worst account's code
+            raise error

@@ -2,19 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
-from archiver import SnapshotInfo, open_archive
-from archiver.cli._common import EXIT_CODES_HELP, ArchiveArg, emit_json, handle_errors
-
-
-def snapshot_json(info: SnapshotInfo) -> dict[str, Any]:
-    """The JSON shape of one snapshot (shared by snapshots, ls, diff)."""
-    return {"id": info.id, "short_id": info.short_id, "account": info.account, "time": info.time.isoformat(),
-            "message_count": info.message_count, "partial": info.partial, "parent": info.parent,
-            "source": info.source, "stats": dict(info.stats)}
+from archiver.cli._common import EXIT_CODES_HELP, ArchiveArg, emit_json, handle_errors, open_view
+from archiver.cli.render import snapshot_json
 
 
 def register(app: typer.Typer) -> None:
@@ -30,7 +23,7 @@ def register(app: typer.Typer) -> None:
         --json keys: snapshots (list of {id, short_id, account, time, message_count, partial, parent,
         source, stats}).
         """
-        infos = open_archive(archive).snapshots(account)
+        infos = open_view(archive).snapshots(account)
         if json:
             emit_json({"snapshots": [snapshot_json(i) for i in infos]})
             return

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from typing import Annotated
 
 import typer
 
-from archiver import Archive
-from archiver.cli._common import EXIT_CODES_HELP, ArchiveArg, emit_json, handle_errors
+from archiver.cli._common import EXIT_CODES_HELP, ArchiveArg, emit_json, handle_errors, open_view
+from archiver.cli.render import stats_json
 
 
 def _mb(n: int) -> str:
@@ -28,12 +27,9 @@ def register(app: typer.Typer) -> None:
         total_bytes, snapshots, partial_snapshots, accounts, per_account (account -> snapshots),
         dictionaries (ids), dictionary_bytes, blobs_with_dictionary.
         """
-        st = Archive.open(archive).stats()
+        st = open_view(archive).archive.stats()
         if json:
-            doc = asdict(st)
-            doc["accounts"] = list(st.accounts)
-            doc["dictionaries"] = list(st.dictionaries)
-            emit_json(doc)
+            emit_json(stats_json(st))
             return
         lines = [
             ("messages (unique blobs)", f"{st.blobs:,}"),

@@ -2,27 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
-from archiver import Archive, DamageFound, VerifyReport, open_archive, parse_subset, verify
-from archiver.cli._common import EXIT_CODES_HELP, ArchiveArg, emit_json, err, handle_errors
-from archiver.cli.render import TqdmProgress
+from archiver import DamageFound, IndexRepair, VerifyReport, parse_subset, verify
+from archiver.cli._common import EXIT_CODES_HELP, ArchiveArg, emit_json, err, handle_errors, open_view
+from archiver.cli.render import TqdmProgress, verify_json
 
 LISTED = 50
-
-
-def report_json(r: VerifyReport) -> dict[str, Any]:
-    return {
-        "ok": r.ok, "read_data": r.read_data, "subset": f"{r.subset[0]}/{r.subset[1]}" if r.subset else None,
-        "snapshots": r.snapshots, "pages": r.pages, "blobs_referenced": r.blobs_referenced, "packs": r.packs,
-        "packs_read": r.packs_read, "bytes_read": r.bytes_read, "unindexed_packs": r.unindexed_packs,
-        "damage": [{"kind": f.kind, "id": f.id, "detail": f.detail} for f in r.damage],
-        "damaged_snapshots": r.damaged_snapshots, "affected_count": r.affected_count,
-        "affected_messages": [{"snapshot": m.snapshot_id, "key": m.key, "message_id": m.message_id,
-                               "blob_id": m.blob_id} for m in r.affected_messages],
-    }
 
 
 def register(app: typer.Typer) -> None:
@@ -51,37 +39,33 @@ def register(app: typer.Typer) -> None:
         """
         part = parse_subset(subset) if subset else None
         read_data = read_data or part is not None
-        store = Archive.open(archive) if repair_index else open_archive(archive).archive
+        store = open_view(archive).archive
         fixed = store.rebuild_index() if repair_index else None
         r = verify(store, read_data=read_data, subset=part, progress=TqdmProgress())
         if json:
-            doc = report_json(r)
-            if fixed is not None:
-                doc["index_repair"] = {"damaged_segments": sorted(fixed.damaged_segments),
-                                       "segment_written": fixed.segment_written,
-                                       "packs_indexed": fixed.packs_indexed,
-                                       "unreadable_packs": sorted(fixed.unreadable_packs)}
-            emit_json(doc)
-            if not r.ok:
-                raise typer.Exit(DamageFound.exit_code)
-            return
-        if fixed is not None and fixed.changed:
-            typer.echo(f"index: {len(fixed.damaged_segments)} damaged segments repaired, "
-                       f"{fixed.packs_indexed} packs indexed")
-        elif fixed is not None:
-            typer.echo("index: nothing to repair")
-        read = f"; read {r.packs_read} packs, {r.bytes_read} bytes" if read_data else ""
-        typer.echo(f"checked {r.snapshots} snapshots, {r.pages} manifest pages, {r.blobs_referenced} "
-                   f"messages' bodies in {r.packs} packs{read}")
-        if r.unindexed_packs:
-            typer.echo(f"{r.unindexed_packs} packs are in no index segment (prune removes them)")
-        if r.ok:
-            typer.echo("no damage found")
-            return
-        for f in r.damage[:LISTED]:
-            err(f"damaged {f.kind} {f.id[:12]}: {f.detail}")
-        for m in r.affected_messages[:LISTED]:
-            err(f"affected message {m.key} {m.message_id or ''} in snapshot {m.snapshot_id[:8]}")
-        raise DamageFound(f"{len(r.damage)} damaged files or entries; {len(r.damaged_snapshots)} snapshots "
-                          f"and {r.affected_count} messages affected",
-                          hint="everything else stays restorable; run with --json for the full list")
+            emit_json(verify_json(r, fixed))
+        else:
+            _report(r, fixed, read_data)
+        if not r.ok:
+            raise DamageFound(f"{len(r.damage)} damaged files or entries; {len(r.damaged_snapshots)} "
+                              f"snapshots and {r.affected_count} messages affected",
+                              hint="everything else stays restorable; run with --json for the full list")
+
+
+def _report(r: VerifyReport, fixed: IndexRepair | None, read_data: bool) -> None:
+    if fixed is not None and fixed.changed:
+        typer.echo(f"index: {len(fixed.damaged_segments)} damaged segments repaired, "
+                   f"{fixed.packs_indexed} packs indexed")
+    elif fixed is not None:
+        typer.echo("index: nothing to repair")
+    read = f"; read {r.packs_read} packs, {r.bytes_read} bytes" if read_data else ""
+    typer.echo(f"checked {r.snapshots} snapshots, {r.pages} manifest pages, {r.blobs_referenced} "
+               f"messages' bodies in {r.packs} packs{read}")
+    if r.unindexed_packs:
+        typer.echo(f"{r.unindexed_packs} packs are in no index segment (prune removes them)")
+    if r.ok:
+        typer.echo("no damage found")
+    for f in r.damage[:LISTED]:
+        err(f"damaged {f.kind} {f.id[:12]}: {f.detail}")
+    for m in r.affected_messages[:LISTED]:
+        err(f"affected message {m.key} {m.message_id or ''} in snapshot {m.snapshot_id[:8]}")

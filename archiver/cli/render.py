@@ -1,11 +1,164 @@
-"""Progress on a terminal (tqdm on stderr), nothing when stderr is not a TTY unless asked."""
+"""How the CLI shows things: the one writer of ``--json`` documents (results and errors alike), the shapes
+of those documents (one function per result type, shared by the commands that show the same thing), and
+the progress bars on a terminal (tqdm on stderr, nothing when stderr is not a TTY unless asked)."""
 
 from __future__ import annotations
 
+import dataclasses
+import datetime as dt
+import enum
+import json
+import os
 import sys
 from typing import Any
 
 from tqdm import tqdm
+
+from archiver import (
+    ArchiveStats,
+    BackupResult,
+    Change,
+    ExportResult,
+    ForgetResult,
+    IndexRepair,
+    MessageRecord,
+    PruneResult,
+    SnapshotInfo,
+    Summary,
+    VerifyReport,
+)
+
+_emitted = 0
+"""How many JSON documents this invocation printed (the exit path prints no second one after an error)."""
+
+
+def _jsonable(value: Any) -> Any:
+    """What ``json`` cannot encode by itself: times as ISO 8601, paths as text, dataclasses as objects,
+    enums by value, sets sorted."""
+    if isinstance(value, dt.datetime | dt.date):
+        return value.isoformat()
+    if isinstance(value, os.PathLike):
+        return os.fspath(value)
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return dataclasses.asdict(value)
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, set | frozenset):
+        return sorted(value, key=str)
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    return str(value)
+
+
+def emit_json(document: Any) -> None:
+    """Print one ``--json`` document on stdout: indented, keys sorted, one encoding for every command."""
+    global _emitted
+    sys.stdout.write(json.dumps(document, indent=2, sort_keys=True, default=_jsonable) + "\n")
+    sys.stdout.flush()
+    _emitted += 1
+
+
+def error_document(kind: str, message: str, hint: str | None, exit_code: int) -> dict[str, Any]:
+    """The ``--json`` document of a failed command: ``{"error": {type, message, hint, exit_code}}``."""
+    return {"error": {"type": kind, "message": message, "hint": hint, "exit_code": exit_code}}
+
+
+def json_emitted() -> bool:
+    """True once this invocation printed a ``--json`` document."""
+    return _emitted > 0
+
+
+def reset() -> None:
+    """A new invocation starts (the test runner invokes many in one process)."""
+    global _emitted
+    _emitted = 0
+
+
+# -- the shapes of the documents (one per result type, shared where commands show the same thing) ---------
+def snapshot_json(info: SnapshotInfo) -> dict[str, Any]:
+    """The JSON shape of one snapshot (shared by snapshots, ls, diff)."""
+    return {"id": info.id, "short_id": info.short_id, "account": info.account, "time": info.time.isoformat(),
+            "message_count": info.message_count, "partial": info.partial, "parent": info.parent,
+            "source": info.source, "stats": dict(info.stats)}
+
+
+def message_json(m: MessageRecord, summary: Summary | None = None) -> dict[str, Any]:
+    """The JSON shape of one message (shared by ls and diff; ls adds from and subject)."""
+    doc = {"key": m.key, "labels": list(m.labels), "thread_id": m.thread_id, "flags": list(m.flags),
+           "date": m.date.isoformat(), "size": m.size, "message_id": m.message_id, "blob_id": m.blob_id}
+    if summary is not None:
+        doc["from"], doc["subject"] = summary.sender, summary.subject
+    return doc
+
+
+def change_json(c: Change, attr: str) -> dict[str, Any]:
+    """One relabelled or reflagged message of ``diff --json``."""
+    return {"key": c.key, "message_id": c.after.message_id, "before": list(getattr(c.before, attr)),
+            "after": list(getattr(c.after, attr))}
+
+
+def prune_json(p: PruneResult | None) -> dict[str, Any] | None:
+    """``prune --json``, and the ``prune`` key of ``forget --json``."""
+    if p is None:
+        return None
+    return {"dry_run": p.dry_run, "packs_deleted": p.packs_deleted, "packs_repacked": p.packs_repacked,
+            "packs_written": p.packs_written, "entries_removed": p.entries_removed,
+            "bytes_before": p.bytes_before, "bytes_after": p.bytes_after}
+
+
+def backup_json(r: BackupResult) -> dict[str, Any]:
+    """``backup --json`` (keys listed in its help)."""
+    return {
+        "snapshot": r.snapshot, "account": r.account, "mode": r.mode, "messages": r.messages, "new": r.new,
+        "changed": r.changed, "deleted": r.deleted, "bytes_downloaded": r.bytes_downloaded,
+        "bytes_stored": r.bytes_stored, "duration_s": round(r.duration, 3), "complete": r.complete,
+        "checkpoints": r.checkpoints,
+        "problems": [{"folder": p.folder, "uids": list(p.uids), "reason": p.reason} for p in r.problems],
+    }
+
+
+def verify_json(r: VerifyReport, fixed: IndexRepair | None = None) -> dict[str, Any]:
+    """``verify --json``; with ``--repair-index`` also ``index_repair``."""
+    doc: dict[str, Any] = {
+        "ok": r.ok, "read_data": r.read_data, "subset": f"{r.subset[0]}/{r.subset[1]}" if r.subset else None,
+        "snapshots": r.snapshots, "pages": r.pages, "blobs_referenced": r.blobs_referenced, "packs": r.packs,
+        "packs_read": r.packs_read, "bytes_read": r.bytes_read, "unindexed_packs": r.unindexed_packs,
+        "damage": [{"kind": f.kind, "id": f.id, "detail": f.detail} for f in r.damage],
+        "damaged_snapshots": r.damaged_snapshots, "affected_count": r.affected_count,
+        "affected_messages": [{"snapshot": m.snapshot_id, "key": m.key, "message_id": m.message_id,
+                               "blob_id": m.blob_id} for m in r.affected_messages],
+    }
+    if fixed is not None:
+        doc["index_repair"] = {"damaged_segments": sorted(fixed.damaged_segments),
+                               "segment_written": fixed.segment_written, "packs_indexed": fixed.packs_indexed,
+                               "unreadable_packs": sorted(fixed.unreadable_packs)}
+    return doc
+
+
+def export_json(r: ExportResult) -> dict[str, Any]:
+    """``export --json``."""
+    return {"format": r.format, "output": str(r.output), "snapshot": snapshot_json(r.snapshot),
+            "selected": r.selected, "messages": r.messages, "files": r.files, "bytes": r.bytes,
+            "skipped": [{"key": p.key, "message_id": p.message_id, "blob_id": p.blob_id, "reason": p.reason}
+                        for p in r.skipped],
+            "shortened_folders": r.shortened_folders, "warnings": r.warnings}
+
+
+def forget_json(r: ForgetResult) -> dict[str, Any]:
+    """``forget --json``: the snapshots kept (with the rules that kept each) and forgotten, and the prune."""
+    reasons = r.decision.reasons
+    return {"dry_run": r.dry_run,
+            "keep": [{**snapshot_json(s), "reasons": list(reasons[s.id])} for s in r.kept],
+            "forget": [snapshot_json(s) for s in r.forgotten],
+            "prune": prune_json(r.prune)}
+
+
+def stats_json(st: ArchiveStats) -> dict[str, Any]:
+    """``stats --json``: every field of ArchiveStats."""
+    doc = dataclasses.asdict(st)
+    doc["accounts"] = list(st.accounts)
+    doc["dictionaries"] = list(st.dictionaries)
+    return doc
 
 
 class TqdmProgress:

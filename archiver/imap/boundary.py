@@ -21,6 +21,11 @@ APP_PASSWORD_HINT = ("this account needs an app password (Google Account > Secur
                      "--oauth2-token-command")
 WEB_LOGIN_HINT = "sign in once with a web browser to unblock the account, or use an app password / OAuth2"
 CACERT_HINT = "for a private CA or a self-signed certificate, pass the CA certificate with --cacert"
+NOT_TLS_HINT = ("this port expects plain text first: use imap+starttls://user@host:port (or imap:// on "
+                "loopback), or the server's TLS port (usually 993) with imaps://")
+NOT_TLS_REASONS = frozenset({"WRONG_VERSION_NUMBER", "RECORD_LAYER_FAILURE", "PACKET_LENGTH_TOO_LONG",
+                             "HTTP_REQUEST", "UNKNOWN_PROTOCOL"})
+"""OpenSSL's reasons when the peer's first bytes are not a TLS record (an IMAP greeting, for one)."""
 CONNECTIONS_HINT = ("Gmail allows 15 connections per account, shared with phones and mail apps: use fewer "
                     "--connections")
 THROTTLE_MARKERS = ("[THROTTLED]", "[OVERQUOTA]", "ACCOUNT EXCEEDED COMMAND OR BANDWIDTH LIMITS")
@@ -65,7 +70,10 @@ def translate(exc: BaseException, where: str, what: str, secrets: Iterable[str |
         reason = getattr(exc, "verify_message", None) or getattr(exc, "reason", None) or "verification failed"
         return ConnectionLost(f"TLS certificate of {where} not accepted: {reason}", hint=CACERT_HINT)
     if isinstance(exc, ssl.SSLError):
-        reason = getattr(exc, "reason", None) or exc
+        reason = str(getattr(exc, "reason", None) or exc)
+        if reason.upper() in NOT_TLS_REASONS:  # the server answered, but not in TLS: a certificate won't help
+            return ConnectionLost(f"{where} does not speak TLS on connect (the TLS handshake got a "
+                                  f"plain-text answer: {reason})", hint=NOT_TLS_HINT)
         return ConnectionLost(f"TLS failure with {where}: {reason}", hint=CACERT_HINT)
     if isinstance(exc, socket.gaierror):
         return ConnectionLost(f"cannot resolve the host of {where}: {exc.strerror}")

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import os
-import shlex
+import signal
 import subprocess
 import urllib.parse
 from dataclasses import dataclass, field
@@ -105,9 +106,14 @@ def credentials_from_env_or_command(password_command: str | None = None,
                                     timeout: float = 60.0) -> Credentials | None:
     """Credentials from a command's first stdout line, else from ``GMAIL_ARCHIVER_PASSWORD``; None if none.
 
-    Commands are split with shlex and run without a shell.  Failures raise AuthError naming the command's
-    program and exit status only (its output may hold the secret).
+    A command is run by ``/bin/sh -c`` (as mbsync's PassCmd: ``pass show x | head -1`` works); its stderr
+    goes to ours (a gpg prompt, an error), its stdout is the secret and is never shown.  Both commands at
+    once is a UsageError (which one would be meant?).  Failures raise AuthError naming the command's first
+    word and its exit status only.
     """
+    if password_command and oauth2_token_command:
+        raise UsageError("both a password command and an OAuth2 token command were given",
+                         hint="use one: --password-command or --oauth2-token-command")
     if oauth2_token_command:
         return Credentials(oauth2_token=_run_secret_command(oauth2_token_command, timeout))
     if password_command:
@@ -119,21 +125,33 @@ def credentials_from_env_or_command(password_command: str | None = None,
 
 
 def _run_secret_command(command: str, timeout: float) -> str:
-    try:
-        argv = shlex.split(command)
-    except ValueError as exc:
-        raise UsageError(f"cannot parse the secret command: {exc}") from None
-    if not argv:
+    if not command.strip():
         raise UsageError("the secret command is empty")
+    name = command.split()[0]
+    try:  # its own process group: a timeout stops the whole pipeline, not only the shell
+        proc = subprocess.Popen(["/bin/sh", "-c", command], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                start_new_session=True)
+    except OSError as exc:
+        raise AuthError(f"the secret command {name!r} could not run: {type(exc).__name__}") from None
     try:
-        proc = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout,
-                              check=False)
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        raise AuthError(f"the secret command {argv[0]!r} could not run: {type(exc).__name__}") from None
+        out, _ = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
+        raise AuthError(f"the secret command {name!r} did not finish within {timeout:.0f} s") from None
+    except BaseException:  # Ctrl-C while it waits for a passphrase
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        raise
+    if proc.returncode in (126, 127):  # the shell's "not executable" / "not found"
+        raise AuthError(f"the secret command {name!r} could not run (exit status {proc.returncode}: "
+                        f"{'not executable' if proc.returncode == 126 else 'not found'})")
     if proc.returncode != 0:
-        raise AuthError(f"the secret command {argv[0]!r} failed with exit status {proc.returncode}")
-    lines = proc.stdout.decode("utf-8", "replace").splitlines()
+        raise AuthError(f"the secret command {name!r} failed with exit status {proc.returncode}")
+    lines = out.decode("utf-8", "replace").splitlines()
     secret = lines[0].strip() if lines else ""
     if not secret:
-        raise AuthError(f"the secret command {argv[0]!r} printed nothing")
+        raise AuthError(f"the secret command {name!r} printed nothing")
     return secret

@@ -11,13 +11,14 @@ from __future__ import annotations
 import contextlib
 import datetime as _dt
 import imaplib
+import logging
 import re
 import socket
 import ssl
 from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from typing import IO, Any, cast
 
-from imapclient import IMAPClient
+from imapclient import IMAPClient, SocketTimeout
 from imapclient.response_parser import parse_fetch_response
 
 from archiver.errors import (
@@ -36,6 +37,8 @@ from archiver.imap.meta import MetaStream
 from archiver.imap.records import AppendRefused, AppendResult, Folder, FolderStatus, MessageMeta
 from archiver.imap.wire import WireTap
 
+log = logging.getLogger(__name__)
+
 META_ITEMS = ["UID", "FLAGS", "INTERNALDATE", "RFC822.SIZE", "BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)]"]
 GMAIL_ITEMS = ["X-GM-MSGID", "X-GM-THRID", "X-GM-LABELS"]
 BODY_BATCH_BYTES = 16 * 1024 * 1024
@@ -43,6 +46,8 @@ BODY_BATCH_COUNT = 1000  # when sizes are unknown
 MAX_SET_CHARS = 8000  # keeps command lines under ~8 KB
 META_BATCH = 5000
 READ_BUFFER = 256 * 1024  # UIDs per metadata FETCH
+GREETING_WAIT = 2.0
+"""Seconds a plain-text connection waits for the greeting before checking whether the port speaks TLS."""
 _ESEARCH_ALL = re.compile(rb"\bALL ([0-9:,]+)", re.IGNORECASE)
 
 
@@ -63,8 +68,7 @@ def connect(endpoint: Endpoint, credentials: Credentials, *, timeout: float = 60
     secrets = (credentials.password, credentials.oauth2_token)
     context = _tls_context(endpoint) if endpoint.scheme != "imap" else None
     with boundary(where, "connect", secrets):
-        client = IMAPClient(endpoint.host, port=endpoint.port, ssl=endpoint.scheme == "imaps",
-                            ssl_context=context, timeout=timeout)
+        client = _open(endpoint, context, timeout)
     try:
         with boundary(where, "connect", secrets):
             client._imap.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -80,10 +84,52 @@ def connect(endpoint: Endpoint, credentials: Credentials, *, timeout: float = 60
             else:
                 client.login(endpoint.user, credentials.password or "")
         session._after_login()
+        log.info("logged in to %s as %s (%s%s)", where, endpoint.user,
+                 "Gmail" if session.is_gmail else "IMAP", ", CONDSTORE" if session.condstore else "")
         return session
     except BaseException:
         _close_quietly(client)
         raise
+
+
+def _open(endpoint: Endpoint, context: ssl.SSLContext | None, timeout: float) -> IMAPClient:
+    """Connect and read the greeting.  In plain text (imap://, imap+starttls://) a server that has not
+    greeted within GREETING_WAIT is asked whether it speaks TLS (a port for imaps://, which waits for the
+    client to talk first): then say so at once instead of waiting out ``timeout``; else wait the full time."""
+    tls = endpoint.scheme == "imaps"
+    if not tls and timeout > GREETING_WAIT:
+        try:
+            client = IMAPClient(endpoint.host, port=endpoint.port, ssl=False,
+                                timeout=SocketTimeout(GREETING_WAIT, timeout))
+        except TimeoutError:
+            if _speaks_tls(endpoint.host, endpoint.port, GREETING_WAIT):
+                secure = endpoint.display().replace(f"{endpoint.scheme}://", "imaps://", 1)
+                raise ConnectionLost(
+                    f"{endpoint.host}:{endpoint.port} sent no IMAP greeting: this port speaks TLS",
+                    hint=f"use imaps:// for this port: {secure}") from None
+            log.info("%s:%d is slow to greet; waiting up to %.0f s", endpoint.host, endpoint.port, timeout)
+        else:
+            log.info("connected to %s:%d (plain text)", endpoint.host, endpoint.port)
+            return client
+    client = IMAPClient(endpoint.host, port=endpoint.port, ssl=tls, ssl_context=context, timeout=timeout)
+    log.info("connected to %s:%d (%s)", endpoint.host, endpoint.port, "TLS" if tls else "plain text")
+    return client
+
+
+def _speaks_tls(host: str, port: int, wait: float) -> bool:
+    """Whether the server at host:port answers a TLS ClientHello with a TLS record (a ServerHello or a TLS
+    alert).  Certificates do not matter here: nothing but the handshake is sent, no credentials."""
+    probe = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    probe.check_hostname = False
+    probe.verify_mode = ssl.CERT_NONE
+    try:
+        with socket.create_connection((host, port), timeout=wait) as raw, \
+                probe.wrap_socket(raw, server_hostname=host) as tls:
+            return tls.version() is not None
+    except ssl.SSLError as exc:  # a TLS alert is TLS too; a plain-text reply is "wrong version number"
+        return "WRONG_VERSION_NUMBER" not in str(exc).upper() and "RECORD_LAYER" not in str(exc).upper()
+    except OSError:  # refused, reset, timed out: not a TLS server that answered
+        return False
 
 
 def _close_quietly(client: IMAPClient) -> None:

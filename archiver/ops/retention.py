@@ -19,6 +19,7 @@ point the next run resumes from).
 from __future__ import annotations
 
 import datetime as _dt
+import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -26,9 +27,16 @@ from archiver.errors import UsageError
 from archiver.model import SnapshotInfo
 from archiver.progress import NullProgress, Progress
 from archiver.store import Archive
-from archiver.store.maintenance import clean_tmp, delete_snapshot, execute_prune, plan_prune
+from archiver.store.maintenance import (
+    clean_tmp,
+    delete_snapshot,
+    execute_prune,
+    plan_prune,
+    planned_bytes_after,
+)
 from archiver.store.stats import total_pack_bytes
 
+log = logging.getLogger(__name__)
 RULES: tuple[str, ...] = ("last", "hourly", "daily", "weekly", "monthly", "yearly")
 
 
@@ -166,11 +174,12 @@ def _prune_locked(archive: Archive, dry_run: bool, progress: Progress,
     progress.finish()
     if dry_run:
         return PruneResult(True, len(plan.delete), len(plan.repack), 0, plan.entries_removed,
-                           plan.bytes_before, plan.bytes_before - plan.bytes_deleted)
+                           plan.bytes_before, planned_bytes_after(layout, plan))
     progress.start("prune: repack and delete", total=None, unit="pack")
     written, _deleted = execute_prune(layout, plan)
     removed = clean_tmp(layout)
     progress.finish()
+    log.info("prune: %d packs deleted, %d repacked into %d", len(plan.delete), len(plan.repack), written)
     return PruneResult(False, len(plan.delete), len(plan.repack), written, plan.entries_removed,
                        plan.bytes_before, total_pack_bytes(layout), removed)
 
@@ -203,4 +212,5 @@ def forget(archive: Archive, policy: RetentionPolicy, *, dry_run: bool = False, 
             delete_snapshot(archive.layout, info.id)
             progress.advance()
         progress.finish()
+        log.info("forgot %d snapshots, kept %d", len(decision.forget), len(decision.keep))
         return ForgetResult(False, decision, _prune_locked(archive, False, progress) if prune else None)

@@ -64,6 +64,17 @@ class Snapshot:
         return lookup(self.root, key, self._decoded)
 
 
+def _unfinished_init(root: Path) -> bool:
+    """True for an empty folder, or one holding nothing but an unfinished init: no ``archive.json``, only
+    sub-folders of the layout, all empty but ``tmp`` (where the other init writes ``archive.json`` first)."""
+    for entry in root.iterdir():
+        if entry.name not in SUBDIRS or not entry.is_dir() or entry.is_symlink():
+            return False
+        if entry.name != "tmp" and any(entry.iterdir()):
+            return False
+    return True
+
+
 class Archive:
     """An archive directory (formats/layout.md).  Readers never take a lock."""
 
@@ -84,9 +95,14 @@ class Archive:
 
     @classmethod
     def init(cls, path: str | os.PathLike[str]) -> Archive:
-        """Create an empty archive; UsageError if ``path`` exists and is not an empty folder."""
+        """Create an empty archive; UsageError if ``path`` exists and is not an empty folder.
+
+        A folder holding only the empty sub-folders of an init that has not written ``archive.json`` yet (one
+        running at the same time, or one interrupted) counts as empty: both inits then write the same
+        ``archive.json`` atomically, so two at once both succeed.
+        """
         root = Path(path)
-        check_new_folder(root, "gmail-archiver init {path}")
+        check_new_folder(root, "gmail-archiver init {path}", empty=_unfinished_init)
         ensure_dir(root)
         os.chmod(root, DIR_MODE)
         for sub in SUBDIRS:

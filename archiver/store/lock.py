@@ -13,6 +13,7 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import os
+import re
 import socket
 from pathlib import Path
 
@@ -40,12 +41,53 @@ class FileLock:
         self.release()
 
 
-def _holder(path: Path) -> str:
+RELEASED_ON_EXIT = ("the system releases this lock when its holder exits, so there is no stale lock to "
+                    "delete; `fuser -v {path}` shows the process that holds it")
+
+
+def _record(path: Path) -> str:
     try:
-        text = path.read_text(errors="replace").strip()
+        return path.read_text(errors="replace").strip()
     except OSError:
-        text = ""
-    return text or "an unknown process"
+        return ""
+
+
+def _running(record: str) -> bool | None:
+    """Whether the process a lock file names runs: None when it cannot be told (no record, another host)."""
+    m = re.fullmatch(r"pid (\d+) on (\S+)", record)
+    if m is None or m.group(2) != socket.gethostname():
+        return None
+    try:
+        os.kill(int(m.group(1)), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # it exists, under another user
+        return True
+    return True
+
+
+def _describe(record: str) -> str:
+    """A holder in words: its pid and host and whether it still runs."""
+    if not re.fullmatch(r"pid \d+ on \S+", record):
+        return "a process that left no record of itself"
+    running = _running(record)
+    if running is None:
+        return f"{record} (another host: whether it still runs cannot be checked from here)"
+    if running:
+        return f"{record} (running)"
+    return f"a process started by {record}, which is no longer running (its child inherited the lock)"
+
+
+def _holder(path: Path) -> str:
+    """Who holds the lock at ``path``.  The archive lock is held shared by writers, which leave no record in
+    it (its text is the last prune's): then the running writers are named from their account locks."""
+    record = _record(path)
+    if path.name == "archive.lock" and not _running(record):
+        writers = sorted({r for r in map(_record, path.parent.glob("account-*.lock")) if _running(r)})
+        if writers:
+            return "a running writer: " + ", ".join(f"{w} (running)" for w in writers)
+        return "a writer (a backup) that left no record of itself"
+    return _describe(record)
 
 
 def _acquire(path: Path, mode: int, what: str, hint: str) -> FileLock:
@@ -55,7 +97,8 @@ def _acquire(path: Path, mode: int, what: str, hint: str) -> FileLock:
         fcntl.flock(fd, mode | fcntl.LOCK_NB)
     except BlockingIOError:
         os.close(fd)
-        raise ArchiveLocked(f"{what} is locked by {_holder(path)}", hint=hint) from None
+        raise ArchiveLocked(f"{what} is locked by {_holder(path)}",
+                            hint=f"{hint}; {RELEASED_ON_EXIT.format(path=path)}") from None
     if mode == fcntl.LOCK_EX:
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"pid {os.getpid()} on {socket.gethostname()}\n".encode(), 0)
@@ -69,19 +112,19 @@ def account_lock_path(locks_dir: Path, account: str) -> Path:
 def lock_account(locks_dir: Path, account: str) -> FileLock:
     """The per-account writer lock; ArchiveLocked naming the holder's pid and host when taken."""
     return _acquire(account_lock_path(locks_dir, account), fcntl.LOCK_EX, f"account {account}",
-                    "another backup of this account is running; wait for it to finish")
+                    "another backup of this account is running: wait for it to finish")
 
 
 def lock_archive_shared(locks_dir: Path) -> FileLock:
     """Held by every writer: fails while prune/forget holds the archive exclusively."""
     return _acquire(locks_dir / "archive.lock", fcntl.LOCK_SH, "the archive",
-                    "prune or forget is running; retry when it has finished")
+                    "prune or forget is running: retry when it has finished")
 
 
 def lock_archive_exclusive(locks_dir: Path) -> FileLock:
     """Held by prune/forget: fails while any writer is running."""
     lock = _acquire(locks_dir / "archive.lock", fcntl.LOCK_EX, "the archive",
-                    "a backup is running; retry when it has finished")
+                    "a backup is running: retry when it has finished")
     try:
         _write_holder(locks_dir / "archive.holder")
     except BaseException:

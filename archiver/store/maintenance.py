@@ -22,7 +22,17 @@ from archiver.store.dictionary import Codecs
 from archiver.store.fsutil import fsync_dir, step, write_named
 from archiver.store.index import encode_segment, list_segments
 from archiver.store.layout import Layout
-from archiver.store.pack import KIND_BLOB, PackBuilder, PackEntry, list_packs, pack_path, read_toc
+from archiver.store.pack import (
+    KIND_BLOB,
+    MAGIC,
+    TRAILER,
+    PackBuilder,
+    PackEntry,
+    encode_toc,
+    list_packs,
+    pack_path,
+    read_toc,
+)
 from archiver.store.writer import PACK_TARGET
 
 REPACK_BELOW = 0.5
@@ -151,6 +161,30 @@ def _seal(layout: Layout, builder: PackBuilder, plan: PrunePlan) -> None:
     pack_id = codec.sha256_hex(data)
     write_named(layout.packs, pack_id, data, layout.tmp, fanout=True)
     plan.keep[pack_id] = list(builder.entries)
+
+
+def planned_bytes_after(layout: Layout, plan: PrunePlan) -> int:
+    """The pack bytes ``execute_prune(plan)`` leaves, without doing it: deleted and repacked packs go, and
+    the new packs it writes are sized exactly (the same frames, cut where it cuts, the same table of
+    contents), so a dry run's figure is what a real run then reports."""
+    written = 0
+    entries: list[PackEntry] = []
+    size = len(MAGIC)
+
+    def seal() -> int:
+        return size + len(encode_toc(entries)) + TRAILER.size
+
+    for _pid, live in sorted(plan.repack.items()):
+        for e in live:
+            entries.append(PackEntry(e.kind, e.id, size, e.length, e.raw_length, e.dict_id))
+            size += e.length
+        if size >= PACK_TARGET:
+            written += seal()
+            entries, size = [], len(MAGIC)
+    if entries:
+        written += seal()
+    gone = sum(_size(layout, pid) for pid in {*plan.delete, *plan.repack})
+    return plan.bytes_before - gone + written
 
 
 def execute_prune(layout: Layout, plan: PrunePlan) -> tuple[int, int]:

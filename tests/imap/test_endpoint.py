@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import sys
+import time
 
 import pytest
 
@@ -66,13 +68,31 @@ def test_credentials_from_env(monkeypatch: pytest.MonkeyPatch) -> None:
     assert creds is not None and creds.password == "from-env"
 
 
-def test_credentials_from_command_first_line_no_shell(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_credentials_from_command_first_line_run_by_a_shell(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("GMAIL_ARCHIVER_PASSWORD", "from-env")
     script = "import sys; print('s3cret $HOME;'); print('second line')"
-    creds = credentials_from_env_or_command(password_command=f'{sys.executable} -c "{script}"')
-    assert creds is not None and creds.password == "s3cret $HOME;"  # no shell expansion; command wins
+    creds = credentials_from_env_or_command(password_command=f"{sys.executable} -c \"{script}\"")
+    assert creds is not None and creds.password == f"s3cret {os.environ['HOME']};"  # sh -c; command wins
     token = credentials_from_env_or_command(oauth2_token_command=f"{sys.executable} -c \"print('ya29.tok')\"")
     assert token is not None and token.oauth2_token == "ya29.tok" and token.password is None
+
+
+def test_a_pipeline_works_as_mbsync_passcmd_does() -> None:
+    """`pass show x | head -1` style: split without a shell this printed the wrong line, silently."""
+    creds = credentials_from_env_or_command(password_command="printf 'user: me\\nthe-secret\\n' | tail -n 1")
+    assert creds is not None and creds.password == "the-secret"
+
+
+def test_a_hanging_pipeline_is_stopped_whole_at_the_timeout() -> None:
+    started = time.monotonic()
+    with pytest.raises(AuthError, match="did not finish"):
+        credentials_from_env_or_command(password_command="sleep 30 | cat", timeout=1)
+    assert time.monotonic() - started < 10
+
+
+def test_password_and_token_command_together_is_a_usage_error() -> None:
+    with pytest.raises(UsageError, match="both"):
+        credentials_from_env_or_command(password_command="echo a", oauth2_token_command="echo b")
 
 
 def test_failing_secret_command_is_auth_error_without_output() -> None:

@@ -15,13 +15,14 @@ import contextlib
 import dataclasses
 import datetime as _dt
 import hashlib
+import logging
 import os
 import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from archiver.errors import ArchiverError, AuthError, RemoteError
+from archiver.errors import ArchiveNotFound, ArchiverError, AuthError, RemoteError, UsageError
 from archiver.imap import Credentials, MessageMeta, ServerOptions, Session
 from archiver.imap.retry import Reconnecting, RetryPolicy
 from archiver.model import MessageRecord
@@ -47,6 +48,8 @@ from archiver.progress import NullProgress, Progress
 from archiver.store import Archive, ArchiveWriter
 from archiver.store.journal_records import StoredBlob, encode
 from archiver.threads import ThreadIndex
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -136,10 +139,18 @@ def run_backup(archive_path: str | os.PathLike[str], server: ServerOptions, opti
 
 
 def _open_archive(path: str | os.PathLike[str], init: bool) -> Archive:
-    p = os.fspath(path)
-    if init and (not os.path.exists(p) or (os.path.isdir(p) and not os.listdir(p))):
-        return Archive.init(p)
-    return Archive.open(p)
+    """Open the archive; with ``init``, create it when missing.  Race-safe: another ``--init`` creating it
+    at the same moment makes this one open what that one wrote (never "no archive")."""
+    if not init:
+        return Archive.open(path)
+    try:
+        return Archive.open(path)
+    except ArchiveNotFound:
+        pass
+    try:
+        return Archive.init(path)
+    except UsageError:  # not empty any more: another init finished first (else open says what it is)
+        return Archive.open(path)
 
 
 class _Run:
@@ -191,6 +202,9 @@ class _Run:
                          "problems": len(self.problems)}
                 info = writer.commit(records, [s.state for s in self.scans], source=self.endpoint.display(),
                                      time=self.clock(), partial=not complete, stats=stats)
+                log.info("snapshot %s written: %d messages of %s (%d new, %d changed, %d deleted)%s",
+                         info.id[:8], len(records), self.account, counts.new, counts.changed, counts.deleted,
+                         "" if complete else f"; PARTIAL, {len(self.problems)} problem(s)")
                 if complete:  # the snapshot now holds all the journal knew; the next run starts a new one
                     self.archive.remove_journal(self.journal_name)
         finally:
@@ -234,6 +248,8 @@ class _Run:
                     self.scans.append(kept)
             self.progress.advance(1)
         self.progress.finish()
+        log.info("scanned %d folders of %s (%s)", len(self.scans), self.account,
+                 "Gmail" if self.gmail else "IMAP")
 
     def _resume_from_journal(self) -> None:
         """Bodies an interrupted run since the last complete snapshot already stored are not downloaded
@@ -261,6 +277,7 @@ class _Run:
         for name, uids in deferred.items():
             pairs.setdefault(name, []).extend((u, GUESSED_SIZE) for u in uids if (name, u) not in self._early)
         total = sum(size for p in pairs.values() for _u, size in p)
+        log.info("%d new messages to download (about %d bytes)", sum(len(p) for p in pairs.values()), total)
         if not deferred and not any(pairs.values()):  # nothing to read: no connection, no checkpoint
             session.logout()
             return 0, 0

@@ -12,6 +12,7 @@ survey (silent de-duplication by Message-ID).
 from __future__ import annotations
 
 import datetime as _dt
+import logging
 import os
 from collections.abc import Sequence
 
@@ -28,6 +29,7 @@ from archiver.ops.restore.survey import journal_name, read_journal
 from archiver.progress import NullProgress, Progress
 from archiver.store import Archive
 
+log = logging.getLogger(__name__)
 DEFAULT_CONNECTIONS = 4
 """Upload connections to a non-Gmail target (Dovecot runs one process per connection)."""
 
@@ -85,6 +87,8 @@ def _run(archive: Archive, server: ServerOptions, options: RestoreOptions,
     snap = archive.load(info.id)
     seen: set[str] = set()
     records = select(snap, where, seen if where.labels else None)
+    log.info("restoring %d messages of snapshot %s to %s%s", len(records), info.id[:8], endpoint.display(),
+             " (dry run)" if dry_run else "")
     journal = archive.journal(journal_name(f"{endpoint.user}@{endpoint.host}:{endpoint.port}"))
     hits, uploads, intents = read_journal(journal)
     result = RestoreResult(snapshot=info.id, target=endpoint.display(), dry_run=dry_run,
@@ -108,6 +112,9 @@ def _run(archive: Archive, server: ServerOptions, options: RestoreOptions,
             finally:
                 session.logout()
                 session = None
+            log.info("restore of snapshot %s to %s: %d selected, %d uploaded, %d already present, %d failed",
+                     info.id[:8], result.target, len(records), result.uploaded, result.already_present,
+                     len(result.failed))
             return result
         except (ConnectionLost, Throttled) as exc:
             fruitless = 0 if len(ctx.finished) > mark else fruitless + 1
