@@ -46,18 +46,30 @@ from archiver.progress import NullProgress, Progress
 from archiver.store import Archive, ArchiveStats, ArchiveWriter, IndexRepair, Journal, Snapshot
 
 if TYPE_CHECKING:
+    from archiver.auth import LoginResult, LogoutResult, SignInStatus, credentials_for
+    from archiver.auth import login as auth_login
+    from archiver.auth import logout as auth_logout
+    from archiver.auth import status as auth_status
     from archiver.emulator import EmulatorConfig, GmailEmulator
     from archiver.emulator.demo import populate as populate_emulator
     from archiver.ops.backup.demo import DemoResult, demo
 
 _LAZY = {
+    "credentials_for": ("archiver.auth", "credentials_for"),
+    "auth_login": ("archiver.auth", "login"),
+    "auth_logout": ("archiver.auth", "logout"),
+    "auth_status": ("archiver.auth", "status"),
+    "LoginResult": ("archiver.auth", "LoginResult"),
+    "LogoutResult": ("archiver.auth", "LogoutResult"),
+    "SignInStatus": ("archiver.auth", "SignInStatus"),
     "DemoResult": ("archiver.ops.backup.demo", "DemoResult"),
     "demo": ("archiver.ops.backup.demo", "demo"),
     "EmulatorConfig": ("archiver.emulator", "EmulatorConfig"),
     "GmailEmulator": ("archiver.emulator", "GmailEmulator"),
     "populate_emulator": ("archiver.emulator.demo", "populate"),
 }
-"""Exports imported on first use: the emulator is a server of its own, ~30 ms of every CLI start."""
+"""Exports imported on first use: the emulator is a server of its own, ~30 ms of every CLI start; the
+Google sign-in (archiver.auth) is needed by few commands."""
 
 
 def __getattr__(name: str) -> object:
@@ -101,6 +113,8 @@ __all__ = [
     "IndexRepair",
     "IntegrityError",
     "Journal",
+    "LoginResult",
+    "LogoutResult",
     "MessageRecord",
     "NullProgress",
     "PartialFailure",
@@ -112,6 +126,7 @@ __all__ = [
     "RestoreProblem",
     "RestoreResult",
     "RetentionPolicy",
+    "SignInStatus",
     "Snapshot",
     "SnapshotDiff",
     "SnapshotInfo",
@@ -122,7 +137,11 @@ __all__ = [
     "VerifyReport",
     "__version__",
     "apply_policy",
+    "auth_login",
+    "auth_logout",
+    "auth_status",
     "backup",
+    "credentials_for",
     "credentials_from_env_or_command",
     "demo",
     "diff_snapshots",

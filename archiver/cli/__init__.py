@@ -29,6 +29,7 @@ COMMANDS: list[str] = [
     "prune",
     "stats",
     "emulator",
+    "auth",
 ]
 
 app = typer.Typer(

@@ -6,12 +6,20 @@ import datetime as dt
 import functools
 import json
 import sys
+import urllib.parse
 from collections.abc import Callable
 from typing import Annotated, Any, ParamSpec, TypeVar
 
 import typer
 
-from archiver import ArchiverError, Cancelled, Credentials, UsageError, credentials_from_env_or_command
+from archiver import (
+    ArchiverError,
+    Cancelled,
+    Credentials,
+    UsageError,
+    credentials_for,
+    credentials_from_env_or_command,
+)
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -96,3 +104,19 @@ def credentials(password_command: str | None, oauth2_token_command: str | None) 
         return Credentials(password=typer.prompt("Password", hide_input=True, err=True))
     raise UsageError("no password given",
                      hint="set GMAIL_ARCHIVER_PASSWORD, or use --password-command or --oauth2-token-command")
+
+
+OAuthAccount = Annotated[str | None, typer.Option(
+    "--oauth", metavar="ACCOUNT",
+    help="Use the Google sign-in stored by 'gmail-archiver auth login ACCOUNT' (XOAUTH2; access tokens are "
+         "refreshed as they expire).")]
+
+
+def server_credentials(password_command: str | None, oauth2_token_command: str | None, oauth: str | None,
+                       url: str) -> Credentials:
+    """``--oauth ACCOUNT``'s stored sign-in for the user of ``url``, else ``credentials`` above."""
+    if oauth is None:
+        return credentials(password_command, oauth2_token_command)
+    if password_command or oauth2_token_command:
+        raise UsageError("--oauth cannot be combined with --password-command or --oauth2-token-command")
+    return credentials_for(oauth, user=urllib.parse.unquote(urllib.parse.urlsplit(url).username or ""))

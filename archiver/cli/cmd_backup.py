@@ -14,12 +14,13 @@ from archiver.cli._common import (
     Insecure,
     JsonFlag,
     OAuth2TokenCommand,
+    OAuthAccount,
     PasswordCommand,
     ShowProgress,
-    credentials,
     emit_json,
     err,
     handle_errors,
+    server_credentials,
 )
 from archiver.cli.render import TqdmProgress
 
@@ -61,6 +62,7 @@ def register(app: typer.Typer) -> None:
         json: JsonFlag = False,
         password_command: PasswordCommand = None,
         oauth2_token_command: OAuth2TokenCommand = None,
+        oauth: OAuthAccount = None,
         cacert: CaCert = None,
         insecure: Insecure = False,
         progress: ShowProgress = None,
@@ -74,7 +76,7 @@ def register(app: typer.Typer) -> None:
         Downloads only what the archive lacks, over several connections, and records one new snapshot.
         A long first backup is checkpointed: after an interruption, run it again to continue.
         """
-        creds = credentials(password_command, oauth2_token_command)
+        creds = server_credentials(password_command, oauth2_token_command, oauth, source_url)
         bar = TqdmProgress(enabled=progress)
         result = backup(archive, source_url, credentials=creds, include_spam=include_spam,
                         connections=connections, progress=bar, init=init, cacert=cacert, insecure=insecure,

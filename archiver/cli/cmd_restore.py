@@ -15,12 +15,13 @@ from archiver.cli._common import (
     Insecure,
     JsonFlag,
     OAuth2TokenCommand,
+    OAuthAccount,
     PasswordCommand,
     ShowProgress,
-    credentials,
     emit_json,
     handle_errors,
     parse_time,
+    server_credentials,
 )
 from archiver.cli.render import TqdmProgress
 
@@ -105,6 +106,7 @@ def register(app: typer.Typer) -> None:
         json: JsonFlag = False,
         password_command: PasswordCommand = None,
         oauth2_token_command: OAuth2TokenCommand = None,
+        oauth: OAuthAccount = None,
         cacert: CaCert = None,
         insecure: Insecure = False,
         progress: ShowProgress = None,
@@ -126,7 +128,7 @@ def register(app: typer.Typer) -> None:
             raise UsageError("expected [SNAPSHOT] TARGET_URL")
         budget = parse_size(max_upload_per_day) if max_upload_per_day is not None else None
         since_at, until_at = parse_time(since, "--since"), parse_time(until, "--until")
-        creds = credentials(password_command, oauth2_token_command)
+        creds = server_credentials(password_command, oauth2_token_command, oauth, target)
         bar = TqdmProgress(enabled=progress)
         result = restore(archive, target, snapshot=snapshot, labels=label or None, since=since_at,
                          until=until_at, dry_run=dry_run, credentials=creds, policy=policy,
