@@ -191,6 +191,8 @@ async def _bearer(s: Session, tag: str, user: str, token: str) -> None:
             _authenticated(s, tag, user)
             s.token_expires = expires
             return
+        if acct is not None:
+            acct.stats["refused_tokens"] += 1
     s.line("+ " + base64.b64encode(XOAUTH2_ERROR_JSON.encode()).decode())
     await s.flush()
     await s.read_line()

@@ -14,7 +14,9 @@ Endpoints (``http://127.0.0.1:<port>``):
 - ``POST /revoke``: ``token=`` a refresh or access token; a refresh token takes its access tokens along.
 
 The IMAP side (``h_auth``) asks ``check`` whether an access token was issued here, for that user, and is
-still alive; tokens live ``token_lifetime`` seconds.  Everything is in memory; thread-safe.
+still alive; tokens live ``token_lifetime`` seconds.  ``expires_in`` is whole seconds, as Google sends it,
+except that a test's fractional lifetime is sent as is by the refresh and JWT grants (the code exchange
+rounds up: oauthlib there wants whole seconds).  Everything is in memory; thread-safe.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import contextlib
 import hashlib
 import http.server
 import json
+import math
 import secrets
 import threading
 import time
@@ -34,6 +37,8 @@ from typing import Any
 
 GMAIL_SCOPE = "https://mail.google.com/"
 JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
+GOOGLE_TOKEN_AUDIENCE = "https://oauth2.googleapis.com/token"
+"""The ``aud`` google-auth puts in a service account's JWT whatever its token_uri (Google accepts it)."""
 AUTH_PATH, TOKEN_PATH, REVOKE_PATH = "/o/oauth2/auth", "/token", "/revoke"
 _LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]", "::1")
 
@@ -233,12 +238,17 @@ class OAuthAuthority:
         secret = self._clients.get(form.get("client_id", ""))
         return secret is not None and secrets.compare_digest(secret, form.get("client_secret", ""))
 
-    def _issue(self, client_id: str, user: str, scope: str, refresh: str | None) -> dict[str, Any]:
+    def _issue(self, client_id: str, user: str, scope: str, refresh: str | None,
+               whole_seconds: bool = False) -> dict[str, Any]:
         token = "ya29.emu-" + secrets.token_urlsafe(40)
         self._access[token] = _Grant(client_id, user, scope, self.clock() + self.token_lifetime,
                                      refresh_token=refresh)
         self.stats.issued.append(token)
-        return {"access_token": token, "expires_in": int(max(1, round(self.token_lifetime))),
+        lifetime = self.token_lifetime
+        expires_in: float = lifetime
+        if whole_seconds or lifetime == int(lifetime):
+            expires_in = max(1, math.ceil(lifetime))
+        return {"access_token": token, "expires_in": expires_in,
                 "scope": scope, "token_type": "Bearer"}
 
     def _code_grant(self, form: dict[str, str]) -> tuple[int, dict[str, Any]]:
@@ -256,7 +266,7 @@ class OAuthAuthority:
         refresh = "1//0emu-" + secrets.token_urlsafe(40)
         self._refresh[refresh] = _Grant(grant.client_id, grant.user, grant.scope)
         self.stats.codes += 1
-        issued = self._issue(grant.client_id, grant.user, grant.scope, refresh)
+        issued = self._issue(grant.client_id, grant.user, grant.scope, refresh, whole_seconds=True)
         return 200, {**issued, "refresh_token": refresh}
 
     def _refresh_grant(self, form: dict[str, str]) -> tuple[int, dict[str, Any]]:
@@ -281,7 +291,8 @@ class OAuthAuthority:
             return self._refuse(401, "invalid_client", "The OAuth client was not found.")
         try:
             claims = jwt.decode(assertion, certs=account.public_key_pem,  # type: ignore[no-untyped-call]
-                                audience=self.url + TOKEN_PATH, clock_skew_in_seconds=300)
+                                audience=[GOOGLE_TOKEN_AUDIENCE, self.url + TOKEN_PATH],
+                                clock_skew_in_seconds=300)
         except (ValueError, exceptions.GoogleAuthError):
             return self._refuse(400, "invalid_grant", "Invalid JWT Signature.")
         user = str(claims.get("sub") or "")

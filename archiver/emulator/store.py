@@ -98,7 +98,7 @@ class Account:
     connections: int = 0
     stats: dict[str, int] = field(default_factory=lambda: dict.fromkeys(
         ("body_bytes_sent", "bytes_sent", "bytes_received", "commands", "appends", "logins",
-         "expired_sessions"), 0))
+         "expired_sessions", "refused_tokens"), 0))
 
     def folder(self, name: str) -> Folder | None:
         """The folder called ``name`` (INBOX case-insensitively)."""

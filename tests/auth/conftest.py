@@ -7,6 +7,7 @@ import json
 import os
 import re
 import subprocess
+import urllib.parse
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -111,3 +112,41 @@ def login(env: dict[str, str], client_file: Path, account: str = USER) -> tuple[
 
 def mode(path: Path) -> int:
     return os.stat(path).st_mode & 0o777
+
+
+def library_login(emu: GmailEmulator, client_file: Path, account: str = USER) -> str:
+    """``archiver.auth.login`` in this process, headless: the "browser" consents; returns the code used."""
+    from archiver.auth import login as auth_login
+
+    seen: list[str] = []
+
+    def paste() -> str:
+        target = browser_consent(seen[0])
+        seen.append(target)
+        return target
+
+    auth_login(account, client_file, show_url=seen.append, read_redirect=paste)
+    return dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(seen[1]).query))["code"]
+
+
+def service_account_key(emu: GmailEmulator, tmp_path: Path, *, register: bool = True,
+                        subjects: frozenset[str] | None = None) -> Path:
+    """A fresh RSA key pair; the JSON key file Google would give (token_uri: the emulator's authority)."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    assert emu.oauth is not None
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    private = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                serialization.NoEncryption()).decode()
+    public = key.public_key().public_bytes(serialization.Encoding.PEM,
+                                           serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+    email = "archiver@example-project.iam.gserviceaccount.com"
+    if register:
+        emu.oauth.register_service_account(email, public, subjects=subjects)
+    path = tmp_path / f"sa-{len(list(tmp_path.glob('sa-*')))}.json"
+    path.write_text(json.dumps({
+        "type": "service_account", "project_id": "example-project", "private_key_id": "k1",
+        "private_key": private, "client_email": email, "client_id": "1234567890",
+        "token_uri": emu.oauth.url + "/token"}))
+    return path
