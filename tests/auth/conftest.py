@@ -7,8 +7,8 @@ import json
 import os
 import re
 import subprocess
-import urllib.parse
 import sys
+import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path
 

@@ -106,7 +106,8 @@ def test_service_account_with_an_unknown_key_or_subject_is_refused(
     other = credentials_for("work", user=USER, service_account_key=good, subject="boss@gmail.com")
     with pytest.raises(AuthError) as bad_sub:
         connect(parse_url(url_of(emu)), other)
-    assert "unauthorized_client" in str(bad_sub.value) and "domain-wide delegation" in (bad_sub.value.hint or "")
+    assert "unauthorized_client" in str(bad_sub.value)
+    assert "domain-wide delegation" in (bad_sub.value.hint or "")
 
 
 def test_no_stored_sign_in_is_a_usage_error_naming_the_command(xdg: dict[str, str]) -> None:
@@ -143,5 +144,6 @@ def test_a_revoked_sign_in_leaves_no_secret_in_the_traceback(
 
 def test_cli_backup_with_oauth_refuses_a_second_secret_source(
         emu: GmailEmulator, xdg: dict[str, str], tmp_path: Path) -> None:
-    out = cli(["backup", str(tmp_path / "a"), url_of(emu), "--oauth", USER, "--password-command", "echo x"], xdg)
+    args = ["backup", str(tmp_path / "a"), url_of(emu), "--oauth", USER, "--password-command", "echo x"]
+    out = cli(args, xdg)
     assert out.returncode == 2 and b"--oauth cannot be combined" in out.stderr
