@@ -103,7 +103,8 @@ def credentials(password_command: str | None, oauth2_token_command: str | None) 
     if sys.stdin.isatty():
         return Credentials(password=typer.prompt("Password", hide_input=True, err=True))
     raise UsageError("no password given",
-                     hint="set GMAIL_ARCHIVER_PASSWORD, or use --password-command or --oauth2-token-command")
+                     hint="set GMAIL_ARCHIVER_PASSWORD, or use --password-command, --oauth ACCOUNT (after "
+                          "gmail-archiver auth login ACCOUNT) or --oauth2-token-command")
 
 
 OAuthAccount = Annotated[str | None, typer.Option(

@@ -29,6 +29,9 @@ def test_loopback_sign_in_keeps_a_private_token_and_backs_up_with_it(
     assert done.returncode == 0, done.stderr.decode()
     doc = json.loads(done.stdout)
     assert doc["complete"] and doc["messages"] == 20
+    restore = cli(["restore", str(archive), url_of(emu), "--oauth", USER, "--dry-run"], xdg)
+    assert restore.returncode == 0, restore.stderr.decode()
+    assert b"dry run" in restore.stdout
     status = cli(["auth", "status", "--json"], xdg)
     assert status.returncode == 0, status.stderr.decode()
     (entry,) = json.loads(status.stdout)["signins"]
