@@ -4,6 +4,9 @@ login, backup with the stored token, status, revocation (exit 12 and why), logou
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+import sys
 import urllib.parse
 from pathlib import Path
 
@@ -114,3 +117,34 @@ def test_the_authority_refuses_a_redirect_outside_loopback(emu: GmailEmulator, c
                           allow_redirects=False, timeout=10)
     assert answer.status_code == 400 and "redirect_uri_mismatch" in answer.text
     assert "Location" not in answer.headers
+
+
+def test_the_emulator_command_serves_oauth_for_a_manual_sign_in(xdg: dict[str, str], tmp_path: Path) -> None:
+    """``gmail-archiver emulator --oauth-client FILE`` writes a client file for its authority (never over an
+    existing file); ``auth login`` with it and ``backup --oauth`` work against it."""
+    client = tmp_path / "client.json"
+    args = ["emulator", "--port", "0", "--seed-messages", "5", "--oauth-client", str(client), "--json"]
+    emu = subprocess.Popen([sys.executable, "-m", "archiver", *args], env=xdg, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, text=True)
+    try:
+        assert emu.stdout is not None
+        lines: list[str] = []
+        while not lines or lines[-1] != "}\n":
+            line = emu.stdout.readline()
+            assert line, emu.stderr.read() if emu.stderr else ""
+            lines.append(line)
+        doc = json.loads("".join(lines))
+        assert json.loads(client.read_text())["installed"]["token_uri"] == doc["oauth_url"] + "/token"
+        rc, _, err = login(xdg, client)
+        assert rc == 0, err.decode()
+        url = f"imap://me%40gmail.com@127.0.0.1:{doc['port']}"
+        done = cli(["backup", str(tmp_path / "a"), url, "--init", "--oauth", USER, "--json"], xdg)
+        assert done.returncode == 0 and json.loads(done.stdout)["messages"] == 5, done.stderr.decode()
+        again = cli(["emulator", "--port", "0", "--oauth-client", str(client)], xdg)
+        assert again.returncode == 2 and b"not replacing" in again.stderr
+    finally:
+        emu.send_signal(signal.SIGINT)
+        emu.wait(timeout=20)
+        for f in (emu.stdout, emu.stderr):
+            if f is not None:
+                f.close()
