@@ -147,3 +147,22 @@ def test_cli_backup_with_oauth_refuses_a_second_secret_source(
     args = ["backup", str(tmp_path / "a"), url_of(emu), "--oauth", USER, "--password-command", "echo x"]
     out = cli(args, xdg)
     assert out.returncode == 2 and b"--oauth cannot be combined" in out.stderr
+
+
+def test_issued_tokens_also_work_over_oauthbearer_and_only_for_their_user(
+        emu: GmailEmulator, xdg: dict[str, str], client_file: Path) -> None:
+    from imapclient import IMAPClient
+    from imapclient.exceptions import LoginError
+
+    assert emu.oauth is not None
+    emu.add_account("other@gmail.com", password="other-app-pass")
+    library_login(emu, client_file)
+    token = credentials_for(USER, user=USER).access_token()
+    assert token is not None
+    c = IMAPClient("127.0.0.1", port=emu.port, ssl=False, timeout=10)
+    c.oauthbearer_login(USER, token)
+    c.logout()
+    c = IMAPClient("127.0.0.1", port=emu.port, ssl=False, timeout=10)
+    with pytest.raises(LoginError):
+        c.oauth2_login("other@gmail.com", token)
+    c.shutdown()
