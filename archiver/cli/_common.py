@@ -17,7 +17,6 @@ from archiver import (
     Cancelled,
     Credentials,
     UsageError,
-    credentials_for,
     credentials_from_env_or_command,
 )
 
@@ -120,4 +119,6 @@ def server_credentials(password_command: str | None, oauth2_token_command: str |
         return credentials(password_command, oauth2_token_command)
     if password_command or oauth2_token_command:
         raise UsageError("--oauth cannot be combined with --password-command or --oauth2-token-command")
+    from archiver import credentials_for  # the sign-in code loads only when used (~25 ms)
+
     return credentials_for(oauth, user=urllib.parse.unquote(urllib.parse.urlsplit(url).username or ""))

@@ -9,7 +9,8 @@ from typing import Annotated
 
 import typer
 
-from archiver import AuthError, auth_login, auth_logout, auth_status
+import archiver
+from archiver import AuthError
 from archiver.cli._common import EXIT_CODES_HELP, JsonFlag, emit_json, err, handle_errors
 
 Account = Annotated[str, typer.Argument(
@@ -61,8 +62,9 @@ def register(app: typer.Typer) -> None:
             return line
 
         hint = account if "@" in account else None
-        result = auth_login(account, client_secret, show_url=show, read_redirect=paste if headless else None,
-                            timeout=timeout, login_hint=hint)
+        result = archiver.auth_login(account, client_secret, show_url=show,
+                                     read_redirect=paste if headless else None, timeout=timeout,
+                                     login_hint=hint)
         if json:
             emit_json({"account": result.account, "client_id": result.client_id, "path": str(result.path)})
         else:
@@ -81,7 +83,7 @@ def register(app: typer.Typer) -> None:
 
         --json keys: signins (list of {account, client_id, token_uri, created, path, valid, problem}).
         """
-        found = auth_status(accounts or None, check=not offline)
+        found = archiver.auth_status(accounts or None, check=not offline)
         if json:
             emit_json({"signins": [{"account": s.account, "client_id": s.client_id, "token_uri": s.token_uri,
                                     "created": s.created, "path": str(s.path), "valid": s.valid,
@@ -107,7 +109,7 @@ def register(app: typer.Typer) -> None:
         json: JsonFlag = False,
     ) -> None:
         """Revoke the stored sign-in with Google and delete it."""
-        result = auth_logout(account, local_only=local)
+        result = archiver.auth_logout(account, local_only=local)
         if json:
             emit_json({"account": result.account, "revoked": result.revoked, "path": str(result.path)})
         else:
