@@ -54,7 +54,7 @@ if TYPE_CHECKING:
     from archiver.emulator.demo import populate as populate_emulator
     from archiver.ops.backup.demo import DemoResult, demo
 
-_LAZY = {
+_LAZY = {  # the Google sign-in (archiver.auth) too: few commands need it
     "credentials_for": ("archiver.auth", "credentials_for"),
     "auth_login": ("archiver.auth", "login"),
     "auth_logout": ("archiver.auth", "logout"),
@@ -68,8 +68,7 @@ _LAZY = {
     "GmailEmulator": ("archiver.emulator", "GmailEmulator"),
     "populate_emulator": ("archiver.emulator.demo", "populate"),
 }
-"""Exports imported on first use: the emulator is a server of its own, ~30 ms of every CLI start; the
-Google sign-in (archiver.auth) is needed by few commands."""
+"""Exports imported on first use: the emulator is a server of its own, ~30 ms of every CLI start."""
 
 
 def __getattr__(name: str) -> object:
