@@ -11,7 +11,7 @@ from pathlib import Path
 
 from archiver.auth import store
 from archiver.auth.tokens import credentials_for
-from archiver.errors import ArchiverError, RemoteError, UsageError
+from archiver.errors import ArchiverError, AuthError, RemoteError, UsageError
 
 log = logging.getLogger(__name__)
 
@@ -24,7 +24,8 @@ class SignInStatus:
     created: str
     path: Path
     valid: bool | None
-    """True: a refresh worked just now; False: refused (``problem`` says why); None: not checked."""
+    """True: a refresh worked just now; False: Google refused it (``problem`` says why); None: not checked,
+    or the check could not be made (``problem`` says why, e.g. the token endpoint is unreachable)."""
     problem: str | None = None
 
 
@@ -42,8 +43,10 @@ def status(accounts: list[str] | None = None, *, check: bool = True) -> list[Sig
             try:
                 credentials_for(name, user=name).access_token(refresh=True)
                 valid = True
-            except ArchiverError as exc:
+            except AuthError as exc:
                 valid, problem = False, str(exc)
+            except ArchiverError as exc:
+                problem = str(exc)
         out.append(SignInStatus(account=name, client_id=sign_in.client_id, token_uri=sign_in.token_uri,
                                 created=sign_in.created, path=store.token_path(name), valid=valid,
                                 problem=problem))
@@ -67,26 +70,30 @@ def logout(account: str, *, local_only: bool = False) -> LogoutResult:
 
     from archiver.auth.client import loopback_http
 
+    if local_only:  # works on an unreadable file too
+        path = store.token_path(account)
+        if not store.delete(account):
+            raise UsageError(f"no Google sign-in stored for {account}")
+        return LogoutResult(account=account, revoked=False, path=path)
     sign_in = store.load(account)
     if sign_in is None:
         raise UsageError(f"no Google sign-in stored for {account}")
     revoked = False
-    if not local_only:
-        try:
-            with loopback_http(sign_in.revoke_uri):
-                answer = requests.post(sign_in.revoke_uri, data={"token": sign_in.refresh_token}, timeout=30)
-        except requests.RequestException as exc:
-            raise RemoteError(f"cannot reach the revocation endpoint {sign_in.revoke_uri}: "
-                              f"{type(exc).__name__}; the sign-in is kept",
-                              hint=f"run it again, or gmail-archiver auth logout {account} --local") from None
-        if answer.status_code == 200:
-            revoked = True
-        elif answer.status_code == 400 and _error(answer) in ("invalid_token", "invalid_grant"):
-            revoked = False  # already void: nothing to revoke
-        else:
-            raise RemoteError(f"the revocation endpoint {sign_in.revoke_uri} answered {answer.status_code} "
-                              f"({_error(answer) or 'no error code'}); the sign-in is kept",
-                              hint=f"run it again, or gmail-archiver auth logout {account} --local")
+    try:
+        with loopback_http(sign_in.revoke_uri):
+            answer = requests.post(sign_in.revoke_uri, data={"token": sign_in.refresh_token}, timeout=30)
+    except requests.RequestException as exc:
+        raise RemoteError(f"cannot reach the revocation endpoint {sign_in.revoke_uri}: "
+                          f"{type(exc).__name__}; the sign-in is kept",
+                          hint=f"run it again, or gmail-archiver auth logout {account} --local") from None
+    if answer.status_code == 200:
+        revoked = True
+    elif answer.status_code == 400 and _error(answer) in ("invalid_token", "invalid_grant"):
+        revoked = False  # already void: nothing to revoke
+    else:
+        raise RemoteError(f"the revocation endpoint {sign_in.revoke_uri} answered {answer.status_code} "
+                          f"({_error(answer) or 'no error code'}); the sign-in is kept",
+                          hint=f"run it again, or gmail-archiver auth logout {account} --local")
     path = store.token_path(account)
     store.delete(account)
     log.info("removed the sign-in of %s (%s)", account, "revoked" if revoked else "not revoked")

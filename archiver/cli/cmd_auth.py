@@ -79,7 +79,8 @@ def register(app: typer.Typer) -> None:
             "--offline", help="Do not ask Google whether the sign-ins still work.")] = False,
         json: JsonFlag = False,
     ) -> None:
-        """List the stored sign-ins and check each with Google (exit 12 if one was refused).
+        """List the stored sign-ins and check each with Google (exit 12 if one was refused, 1 if a check
+        could not be made).
 
         --json keys: signins (list of {account, client_id, token_uri, created, path, valid, problem}).
         """
@@ -92,13 +93,16 @@ def register(app: typer.Typer) -> None:
             if not found:
                 typer.echo("no stored sign-ins (gmail-archiver auth login ACCOUNT)")
             for s in found:
-                state = {True: "ok", False: "REFUSED", None: "not checked"}[s.valid]
+                unknown = "UNCHECKED" if s.problem else "not checked"
+                state = {True: "ok", False: "REFUSED", None: unknown}[s.valid]
                 typer.echo(f"{s.account}: {state}; client {s.client_id}; since {s.created}; {s.path}")
                 if s.problem:
                     err(f"  {s.problem}")
                     err(f"  hint: gmail-archiver auth login {s.account}")
         if any(s.valid is False for s in found):
             raise typer.Exit(AuthError.exit_code)
+        if any(s.problem for s in found):
+            raise typer.Exit(1)
 
     @auth.command("logout", epilog=EXIT_CODES_HELP)
     @handle_errors()

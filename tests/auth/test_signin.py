@@ -107,6 +107,32 @@ def test_logout_revokes_at_the_authority_and_deletes_the_file(
     assert after.returncode == 2 and b"auth login me@gmail.com" in after.stderr
 
 
+def test_a_refused_consent_exits_12_and_keeps_nothing(
+        emu: GmailEmulator, xdg: dict[str, str], client_file: Path) -> None:
+    assert emu.oauth is not None
+    emu.oauth.deny_consent = True
+    proc = LoginProcess(["auth", "login", USER, "--client-secret", str(client_file), "--headless"], xdg)
+    target = browser_consent(proc.consent_url())
+    rc, _, err = proc.finish(target.encode() + b"\n")
+    assert rc == 12 and b"did not grant access: access_denied" in err
+    assert not (Path(xdg["XDG_STATE_HOME"]) / "gmail-archiver" / "oauth" / f"{USER}.json").exists()
+
+
+def test_with_the_authority_unreachable_status_and_logout_say_so_and_keep_the_sign_in(
+        emu: GmailEmulator, xdg: dict[str, str], client_file: Path) -> None:
+    assert emu.oauth is not None
+    assert login(xdg, client_file)[0] == 0
+    emu.stop()  # Google unreachable
+    status = cli(["auth", "status"], xdg)
+    assert status.returncode == 1 and b"UNCHECKED" in status.stdout and b"cannot reach" in status.stderr
+    out = cli(["auth", "logout", USER], xdg)
+    assert out.returncode == 1 and b"the sign-in is kept" in out.stderr
+    assert store.load(USER) is not None
+    local = cli(["auth", "logout", USER, "--local"], xdg)
+    assert local.returncode == 0 and b"not revoked" in local.stdout
+    assert store.load(USER) is None
+
+
 def test_the_authority_refuses_a_redirect_outside_loopback(emu: GmailEmulator, client_file: Path) -> None:
     assert emu.oauth is not None
     client_id = json.loads(client_file.read_text())["installed"]["client_id"]
