@@ -68,6 +68,10 @@ from archiver.runner.schedule import status as schedule_status
 from archiver.store import Archive, ArchiveStats, ArchiveWriter, IndexRepair, Journal, Snapshot
 
 if TYPE_CHECKING:
+    from archiver.auth import LoginResult, LogoutResult, SignInStatus, credentials_for
+    from archiver.auth import login as auth_login
+    from archiver.auth import logout as auth_logout
+    from archiver.auth import status as auth_status
     from archiver.emulator import EmulatorConfig, GmailEmulator
     from archiver.emulator.demo import populate as populate_emulator
     from archiver.ops.backup.demo import DemoResult, demo
@@ -86,7 +90,14 @@ if TYPE_CHECKING:
         search,
     )
 
-_LAZY = {
+_LAZY = {  # the Google sign-in (archiver.auth) too: few commands need it
+    "credentials_for": ("archiver.auth", "credentials_for"),
+    "auth_login": ("archiver.auth", "login"),
+    "auth_logout": ("archiver.auth", "logout"),
+    "auth_status": ("archiver.auth", "status"),
+    "LoginResult": ("archiver.auth", "LoginResult"),
+    "LogoutResult": ("archiver.auth", "LogoutResult"),
+    "SignInStatus": ("archiver.auth", "SignInStatus"),
     "DemoResult": ("archiver.ops.backup.demo", "DemoResult"),
     "demo": ("archiver.ops.backup.demo", "demo"),
     "EmulatorConfig": ("archiver.emulator", "EmulatorConfig"),
@@ -147,6 +158,8 @@ __all__ = [
     "IntegrityError",
     "Journal",
     "LabelState",
+    "LoginResult",
+    "LogoutResult",
     "MessageFilter",
     "MessageRecord",
     "NullProgress",
@@ -164,6 +177,7 @@ __all__ = [
     "SchedulePlan",
     "SearchHit",
     "SearchResult",
+    "SignInStatus",
     "Snapshot",
     "SnapshotDiff",
     "SnapshotInfo",
@@ -177,8 +191,12 @@ __all__ = [
     "__version__",
     "account_credentials",
     "apply_policy",
+    "auth_login",
+    "auth_logout",
+    "auth_status",
     "backup",
     "check_account",
+    "credentials_for",
     "credentials_from_env_or_command",
     "default_config_path",
     "demo",

@@ -35,6 +35,7 @@ COMMANDS: list[str] = [
     "run",
     "schedule",
     "emulator",
+    "auth",
 ]
 
 app = typer.Typer(

@@ -16,6 +16,7 @@ import os
 import re
 import signal
 import sys
+import urllib.parse
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from types import FrameType
@@ -300,4 +301,23 @@ def credentials(password_command: str | None, oauth2_token_command: str | None) 
     if sys.stdin.isatty():
         return Credentials(password=typer.prompt("Password", hide_input=True, err=True))
     raise UsageError("no password given",
-                     hint="set GMAIL_ARCHIVER_PASSWORD, or use --password-command or --oauth2-token-command")
+                     hint="set GMAIL_ARCHIVER_PASSWORD, or use --password-command, --oauth ACCOUNT (after "
+                          "gmail-archiver auth login ACCOUNT) or --oauth2-token-command")
+
+
+OAuthAccount = Annotated[str | None, typer.Option(
+    "--oauth", metavar="ACCOUNT",
+    help="Use the Google sign-in stored by 'gmail-archiver auth login ACCOUNT' (XOAUTH2; access tokens are "
+         "refreshed as they expire).")]
+
+
+def server_credentials(password_command: str | None, oauth2_token_command: str | None, oauth: str | None,
+                       url: str) -> Credentials:
+    """``--oauth ACCOUNT``'s stored sign-in for the user of ``url``, else ``credentials`` above."""
+    if oauth is None:
+        return credentials(password_command, oauth2_token_command)
+    if password_command or oauth2_token_command:
+        raise UsageError("--oauth cannot be combined with --password-command or --oauth2-token-command")
+    from archiver import credentials_for  # the sign-in code loads only when used (~25 ms)
+
+    return credentials_for(oauth, user=urllib.parse.unquote(urllib.parse.urlsplit(url).username or ""))

@@ -14,13 +14,14 @@ from archiver.cli._common import (
     Insecure,
     JsonFlag,
     OAuth2TokenCommand,
+    OAuthAccount,
     PasswordCommand,
     ShowProgress,
-    credentials,
     emit_json,
     err,
     handle_errors,
     local_path,
+    server_credentials,
 )
 from archiver.cli.render import TqdmProgress, backup_json
 
@@ -58,6 +59,7 @@ def register(app: typer.Typer) -> None:
         json: JsonFlag = False,
         password_command: PasswordCommand = None,
         oauth2_token_command: OAuth2TokenCommand = None,
+        oauth: OAuthAccount = None,
         cacert: CaCert = None,
         insecure: Insecure = False,
         progress: ShowProgress = None,
@@ -84,13 +86,13 @@ def register(app: typer.Typer) -> None:
             connections = connections or acct.connections
             cacert = cacert or (str(acct.cacert) if acct.cacert else None)
             given = password_command or oauth2_token_command
-            creds = (credentials(password_command, oauth2_token_command) if given
-                     else account_credentials(acct))
+            creds = (server_credentials(password_command, oauth2_token_command, oauth, source_url)
+                     if given or oauth else account_credentials(acct))
         elif archive is None or source_url is None:
             raise UsageError("missing ARCHIVE and SOURCE_URL (or --account NAME from the config file)",
                              hint="see `gmail-archiver backup --help`")
         else:
-            creds = credentials(password_command, oauth2_token_command)
+            creds = server_credentials(password_command, oauth2_token_command, oauth, source_url)
         bar = TqdmProgress(enabled=progress)
         result = backup(local_path(archive), source_url, credentials=creds, include_spam=include_spam,
                         connections=connections or 4, progress=bar, init=init, cacert=cacert,

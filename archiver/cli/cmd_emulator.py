@@ -30,6 +30,10 @@ def register(app: typer.Typer) -> None:
             "--seed-corpus", help="Also seed every *.eml file under this folder.")] = None,
         seed: Annotated[int, typer.Option("--seed", help="Random seed of the synthetic mail.")] = 0,
         locale: Annotated[str, typer.Option("--locale", help="Folder names: en, en-GB or de.")] = "en",
+        oauth_client: Annotated[Path | None, typer.Option(
+            "--oauth-client", metavar="FILE",
+            help="Also serve Google's OAuth endpoints on loopback HTTP and write a new client_secret.json "
+                 "for them to FILE (for trying 'gmail-archiver auth login'; consent is simulated).")] = None,
         json: Annotated[bool, typer.Option("--json", help="Print one JSON document once listening.")] = False,
     ) -> None:
         """Serve a Gmail-compatible IMAP account (X-GM-EXT-1, labels, threads, CONDSTORE, Gmail's APPEND
@@ -37,7 +41,8 @@ def register(app: typer.Typer) -> None:
 
         Plain IMAP, loopback only; the URL to back up from is printed on stderr.
 
-        --json keys: url, host, port, user, messages (how many were seeded).
+        --json keys: url, host, port, user, messages (how many were seeded), oauth_url and oauth_client
+        (null without --oauth-client).
         """
         from archiver import EmulatorConfig, GmailEmulator, populate_emulator  # imported when needed
 
@@ -45,7 +50,9 @@ def register(app: typer.Typer) -> None:
             raise UsageError("--seed-messages must be 0 or more")
         if locale not in ("en", "en-GB", "de"):
             raise UsageError("--locale must be en, en-GB or de")
-        emu = GmailEmulator(EmulatorConfig(port=port, locale=locale))
+        if oauth_client is not None and oauth_client.exists():
+            raise UsageError(f"{oauth_client} exists already: not replacing it")
+        emu = GmailEmulator(EmulatorConfig(port=port, locale=locale, oauth=oauth_client is not None))
         try:
             emu.start()
         except OSError as exc:
@@ -57,6 +64,11 @@ def register(app: typer.Typer) -> None:
             except FileNotFoundError as exc:
                 raise UsageError(str(exc)) from None
             url = f"imap://{user}@127.0.0.1:{emu.port}"
+            oauth_url = None
+            if oauth_client is not None and emu.oauth is not None:
+                emu.oauth.consent_user = user
+                emu.oauth.write_client_file(oauth_client)  # never replaces a file
+                oauth_url = emu.oauth.url
             stop = threading.Event()
             # Ctrl-C / SIGTERM are the normal way to stop a server: set a flag instead of raising anywhere
             previous = {sig: signal.signal(sig, lambda *_: stop.set())
@@ -64,9 +76,13 @@ def register(app: typer.Typer) -> None:
             try:
                 if json:
                     emit_json({"url": url, "host": "127.0.0.1", "port": emu.port, "user": user,
-                               "messages": count})
+                               "messages": count, "oauth_url": oauth_url,
+                               "oauth_client": str(oauth_client) if oauth_client else None})
                 err(f"emulator: {count} messages for {user}; serving {url} (plain IMAP, loopback); "
                     "Ctrl-C stops")
+                if oauth_client is not None:
+                    err(f"emulator: OAuth endpoints at {oauth_url}; try: gmail-archiver auth login {user} "
+                        f"--client-secret {oauth_client}, then backup with --oauth {user}")
                 while not stop.wait(0.5):
                     pass
                 err("emulator: stopped")

@@ -16,15 +16,16 @@ from archiver.cli._common import (
     JsonFlag,
     LabelOption,
     OAuth2TokenCommand,
+    OAuthAccount,
     PasswordCommand,
     ShowProgress,
     SinceOption,
     UntilOption,
-    credentials,
     emit_json,
     handle_errors,
     local_path,
     message_filter,
+    server_credentials,
     warn,
 )
 from archiver.cli.render import TqdmProgress
@@ -108,6 +109,7 @@ def register(app: typer.Typer) -> None:
         json: JsonFlag = False,
         password_command: PasswordCommand = None,
         oauth2_token_command: OAuth2TokenCommand = None,
+        oauth: OAuthAccount = None,
         cacert: CaCert = None,
         insecure: Insecure = False,
         progress: ShowProgress = None,
@@ -129,7 +131,7 @@ def register(app: typer.Typer) -> None:
             raise UsageError("expected [SNAPSHOT] TARGET_URL")
         budget = parse_size(max_upload_per_day) if max_upload_per_day is not None else None
         chosen = message_filter(label, since, until)
-        creds = credentials(password_command, oauth2_token_command)
+        creds = server_credentials(password_command, oauth2_token_command, oauth, target)
         bar = TqdmProgress(enabled=progress)
         result = restore(local_path(archive), target, snapshot=snapshot, labels=chosen.labels,
                          since=chosen.since, until=chosen.until, dry_run=dry_run, credentials=creds,

@@ -4,8 +4,12 @@ It reproduces what ``gmail-imap.md`` section 9 lists: the Gimap greeting and exa
 ``[Gmail]`` folders with SPECIAL-USE attributes (localisable, All Mail hideable), one message store per
 account with per-folder UIDs and UIDVALIDITY, X-GM-MSGID/THRID/LABELS/RAW, label STORE, CONDSTORE with one
 account-wide MODSEQ, APPEND with APPENDUID and silent de-duplication by Message-ID, Gmail deletion
-semantics, LITERAL-, APPENDLIMIT, NUL refusal, LOGIN/PLAIN/XOAUTH2 and injectable faults.  Stdlib only; it
-imports nothing from the rest of ``archiver``.
+semantics, LITERAL-, APPENDLIMIT, NUL refusal, LOGIN/PLAIN/XOAUTH2 and injectable faults; with
+``EmulatorConfig(oauth=True)`` also Google's OAuth 2.0 endpoints on loopback HTTP (``oauth.py``:
+``emu.oauth.register_client()`` gives a client_secret.json), whose access tokens XOAUTH2 accepts until they
+expire (then a session gets ``BYE Session expired`` at its next command, ``oauth_session_expiry``).  Stdlib
+only, but for google-auth checking service-account JWT signatures; it imports nothing from the rest of
+``archiver``.
 
 Usage::
 

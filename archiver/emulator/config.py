@@ -113,6 +113,15 @@ class EmulatorConfig:
     upload_budget: int = 500_000_000
     """Bytes of APPEND literals accepted per account before APPEND gets ``NO [OVERQUOTA]``."""
 
+    oauth: bool = False
+    """Also run the OAuth 2.0 authority (``oauth.py``) on loopback HTTP; XOAUTH2 then accepts the access
+    tokens it issued (``GmailEmulator.oauth``)."""
+    oauth_token_lifetime: float = 3600.0
+    """Seconds an issued access token lives (Google: 3600)."""
+    oauth_session_expiry: bool = True
+    """⚠ A session logged in with an issued token gets ``* BYE Session expired, please login again`` at its
+    first command after the token expired (long XOAUTH2 syncs report this); False: sessions outlive it."""
+
     def special_name(self, role: str) -> str:
         """The full folder name of a special role (``INBOX`` for inbox)."""
         if role == "inbox":

@@ -185,6 +185,14 @@ async def _bearer(s: Session, tag: str, user: str, token: str) -> None:
         if good:
             _authenticated(s, tag, user)
             return
+        oauth = s.core.oauth
+        expires = oauth.check(token[7:], user) if oauth and token.startswith("Bearer ") else None
+        if expires is not None and acct is not None:
+            _authenticated(s, tag, user)
+            s.token_expires = expires
+            return
+        if acct is not None:
+            acct.stats["refused_tokens"] += 1
     s.line("+ " + base64.b64encode(XOAUTH2_ERROR_JSON.encode()).decode())
     await s.flush()
     await s.read_line()

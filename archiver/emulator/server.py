@@ -13,6 +13,7 @@ from types import TracebackType
 from archiver.emulator import h_append, h_auth, h_fetch, h_mailbox, h_search  # noqa: F401  (registers)
 from archiver.emulator.config import EmulatorConfig
 from archiver.emulator.faults import Fault, FaultPlan
+from archiver.emulator.oauth import OAuthAuthority
 from archiver.emulator.session import Core, Session
 from archiver.emulator.store import EmuMessage, Store
 
@@ -24,7 +25,12 @@ class GmailEmulator:
         self.config = config or EmulatorConfig()
         self.faults = FaultPlan()
         self._store = Store(self.config)
-        self._core = Core(self.config, self._store, self.faults)
+        self.oauth: OAuthAuthority | None = None
+        """The OAuth 2.0 authority (``config.oauth``), listening once ``start()`` returned."""
+        if self.config.oauth:
+            self.oauth = OAuthAuthority(host=self.config.host,
+                                        token_lifetime=self.config.oauth_token_lifetime)
+        self._core = Core(self.config, self._store, self.faults, oauth=self.oauth)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._server: asyncio.Server | None = None
@@ -35,6 +41,8 @@ class GmailEmulator:
     def start(self) -> GmailEmulator:
         if self._thread is not None:
             return self
+        if self.oauth is not None:
+            self.oauth.start()
         ready = threading.Event()
         failure: list[BaseException] = []
 
@@ -81,6 +89,8 @@ class GmailEmulator:
 
     def stop(self) -> None:
         """Close every connection and the listener; join the thread."""
+        if self.oauth is not None:
+            self.oauth.stop()
         loop, thread = self._loop, self._thread
         if loop is None or thread is None:
             return

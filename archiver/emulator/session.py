@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 from archiver.emulator.config import APPENDLIMIT, LITERAL_MINUS_MAX, TOOBIG_TEXT, EmulatorConfig
 from archiver.emulator.faults import Fault, FaultPlan
+from archiver.emulator.oauth import OAuthAuthority
 from archiver.emulator.store import Account, Folder, Store
 from archiver.emulator.wire import ParseError, Value, parse
 
@@ -69,6 +70,7 @@ class Core:
     store: Store
     faults: FaultPlan
     sessions: set[Session] = field(default_factory=set)
+    oauth: OAuthAuthority | None = None
 
 
 class Session:
@@ -90,6 +92,8 @@ class Session:
         self.condstore = False
         self.utf8 = False
         self.command_name = ""
+        self.token_expires: float | None = None
+        """When the access token this session logged in with expires (tokens from ``core.oauth`` only)."""
         self._out: list[bytes] = []
         self._out_size = 0
         self._deflate: zlib._Compress | None = None
@@ -286,6 +290,13 @@ class Session:
                 self.line(f"{tag} BAD Unknown command (Failure)")
                 return
         self.command_name = ("UID " if uid else "") + name
+        oauth = self.core.oauth
+        if (self.token_expires is not None and oauth is not None and self.config.oauth_session_expiry
+                and oauth.clock() >= self.token_expires):
+            if self.acct is not None:
+                self.acct.stats["expired_sessions"] += 1
+            self.line("* BYE Session expired, please login again")
+            raise Closing()
         try:
             await self._dispatch(tag, name, rest, uid)
         finally:

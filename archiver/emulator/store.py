@@ -97,7 +97,8 @@ class Account:
     next_uidvalidity: int = 633655512
     connections: int = 0
     stats: dict[str, int] = field(default_factory=lambda: dict.fromkeys(
-        ("body_bytes_sent", "bytes_sent", "bytes_received", "commands", "appends", "logins"), 0))
+        ("body_bytes_sent", "bytes_sent", "bytes_received", "commands", "appends", "logins",
+         "expired_sessions", "refused_tokens"), 0))
 
     def folder(self, name: str) -> Folder | None:
         """The folder called ``name`` (INBOX case-insensitively)."""

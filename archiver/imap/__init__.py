@@ -5,9 +5,9 @@ See docs/contracts.md for the surface the operations use.
 
 from __future__ import annotations
 
+from archiver.credentials import Credentials
 from archiver.imap.endpoint import (
     PASSWORD_ENV,
-    Credentials,
     Endpoint,
     credentials_from_env_or_command,
     is_loopback,

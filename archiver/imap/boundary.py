@@ -17,8 +17,10 @@ from imapclient import exceptions as imapclient_exc
 
 from archiver.errors import ArchiverError, AuthError, ConnectionLost, RemoteError, Throttled
 
-APP_PASSWORD_HINT = ("this account needs an app password (Google Account > Security > App passwords), or use "
-                     "--oauth2-token-command")
+GMAIL_PASSWORD_HINT = ("Gmail takes an app password (Google Account > Security > 2-Step Verification > App "
+                       "passwords), not the account password; or sign in with Google once: gmail-archiver "
+                       "auth login ACCOUNT, then use --oauth ACCOUNT")
+APP_PASSWORD_HINT = GMAIL_PASSWORD_HINT
 WEB_LOGIN_HINT = "sign in once with a web browser to unblock the account, or use an app password / OAuth2"
 CACERT_HINT = "for a private CA or a self-signed certificate, pass the CA certificate with --cacert"
 NOT_TLS_HINT = ("this port expects plain text first: use imap+starttls://user@host:port (or imap:// on "

@@ -1,4 +1,5 @@
-"""Where to connect and with what secret: ``parse_url`` (no secret ever in a URL) and ``Credentials``."""
+"""Where to connect and with what secret: ``parse_url`` (no secret ever in a URL) and ``Credentials``
+(defined in ``archiver.credentials``) from a command or the environment."""
 
 from __future__ import annotations
 
@@ -8,8 +9,9 @@ import os
 import signal
 import subprocess
 import urllib.parse
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
+from archiver.credentials import Credentials
 from archiver.errors import AuthError, UsageError
 
 PASSWORD_ENV = "GMAIL_ARCHIVER_PASSWORD"
@@ -91,14 +93,6 @@ def _safe(url: str) -> str:
     netloc = parts.netloc.rsplit("@", 1)[-1]
     return urllib.parse.urlunsplit((parts.scheme, f"{parts.username}:***@{netloc}", parts.path,
                                     parts.query, parts.fragment))
-
-
-@dataclass(frozen=True)
-class Credentials:
-    """A password (LOGIN) or an OAuth2 access token (XOAUTH2); ``repr`` never shows either."""
-
-    password: str | None = field(default=None, repr=False)
-    oauth2_token: str | None = field(default=None, repr=False)
 
 
 def credentials_from_env_or_command(password_command: str | None = None,

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from archiver.imap.endpoint import Credentials, Endpoint, parse_url
+from archiver.credentials import Credentials
+from archiver.imap.endpoint import Endpoint, parse_url
 from archiver.imap.retry import RetryPolicy
 from archiver.imap.session import Session, connect
 

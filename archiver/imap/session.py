@@ -21,8 +21,10 @@ from typing import IO, Any, cast
 from imapclient import IMAPClient, SocketTimeout
 from imapclient.response_parser import parse_fetch_response
 
+from archiver.credentials import Credentials
 from archiver.errors import (
     ArchiverError,
+    AuthError,
     CapabilityMissing,
     ConnectionLost,
     RemoteError,
@@ -31,8 +33,8 @@ from archiver.errors import (
 )
 from archiver.imap import convert, mutf7
 from archiver.imap.bodies import BodyStream
-from archiver.imap.boundary import boundary, is_throttle_text
-from archiver.imap.endpoint import Credentials, Endpoint
+from archiver.imap.boundary import GMAIL_PASSWORD_HINT, boundary, is_throttle_text
+from archiver.imap.endpoint import Endpoint
 from archiver.imap.meta import MetaStream
 from archiver.imap.records import AppendRefused, AppendResult, Folder, FolderStatus, MessageMeta
 from archiver.imap.wire import WireTap
@@ -59,13 +61,28 @@ def _tls_context(endpoint: Endpoint) -> ssl.SSLContext:
 
 
 def connect(endpoint: Endpoint, credentials: Credentials, *, timeout: float = 60.0) -> Session:
-    """Open, secure and authenticate a connection; AuthError / ConnectionLost / UsageError on failure."""
-    if not credentials.password and not credentials.oauth2_token:
+    """Open, secure and authenticate a connection; AuthError / ConnectionLost / UsageError on failure.
+
+    With a token provider, a refused access token is refreshed once and the login tried again on a new
+    connection (the token may have expired or been revoked since it was issued).
+    """
+    if not credentials.password and not credentials.is_oauth:
         raise UsageError("no password or OAuth2 token given",
                          hint="set GMAIL_ARCHIVER_PASSWORD or use --password-command or "
                          "--oauth2-token-command")
+    token = credentials.access_token()
+    try:
+        return _connect_once(endpoint, credentials, token, timeout)
+    except AuthError:
+        if credentials.token_provider is None:
+            raise
+    return _connect_once(endpoint, credentials, credentials.access_token(refresh=True), timeout)
+
+
+def _connect_once(endpoint: Endpoint, credentials: Credentials, token: str | None,
+                  timeout: float) -> Session:
     where = f"{endpoint.host}:{endpoint.port}"
-    secrets = (credentials.password, credentials.oauth2_token)
+    secrets = (credentials.password, token)
     context = _tls_context(endpoint) if endpoint.scheme != "imap" else None
     with boundary(where, "connect", secrets):
         client = _open(endpoint, context, timeout)
@@ -78,11 +95,14 @@ def connect(endpoint: Endpoint, credentials: Credentials, *, timeout: float = 60
                                          hint="use imaps:// if the server speaks TLS on its own port")
                 client.starttls(context)
         session = Session(client, endpoint)
-        with boundary(where, "login", secrets):
-            if credentials.oauth2_token:
-                client.oauth2_login(endpoint.user, credentials.oauth2_token)
-            else:
-                client.login(endpoint.user, credentials.password or "")
+        try:
+            with boundary(where, "login", secrets):
+                if token:
+                    client.oauth2_login(endpoint.user, token)
+                else:
+                    client.login(endpoint.user, credentials.password or "")
+        except AuthError as exc:
+            raise _with_hint(exc, credentials, _looks_like_gmail(client, endpoint)) from exc.__cause__
         session._after_login()
         log.info("logged in to %s as %s (%s%s)", where, endpoint.user,
                  "Gmail" if session.is_gmail else "IMAP", ", CONDSTORE" if session.condstore else "")
@@ -130,6 +150,23 @@ def _speaks_tls(host: str, port: int, wait: float) -> bool:
         return "WRONG_VERSION_NUMBER" not in str(exc).upper() and "RECORD_LAYER" not in str(exc).upper()
     except OSError:  # refused, reset, timed out: not a TLS server that answered
         return False
+def _looks_like_gmail(client: IMAPClient, endpoint: Endpoint) -> bool:
+    """Gmail announces X-GM-EXT-1 before login; its host names are a second sign."""
+    host = endpoint.host.lower().rstrip(".")
+    if host.endswith(("gmail.com", "googlemail.com")):
+        return True
+    with contextlib.suppress(Exception):  # capabilities were read with the greeting; no new I/O expected
+        return b"X-GM-EXT-1" in client.capabilities()
+    return False
+
+
+def _with_hint(exc: AuthError, credentials: Credentials, gmail: bool) -> AuthError:
+    """The refusal with the hint that helps: the credentials' own, else Gmail's password advice."""
+    if credentials.refused_hint:
+        return AuthError(str(exc), hint=credentials.refused_hint)
+    if gmail and not credentials.is_oauth:
+        return AuthError(str(exc), hint=GMAIL_PASSWORD_HINT)
+    return exc
 
 
 def _close_quietly(client: IMAPClient) -> None:

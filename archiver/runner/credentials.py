@@ -6,11 +6,8 @@ never loads the OAuth libraries).
 
 from __future__ import annotations
 
-import importlib
-from typing import Any, cast
-
 from archiver.config import AccountConfig
-from archiver.errors import AuthError, UsageError
+from archiver.errors import AuthError
 from archiver.imap import Credentials, credentials_from_env_or_command, parse_url
 
 
@@ -21,18 +18,10 @@ def account_credentials(account: AccountConfig) -> Credentials:
         if found is None:  # cannot happen with a command; kept for the type
             raise AuthError(f"{account.where('password_command')}: the command printed no password")
         return found
+    from archiver.auth import credentials_for  # the sign-in code loads only for accounts that use it
+
     user = parse_url(account.source).user
-    try:
-        auth: Any = importlib.import_module("archiver.auth")
-    except ModuleNotFoundError as exc:
-        if exc.name != "archiver.auth":
-            raise
-        raise UsageError(f"{account.where('oauth' if account.oauth else 'service_account_key')}: this "
-                         "installation has no Google sign-in (archiver.auth)",
-                         hint="use password_command with an app password, or upgrade gmail-archiver"
-                         ) from None
     if account.oauth:
-        return cast(Credentials, auth.credentials_for(account.name, user=user))
-    return cast(Credentials, auth.credentials_for(account.name, user=user,
-                                                  service_account_key=account.service_account_key,
-                                                  subject=account.subject))
+        return credentials_for(account.name, user=user)
+    return credentials_for(account.name, user=user, service_account_key=account.service_account_key,
+                           subject=account.subject)
