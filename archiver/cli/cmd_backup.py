@@ -26,7 +26,8 @@ from archiver.cli.render import TqdmProgress
 JSON_KEYS = (
     "JSON keys (--json): snapshot (id), account, mode (gmail|imap), messages, new, changed, deleted, "
     "bytes_downloaded, bytes_stored, duration_s, complete (false: partial snapshot, exit 3), checkpoints, "
-    "problems (list of {folder, uids, reason})."
+    "healed (bodies stored again: their stored copies were missing or damaged), "
+    "problems (list of {folder, uids, reason}; any problem: exit 3)."
 )
 
 
@@ -36,7 +37,7 @@ def result_document(r: BackupResult) -> dict[str, Any]:
         "snapshot": r.snapshot, "account": r.account, "mode": r.mode, "messages": r.messages, "new": r.new,
         "changed": r.changed, "deleted": r.deleted, "bytes_downloaded": r.bytes_downloaded,
         "bytes_stored": r.bytes_stored, "duration_s": round(r.duration, 3), "complete": r.complete,
-        "checkpoints": r.checkpoints,
+        "checkpoints": r.checkpoints, "healed": r.healed,
         "problems": [{"folder": p.folder, "uids": list(p.uids), "reason": p.reason} for p in r.problems],
     }
 
@@ -45,7 +46,8 @@ def summary(r: BackupResult) -> str:
     state = "snapshot" if r.complete else "PARTIAL snapshot"
     return (f"{state} {r.snapshot[:8]} of {r.account} ({r.mode}): {r.messages} messages, {r.new} new, "
             f"{r.changed} changed, {r.deleted} deleted; downloaded {r.bytes_downloaded:,} bytes, "
-            f"stored {r.bytes_stored:,} new bytes in {r.duration:.1f}s")
+            f"stored {r.bytes_stored:,} new bytes in {r.duration:.1f}s"
+            + (f"; {r.healed} missing or damaged bodies stored again" if r.healed else ""))
 
 
 def register(app: typer.Typer) -> None:
@@ -91,3 +93,8 @@ def register(app: typer.Typer) -> None:
                 raise typer.Exit(PartialFailure.exit_code)
             raise PartialFailure(f"{len(result.problems)} problem(s): the snapshot is partial",
                                  hint="run the backup again to fetch what is missing")
+        if result.problems:  # a complete snapshot, but mail the archive held is lost for good
+            if json:
+                raise typer.Exit(PartialFailure.exit_code)
+            raise PartialFailure(f"{len(result.problems)} problem(s): stored messages are lost",
+                                 hint="run `gmail-archiver verify` to list the snapshots they affect")

@@ -23,6 +23,8 @@ def report_json(r: VerifyReport) -> dict[str, Any]:
         "damaged_snapshots": r.damaged_snapshots, "affected_count": r.affected_count,
         "affected_messages": [{"snapshot": m.snapshot_id, "key": m.key, "message_id": m.message_id,
                                "blob_id": m.blob_id} for m in r.affected_messages],
+        "healed": [{"kind": f.kind, "id": f.id, "detail": f.detail} for f in r.healed],
+        "damage_recorded": r.damage_recorded, "record_error": r.record_error,
     }
 
 
@@ -46,7 +48,9 @@ def register(app: typer.Typer) -> None:
 
         --json keys: ok, read_data, subset, snapshots, pages, blobs_referenced, packs, packs_read,
         bytes_read, unindexed_packs, damage (list of {kind, id, detail}), damaged_snapshots,
-        affected_count, affected_messages (list of {snapshot, key, message_id, blob_id}); with
+        affected_count, affected_messages (list of {snapshot, key, message_id, blob_id}), healed (damage
+        whose data is stored intact elsewhere: not counted as damage), damage_recorded (damaged bodies in
+        the archive's damage record, which the next backup downloads again), record_error; with
         --repair-index also index_repair ({damaged_segments, segment_written, packs_indexed,
         unreadable_packs}).
         """
@@ -76,6 +80,14 @@ def register(app: typer.Typer) -> None:
                    f"messages' bodies in {r.packs} packs{read}")
         if r.unindexed_packs:
             typer.echo(f"{r.unindexed_packs} packs are in no index segment (prune removes them)")
+        if r.healed:
+            typer.echo(f"{len(r.healed)} damaged or missing files or entries hold nothing that is not stored "
+                       "intact elsewhere (a backup stored it again; prune removes them)")
+        if r.record_error:
+            err(r.record_error)
+        elif not r.ok and r.damage_recorded:
+            err(f"{r.damage_recorded} damaged message bodies recorded: the next backup downloads again "
+                "those the server still has")
         if r.ok:
             typer.echo("no damage found")
             return

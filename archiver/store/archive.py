@@ -14,6 +14,7 @@ from pathlib import Path
 from archiver.errors import FormatError, IntegrityError, UnsupportedVersion, UsageError
 from archiver.model import FolderState, MessageRecord, SnapshotInfo
 from archiver.store import codec
+from archiver.store.damage import read_damage, unusable_blobs
 from archiver.store.dictionary import ROLE_BLOB, Codecs, list_dicts, read_dict
 from archiver.store.fsutil import DIR_MODE, ensure_dir, fsync_dir, write_atomic
 from archiver.store.index import Index, Location, add_segment, adopt_packs, list_segments, load_index_tolerant
@@ -238,6 +239,16 @@ class Archive:
 
     def has_blob(self, blob_id: str) -> bool:
         return blob_id in self.index.blobs
+
+    def unusable_blobs(self, blob_ids: Iterable[str]) -> dict[str, str]:
+        """Blob id -> why, for the blobs of ``blob_ids`` with no usable copy: not in the archive, every copy
+        in a missing or truncated pack (a cheap check of sizes and trailers, no data read), or recorded
+        damaged by ``verify`` (store/damage.py).  A backup stores these again when the server has them."""
+        wanted = list(blob_ids)
+        if any(b not in self.index.blobs for b in wanted):
+            self.refresh()
+            adopt_packs(self.index, self.layout.packs, self._unreadable_packs)
+        return unusable_blobs(self.index, self.layout, wanted, read_damage(self.layout))
 
     def get_blob(self, blob_id: str) -> bytes:
         """The exact bytes of one message; IntegrityError if missing or damaged."""

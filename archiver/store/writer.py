@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from archiver.errors import IntegrityError, UsageError
 from archiver.model import FolderState, MessageRecord, SnapshotInfo
 from archiver.store import codec, dictionary
+from archiver.store.damage import PackPresence
 from archiver.store.fsutil import write_atomic, write_named
 from archiver.store.index import encode_segment
 from archiver.store.lock import FileLock, lock_account, lock_archive_shared
@@ -55,6 +56,7 @@ class ArchiveWriter:
         self._seal_lock = threading.Lock()
         self._claimed: set[str] = set()
         self._inflight: set[str] = set()
+        self._renew: set[str] = set()
         self._open = PackBuilder()
         self._unindexed: dict[str, list[PackEntry]] = {}
         self._buffer: list[tuple[str, bytes]] = []
@@ -72,7 +74,16 @@ class ArchiveWriter:
         with self._lock:
             if blob_id in self._claimed:
                 return blob_id not in self._inflight
+            if blob_id in self._renew:
+                return False
         return self.archive.has_blob(blob_id)
+
+    def renew(self, blob_ids: Iterable[str]) -> None:
+        """Store these blobs again when they are put, although the index names them: their copies are lost
+        or damaged (``Archive.unusable_blobs``).  The new copy goes into a new pack (formats/index.md
+        "Several copies"); readers fall back on it."""
+        with self._lock:
+            self._renew.update(blob_ids)
 
     def put_blob(self, data: bytes) -> str:
         """Store ``data`` once; return its blob id (SHA-256 of the bytes).
@@ -85,7 +96,8 @@ class ArchiveWriter:
             self._check_open()
             while blob_id in self._inflight:
                 self._done.wait()
-            if blob_id in self._claimed or blob_id in self.archive.index.blobs:
+            stored = blob_id in self.archive.index.blobs and blob_id not in self._renew
+            if blob_id in self._claimed or stored:
                 return blob_id
             self._claimed.add(blob_id)
             if self._dict_id is None and self._buffered < dictionary.TRAIN_BYTES:
@@ -236,9 +248,16 @@ class ArchiveWriter:
                 self._seal(pages)
                 pages = PackBuilder()
 
+        presence = PackPresence(self.archive.layout)
+
+        def stored(page_id: str) -> bool:
+            """Stored, in a pack that is there (a lost page pack is written again, not built on)."""
+            return page_id in known and any(presence.problem(loc) is None
+                                            for loc in (known[page_id], *known.others(page_id)))
+
         def emit(page_id: str, raw: bytes) -> None:
             nonlocal waiting, page_dict
-            if page_id in known or page_id in written:
+            if page_id in written or stored(page_id):
                 return
             written.add(page_id)
             if waiting is None:

@@ -1,0 +1,133 @@
+"""Which stored copies of blobs are known to be unusable, so the next backup stores them again.
+
+Two sources (formats/layout.md "Damage record"):
+
+- the *damage record* ``damage.json``, written by ``verify``: the copies (blob id, pack id) it found missing
+  or damaged.  Small, rewritten atomically, and only ever a hint: deleting it loses nothing the next
+  ``verify --read-data`` does not find again;
+- a cheap *presence check* each backup runs: a copy is unusable when its pack is missing, or its size or
+  trailer do not match the index (one ``open`` and one 16-byte read per pack; no data is read).
+
+A blob is unusable when none of its copies is usable (formats/index.md "Several copies").
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import struct
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+from archiver.store.fsutil import fsync_dir, write_atomic
+from archiver.store.index import Index, Location
+from archiver.store.layout import Layout
+from archiver.store.pack import END_MAGIC, MAGIC, TRAILER, pack_path
+
+FILE = "damage.json"
+VERSION = 1
+
+Copy = tuple[str, str]
+"""(blob id, pack id): one stored copy of one blob."""
+
+
+def damage_path(layout: Layout) -> Path:
+    return layout.root / FILE
+
+
+def read_damage(layout: Layout) -> dict[Copy, str]:
+    """The recorded damaged copies, (blob id, pack id) -> why.  A missing file is an empty record; an
+    unreadable one (or of another version) is ignored: the record is a hint that verify rebuilds."""
+    try:
+        doc = json.loads(damage_path(layout).read_bytes())
+        if doc.get("version") != VERSION:
+            return {}
+        return {(str(b), str(p)): str(why) for b, p, why in doc["copies"]}
+    except (OSError, ValueError, TypeError, KeyError, AttributeError):
+        return {}
+
+
+def write_damage(layout: Layout, copies: Mapping[Copy, str]) -> bool:
+    """Replace the record with ``copies`` (durably and atomically; the file is removed when there are
+    none).  Returns False when the record already said exactly this (nothing is written)."""
+    if read_damage(layout) == dict(copies) and (copies or not damage_path(layout).exists()):
+        return False
+    path = damage_path(layout)
+    if not copies:
+        path.unlink(missing_ok=True)
+        fsync_dir(path.parent)
+        return True
+    rows = [[b, p, why] for (b, p), why in sorted(copies.items())]
+    data = json.dumps({"version": VERSION, "copies": rows}, indent=0).encode()
+    write_atomic(path, data, layout.tmp)
+    return True
+
+
+def _pack_problem(path: Path, needed_end: int) -> str | None:
+    """Why the pack at ``path`` cannot hold frames up to ``needed_end``, or None when it can (checked
+    from its size and trailer only)."""
+    name = f"pack {path.name[:12]}"
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except FileNotFoundError:
+        return f"{name} is missing"
+    except OSError as exc:
+        return f"{name} cannot be opened: {exc.strerror}"
+    try:
+        size = os.fstat(fd).st_size
+        if size < len(MAGIC) + TRAILER.size:
+            return f"{name} is truncated ({size} bytes)"
+        toc_len, _crc, end = TRAILER.unpack(os.pread(fd, TRAILER.size, size - TRAILER.size))
+    except (OSError, struct.error) as exc:
+        return f"{name} cannot be read: {exc}"
+    finally:
+        os.close(fd)
+    if end != END_MAGIC or size - TRAILER.size - toc_len < needed_end:
+        return f"{name} is truncated or damaged (its size does not match the index)"
+    return None
+
+
+class PackPresence:
+    """The cheap presence check, memoised per pack: does a copy's pack exist and reach its frame?"""
+
+    def __init__(self, layout: Layout) -> None:
+        self._layout = layout
+        self._seen: dict[str, tuple[int, str | None]] = {}
+
+    def problem(self, loc: Location) -> str | None:
+        """Why the copy at ``loc`` cannot be read (from the pack's size and trailer), or None."""
+        end = loc.offset + loc.length
+        known = self._seen.get(loc.pack)
+        if known is None or (known[1] is None and known[0] < end):
+            known = (end, _pack_problem(pack_path(self._layout.packs, loc.pack), end))
+            self._seen[loc.pack] = known
+        return known[1]
+
+
+def unusable_blobs(index: Index, layout: Layout, blob_ids: Iterable[str],
+                   damaged: Mapping[Copy, str] | None = None) -> dict[str, str]:
+    """Blob id -> why, for every blob of ``blob_ids`` with no usable copy: not in ``index``, or each copy
+    in a missing or truncated pack or named in ``damaged`` (the damage record)."""
+    damaged = damaged or {}
+    extents: dict[str, int] = {}
+    problems: dict[str, str | None] = {}
+    wanted = set(blob_ids)
+    for b in wanted:  # the frame end each pack must reach, over the copies we ask about
+        if b in index.blobs:
+            for loc in (index.blobs[b], *index.blobs.others(b)):
+                extents[loc.pack] = max(extents.get(loc.pack, 0), loc.offset + loc.length)
+    out: dict[str, str] = {}
+    for b in sorted(wanted):
+        if b not in index.blobs:
+            out[b] = f"blob {b[:12]} is not in the archive"
+            continue
+        why = None
+        for loc in (index.blobs[b], *index.blobs.others(b)):
+            if loc.pack not in problems:
+                problems[loc.pack] = _pack_problem(pack_path(layout.packs, loc.pack), extents[loc.pack])
+            why = problems[loc.pack] or damaged.get((b, loc.pack))
+            if why is None:
+                break
+        if why is not None:
+            out[b] = why
+    return out
