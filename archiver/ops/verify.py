@@ -32,6 +32,7 @@ from archiver.store import Archive
 from archiver.store.check import (
     Finding,
     PageReader,
+    Segments,
     check_entries,
     check_layout,
     check_pack_name,
@@ -49,7 +50,7 @@ from archiver.store.damage import read_damage, write_damage
 from archiver.store.dictionary import Codecs
 from archiver.store.layout import Layout
 from archiver.store.manifest import decode_page
-from archiver.store.pack import KIND_BLOB, PackEntry
+from archiver.store.pack import PackEntry
 from archiver.store.snapshot import SnapshotRecord
 
 MAX_LISTED = 10_000
@@ -170,25 +171,27 @@ def verify(archive: Archive, read_data: bool = False, subset: tuple[int, int] | 
 
     if read_data:
         bad_copies |= _read_data(layout, segments.packs, dicts, subset, report, progress, workers)
-    copies = _copies(segments.packs)
+    copies = _copies(segments.packs, {i for i, _p in bad_copies})
     wanted_ids = referenced | seen
-    broken = {i for i in wanted_ids if copies.get(i) and all((i, p) in bad_copies for p in copies[i])}
+    broken = {i for i, ps in copies.items() if i in wanted_ids and all((i, p) in bad_copies for p in ps)}
     damaged_blobs |= broken & referenced
     _set_healed(report, segments.packs, bad_copies, wanted_ids, broken)
     covered = {pid for pid in segments.packs if subset_of(pid, subset)} if read_data else set()
-    _record(layout, report, segments.packs, bad_copies, covered)
+    _record(layout, report, segments, bad_copies, covered)
 
     _attribute(report, snaps, pages_of, bad_pages, damaged_blobs, reader)
     _note_orphans(layout, set(segments.packs), report)
     return report
 
 
-def _copies(packs: dict[str, list[PackEntry]]) -> dict[str, list[str]]:
-    """Entry id -> the packs holding it (several when a blob was stored again)."""
+def _copies(packs: dict[str, list[PackEntry]], ids: set[str]) -> dict[str, list[str]]:
+    """Entry id -> the packs holding it (several when a blob was stored again), for ``ids`` only."""
     out: dict[str, list[str]] = {}
-    for pid, entries in packs.items():
-        for e in entries:
-            out.setdefault(e.id, []).append(pid)
+    if ids:
+        for pid, entries in packs.items():
+            for e in entries:
+                if e.id in ids:
+                    out.setdefault(e.id, []).append(pid)
     return out
 
 
@@ -216,12 +219,12 @@ def _set_healed(report: VerifyReport, packs: dict[str, list[PackEntry]], bad_cop
     report.damage = keep
 
 
-def _record(layout: Layout, report: VerifyReport, packs: dict[str, list[PackEntry]],
-            bad_copies: set[tuple[str, str]], covered: set[str]) -> None:
+def _record(layout: Layout, report: VerifyReport, segments: Segments, bad_copies: set[tuple[str, str]],
+            covered: set[str]) -> None:
     """Write the damaged blob copies to the damage record: what this run found, plus what earlier runs
     found in packs still indexed that this run did not read."""
-    blobs = {e.id for es in packs.values() for e in es if e.kind == KIND_BLOB}
-    found = {c for c in bad_copies if c[0] in blobs}
+    found = {c for c in bad_copies if c[0] in segments.blobs}
+    packs = segments.packs
     merged = {c: why for c, why in read_damage(layout).items() if c[1] in packs and c[1] not in covered}
     merged.update({c: _why(report, c) for c in found})
     report.damage_recorded = len(merged)

@@ -109,23 +109,21 @@ def unusable_blobs(index: Index, layout: Layout, blob_ids: Iterable[str],
     """Blob id -> why, for every blob of ``blob_ids`` with no usable copy: not in ``index``, or each copy
     in a missing or truncated pack or named in ``damaged`` (the damage record)."""
     damaged = damaged or {}
-    extents: dict[str, int] = {}
-    problems: dict[str, str | None] = {}
-    wanted = set(blob_ids)
-    for b in wanted:  # the frame end each pack must reach, over the copies we ask about
-        if b in index.blobs:
-            for loc in (index.blobs[b], *index.blobs.others(b)):
-                extents[loc.pack] = max(extents.get(loc.pack, 0), loc.offset + loc.length)
+    spans = {b: index.blobs.spans(b) for b in set(blob_ids)}
+    extents: dict[str, int] = {}  # the frame end each pack must reach, over the copies asked about
+    for copies in spans.values():
+        for pack, end in copies:
+            if end > extents.get(pack, 0):
+                extents[pack] = end
+    problems = {pack: _pack_problem(pack_path(layout.packs, pack), end) for pack, end in extents.items()}
     out: dict[str, str] = {}
-    for b in sorted(wanted):
-        if b not in index.blobs:
+    for b, copies in spans.items():
+        if not copies:
             out[b] = f"blob {b[:12]} is not in the archive"
             continue
         why = None
-        for loc in (index.blobs[b], *index.blobs.others(b)):
-            if loc.pack not in problems:
-                problems[loc.pack] = _pack_problem(pack_path(layout.packs, loc.pack), extents[loc.pack])
-            why = problems[loc.pack] or damaged.get((b, loc.pack))
+        for pack, _end in copies:
+            why = problems[pack] or damaged.get((b, pack))
             if why is None:
                 break
         if why is not None:

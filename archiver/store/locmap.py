@@ -90,6 +90,21 @@ class LocationMap(Mapping[str, Location]):
             return []
         return sorted((self._loc(v) for v in alt), key=lambda loc: loc.pack)
 
+    def spans(self, key: str) -> list[tuple[str, int]]:
+        """(pack id, end of the frame) of every copy of ``key``, the mapping's first; [] when absent.
+        Cheap (no Location objects): for presence checks over every blob of a snapshot."""
+        raw = bytes.fromhex(key)
+        v = self._d.get(raw)
+        if v is None:
+            return []
+        out = []
+        for w in (v, *self._alt.get(raw, ())):
+            w >>= 2 * _LEN_BITS + _DICT_BITS - _LEN_BITS  # drop dict and raw length: pack|offset|length
+            length = w & 0xFFFFFFFF
+            w >>= _LEN_BITS
+            out.append((self._t.packs[w >> _OFF_BITS], (w & ((1 << _OFF_BITS) - 1)) + length))
+        return out
+
     def all_items(self) -> Iterator[tuple[str, Location]]:
         """Every entry, the other copies included (what a cache of the index must keep)."""
         yield from self.items()

@@ -1,0 +1,64 @@
+"""The cheap presence check and the damage record (store/damage.py); a writer never builds a snapshot on
+manifest pages whose pack is gone: it writes them again."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+from archiver.store import Archive
+from archiver.store.damage import read_damage, write_damage
+from archiver.store.layout import Layout
+from archiver.store.pack import KIND_PAGE, list_packs, pack_path, read_toc
+from tests.query.builder import commit, make_records, synthetic_messages
+
+
+def test_pages_in_a_lost_pack_are_written_again(tmp_path: Path) -> None:
+    path = tmp_path / "a"
+    archive = Archive.init(path)
+    records = make_records(archive, synthetic_messages(60, seed=3, size=2000))
+    first = commit(archive, records, dt.datetime(2024, 1, 1, tzinfo=dt.UTC))
+    page_packs = [pid for pid in list_packs(path / "packs")
+                  if all(e.kind == KIND_PAGE for e in read_toc(pack_path(path / "packs", pid)))]
+    assert len(page_packs) == 1
+    pack_path(path / "packs", page_packs[0]).unlink()
+
+    again = Archive.open(path)
+    second = commit(again, records, dt.datetime(2024, 1, 2, tzinfo=dt.UTC))
+    assert second.id != first.id
+    reader = Archive.open(path)
+    assert list(reader.load(second.id)) == sorted(records, key=lambda r: r.key)
+    assert list(reader.load(first.id)) == sorted(records, key=lambda r: r.key)  # the same pages, read again
+
+
+def test_presence_check_finds_lost_truncated_and_recorded_copies(tmp_path: Path) -> None:
+    path = tmp_path / "a"
+    archive = Archive.init(path)
+    first = make_records(archive, synthetic_messages(30, seed=4, size=2000))
+    second = make_records(archive, synthetic_messages(30, seed=5, size=2000))
+    ids = [r.blob_id for r in first + second]
+    assert Archive.open(path).unusable_blobs(ids) == {}
+    by_pack: dict[str, list[str]] = {}
+    for pid in list_packs(path / "packs"):
+        by_pack[pid] = [e.id for e in read_toc(pack_path(path / "packs", pid))]
+    one, two = sorted(by_pack, key=lambda p: by_pack[p][0] in {r.blob_id for r in second})
+    index = Archive.open(path).index
+    for b in ids:  # the cheap spans agree with the index's locations
+        loc = index.blobs[b]
+        assert index.blobs.spans(b) == [(loc.pack, loc.offset + loc.length)]
+
+    target = pack_path(path / "packs", two)
+    target.chmod(0o600)
+    with target.open("r+b") as f:  # cut the pack short: its trailer no longer reaches the frames
+        f.truncate(target.stat().st_size // 2)
+    bad = Archive.open(path).unusable_blobs(ids)
+    assert set(bad) == set(by_pack[two]) and all("truncated" in why for why in bad.values())
+
+    pack_path(path / "packs", one).unlink()
+    write_damage(Layout(path), {(by_pack[two][0], two): "flipped"})
+    bad = Archive.open(path).unusable_blobs([*ids, "ab" * 32])
+    assert set(bad) == set(ids) | {"ab" * 32}
+    assert {bad[b] for b in by_pack[one]} == {f"pack {one[:12]} is missing"}
+    assert bad["ab" * 32] == f"blob {'ab' * 6} is not in the archive"
+    assert read_damage(Layout(path)) == {(by_pack[two][0], two): "flipped"}
+    assert write_damage(Layout(path), {}) and not (path / "damage.json").exists()
