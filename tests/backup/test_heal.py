@@ -11,7 +11,7 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from archiver import Archive, BackupResult, Credentials, MessageRecord, backup
+from archiver import Archive, BackupProblem, BackupResult, Credentials, MessageRecord, backup
 from archiver.cli import app
 from archiver.emulator import GmailEmulator
 from archiver.ops.retention import prune
@@ -123,10 +123,15 @@ def test_gmail_mode_heals_a_lost_and_a_damaged_pack(emu: GmailEmulator, corpus_d
     for i, raw in enumerate(msgs[:45]):
         emu.seed(USER, raw, labels=("\\Inbox", "Work") if i % 3 else ("\\Inbox",))
     path = tmp_path / "a"
-    creds = Credentials(password=PASSWORD)
 
-    def run() -> BackupResult:
-        return backup(path, emu_url(emu), credentials=creds, init=True, connections=2)
+    def run() -> BackupResult:  # the command, to see its exit code: 0 after healing
+        res = CliRunner().invoke(app, ["backup", str(path), emu_url(emu), "--init", "--json", "--connections",
+                                       "2", "--password-command", f"echo {PASSWORD}"])
+        doc = json.loads(res.stdout)
+        assert res.exit_code == (3 if doc["problems"] else 0), res.output
+        problems = [BackupProblem(p["folder"], tuple(p["uids"]), p["reason"]) for p in doc.pop("problems")]
+        return BackupResult(**{k: v for k, v in doc.items() if k != "duration_s"}, duration=doc["duration_s"],
+                            problems=problems)
 
     def add_mail() -> None:
         for raw in msgs[45:]:
