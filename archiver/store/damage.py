@@ -13,6 +13,7 @@ A blob is unusable when none of its copies is usable (formats/index.md "Several 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import struct
@@ -61,6 +62,26 @@ def write_damage(layout: Layout, copies: Mapping[Copy, str]) -> bool:
     data = json.dumps({"version": VERSION, "copies": rows}, indent=0).encode()
     write_atomic(path, data, layout.tmp)
     return True
+
+
+def put_back_pack(layout: Layout, pack_id: str, data: bytes, blob_ids: Iterable[str]) -> None:
+    """Store a pack holding blobs stored again (``data`` hashes to ``pack_id``).  Healing can rebuild a pack
+    byte for byte (the same frames in the same order): when a file of that name exists but its bytes do
+    not match its name, it is replaced by the bytes the name promises (the durable write; the one case
+    besides index repair where an immutable name is written again).  The damage record then forgets the
+    copies of ``blob_ids`` in that pack: they are sound now."""
+    path = pack_path(layout.packs, pack_id)
+    try:
+        sound = hashlib.sha256(path.read_bytes()).hexdigest() == pack_id
+    except FileNotFoundError:
+        sound = False
+    if not sound:
+        write_atomic(path, data, layout.tmp)
+    recorded = read_damage(layout)
+    if recorded:
+        healed = {(b, pack_id) for b in blob_ids}
+        if healed & set(recorded):
+            write_damage(layout, {c: why for c, why in recorded.items() if c not in healed})
 
 
 def _pack_problem(path: Path, needed_end: int) -> str | None:

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from archiver.errors import IntegrityError, UsageError
 from archiver.model import FolderState, MessageRecord, SnapshotInfo
 from archiver.store import codec, dictionary
-from archiver.store.damage import PackPresence
+from archiver.store.damage import PackPresence, put_back_pack
 from archiver.store.fsutil import write_atomic, write_named
 from archiver.store.index import encode_segment
 from archiver.store.lock import FileLock, lock_account, lock_archive_shared
@@ -57,6 +57,8 @@ class ArchiveWriter:
         self._claimed: set[str] = set()
         self._inflight: set[str] = set()
         self._renew: set[str] = set()
+        self._sealing = 0
+        """Builders taken out of ``_open`` whose pack is not indexed yet (``_check_blobs`` waits for them)."""
         self._open = PackBuilder()
         self._unindexed: dict[str, list[PackEntry]] = {}
         self._buffer: list[tuple[str, bytes]] = []
@@ -129,7 +131,7 @@ class ArchiveWriter:
                 self._done.notify_all()
                 full = self._take_full()
         if full is not None:
-            self._seal(full)
+            self._seal(full, taken=True)
         return blob_id
 
     def _check_open(self) -> None:
@@ -140,6 +142,7 @@ class ArchiveWriter:
         if self._open.size < PACK_TARGET:
             return None
         full, self._open = self._open, PackBuilder()
+        self._sealing += 1
         return full
 
     def _train_and_drain(self) -> None:
@@ -162,12 +165,26 @@ class ArchiveWriter:
             self._open.add(KIND_BLOB, blob_id, frame, len(data), self._dict_id)
         self._buffer = []
 
-    def _seal(self, builder: PackBuilder) -> None:
-        """Write one pack file (durable) and make its entries readable."""
+    def _seal(self, builder: PackBuilder, taken: bool = False) -> None:
+        """Write one pack file (durable) and make its entries readable.  ``taken``: the builder was counted
+        in ``_sealing`` when it left ``_open``."""
+        try:
+            self._seal_pack(builder)
+        finally:
+            if taken:
+                with self._lock:
+                    self._sealing -= 1
+                    self._done.notify_all()
+
+    def _seal_pack(self, builder: PackBuilder) -> None:
         data = builder.finish()
         pack_id = codec.sha256_hex(data)
         with self._seal_lock:
-            write_named(self.archive.layout.packs, pack_id, data, self.archive.layout.tmp, fanout=True)
+            renewed = [e.id for e in builder.entries if e.id in self._renew]
+            if renewed:  # stored again: the pack may come out byte for byte like the damaged one it heals
+                put_back_pack(self.archive.layout, pack_id, data, renewed)
+            else:
+                write_named(self.archive.layout.packs, pack_id, data, self.archive.layout.tmp, fanout=True)
             with self._lock:
                 self._unindexed[pack_id] = builder.entries
                 self.archive.index.add_pack(pack_id, builder.entries)
@@ -177,8 +194,10 @@ class ArchiveWriter:
             if self._buffer:
                 self._drain_buffer()
             builder, self._open = self._open, PackBuilder()
+            if len(builder):
+                self._sealing += 1
         if len(builder):
-            self._seal(builder)
+            self._seal(builder, taken=True)
 
     def _write_index(self) -> None:
         with self._seal_lock, self._lock:
@@ -223,9 +242,10 @@ class ArchiveWriter:
         blob that is not durable)."""
         blobs = self.archive.index.blobs
         missing = [r for r in ordered if r.blob_id not in blobs]
-        if missing:  # put by another thread after the pack was sealed: let it finish, seal again
+        if missing:  # put by another thread after the pack was sealed, or in a pack another thread is
+            # sealing right now: let those finish, seal again
             with self._lock:
-                while any(r.blob_id in self._inflight for r in missing):
+                while self._sealing or any(r.blob_id in self._inflight for r in missing):
                     self._done.wait()
             self._seal_open()
             missing = [r for r in missing if r.blob_id not in blobs]

@@ -62,3 +62,34 @@ def test_presence_check_finds_lost_truncated_and_recorded_copies(tmp_path: Path)
     assert bad["ab" * 32] == f"blob {'ab' * 6} is not in the archive"
     assert read_damage(Layout(path)) == {(by_pack[two][0], two): "flipped"}
     assert write_damage(Layout(path), {}) and not (path / "damage.json").exists()
+
+
+def test_healing_a_one_message_pack_puts_back_the_pack_it_rebuilds(tmp_path: Path) -> None:
+    """Stored again, a lone message makes the very pack (same id) that was damaged: the damaged file is
+    replaced and the damage record forgets it, so the next backup does not fetch it yet again."""
+    from archiver.ops.verify import verify
+
+    path = tmp_path / "a"
+    archive = Archive.init(path)
+    (_name, body, _mid), = synthetic_messages(1, seed=9, size=3000)
+    records = make_records(archive, [(_name, body, _mid)])
+    commit(archive, records, dt.datetime(2024, 1, 1, tzinfo=dt.UTC))
+    (pid,) = [p for p in list_packs(path / "packs")
+              if any(e.id == records[0].blob_id for e in read_toc(pack_path(path / "packs", p)))]
+    target = pack_path(path / "packs", pid)
+    entry = next(e for e in read_toc(target) if e.id == records[0].blob_id)
+    data = bytearray(target.read_bytes())
+    data[entry.offset + entry.length // 2] ^= 0xFF
+    target.chmod(0o600)
+    target.write_bytes(bytes(data))
+    assert not verify(Archive.open(path), read_data=True).ok
+    assert Archive.open(path).unusable_blobs([records[0].blob_id])
+
+    healer = Archive.open(path)
+    with healer.writer("alice@example.com") as w:
+        w.renew(healer.unusable_blobs([records[0].blob_id]))
+        assert w.put_blob(body) == records[0].blob_id
+    assert list_packs(path / "packs").count(pid) == 1  # the same name, now with the bytes it promises
+    assert read_damage(Layout(path)) == {}
+    assert Archive.open(path).unusable_blobs([records[0].blob_id]) == {}
+    assert verify(Archive.open(path), read_data=True).ok
