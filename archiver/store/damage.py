@@ -6,7 +6,8 @@ Two sources (formats/layout.md "Damage record"):
   or damaged.  Small, rewritten atomically, and only ever a hint: deleting it loses nothing the next
   ``verify --read-data`` does not find again;
 - a cheap *presence check* each backup runs: a copy is unusable when its pack is missing, or its size or
-  trailer do not match the index (one ``open`` and one 16-byte read per pack; no data is read).
+  trailer do not match the index (one ``open`` and one 16-byte read per pack; no data is read).  Only
+  when a pack fails it, or the record names copies, are the blobs' copies looked at one by one.
 
 A blob is unusable when none of its copies is usable (formats/index.md "Several copies").
 """
@@ -130,7 +131,11 @@ def unusable_blobs(index: Index, layout: Layout, blob_ids: Iterable[str],
     """Blob id -> why, for every blob of ``blob_ids`` with no usable copy: not in ``index``, or each copy
     in a missing or truncated pack or named in ``damaged`` (the damage record)."""
     damaged = damaged or {}
-    spans = {b: index.blobs.spans(b) for b in set(blob_ids)}
+    wanted = set(blob_ids)
+    if not damaged and not any(_pack_problem(pack_path(layout.packs, pid), 0) for pid in index.packs):
+        # the common case: every pack there with a sound trailer (a cut pack loses it), nothing recorded
+        return {b: f"blob {b[:12]} is not in the archive" for b in wanted if b not in index.blobs}
+    spans = {b: index.blobs.spans(b) for b in wanted}
     extents: dict[str, int] = {}  # the frame end each pack must reach, over the copies asked about
     for copies in spans.values():
         for pack, end in copies:

@@ -1,7 +1,8 @@
 """Backup: read a Gmail account (or any IMAP server) into the archive as one new snapshot.
 
 One run: connect, find the folders and compare each with the last snapshot of the account, complete or
-partial (backup_scan, backup_plan); download the bodies the archive lacks over several connections while
+partial (backup_scan, backup_plan); treat bodies whose stored copies are missing or known damaged as
+lacking (formats/snapshot.md "Healing"); download the bodies the archive lacks over several connections while
 hashing and compressing on other threads (backup_fetch); commit the snapshot.  While downloading, the
 stored bodies are made durable and journaled every few MB, and a partial snapshot is written every minute
 (backup_checkpoint), so a kill or a lost connection costs at most a few MB: the next run reads the journal
