@@ -4,8 +4,11 @@ manifest pages whose pack is gone: it writes them again."""
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
 from pathlib import Path
 
+from archiver.model import MessageRecord
+from archiver.ops.verify import verify
 from archiver.store import Archive
 from archiver.store.damage import read_damage, write_damage
 from archiver.store.layout import Layout
@@ -13,22 +16,38 @@ from archiver.store.pack import KIND_PAGE, list_packs, pack_path, read_toc
 from tests.query.builder import commit, make_records, synthetic_messages
 
 
-def test_pages_in_a_lost_pack_are_written_again(tmp_path: Path) -> None:
-    path = tmp_path / "a"
+def _lose_page_pack(path: Path, seed: int) -> tuple[list[MessageRecord], str, str]:
+    """One snapshot, its page pack deleted, the same records committed again; returns (records, first
+    snapshot id, lost pack id)."""
     archive = Archive.init(path)
-    records = make_records(archive, synthetic_messages(60, seed=3, size=2000))
+    records = make_records(archive, synthetic_messages(60, seed=seed, size=2000))
     first = commit(archive, records, dt.datetime(2024, 1, 1, tzinfo=dt.UTC))
     page_packs = [pid for pid in list_packs(path / "packs")
                   if all(e.kind == KIND_PAGE for e in read_toc(pack_path(path / "packs", pid)))]
     assert len(page_packs) == 1
     pack_path(path / "packs", page_packs[0]).unlink()
+    return records, first.id, page_packs[0]
 
-    again = Archive.open(path)
-    second = commit(again, records, dt.datetime(2024, 1, 2, tzinfo=dt.UTC))
-    assert second.id != first.id
+
+def test_pages_in_a_lost_pack_are_written_again(tmp_path: Path) -> None:
+    """Snapshot A's page pack is lost; B (A's records and one more) writes the pages it shares with A again
+    (into a new pack: the same page set would rebuild the very same pack).  B reads whole, in the Archive
+    and in verify, even when the index's entry for a shared page is the lost copy; A's own pages stay lost."""
+    for seed in range(40):  # want the lost pack's id sorting first: the index's entry is the lost copy
+        path = tmp_path / f"a{seed}"
+        records, first, lost = _lose_page_pack(path, seed)
+        extra = replace(make_records(Archive.open(path), synthetic_messages(1, seed=99))[0], key="gm:9")
+        second = commit(Archive.open(path), [*records, extra], dt.datetime(2024, 1, 2, tzinfo=dt.UTC))
+        pages = [pid for pid in list_packs(path / "packs")
+                 if all(e.kind == KIND_PAGE for e in read_toc(pack_path(path / "packs", pid)))]
+        if lost < min(pages):
+            break
+    else:
+        raise AssertionError("no seed put the lost pack first")
     reader = Archive.open(path)
-    assert list(reader.load(second.id)) == sorted(records, key=lambda r: r.key)
-    assert list(reader.load(first.id)) == sorted(records, key=lambda r: r.key)  # the same pages, read again
+    assert list(reader.load(second.id)) == sorted([*records, extra], key=lambda r: r.key)
+    report = verify(Archive.open(path), read_data=True)
+    assert report.damaged_snapshots == [first]  # B is whole; A lost its root and one leaf for good
 
 
 def test_presence_check_finds_lost_truncated_and_recorded_copies(tmp_path: Path) -> None:
@@ -67,8 +86,6 @@ def test_presence_check_finds_lost_truncated_and_recorded_copies(tmp_path: Path)
 def test_healing_a_one_message_pack_puts_back_the_pack_it_rebuilds(tmp_path: Path) -> None:
     """Stored again, a lone message makes the very pack (same id) that was damaged: the damaged file is
     replaced and the damage record forgets it, so the next backup does not fetch it yet again."""
-    from archiver.ops.verify import verify
-
     path = tmp_path / "a"
     archive = Archive.init(path)
     (_name, body, _mid), = synthetic_messages(1, seed=9, size=3000)
