@@ -223,8 +223,8 @@ class Archive:
             if attempt:
                 self.refresh()
             loc = self._locate(entry_id, page)
-            if loc is None:
-                continue
+            if loc is None:  # _locate re-read the index already
+                break
             table = self.index.pages if page else self.index.blobs
             for copy in (loc, *table.others(entry_id)):
                 try:
