@@ -28,7 +28,8 @@ from archiver.cli.render import TqdmProgress, backup_json
 JSON_KEYS = (
     "JSON keys (--json): snapshot (id), account, mode (gmail|imap), messages, new, changed, deleted, "
     "bytes_downloaded, bytes_stored, duration_s, complete (false: partial snapshot, exit 3), checkpoints, "
-    "problems (list of {folder, uids, reason})."
+    "healed (bodies stored again: their stored copies were missing or damaged), "
+    "problems (list of {folder, uids, reason}; any problem: exit 3)."
 )
 
 
@@ -36,7 +37,8 @@ def summary(r: BackupResult) -> str:
     state = "snapshot" if r.complete else "PARTIAL snapshot"
     return (f"{state} {r.snapshot[:8]} of {r.account} ({r.mode}): {r.messages} messages, {r.new} new, "
             f"{r.changed} changed, {r.deleted} deleted; downloaded {r.bytes_downloaded:,} bytes, "
-            f"stored {r.bytes_stored:,} new bytes in {r.duration:.1f}s")
+            f"stored {r.bytes_stored:,} new bytes in {r.duration:.1f}s"
+            + (f"; {r.healed} missing or damaged bodies stored again" if r.healed else ""))
 
 
 def register(app: typer.Typer) -> None:
@@ -107,3 +109,6 @@ def register(app: typer.Typer) -> None:
         if not result.complete:
             raise PartialFailure(f"{len(result.problems)} problem(s): the snapshot is partial",
                                  hint="run the backup again to fetch what is missing")
+        if result.problems:  # a complete snapshot, but mail the archive held is lost for good
+            raise PartialFailure(f"{len(result.problems)} problem(s): stored messages are lost",
+                                 hint="run `gmail-archiver verify` to list the snapshots they affect")

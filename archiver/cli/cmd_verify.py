@@ -33,7 +33,9 @@ def register(app: typer.Typer) -> None:
 
         --json keys: ok, read_data, subset, snapshots, pages, blobs_referenced, packs, packs_read,
         bytes_read, unindexed_packs, damage (list of {kind, id, detail}), damaged_snapshots,
-        affected_count, affected_messages (list of {snapshot, key, message_id, blob_id}); with
+        affected_count, affected_messages (list of {snapshot, key, message_id, blob_id}), healed (damage
+        whose data is stored intact elsewhere: not counted as damage), damage_recorded (damaged bodies in
+        the archive's damage record, which the next backup downloads again), record_error; with
         --repair-index also index_repair ({damaged_segments, segment_written, packs_indexed,
         unreadable_packs}).
         """
@@ -63,6 +65,14 @@ def _report(r: VerifyReport, fixed: IndexRepair | None, read_data: bool) -> None
                f"messages' bodies in {r.packs} packs{read}")
     if r.unindexed_packs:
         typer.echo(f"{r.unindexed_packs} packs are in no index segment (prune removes them)")
+    if r.healed:
+        typer.echo(f"{len(r.healed)} damaged or missing files or entries hold nothing that is not stored "
+                   "intact elsewhere (a backup stored it again; prune removes them)")
+    if r.record_error:
+        err(r.record_error)
+    elif not r.ok and r.damage_recorded:
+        err(f"{r.damage_recorded} damaged message bodies recorded: the next backup downloads again "
+            "those the server still has")
     if r.ok:
         typer.echo("no damage found")
     for f in r.damage[:LISTED]:

@@ -112,7 +112,7 @@ def backup_json(r: BackupResult) -> dict[str, Any]:
         "snapshot": r.snapshot, "account": r.account, "mode": r.mode, "messages": r.messages, "new": r.new,
         "changed": r.changed, "deleted": r.deleted, "bytes_downloaded": r.bytes_downloaded,
         "bytes_stored": r.bytes_stored, "duration_s": round(r.duration, 3), "complete": r.complete,
-        "checkpoints": r.checkpoints,
+        "checkpoints": r.checkpoints, "healed": r.healed,
         "problems": [{"folder": p.folder, "uids": list(p.uids), "reason": p.reason} for p in r.problems],
     }
 
@@ -127,6 +127,8 @@ def verify_json(r: VerifyReport, fixed: IndexRepair | None = None) -> dict[str, 
         "damaged_snapshots": r.damaged_snapshots, "affected_count": r.affected_count,
         "affected_messages": [{"snapshot": m.snapshot_id, "key": m.key, "message_id": m.message_id,
                                "blob_id": m.blob_id} for m in r.affected_messages],
+        "healed": [{"kind": f.kind, "id": f.id, "detail": f.detail} for f in r.healed],
+        "damage_recorded": r.damage_recorded, "record_error": r.record_error,
     }
     if fixed is not None:
         doc["index_repair"] = {"damaged_segments": sorted(fixed.damaged_segments),

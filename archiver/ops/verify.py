@@ -12,6 +12,11 @@ Two tiers (restic's ``check`` and ``check --read-data``):
   threads (zstd and hashlib release the GIL) while the next pack is read.
 
 Packs in no index segment (left by an interrupted run; ``prune`` removes them) are counted, not damage.
+
+A blob stored in several packs (formats/index.md "Several copies") is damaged only when no copy is intact;
+a damaged or missing pack whose referenced entries all have intact copies elsewhere (a backup stored them
+again) is reported in ``healed``, not as damage.  The damaged copies found are written to the archive's
+damage record (store/damage.py), so the next backup stores those messages again.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from archiver.store import Archive
 from archiver.store.check import (
     Finding,
     PageReader,
+    Segments,
     check_entries,
     check_layout,
     check_pack_name,
@@ -40,6 +46,7 @@ from archiver.store.check import (
     unindexed_entries,
     walk_tree,
 )
+from archiver.store.damage import read_damage, write_damage
 from archiver.store.dictionary import Codecs
 from archiver.store.layout import Layout
 from archiver.store.manifest import decode_page
@@ -78,6 +85,12 @@ class VerifyReport:
     """Snapshots that cannot be restored whole: record or manifest damaged, or a body damaged."""
     affected_messages: list[AffectedMessage] = field(default_factory=list)
     affected_count: int = 0
+    healed: list[Finding] = field(default_factory=list)
+    """Damaged or missing packs and entries whose referenced entries are all intact in another pack."""
+    damage_recorded: int = 0
+    """Damaged copies of blobs now in the damage record (the next backup stores them again)."""
+    record_error: str | None = None
+    """Why the damage record could not be written (e.g. a read-only archive), or None."""
 
     @property
     def ok(self) -> bool:
@@ -144,22 +157,89 @@ def verify(archive: Archive, read_data: bool = False, subset: tuple[int, int] | 
     report.damage.extend(Finding("page", pid, why) for pid, why in sorted(bad_pages.items()))
     report.blobs_referenced = len(referenced)
 
+    bad_copies: set[tuple[str, str]] = set()  # (entry id, pack id)
+    for pid, entries in segments.packs.items():
+        for e in entries:
+            if pid in bad_packs or e.dict_id in bad_dict_ids:
+                bad_copies.add((e.id, pid))
     damaged_blobs: set[str] = set()
     for blob_id in sorted(referenced):
-        loc = segments.blobs.get(blob_id)
-        if loc is None:
+        if blob_id not in segments.blobs:
             report.damage.append(Finding("blob", blob_id, f"blob {blob_id[:12]} is not in the index"))
-            damaged_blobs.add(blob_id)
-        elif loc.pack in bad_packs or loc.dict_id in bad_dict_ids:
             damaged_blobs.add(blob_id)
     progress.finish()
 
     if read_data:
-        damaged_blobs |= _read_data(layout, segments.packs, dicts, subset, report, progress, workers)
+        bad_copies |= _read_data(layout, segments.packs, dicts, subset, report, progress, workers)
+    copies = _copies(segments.packs, {i for i, _p in bad_copies})
+    wanted_ids = referenced | seen
+    broken = {i for i, ps in copies.items() if i in wanted_ids and all((i, p) in bad_copies for p in ps)}
+    damaged_blobs |= broken & referenced
+    _set_healed(report, segments.packs, bad_copies, wanted_ids, broken)
+    covered = {pid for pid in segments.packs if subset_of(pid, subset)} if read_data else set()
+    _record(layout, report, segments, bad_copies, covered)
 
     _attribute(report, snaps, pages_of, bad_pages, damaged_blobs, reader)
     _note_orphans(layout, set(segments.packs), report)
     return report
+
+
+def _copies(packs: dict[str, list[PackEntry]], ids: set[str]) -> dict[str, list[str]]:
+    """Entry id -> the packs holding it (several when a blob was stored again), for ``ids`` only."""
+    out: dict[str, list[str]] = {}
+    if ids:
+        for pid, entries in packs.items():
+            for e in entries:
+                if e.id in ids:
+                    out.setdefault(e.id, []).append(pid)
+    return out
+
+
+def _set_healed(report: VerifyReport, packs: dict[str, list[PackEntry]], bad_copies: set[tuple[str, str]],
+                referenced: set[str], unhealed: set[str]) -> None:
+    """Move to ``report.healed`` the findings about damaged copies of referenced entries that are intact
+    in another pack: a pack with at least one such copy and no damaged referenced entry without one, and
+    the entries' own findings."""
+    healed_ids = {b for b, _p in bad_copies if b in referenced and b not in unhealed}
+    if not healed_ids:
+        return
+    by_pack: dict[str, tuple[bool, bool]] = {}  # pack -> (has a healed copy, has an unhealed damaged copy)
+    for b, p in bad_copies:
+        if b in referenced:
+            healed, broken = by_pack.get(p, (False, False))
+            by_pack[p] = (healed or b in healed_ids, broken or b not in healed_ids)
+    keep: list[Finding] = []
+    for f in report.damage:
+        if f.kind == "pack" and f.id in packs:
+            healed, broken = by_pack.get(f.id, (False, False))
+            moved = healed and not broken
+        else:
+            moved = f.kind in ("blob", "page") and f.id in healed_ids and "not in the index" not in f.detail
+        (report.healed if moved else keep).append(f)
+    report.damage = keep
+
+
+def _record(layout: Layout, report: VerifyReport, segments: Segments, bad_copies: set[tuple[str, str]],
+            covered: set[str]) -> None:
+    """Write the damaged blob copies to the damage record: what this run found, plus what earlier runs
+    found in packs still indexed that this run did not read."""
+    found = {c for c in bad_copies if c[0] in segments.blobs}
+    packs = segments.packs
+    merged = {c: why for c, why in read_damage(layout).items() if c[1] in packs and c[1] not in covered}
+    merged.update({c: _why(report, c) for c in found})
+    report.damage_recorded = len(merged)
+    try:
+        write_damage(layout, merged)
+    except OSError as exc:
+        report.record_error = f"the damage record could not be written: {exc.strerror or exc}"
+
+
+def _why(report: VerifyReport, copy: tuple[str, str]) -> str:
+    blob, pack = copy
+    for f in (*report.damage, *report.healed):
+        if f.id in (blob, pack):
+            return f.detail
+    return f"blob {blob[:12]} in pack {pack[:12]} is damaged"
 
 
 def _note_orphans(layout: Layout, indexed: set[str], report: VerifyReport) -> None:
@@ -212,20 +292,21 @@ def _chunks(entries: list[PackEntry]) -> list[list[PackEntry]]:
 
 def _read_data(layout: Layout, packs: dict[str, list[PackEntry]], dicts: dict[str, bytes],
                subset: tuple[int, int] | None, report: VerifyReport, progress: Progress,
-               workers: int | None) -> set[str]:
-    """Read the chosen packs one after another; hash each and check its entries on a thread pool."""
+               workers: int | None) -> set[tuple[str, str]]:
+    """Read the chosen packs one after another; hash each and check its entries on a thread pool.
+    Returns the entries that failed, as (entry id, pack id)."""
     chosen = sorted(pid for pid in packs if subset_of(pid, subset))
     codecs = Codecs()
     for did, data in dicts.items():
         codecs.add(did, data)
-    failed: set[str] = set()
+    failed: set[tuple[str, str]] = set()  # (entry id, pack id)
     progress.start("read data", total=len(chosen), unit="pack")
     with ThreadPoolExecutor(max_workers=workers or min(2, os.cpu_count() or 1)) as pool:
         pending: list[tuple[str, int, list[Future[object]]]] = []
 
         def drain(keep: int) -> None:
             while len(pending) > keep:
-                _pid, nbytes, futures = pending.pop(0)
+                done_pid, nbytes, futures = pending.pop(0)
                 for fut in futures:
                     res = fut.result()
                     found: list[Finding] = []
@@ -233,7 +314,7 @@ def _read_data(layout: Layout, packs: dict[str, list[PackEntry]], dicts: dict[st
                         found = [res]
                     elif isinstance(res, tuple):
                         found, bad = res
-                        failed.update(bad)
+                        failed.update((b, done_pid) for b in bad)
                     report.damage.extend(f for f in found if f not in report.damage)
                 report.packs_read += 1
                 report.bytes_read += nbytes
@@ -245,7 +326,7 @@ def _read_data(layout: Layout, packs: dict[str, list[PackEntry]], dicts: dict[st
                 missing = Finding("pack", pid, f"pack {pid[:12]} is missing")
                 if missing not in report.damage:
                     report.damage.append(missing)
-                failed.update(e.id for e in packs[pid])
+                failed.update((e.id, pid) for e in packs[pid])
                 continue
             futures: list[Future[object]] = [pool.submit(check_pack_name, pid, content)]
             futures += [pool.submit(check_entries, pid, content, chunk, codecs)

@@ -14,6 +14,7 @@ from pathlib import Path
 from archiver.errors import FormatError, IntegrityError, UnsupportedVersion, UsageError
 from archiver.model import FolderState, MessageRecord, SnapshotInfo
 from archiver.store import codec
+from archiver.store.damage import read_damage, unusable_blobs
 from archiver.store.dictionary import ROLE_BLOB, Codecs, list_dicts, read_dict
 from archiver.store.fsutil import DIR_MODE, check_new_folder, ensure_dir, fsync_dir, write_atomic
 from archiver.store.index import Index, Location, add_segment, adopt_packs, list_segments, load_index_tolerant
@@ -225,22 +226,48 @@ class Archive:
 
     def read_page(self, page_id: str) -> bytes:
         """The msgpack bytes of one manifest page, checked against its id."""
-        loc = self._locate(page_id, page=True)
-        if loc is None:
-            raise IntegrityError(f"manifest page {page_id[:12]} is not in the index (dangling reference)")
-        return self._read_entry(loc, page_id, f"manifest page {page_id[:12]}")
+        return self._read_copy(page_id, True, f"manifest page {page_id[:12]}",
+                               "is not in the index (dangling reference)")
+
+    def _read_copy(self, entry_id: str, page: bool, what: str, absent: str) -> bytes:
+        """The entry's bytes from its first intact copy (formats/index.md "Several copies").  When none
+        reads, the index is re-read and the entry tried once more: a prune running meanwhile may have
+        repacked it and deleted the pack this reader's index named (formats/invariants.md "Locks")."""
+        first: FormatError | OSError | None = None
+        for attempt in range(2):
+            if attempt:
+                self.refresh()
+            loc = self._locate(entry_id, page)
+            if loc is None:  # _locate re-read the index already
+                break
+            table = self.index.pages if page else self.index.blobs
+            for copy in (loc, *table.others(entry_id)):
+                try:
+                    return self._read_entry(copy, entry_id, what)
+                except (FormatError, OSError) as exc:
+                    first = first or exc
+        if first is not None:
+            raise first
+        raise IntegrityError(f"{what} {absent}")
 
     # -- blobs ---------------------------------------------------------------------------------------
 
     def has_blob(self, blob_id: str) -> bool:
         return blob_id in self.index.blobs
 
+    def unusable_blobs(self, blob_ids: Iterable[str]) -> dict[str, str]:
+        """Blob id -> why, for the blobs of ``blob_ids`` with no usable copy: not in the archive, every copy
+        in a missing or truncated pack (a cheap check of sizes and trailers, no data read), or recorded
+        damaged by ``verify`` (store/damage.py).  A backup stores these again when the server has them."""
+        wanted = list(blob_ids)
+        if any(b not in self.index.blobs for b in wanted):
+            self.refresh()
+            adopt_packs(self.index, self.layout.packs, self._unreadable_packs)
+        return unusable_blobs(self.index, self.layout, wanted, read_damage(self.layout))
+
     def get_blob(self, blob_id: str) -> bytes:
         """The exact bytes of one message; IntegrityError if missing or damaged."""
-        loc = self._locate(blob_id, page=False)
-        if loc is None:
-            raise IntegrityError(f"blob {blob_id[:12]} is not in the archive")
-        return self._read_entry(loc, blob_id, f"blob {blob_id[:12]}")
+        return self._read_copy(blob_id, False, f"blob {blob_id[:12]}", "is not in the archive")
 
     def iter_blobs(self, blob_ids: Iterable[str], damaged: dict[str, str] | None = None
                    ) -> Iterator[tuple[str, bytes]]:
@@ -263,8 +290,8 @@ class Archive:
                 damaged[b] = f"blob {b[:12]} is not in the archive"
         present = [b for b in wanted if b in blobs]
         for b in sorted(present, key=lambda b: (blobs[b].pack, blobs[b].offset)):
-            try:
-                data = self._read_entry(blobs[b], b, f"blob {b[:12]}")
+            try:  # another copy, or the index re-read when a prune repacked it meanwhile
+                data = self._read_copy(b, False, f"blob {b[:12]}", "is not in the archive")
             except (FormatError, OSError) as exc:
                 if damaged is None:
                     raise

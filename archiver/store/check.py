@@ -155,11 +155,34 @@ class PageReader:
         self.codecs = Codecs()
         for did, data in dicts.items():
             self.codecs.add(did, data)
+        self._copies: dict[str, list[Location]] | None = None
 
     def read(self, page_id: str) -> bytes:
+        """The page's bytes from its first intact copy (formats/index.md "Several copies")."""
         loc = self.segments.pages.get(page_id)
         if loc is None:
             raise FormatError(f"manifest page {page_id[:12]} is not in the index")
+        try:
+            return self._read(loc, page_id)
+        except FormatError as first:
+            for other in self._other_copies(page_id, loc.pack):
+                try:
+                    return self._read(other, page_id)
+                except FormatError:
+                    continue
+            raise first
+
+    def _other_copies(self, page_id: str, pack: str) -> list[Location]:
+        if self._copies is None:  # built once, on the first failure: copies of pages are rare
+            self._copies = {}
+            for pid, entries in self.segments.packs.items():
+                for e in entries:
+                    if e.kind != KIND_BLOB:
+                        self._copies.setdefault(e.id, []).append(
+                            Location(pid, e.offset, e.length, e.raw_length, e.dict_id))
+        return sorted((c for c in self._copies.get(page_id, ()) if c.pack != pack), key=lambda c: c.pack)
+
+    def _read(self, loc: Location, page_id: str) -> bytes:
         if not self.codecs.has(loc.dict_id):
             raise FormatError(f"manifest page {page_id[:12]} needs a missing or damaged dictionary")
         raw = self.codecs.decompress(read_frame(self.layout, loc), loc.dict_id, loc.raw_length,

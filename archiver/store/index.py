@@ -229,7 +229,7 @@ def _read_cache(cache: Path, present: set[str]) -> Index | None:
 def _write_cache(cache: Path, index: Index) -> None:
     packs: dict[str, list[PackEntry]] = {pid: [] for pid in index.packs}
     for kind, table in ((KIND_BLOB, index.blobs), (KIND_PAGE, index.pages)):
-        for entry_id, loc in table.items():
+        for entry_id, loc in table.all_items():
             packs.setdefault(loc.pack, []).append(
                 PackEntry(kind, entry_id, loc.offset, loc.length, loc.raw_length, loc.dict_id))
     rows = [(bytes.fromhex(pid), [(e.kind, bytes.fromhex(e.id), e.offset, e.length, e.raw_length,

@@ -51,22 +51,66 @@ class Tables:
 
 
 class LocationMap(Mapping[str, Location]):
-    """id (hex str) -> Location, stored compactly; ``put`` keeps the entry of the smallest pack id."""
+    """id (hex str) -> Location, stored compactly; ``put`` keeps the entry of the smallest pack id as the
+    mapping's value and the entries of other packs as :meth:`others` (copies a reader falls back on when
+    the first is lost or damaged: formats/index.md "Several copies")."""
 
-    __slots__ = ("_d", "_t")
+    __slots__ = ("_alt", "_d", "_t")
 
     def __init__(self, tables: Tables) -> None:
         self._d: dict[bytes, int] = {}
+        self._alt: dict[bytes, list[int]] = {}
         self._t = tables
 
     def put(self, entry_id: bytes, pack_no: int, offset: int, length: int, raw_length: int,
             dict_no: int) -> None:
+        new = ((((pack_no << _OFF_BITS | offset) << _LEN_BITS | length) << _LEN_BITS
+                | raw_length) << _DICT_BITS) | dict_no
         old = self._d.get(entry_id)
-        if old is not None and self._t.packs[old >> (_OFF_BITS + 2 * _LEN_BITS + _DICT_BITS)] <= \
-                self._t.packs[pack_no]:
-            return  # stored twice: the smallest pack id wins
-        self._d[entry_id] = ((((pack_no << _OFF_BITS | offset) << _LEN_BITS | length) << _LEN_BITS
-                              | raw_length) << _DICT_BITS) | dict_no
+        if old is None:
+            self._d[entry_id] = new
+            return
+        old_pack = old >> (_OFF_BITS + 2 * _LEN_BITS + _DICT_BITS)
+        if old_pack == pack_no:
+            return  # the same pack listed again (two segments, or a segment and its TOC)
+        alt = self._alt.setdefault(entry_id, [])
+        if any(a >> (_OFF_BITS + 2 * _LEN_BITS + _DICT_BITS) == pack_no for a in alt):
+            return
+        if self._t.packs[old_pack] <= self._t.packs[pack_no]:
+            alt.append(new)  # stored twice: the smallest pack id wins, the other copy is kept aside
+        else:
+            alt.append(old)
+            self._d[entry_id] = new
+
+    def others(self, key: str) -> list[Location]:
+        """The entries of ``key`` in packs other than the one the mapping gives, by pack id."""
+        try:
+            alt = self._alt.get(bytes.fromhex(key), ())
+        except ValueError:
+            return []
+        return sorted((self._loc(v) for v in alt), key=lambda loc: loc.pack)
+
+    def spans(self, key: str) -> list[tuple[str, int]]:
+        """(pack id, end of the frame) of every copy of ``key``, the mapping's first; [] when absent.
+        Cheap (no Location objects): for presence checks over every blob of a snapshot."""
+        raw = bytes.fromhex(key)
+        v = self._d.get(raw)
+        if v is None:
+            return []
+        out = []
+        for w in (v, *self._alt.get(raw, ())):
+            w >>= 2 * _LEN_BITS + _DICT_BITS - _LEN_BITS  # drop dict and raw length: pack|offset|length
+            length = w & 0xFFFFFFFF
+            w >>= _LEN_BITS
+            out.append((self._t.packs[w >> _OFF_BITS], (w & ((1 << _OFF_BITS) - 1)) + length))
+        return out
+
+    def all_items(self) -> Iterator[tuple[str, Location]]:
+        """Every entry, the other copies included (what a cache of the index must keep)."""
+        yield from self.items()
+        for k, alt in self._alt.items():
+            for v in alt:
+                yield k.hex(), self._loc(v)
 
     def _loc(self, v: int) -> Location:
         dict_no = v & 0xFFFF

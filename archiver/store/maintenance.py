@@ -18,6 +18,7 @@ from archiver.errors import DamageFound, FormatError
 from archiver.model import MessageRecord
 from archiver.store import codec
 from archiver.store.check import PageReader, load_dicts, load_segments, load_snapshots, walk_tree
+from archiver.store.damage import read_damage
 from archiver.store.dictionary import Codecs
 from archiver.store.fsutil import fsync_dir, step, write_named
 from archiver.store.index import encode_segment, list_segments
@@ -107,11 +108,21 @@ def plan_prune(layout: Layout, repack_below: float = REPACK_BELOW, ignore: froze
         raise DamageFound(f"prune refuses to run on a damaged archive: {what}",
                           hint="run `gmail-archiver verify` and repair or forget the damaged snapshots")
 
+    # of an entry's copies (formats/index.md "Several copies") the one kept is in the smallest pack id among
+    # packs that exist and do not hold it damaged (the damage record); failing that, the smallest pack id
+    present = set(list_packs(layout.packs))
+    damaged = read_damage(layout)
+    best: dict[tuple[int, str], tuple[bool, str]] = {}
+    for pid in sorted(segments.packs):
+        for e in segments.packs[pid]:
+            usable = pid in present and (e.id, pid) not in damaged
+            cur = best.get((e.kind, e.id))
+            if cur is None or (usable and not cur[0]):
+                best[(e.kind, e.id)] = (usable, pid)
+
     def live(pack_id: str, e: PackEntry) -> bool:
-        locs = segments.blobs if e.kind == KIND_BLOB else segments.pages
         ids = plan.referenced_blobs if e.kind == KIND_BLOB else plan.referenced_pages
-        loc = locs.get(e.id)
-        return e.id in ids and loc is not None and loc.pack == pack_id
+        return e.id in ids and best[(e.kind, e.id)][1] == pack_id
 
     for pid, entries in sorted(segments.packs.items()):
         plan.bytes_before += _size(layout, pid)
@@ -121,7 +132,10 @@ def plan_prune(layout: Layout, repack_below: float = REPACK_BELOW, ignore: froze
             plan.delete.append(pid)
             plan.bytes_deleted += _size(layout, pid)
             plan.entries_removed += len(entries)
-        elif sum(e.length for e in alive) / total < repack_below:
+        elif pid not in present:  # lost, and some of it has no other copy: nothing to copy, verify says so
+            plan.keep[pid] = entries
+        elif sum(e.length for e in alive) / total < repack_below or any((e.id, pid) in damaged
+                                                                        for e in entries):
             plan.repack[pid] = alive
             plan.entries_removed += len(entries) - len(alive)
         else:

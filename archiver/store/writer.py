@@ -16,6 +16,7 @@ from typing import Protocol
 from archiver.errors import IntegrityError, UsageError
 from archiver.model import FolderState, MessageRecord, SnapshotInfo
 from archiver.store import codec, dictionary
+from archiver.store.damage import PackPresence, put_back_pack
 from archiver.store.dictionary import ROLE_BLOB, Codecs
 from archiver.store.fsutil import write_atomic, write_named
 from archiver.store.index import Index, encode_segment
@@ -78,6 +79,9 @@ class ArchiveWriter:
         self._seal_lock = threading.Lock()
         self._claimed: set[str] = set()
         self._inflight: set[str] = set()
+        self._renew: set[str] = set()
+        self._sealing = 0
+        """Builders taken out of ``_open`` whose pack is not indexed yet (``_check_blobs`` waits for them)."""
         self._open = PackBuilder()
         self._unindexed: dict[str, list[PackEntry]] = {}
         self._buffer: list[tuple[str, bytes]] = []
@@ -95,7 +99,16 @@ class ArchiveWriter:
         with self._lock:
             if blob_id in self._claimed:
                 return blob_id not in self._inflight
+            if blob_id in self._renew:
+                return False
         return self.core.has_blob(blob_id)
+
+    def renew(self, blob_ids: Iterable[str]) -> None:
+        """Store these blobs again when they are put, although the index names them: their copies are lost
+        or damaged (``Archive.unusable_blobs``).  The new copy goes into a new pack (formats/index.md
+        "Several copies"); readers fall back on it."""
+        with self._lock:
+            self._renew.update(blob_ids)
 
     def put_blob(self, data: bytes) -> str:
         """Store ``data`` once; return its blob id (SHA-256 of the bytes).
@@ -108,7 +121,8 @@ class ArchiveWriter:
             self._check_open()
             while blob_id in self._inflight:
                 self._done.wait()
-            if blob_id in self._claimed or blob_id in self.core.index.blobs:
+            stored = blob_id in self.core.index.blobs and blob_id not in self._renew
+            if blob_id in self._claimed or stored:
                 return blob_id
             self._claimed.add(blob_id)
             if self._dict_id is None and self._buffered < dictionary.TRAIN_BYTES:
@@ -140,7 +154,7 @@ class ArchiveWriter:
                 self._done.notify_all()
                 full = self._take_full()
         if full is not None:
-            self._seal(full)
+            self._seal(full, taken=True)
         return blob_id
 
     def _check_open(self) -> None:
@@ -151,6 +165,7 @@ class ArchiveWriter:
         if self._open.size < PACK_TARGET:
             return None
         full, self._open = self._open, PackBuilder()
+        self._sealing += 1
         return full
 
     def _train_and_drain(self) -> None:
@@ -173,12 +188,26 @@ class ArchiveWriter:
             self._open.add(KIND_BLOB, blob_id, frame, len(data), self._dict_id)
         self._buffer = []
 
-    def _seal(self, builder: PackBuilder) -> None:
-        """Write one pack file (durable) and make its entries readable."""
+    def _seal(self, builder: PackBuilder, taken: bool = False) -> None:
+        """Write one pack file (durable) and make its entries readable.  ``taken``: the builder was counted
+        in ``_sealing`` when it left ``_open``."""
+        try:
+            self._seal_pack(builder)
+        finally:
+            if taken:
+                with self._lock:
+                    self._sealing -= 1
+                    self._done.notify_all()
+
+    def _seal_pack(self, builder: PackBuilder) -> None:
         data = builder.finish()
         pack_id = codec.sha256_hex(data)
         with self._seal_lock:
-            write_named(self.core.layout.packs, pack_id, data, self.core.layout.tmp, fanout=True)
+            renewed = [e.id for e in builder.entries if e.id in self._renew]
+            if renewed:  # stored again: the pack may come out byte for byte like the damaged one it heals
+                put_back_pack(self.core.layout, pack_id, data, renewed)
+            else:
+                write_named(self.core.layout.packs, pack_id, data, self.core.layout.tmp, fanout=True)
             with self._lock:
                 self._unindexed[pack_id] = builder.entries
                 self.core.index.add_pack(pack_id, builder.entries)
@@ -188,8 +217,10 @@ class ArchiveWriter:
             if self._buffer:
                 self._drain_buffer()
             builder, self._open = self._open, PackBuilder()
+            if len(builder):
+                self._sealing += 1
         if len(builder):
-            self._seal(builder)
+            self._seal(builder, taken=True)
 
     def _write_index(self) -> None:
         with self._seal_lock, self._lock:
@@ -234,9 +265,10 @@ class ArchiveWriter:
         blob that is not durable)."""
         blobs = self.core.index.blobs
         missing = [r for r in ordered if r.blob_id not in blobs]
-        if missing:  # put by another thread after the pack was sealed: let it finish, seal again
+        if missing:  # put by another thread after the pack was sealed, or in a pack another thread is
+            # sealing right now: let those finish, seal again
             with self._lock:
-                while any(r.blob_id in self._inflight for r in missing):
+                while self._sealing or any(r.blob_id in self._inflight for r in missing):
                     self._done.wait()
             self._seal_open()
             missing = [r for r in missing if r.blob_id not in blobs]
@@ -259,9 +291,16 @@ class ArchiveWriter:
                 self._seal(pages)
                 pages = PackBuilder()
 
+        presence = PackPresence(self.core.layout)
+
+        def stored(page_id: str) -> bool:
+            """Stored, in a pack that is there (a lost page pack is written again, not built on)."""
+            return page_id in known and any(presence.problem(loc) is None
+                                            for loc in (known[page_id], *known.others(page_id)))
+
         def emit(page_id: str, raw: bytes) -> None:
             nonlocal waiting, page_dict
-            if page_id in known or page_id in written:
+            if page_id in written or stored(page_id):
                 return
             written.add(page_id)
             if waiting is None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from archiver import Archive
@@ -102,3 +102,45 @@ def test_partial_snapshots_during_a_run_are_readable(tmp_path: Path) -> None:
         assert 0 < len(snap) <= len(final)
         for rec in snap:
             assert archive.has_blob(rec.blob_id) and final[rec.key].blob_id == rec.blob_id
+
+
+def test_checkpoint_commit_while_another_thread_seals_the_pack(tmp_path: Path) -> None:
+    """A checkpoint commits while another thread (a flush) is writing the pack holding the records' blobs:
+    the commit waits for that pack instead of failing with "references blob ..., which is not stored"."""
+    import datetime as dt
+    import time
+
+    from archiver.model import FolderState
+
+    archive = Archive.init(tmp_path / "a")
+    writer = archive.writer("me@example.com")
+    body = b"Message-ID: <x@y>\r\nSubject: s\r\n\r\nbody\r\n"
+    blob = writer.put_blob(body)
+    record = MessageRecord(key="gm:1", blob_id=blob, size=len(body), internaldate=0, tz_minutes=0, flags=(),
+                           labels=(), thread_id="1", message_id="<x@y>", uids=(("INBOX", 1),), gm_msgid=1,
+                           gm_thrid=1)
+    errors: list[BaseException] = []
+
+    def run(fn: Callable[[], object]) -> threading.Thread:
+        def body_() -> None:
+            try:
+                fn()
+            except BaseException as exc:  # reported by the assertion below
+                errors.append(exc)
+        t = threading.Thread(target=body_)
+        t.start()
+        return t
+
+    with writer._seal_lock:  # hold the pack write of the flush below mid-way
+        flusher = run(writer.flush)
+        deadline = time.monotonic() + 5
+        while (writer._buffer or len(writer._open)) and time.monotonic() < deadline:  # the flush took them
+            time.sleep(0.001)
+        committer = run(lambda: writer.commit([record], [FolderState("INBOX", 1, 2, None, "\\Inbox")],
+                                              source="imap://me@example.com@h", time=dt.datetime.now(dt.UTC)))
+        committer.join(0.3)
+    flusher.join(5)
+    committer.join(5)
+    writer.close()
+    assert errors == []
+    assert [r.blob_id for r in Archive.open(tmp_path / "a").load(archive.snapshots()[-1].id)] == [blob]

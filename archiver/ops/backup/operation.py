@@ -1,7 +1,8 @@
 """Backup: read a Gmail account (or any IMAP server) into the archive as one new snapshot.
 
 One run: connect, find the folders and compare each with the last snapshot of the account, complete or
-partial (backup_scan, backup_plan); download the bodies the archive lacks over several connections while
+partial (backup_scan, backup_plan); treat bodies whose stored copies are missing or known damaged as
+lacking (formats/snapshot.md "Healing"); download the bodies the archive lacks over several connections while
 hashing and compressing on other threads (backup_fetch); commit the snapshot.  While downloading, the
 stored bodies are made durable and journaled every few MB, and a partial snapshot is written every minute
 (backup_checkpoint), so a kill or a lost connection costs at most a few MB: the next run reads the journal
@@ -84,6 +85,8 @@ class BackupResult:
     complete: bool = True
     checkpoints: int = 0
     """Checkpoints made during the download (points a killed run resumes from)."""
+    healed: int = 0
+    """Messages whose stored body was missing or damaged and was downloaded and stored again."""
 
 
 DEFER_OVER = 200
@@ -176,6 +179,9 @@ class _Run:
         self.threads = ThreadIndex()
         self.checkpoints = 0
         self._lock = threading.RLock()
+        self.unusable: dict[str, str] = {}
+        self.lost: list[BackupProblem] = []
+        self.healed = 0
         self._by_uid: dict[tuple[str, int, int], Found] = {}
 
     def connect(self) -> Session:
@@ -192,11 +198,12 @@ class _Run:
                 self._load_previous()
                 self._scan(rc)
                 self._resume_from_journal()
+                self._heal(writer)
                 first, handed_off = rc.session, True  # the download owns it from here
                 downloaded, stored = self._download(first, writer)
                 records = self._records()
                 counts = diff_counts(self.prev.by_key, records)
-                complete = not self.problems
+                complete = not any(p for p in self.problems if p not in self.lost)
                 stats = {"new": counts.new, "changed": counts.changed, "deleted": counts.deleted,
                          "bytes_downloaded": downloaded, "bytes_stored": stored,
                          "problems": len(self.problems)}
@@ -215,7 +222,8 @@ class _Run:
             snapshot=info.id, account=self.account, mode="gmail" if self.gmail else "imap",
             messages=len(records), new=counts.new, changed=counts.changed, deleted=counts.deleted,
             bytes_downloaded=downloaded, bytes_stored=stored, duration=time.monotonic() - started,
-            problems=list(self.problems), complete=complete, checkpoints=self.checkpoints)
+            problems=list(self.problems), complete=complete, checkpoints=self.checkpoints,
+            healed=self.healed)
 
     def _load_previous(self) -> None:
         snaps = self.archive.snapshots(self.account)
@@ -266,6 +274,40 @@ class _Run:
                 if hit is not None and self.archive.has_blob(hit[0]):
                     e.blob_id = hit[0]
                     self.refs[hit[0]] = hit[2]
+
+    def _heal(self, writer: ArchiveWriter) -> None:
+        """A backup never builds on damage it can see: bodies whose stored copies are missing or known
+        damaged (``Archive.unusable_blobs``: a cheap presence check, and what ``verify`` recorded) are
+        downloaded and stored again when the server still has them; the previous snapshot's messages
+        that the server no longer has are reported as lost (the snapshot itself is complete)."""
+        ids = {e.blob_id for s in self.scans for e in s.entries.values() if e.blob_id is not None}
+        ids.update(r.blob_id for r in self.prev.by_key.values())
+        self.unusable = self.archive.unusable_blobs(ids) if ids else {}
+        if not self.unusable:
+            return
+        writer.renew(self.unusable)
+        on_server: set[str] = set()
+        for scan in self.scans:
+            for e in scan.entries.values():
+                if e.blob_id in self.unusable:
+                    on_server.add(e.blob_id)
+                    e.blob_id = None
+                    self.healed += 1
+        if on_server:
+            self.progress.note(f"{len(on_server)} message bodies are missing or damaged in the archive: "
+                               "downloading them again")
+        gone: dict[str, list[MessageRecord]] = {}
+        for r in self.prev.by_key.values():
+            if r.blob_id in self.unusable and r.blob_id not in on_server:
+                gone.setdefault(r.uids[0][0] if r.uids else "", []).append(r)
+        for folder, recs in sorted(gone.items()):
+            why = self.unusable[recs[0].blob_id]
+            problem = BackupProblem(folder, tuple(sorted(u for r in recs for f, u in r.uids if f == folder)),
+                                    f"stored body lost ({why}) and no longer on the server: earlier "
+                                    "snapshots cannot give it back (`gmail-archiver verify` lists them)")
+            self.lost.append(problem)
+            self.problems.append(problem)
+            self.progress.note(str(problem))
 
     # -- bodies --------------------------------------------------------------------------------------------
     def _download(self, session: Session, writer: ArchiveWriter) -> tuple[int, int]:
@@ -339,7 +381,7 @@ class _Run:
                 out[scan.name] = scan.deferred
                 for uid in scan.deferred:
                     hit = self._by_uid.get((scan.name, scan.state.uidvalidity, uid))
-                    if hit is not None and self.archive.has_blob(hit[0]):
+                    if hit is not None and self.archive.has_blob(hit[0]) and hit[0] not in self.unusable:
                         self._early[(scan.name, uid)] = (hit[0], hit[2])
         return out
 
