@@ -263,6 +263,21 @@ UntilOption = Annotated[str | None, typer.Option(
     "--until", help="Only messages dated before this (YYYY-MM-DD or ISO time; UTC unless given).")]
 
 
+QueryOption = Annotated[str | None, typer.Option(
+    "--query", help="Only messages matching this search (Gmail's syntax, see `gmail-archiver search --help`; "
+                    "Trash and Spam only when it names them).")]
+
+
+def query_keys(archive: Path, query: str | None, snapshot: str, account: str | None) -> set[str] | None:
+    """The keys of the messages ``--query`` matches in the snapshot the command reads (None: no query)."""
+    if query is None:
+        return None
+    from archiver import search  # loads the search index code only when a query is given
+
+    return {h.key for h in search(local_path(archive), query, snapshot=snapshot, account=account,
+                                  snippets=False).messages}
+
+
 def message_filter(label: list[str] | None, since: str | None, until: str | None,
                    account: str | None = None) -> MessageFilter:
     """The filter of ``--label``/``--since``/``--until`` (UsageError, exit 2, for a bad or inverted range)."""
