@@ -10,7 +10,7 @@ import enum
 import json
 import os
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tqdm import tqdm
 
@@ -24,9 +24,11 @@ from archiver import (
     MessageRecord,
     PruneResult,
     SnapshotInfo,
-    Summary,
     VerifyReport,
 )
+
+if TYPE_CHECKING:  # search's types: the search code loads only for the commands that search
+    from archiver import ExtractResult, SearchHit, SearchResult, Summary
 
 _emitted = 0
 """How many JSON documents this invocation printed (the exit path prints no second one after an error)."""
@@ -192,3 +194,27 @@ class TqdmProgress:
         if self._bar is not None:
             self._bar.close()
             self._bar = None
+
+
+def hit_json(h: SearchHit) -> dict[str, Any]:
+    doc: dict[str, Any] = {"key": h.key, "account": h.account, "message_id": h.message_id,
+                           "date": h.date.isoformat(), "from": h.sender, "subject": h.subject,
+                           "labels": list(h.labels), "flags": list(h.flags), "thread": h.thread,
+                           "size": h.size, "blob_id": h.blob_id, "snippet": h.snippet}
+    if h.snapshots:
+        doc["snapshots"] = list(h.snapshots)
+        doc["history"] = [{"snapshot": s.snapshot, "time": s.time.isoformat(),
+                           "labels": None if s.labels is None else list(s.labels)} for s in h.history]
+    return doc
+
+
+def search_json(r: SearchResult) -> dict[str, Any]:
+    """``search --json``."""
+    return {"query": r.query, "snapshots": [s.id for s in r.searched], "total": r.total, "parsed": r.parsed,
+            "index_rebuilt": r.index_rebuilt, "problems": r.problems,
+            "messages": [hit_json(h) for h in r.messages]}
+
+
+def extract_json(r: ExtractResult, folder: os.PathLike[str]) -> dict[str, Any]:
+    """``extract --json``."""
+    return {"key": r.key, "folder": str(folder), "files": [{"name": n, "bytes": b} for n, b in r.written]}
