@@ -39,6 +39,7 @@ from archiver.ops.retention import (
     RetentionPolicy,
     apply_policy,
     forget,
+    forget_snapshots,
     prune,
 )
 from archiver.ops.verify import AffectedMessage, VerifyReport, parse_subset, verify
@@ -128,6 +129,7 @@ __all__ = [
     "diff_snapshots",
     "export",
     "forget",
+    "forget_snapshots",
     "label_filter",
     "open_archive",
     "parse_subset",

@@ -26,7 +26,8 @@ from archiver.cli.render import TqdmProgress
 JSON_KEYS = (
     "JSON keys (--json): snapshot (id), account, mode (gmail|imap), messages, new, changed, deleted, "
     "bytes_downloaded, bytes_stored, duration_s, complete (false: partial snapshot, exit 3), checkpoints, "
-    "problems (list of {folder, uids, reason})."
+    "problems (list of {folder, uids, reason}), warnings (damage routed around, e.g. a damaged previous "
+    "snapshot)."
 )
 
 
@@ -38,6 +39,7 @@ def result_document(r: BackupResult) -> dict[str, Any]:
         "bytes_stored": r.bytes_stored, "duration_s": round(r.duration, 3), "complete": r.complete,
         "checkpoints": r.checkpoints,
         "problems": [{"folder": p.folder, "uids": list(p.uids), "reason": p.reason} for p in r.problems],
+        "warnings": list(r.warnings),
     }
 
 
@@ -86,6 +88,8 @@ def register(app: typer.Typer) -> None:
             typer.echo(summary(result))
             for p in result.problems:
                 err(f"missing: {p}")
+            for w in result.warnings:
+                err(f"warning: {w}")
         if not result.complete:
             if json:
                 raise typer.Exit(PartialFailure.exit_code)

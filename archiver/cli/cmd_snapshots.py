@@ -7,8 +7,11 @@ from typing import Annotated, Any
 
 import typer
 
-from archiver import SnapshotInfo, open_archive
-from archiver.cli._common import EXIT_CODES_HELP, emit_json, handle_errors
+from archiver import IntegrityError, SnapshotInfo, open_archive
+from archiver.cli._common import EXIT_CODES_HELP, emit_json, err, handle_errors
+
+UNREADABLE_HINT = ("`gmail-archiver verify ARCHIVE` reports the damage; `gmail-archiver forget ARCHIVE ID` "
+                   "removes a damaged record")
 
 
 def snapshot_json(info: SnapshotInfo) -> dict[str, Any]:
@@ -28,12 +31,20 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """List the snapshots of an archive, oldest first (checkpoints of unfinished runs marked "partial").
 
+        Records that cannot be read are named on stderr (and in "problems"), and the exit code is then 1:
+        the list is incomplete.
+
         --json keys: snapshots (list of {id, short_id, account, time, message_count, partial, parent,
-        source, stats}).
+        source, stats}), problems (list of {snapshot, detail}: unreadable records).
         """
-        infos = open_archive(archive).snapshots(account)
+        store = open_archive(archive).archive
+        infos = store.snapshots(account)
+        unreadable = store.unreadable_of(account)
         if json:
-            emit_json({"snapshots": [snapshot_json(i) for i in infos]})
+            emit_json({"snapshots": [snapshot_json(i) for i in infos],
+                       "problems": [{"snapshot": sid, "detail": why} for sid, why in unreadable.items()]})
+            if unreadable:
+                raise typer.Exit(IntegrityError.exit_code)
             return
         typer.echo(f"{'ID':8}  {'TIME (UTC)':19}  {'MESSAGES':>8}  ACCOUNT")
         for i in infos:
@@ -41,3 +52,8 @@ def register(app: typer.Typer) -> None:
             typer.echo(f"{i.short_id:8}  {i.time.strftime('%Y-%m-%d %H:%M:%S'):19}  {i.message_count:>8}  "
                        f"{i.account}{mark}")
         typer.echo(f"{len(infos)} snapshots")
+        for sid, why in unreadable.items():
+            err(f"warning: snapshot {sid[:12]} is unreadable and not listed: {why}")
+        if unreadable:
+            raise IntegrityError(f"{len(unreadable)} snapshot records cannot be read; the list above is "
+                                 "incomplete", hint=UNREADABLE_HINT)

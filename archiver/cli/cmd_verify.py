@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from archiver import Archive, DamageFound, VerifyReport, open_archive, parse_subset, verify
+from archiver import Archive, DamageFound, IndexRepair, VerifyReport, open_archive, parse_subset, verify
 from archiver.cli._common import EXIT_CODES_HELP, emit_json, err, handle_errors
 from archiver.cli.render import TqdmProgress
 
@@ -36,8 +36,11 @@ def register(app: typer.Typer) -> None:
         subset: Annotated[str | None, typer.Option(
             help="Read only slice N of T of the packs (e.g. 3/7; implies --read-data).")] = None,
         repair_index: Annotated[bool, typer.Option(
-            "--repair-index", help="First rebuild the index from the packs (removes damaged index segments; "
-                                   "fails with exit 11 while a backup runs).")] = False,
+            "--repair-index", help="First repair what can be rebuilt: the index from the packs (removes "
+                                   "damaged segments), damaged pack tables of contents (repacks their sound "
+                                   "frames), cache/index, and a missing or damaged archive.json when "
+                                   "snapshots/, packs/ and index/ are there (exit 11 while a backup "
+                                   "runs).")] = False,
         json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
     ) -> None:
         """Check the archive's structure (snapshots, manifests, index, packs, dictionaries) and, with
@@ -48,12 +51,17 @@ def register(app: typer.Typer) -> None:
         bytes_read, unindexed_packs, damage (list of {kind, id, detail}), damaged_snapshots,
         affected_count, affected_messages (list of {snapshot, key, message_id, blob_id}); with
         --repair-index also index_repair ({damaged_segments, segment_written, packs_indexed,
-        unreadable_packs}).
+        unreadable_packs, damaged_cache, tocs_rewritten, frames_lost, config_rewritten}).
         """
         part = parse_subset(subset) if subset else None
         read_data = read_data or part is not None
-        store = Archive.open(archive) if repair_index else open_archive(archive).archive
-        fixed = store.rebuild_index() if repair_index else None
+        fixed = None
+        if repair_index:
+            store, config_rewritten = Archive.open_for_repair(archive)
+            fixed = store.rebuild_index()
+            fixed.config_rewritten = config_rewritten
+        else:
+            store = open_archive(archive).archive
         r = verify(store, read_data=read_data, subset=part, progress=TqdmProgress())
         if json:
             doc = report_json(r)
@@ -61,16 +69,17 @@ def register(app: typer.Typer) -> None:
                 doc["index_repair"] = {"damaged_segments": sorted(fixed.damaged_segments),
                                        "segment_written": fixed.segment_written,
                                        "packs_indexed": fixed.packs_indexed,
-                                       "unreadable_packs": sorted(fixed.unreadable_packs)}
+                                       "unreadable_packs": sorted(fixed.unreadable_packs),
+                                       "damaged_cache": fixed.damaged_cache,
+                                       "tocs_rewritten": sorted(fixed.tocs_rewritten),
+                                       "frames_lost": fixed.frames_lost,
+                                       "config_rewritten": fixed.config_rewritten}
             emit_json(doc)
             if not r.ok:
                 raise typer.Exit(DamageFound.exit_code)
             return
-        if fixed is not None and fixed.changed:
-            typer.echo(f"index: {len(fixed.damaged_segments)} damaged segments repaired, "
-                       f"{fixed.packs_indexed} packs indexed")
-        elif fixed is not None:
-            typer.echo("index: nothing to repair")
+        if fixed is not None:
+            _show_repair(fixed)
         read = f"; read {r.packs_read} packs, {r.bytes_read} bytes" if read_data else ""
         typer.echo(f"checked {r.snapshots} snapshots, {r.pages} manifest pages, {r.blobs_referenced} "
                    f"messages' bodies in {r.packs} packs{read}")
@@ -86,3 +95,20 @@ def register(app: typer.Typer) -> None:
         raise DamageFound(f"{len(r.damage)} damaged files or entries; {len(r.damaged_snapshots)} snapshots "
                           f"and {r.affected_count} messages affected",
                           hint="everything else stays restorable; run with --json for the full list")
+
+
+def _show_repair(fixed: IndexRepair) -> None:
+    """One line per thing --repair-index changed (or that there was nothing to repair)."""
+    if fixed.config_rewritten:
+        typer.echo("archive.json: missing or damaged, written again")
+    if fixed.damaged_segments or fixed.segment_written:
+        typer.echo(f"index: {len(fixed.damaged_segments)} damaged segments repaired, "
+                   f"{fixed.packs_indexed} packs indexed")
+    if fixed.tocs_rewritten:
+        lost = f"; {fixed.frames_lost} damaged frames could not be kept" if fixed.frames_lost else ""
+        typer.echo(f"packs: {len(fixed.tocs_rewritten)} damaged tables of contents rewritten (sound frames "
+                   f"repacked){lost}")
+    if fixed.damaged_cache:
+        typer.echo(f"cache: {fixed.damaged_cache}; rebuilt from the index")
+    if not fixed.changed:
+        typer.echo("index: nothing to repair")

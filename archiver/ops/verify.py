@@ -27,13 +27,16 @@ from archiver.store import Archive
 from archiver.store.check import (
     Finding,
     PageReader,
+    check_cache,
     check_entries,
     check_layout,
     check_pack_name,
     check_pack_toc,
+    damaged_manifests,
     load_dicts,
     load_segments,
     load_snapshots,
+    lost_frames,
     present_packs,
     read_pack,
     subset_of,
@@ -45,6 +48,9 @@ from archiver.store.layout import Layout
 from archiver.store.manifest import decode_page
 from archiver.store.pack import PackEntry
 from archiver.store.snapshot import SnapshotRecord
+
+TOC_NOTE = ("the index still locates its frames, so no message is lost; "
+            "`gmail-archiver verify --repair-index` rewrites the pack")
 
 MAX_LISTED = 10_000
 """At most this many affected messages are listed (the count is always exact)."""
@@ -116,14 +122,23 @@ def verify(archive: Archive, read_data: bool = False, subset: tuple[int, int] | 
     report.damage.extend(bad_dicts)
     bad_dict_ids = {f.id for f in bad_dicts}
 
-    # packs named by the index: present, sound trailer, TOC equal to the index
+    cache = check_cache(layout, segments)
+    if cache is not None:
+        report.damage.append(cache)
+
+    # packs named by the index: present, sound trailer, TOC equal to the index.  A damaged TOC is damage of
+    # the pack alone while the index still locates its frames: only a missing pack, or frames beyond its
+    # end, cost messages (--read-data checks every frame)
     progress.start("structure", total=len(segments.packs), unit="pack")
-    bad_packs: set[str] = set()
+    lost: dict[str, set[str]] = {}
     for pid, entries in segments.packs.items():
         finding = check_pack_toc(layout, pid, entries)
         if finding:
+            gone = lost_frames(layout, pid, entries)
+            if len(gone) < len(entries):
+                finding = Finding(finding.kind, finding.id, f"{finding.detail}; {TOC_NOTE}")
             report.damage.append(finding)
-            bad_packs.add(pid)
+            lost[pid] = gone
         progress.advance()
     report.unindexed_packs = len(set(present_packs(layout)) - set(segments.packs))
 
@@ -150,12 +165,18 @@ def verify(archive: Archive, read_data: bool = False, subset: tuple[int, int] | 
         if loc is None:
             report.damage.append(Finding("blob", blob_id, f"blob {blob_id[:12]} is not in the index"))
             damaged_blobs.add(blob_id)
-        elif loc.pack in bad_packs or loc.dict_id in bad_dict_ids:
+        elif blob_id in lost.get(loc.pack, ()) or loc.dict_id in bad_dict_ids:
             damaged_blobs.add(blob_id)
     progress.finish()
 
     if read_data:
-        damaged_blobs |= _read_data(layout, segments.packs, dicts, subset, report, progress, workers)
+        failed = _read_data(layout, segments.packs, dicts, subset, report, progress, workers)
+        read = {pid for pid in segments.packs if subset_of(pid, subset)}
+        for _pid, entry_id in failed:  # a copy that failed costs nothing while another copy reads sound
+            copies = [segments.blobs.get(entry_id) or segments.pages.get(entry_id),
+                      *segments.alternates.get(entry_id, ())]
+            if not any(c is not None and c.pack in read and (c.pack, entry_id) not in failed for c in copies):
+                damaged_blobs.add(entry_id)
 
     _attribute(report, snaps, pages_of, bad_pages, damaged_blobs, reader)
     _note_orphans(layout, set(segments.packs), report)
@@ -212,20 +233,21 @@ def _chunks(entries: list[PackEntry]) -> list[list[PackEntry]]:
 
 def _read_data(layout: Layout, packs: dict[str, list[PackEntry]], dicts: dict[str, bytes],
                subset: tuple[int, int] | None, report: VerifyReport, progress: Progress,
-               workers: int | None) -> set[str]:
-    """Read the chosen packs one after another; hash each and check its entries on a thread pool."""
+               workers: int | None) -> set[tuple[str, str]]:
+    """Read the chosen packs one after another; hash each and check its entries on a thread pool; return
+    the (pack id, entry id) of every entry that failed."""
     chosen = sorted(pid for pid in packs if subset_of(pid, subset))
     codecs = Codecs()
     for did, data in dicts.items():
         codecs.add(did, data)
-    failed: set[str] = set()
+    failed: set[tuple[str, str]] = set()
     progress.start("read data", total=len(chosen), unit="pack")
     with ThreadPoolExecutor(max_workers=workers or min(2, os.cpu_count() or 1)) as pool:
         pending: list[tuple[str, int, list[Future[object]]]] = []
 
         def drain(keep: int) -> None:
             while len(pending) > keep:
-                _pid, nbytes, futures = pending.pop(0)
+                pid, nbytes, futures = pending.pop(0)
                 for fut in futures:
                     res = fut.result()
                     found: list[Finding] = []
@@ -233,7 +255,7 @@ def _read_data(layout: Layout, packs: dict[str, list[PackEntry]], dicts: dict[st
                         found = [res]
                     elif isinstance(res, tuple):
                         found, bad = res
-                        failed.update(bad)
+                        failed.update((pid, entry_id) for entry_id in bad)
                     report.damage.extend(f for f in found if f not in report.damage)
                 report.packs_read += 1
                 report.bytes_read += nbytes
@@ -245,7 +267,7 @@ def _read_data(layout: Layout, packs: dict[str, list[PackEntry]], dicts: dict[st
                 missing = Finding("pack", pid, f"pack {pid[:12]} is missing")
                 if missing not in report.damage:
                     report.damage.append(missing)
-                failed.update(e.id for e in packs[pid])
+                failed.update((pid, e.id) for e in packs[pid])
                 continue
             futures: list[Future[object]] = [pool.submit(check_pack_name, pid, content)]
             futures += [pool.submit(check_entries, pid, content, chunk, codecs)
@@ -261,9 +283,8 @@ def _attribute(report: VerifyReport, snaps: dict[str, SnapshotRecord], pages_of:
                bad_pages: dict[str, str], damaged_blobs: set[str], reader: PageReader) -> None:
     """Name the snapshots and messages that damaged pages and blobs affect (a second, cheap pass)."""
     damaged = {f.id for f in report.damage if f.kind == "snapshot"}
-    for sid, pages in pages_of.items():
-        if any(p in bad_pages for p in pages):
-            damaged.add(sid)
+    if bad_pages:  # a shared page may sit under a page another snapshot's walk already saw: walk each
+        damaged.update(damaged_manifests({sid: rec.root for sid, rec in snaps.items()}, reader.read))
     if damaged_blobs:
         for sid in sorted(pages_of):
             root = snaps[sid].root

@@ -14,6 +14,7 @@ from pathlib import Path
 from archiver.errors import FormatError, IntegrityError, UnsupportedVersion, UsageError
 from archiver.model import FolderState, MessageRecord, SnapshotInfo
 from archiver.store import codec
+from archiver.store.check import damaged_manifests
 from archiver.store.dictionary import ROLE_BLOB, Codecs, list_dicts, read_dict
 from archiver.store.fsutil import DIR_MODE, ensure_dir, fsync_dir, write_atomic
 from archiver.store.index import Index, Location, add_segment, adopt_packs, list_segments, load_index_tolerant
@@ -22,8 +23,8 @@ from archiver.store.layout import SUBDIRS, Layout, check_config, config_bytes
 from archiver.store.lock import FileLock, lock_archive_exclusive
 from archiver.store.manifest import Page, decode_page, iter_records, lookup
 from archiver.store.pack import pack_path
-from archiver.store.repair import IndexRepair, repair_index
-from archiver.store.snapshot import SnapshotRecord, list_snapshot_ids, read_snapshot
+from archiver.store.repair import IndexRepair, repair_config, repair_index
+from archiver.store.snapshot import SnapshotRecord, list_snapshot_ids, read_snapshot, salvage_info
 from archiver.store.stats import ArchiveStats, compute_stats
 from archiver.store.writer import ArchiveWriter
 
@@ -76,6 +77,10 @@ class Archive:
         self._unreadable_packs: dict[str, str] = {}
         self._snapshots: dict[str, SnapshotRecord] = {}
         self.unreadable_snapshots: dict[str, str] = {}
+        self._claims: dict[str, SnapshotInfo | None] = {}
+        self.damaged_entries: set[str] = set()
+        """Ids of pages and blobs this process found damaged or missing (no copy reads): a writer stores
+        such an entry again instead of taking it as present."""
         self._fds: OrderedDict[str, int] = OrderedDict()
         self._fd_lock = threading.Lock()
         self._dict_ids: dict[int, str] = {}
@@ -102,6 +107,13 @@ class Archive:
         archive = cls(Path(path))
         check_config(archive.layout)
         return archive
+
+    @classmethod
+    def open_for_repair(cls, path: str | os.PathLike[str]) -> tuple[Archive, bool]:
+        """Open an archive, first rewriting a missing or damaged ``archive.json`` when the folder holds
+        snapshots/, packs/ and index/ (formats/layout.md); returns (archive, whether it was rewritten)."""
+        rewritten = repair_config(Layout(Path(path)))
+        return cls.open(path), rewritten
 
     # -- index and dictionaries ----------------------------------------------------------------------
 
@@ -138,9 +150,12 @@ class Archive:
     def rebuild_index(self) -> IndexRepair:
         """Repair the index from the packs' TOCs under the exclusive lock (ArchiveLocked while a writer
         runs): write one segment listing every pack no sound segment lists, then delete the damaged
-        segments.  Crash-safe at every step (formats/invariants.md); a sound archive is left unchanged."""
+        segments; rewrite packs whose TOC is damaged (their sound frames repacked) and a damaged
+        ``cache/index``.  Crash-safe at every step (formats/invariants.md); a sound archive is left
+        unchanged."""
         with self.exclusive_lock():
             result = repair_index(self.layout)
+        self.close()  # a rewritten pack's old file is gone
         self._index = None
         self._index_problems = {}
         return result
@@ -208,12 +223,26 @@ class Archive:
             raise IntegrityError(f"{what} in pack {loc.pack[:12]} is damaged (its bytes do not match its id)")
         return raw
 
+    def _read_copy(self, loc: Location, entry_id: str, page: bool, what: str) -> bytes:
+        """The entry at ``loc``, or, when that copy is damaged, another copy of it (an entry stored twice,
+        e.g. written again after damage was found); the id is remembered in ``damaged_entries`` when no
+        copy reads."""
+        try:
+            return self._read_entry(loc, entry_id, what)
+        except (FormatError, OSError):
+            for other in (self.index.pages if page else self.index.blobs).alternates(entry_id):
+                with contextlib.suppress(FormatError, OSError):
+                    return self._read_entry(other, entry_id, what)
+            self.damaged_entries.add(entry_id)
+            raise
+
     def read_page(self, page_id: str) -> bytes:
         """The msgpack bytes of one manifest page, checked against its id."""
         loc = self._locate(page_id, page=True)
         if loc is None:
+            self.damaged_entries.add(page_id)
             raise IntegrityError(f"manifest page {page_id[:12]} is not in the index (dangling reference)")
-        return self._read_entry(loc, page_id, f"manifest page {page_id[:12]}")
+        return self._read_copy(loc, page_id, True, f"manifest page {page_id[:12]}")
 
     # -- blobs ---------------------------------------------------------------------------------------
 
@@ -225,7 +254,7 @@ class Archive:
         loc = self._locate(blob_id, page=False)
         if loc is None:
             raise IntegrityError(f"blob {blob_id[:12]} is not in the archive")
-        return self._read_entry(loc, blob_id, f"blob {blob_id[:12]}")
+        return self._read_copy(loc, blob_id, False, f"blob {blob_id[:12]}")
 
     def iter_blobs(self, blob_ids: Iterable[str], damaged: dict[str, str] | None = None
                    ) -> Iterator[tuple[str, bytes]]:
@@ -249,7 +278,7 @@ class Archive:
         present = [b for b in wanted if b in blobs]
         for b in sorted(present, key=lambda b: (blobs[b].pack, blobs[b].offset)):
             try:
-                data = self._read_entry(blobs[b], b, f"blob {b[:12]}")
+                data = self._read_copy(blobs[b], b, False, f"blob {b[:12]}")
             except (FormatError, OSError) as exc:
                 if damaged is None:
                     raise
@@ -270,6 +299,7 @@ class Archive:
                     self._snapshots[sid] = read_snapshot(self.layout.snapshots, sid)
                 except FormatError as exc:  # one damaged record must not hide the others
                     self.unreadable_snapshots[sid] = str(exc)
+                    self._claims[sid] = salvage_info(self.layout.snapshots, sid)
         return sorted(self._snapshots.values(), key=lambda r: (r.info.time, r.info.id))
 
     def snapshots(self, account: str | None = None) -> list[SnapshotInfo]:
@@ -278,12 +308,41 @@ class Archive:
         raises the error."""
         return [r.info for r in self._records() if account is None or r.info.account == account]
 
+    def unreadable_of(self, account: str | None = None) -> dict[str, str]:
+        """The unreadable records (id -> why) that may belong to ``account`` (all with None): all but those
+        whose damaged bytes still decode and name another account that has readable snapshots (a damaged
+        record's claims are never trusted further than that)."""
+        known = {r.info.account for r in self._records()}
+        out = {}
+        for sid, why in sorted(self.unreadable_snapshots.items()):
+            claim = self._claims.get(sid)
+            if account is None or claim is None or claim.account == account or claim.account not in known:
+                out[sid] = why
+        return out
+
+    def _refuse_hidden(self, spec: str, account: str | None) -> None:
+        """IntegrityError when an unreadable record may be the snapshot ``spec`` asks for: the answer would
+        silently be an older one.  Its time cannot be trusted, so any record that may be ``account``'s
+        counts."""
+        for sid, why in self.unreadable_of(account).items():
+            whose = f" of {account}" if account else ""
+            raise IntegrityError(
+                f"snapshot {sid[:12]} cannot be read ({why}); it may be the snapshot{whose} that "
+                f"{spec!r} means, so no older one is picked instead",
+                hint=f"name a snapshot (`gmail-archiver snapshots ARCHIVE` lists them), or forget the "
+                     f"damaged record: `gmail-archiver forget ARCHIVE {sid[:12]}`")
+
     def resolve(self, spec: str = "latest", account: str | None = None) -> SnapshotInfo:
-        """"latest", an id prefix (>= 4 hex digits) or an ISO time; UsageError unless exactly one matches."""
+        """"latest", an id prefix (>= 4 hex digits) or an ISO time; UsageError unless exactly one matches.
+
+        IntegrityError when an unreadable record may be the snapshot "latest" or an ISO time means (the
+        answer would be an older snapshot): the user then names one, or forgets the damaged record.
+        """
         infos = self.snapshots(account)
         whose = f" of {account}" if account else ""
         if spec == "latest":
             complete = [i for i in infos if not i.partial]
+            self._refuse_hidden(spec, account)
             if not complete:
                 raise UsageError(f"the archive has no complete snapshot{whose}")
             return complete[-1]
@@ -305,6 +364,7 @@ class Archive:
         if when.tzinfo is None:
             when = when.replace(tzinfo=dt.UTC)
         before = [i for i in infos if not i.partial and i.time <= when]
+        self._refuse_hidden(spec, account)
         if not before:
             raise UsageError(f"no complete snapshot{whose} at or before {when.isoformat()}")
         return before[-1]
@@ -316,6 +376,17 @@ class Archive:
         if record.root is not None:
             self.read_page(record.root)  # fail now, naming the page, if the root is gone
         return Snapshot(self, record)
+
+    def manifest_damage(self, snapshot_ids: Iterable[str]) -> dict[str, str]:
+        """Snapshot id -> why, for those of the readable snapshots ``snapshot_ids`` with a manifest page
+        that cannot be read (every page is read once; nothing is written)."""
+        self._records()
+        roots = {sid: self._snapshots[sid].root for sid in snapshot_ids if sid in self._snapshots}
+        return damaged_manifests(roots, self.read_page)
+
+    def snapshot_ids(self) -> list[str]:
+        """The ids of every record in snapshots/, readable or not."""
+        return list_snapshot_ids(self.layout.snapshots)
 
     # -- the rest ------------------------------------------------------------------------------------
 

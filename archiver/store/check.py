@@ -15,7 +15,7 @@ from archiver.errors import FormatError
 from archiver.model import MessageRecord
 from archiver.store import codec
 from archiver.store.dictionary import Codecs, read_dict
-from archiver.store.index import Location, list_segments, read_segment
+from archiver.store.index import Index, Location, list_segments, read_cache, read_segment
 from archiver.store.layout import Layout, check_config
 from archiver.store.manifest import decode_page
 from archiver.store.pack import KIND_BLOB, PackEntry, list_packs, pack_path, read_toc
@@ -24,8 +24,8 @@ from archiver.store.snapshot import SnapshotRecord, list_snapshot_ids, read_snap
 
 @dataclass(frozen=True, slots=True)
 class Finding:
-    """One damaged or missing file or entry: ``kind`` is config, folder, snapshot, index, pack, page, blob or
-    dict."""
+    """One damaged or missing file or entry: ``kind`` is config, folder, snapshot, index, cache, pack, page,
+    blob or dict."""
 
     kind: str
     id: str
@@ -41,6 +41,8 @@ class Segments:
     pages: dict[str, Location] = field(default_factory=dict)
     packs: dict[str, list[PackEntry]] = field(default_factory=dict)
     findings: list[Finding] = field(default_factory=list)
+    alternates: dict[str, list[Location]] = field(default_factory=dict)
+    """Entries stored in more than one pack: id -> the copies ``blobs``/``pages`` do not point at."""
 
 
 REQUIRED_DIRS = ("snapshots", "packs", "index")
@@ -76,9 +78,37 @@ def load_segments(layout: Layout) -> Segments:
             for e in entries:
                 target = out.blobs if e.kind == KIND_BLOB else out.pages
                 old = target.get(e.id)
+                loc = Location(pid, e.offset, e.length, e.raw_length, e.dict_id)
                 if old is None or pid < old.pack:
-                    target[e.id] = Location(pid, e.offset, e.length, e.raw_length, e.dict_id)
+                    target[e.id] = loc
+                    if old is not None:
+                        out.alternates.setdefault(e.id, []).append(old)
+                else:
+                    out.alternates.setdefault(e.id, []).append(loc)
     return out
+
+
+CACHE_FIX = "readers ignore it and rebuild it; `gmail-archiver verify --repair-index` rewrites it now"
+
+
+def check_cache(layout: Layout, segments: Segments) -> Finding | None:
+    """``cache/index`` (rebuildable, so never trusted): its header and checksum hold, and it locates every
+    entry exactly as the segments it lists do.  A missing, old-format or stale cache is no finding."""
+    cache = layout.cache / "index"
+    cached, why = read_cache(cache, set(list_segments(layout.index)))
+    if why is not None:
+        return Finding("cache", "cache/index", f"{why}; {CACHE_FIX}")
+    if cached is None or not cached.segments <= set(segments.by_segment):
+        return None  # absent or stale, or it lists a damaged segment (reported as such)
+    truth = Index()
+    for name in sorted(cached.segments):
+        for pid, entries in segments.by_segment[name].items():
+            if pid not in truth.packs:
+                truth.add_pack(pid, entries)
+    if cached.as_mapping() != truth.as_mapping():
+        return Finding("cache", "cache/index", "cache/index does not match the index segments it lists; "
+                                               + CACHE_FIX)
+    return None
 
 
 def load_snapshots(layout: Layout) -> tuple[dict[str, SnapshotRecord], list[Finding]]:
@@ -134,6 +164,16 @@ def check_pack_toc(layout: Layout, pack_id: str, indexed: list[PackEntry]) -> Fi
     return None
 
 
+def lost_frames(layout: Layout, pack_id: str, indexed: list[PackEntry]) -> set[str]:
+    """Ids of the indexed entries a pack cannot hold any more: all of them when it is missing, else those
+    lying beyond its end (a truncated pack); frames within it are checked by reading (``check_entries``)."""
+    try:
+        size = pack_path(layout.packs, pack_id).stat().st_size
+    except FileNotFoundError:
+        return {e.id for e in indexed}
+    return {e.id for e in indexed if e.offset + e.length > size}
+
+
 def read_frame(layout: Layout, loc: Location) -> bytes:
     """The stored (compressed) frame at ``loc``; FormatError when the pack is missing or too short."""
     try:
@@ -156,10 +196,27 @@ class PageReader:
         for did, data in dicts.items():
             self.codecs.add(did, data)
 
+        self.used: dict[str, Location] = {}
+        """Pages read from another copy than the index's first one (that copy is damaged)."""
+
     def read(self, page_id: str) -> bytes:
+        """The page, from its first sound copy (an entry stored twice has several)."""
         loc = self.segments.pages.get(page_id)
         if loc is None:
             raise FormatError(f"manifest page {page_id[:12]} is not in the index")
+        try:
+            return self._read_at(loc, page_id)
+        except FormatError:
+            for other in self.segments.alternates.get(page_id, ()):
+                try:
+                    raw = self._read_at(other, page_id)
+                except FormatError:
+                    continue
+                self.used[page_id] = other
+                return raw
+            raise
+
+    def _read_at(self, loc: Location, page_id: str) -> bytes:
         if not self.codecs.has(loc.dict_id):
             raise FormatError(f"manifest page {page_id[:12]} needs a missing or damaged dictionary")
         raw = self.codecs.decompress(read_frame(self.layout, loc), loc.dict_id, loc.raw_length,
@@ -193,6 +250,25 @@ def walk_tree(root: str | None, read: Callable[[str], bytes], seen: set[str], ba
             on_records(pid, page.records)
         else:
             stack.extend(reversed(page.children))
+
+
+def damaged_manifests(roots: dict[str, str | None], read: Callable[[str], bytes]) -> dict[str, str]:
+    """Snapshot id -> why, for the snapshots (id -> manifest root) with a page under their root that cannot
+    be read or decoded.  Every page is read once; a page shared by several snapshots damages each of them."""
+    memo: dict[str, str | None] = {}
+
+    def bad_under(pid: str) -> str | None:
+        if pid not in memo:
+            try:
+                page = decode_page(read(pid), pid)
+            except FormatError as exc:
+                memo[pid] = str(exc)
+            else:
+                memo[pid] = next((why for child in page.children if (why := bad_under(child))), None) \
+                    if page.level else None
+        return memo[pid]
+
+    return {sid: why for sid, root in sorted(roots.items()) if root and (why := bad_under(root))}
 
 
 def subset_of(pack_id: str, subset: tuple[int, int] | None) -> bool:

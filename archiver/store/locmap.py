@@ -51,22 +51,36 @@ class Tables:
 
 
 class LocationMap(Mapping[str, Location]):
-    """id (hex str) -> Location, stored compactly; ``put`` keeps the entry of the smallest pack id."""
+    """id (hex str) -> Location, stored compactly; ``put`` keeps the entry of the smallest pack id, and
+    the other copies of an entry stored twice as :meth:`alternates` (read when the first is damaged)."""
 
-    __slots__ = ("_d", "_t")
+    __slots__ = ("_alt", "_d", "_t")
 
     def __init__(self, tables: Tables) -> None:
         self._d: dict[bytes, int] = {}
+        self._alt: dict[bytes, list[int]] = {}
         self._t = tables
 
     def put(self, entry_id: bytes, pack_no: int, offset: int, length: int, raw_length: int,
             dict_no: int) -> None:
+        new = ((((pack_no << _OFF_BITS | offset) << _LEN_BITS | length) << _LEN_BITS
+                | raw_length) << _DICT_BITS) | dict_no
         old = self._d.get(entry_id)
-        if old is not None and self._t.packs[old >> (_OFF_BITS + 2 * _LEN_BITS + _DICT_BITS)] <= \
-                self._t.packs[pack_no]:
-            return  # stored twice: the smallest pack id wins
-        self._d[entry_id] = ((((pack_no << _OFF_BITS | offset) << _LEN_BITS | length) << _LEN_BITS
-                              | raw_length) << _DICT_BITS) | dict_no
+        if old is not None:
+            if old == new:
+                return
+            if self._t.packs[old >> (_OFF_BITS + 2 * _LEN_BITS + _DICT_BITS)] <= self._t.packs[pack_no]:
+                self._alt.setdefault(entry_id, []).append(new)  # stored twice: the smallest pack id wins
+                return
+            self._alt.setdefault(entry_id, []).append(old)
+        self._d[entry_id] = new
+
+    def alternates(self, key: str) -> list[Location]:
+        """The other stored copies of ``key`` (in other packs), for a reader whose first copy is damaged."""
+        try:
+            return [self._loc(v) for v in self._alt.get(bytes.fromhex(key), ())]
+        except ValueError:
+            return []
 
     def _loc(self, v: int) -> Location:
         dict_no = v & 0xFFFF

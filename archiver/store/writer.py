@@ -225,6 +225,7 @@ class ArchiveWriter:
         """Store the manifest pages the archive does not have yet (in page packs); return the root id."""
         pages = PackBuilder()
         known = self.archive.index.pages
+        damaged = self.archive.damaged_entries  # stored again, so that the new snapshot reads whole
         written: set[str] = set()
         page_dict = self.archive.current_dict_id(dictionary.ROLE_PAGE)
         waiting: list[tuple[str, bytes]] | None = [] if page_dict is None else None
@@ -238,7 +239,7 @@ class ArchiveWriter:
 
         def emit(page_id: str, raw: bytes) -> None:
             nonlocal waiting, page_dict
-            if page_id in known or page_id in written:
+            if (page_id in known and page_id not in damaged) or page_id in written:
                 return
             written.add(page_id)
             if waiting is None:

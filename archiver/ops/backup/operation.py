@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from archiver.errors import ArchiverError, AuthError, RemoteError
+from archiver.errors import ArchiverError, AuthError, IntegrityError, RemoteError
 from archiver.imap import Credentials, Endpoint, MessageMeta, Session, connect, parse_url
 from archiver.imap.retry import Reconnecting, RetryPolicy
 from archiver.model import MessageRecord
@@ -80,6 +80,8 @@ class BackupResult:
     complete: bool = True
     checkpoints: int = 0
     """Checkpoints made during the download (points a killed run resumes from)."""
+    warnings: list[str] = field(default_factory=list)
+    """Damage the run routed around without losing anything (e.g. a damaged previous snapshot)."""
 
 
 DEFER_OVER = 200
@@ -140,6 +142,7 @@ class _Run:
         self.retry = retry
         self.account = endpoint.account
         self.problems: list[BackupProblem] = []
+        self.warnings: list[str] = []
         self.scans: list[FolderScan] = []
         self.refs: dict[str, tuple[str, ...]] = {}
         self.gmail = False
@@ -183,7 +186,8 @@ class _Run:
             snapshot=info.id, account=self.account, mode="gmail" if self.gmail else "imap",
             messages=len(records), new=counts.new, changed=counts.changed, deleted=counts.deleted,
             bytes_downloaded=downloaded, bytes_stored=stored, duration=time.monotonic() - started,
-            problems=list(self.problems), complete=complete, checkpoints=self.checkpoints)
+            problems=list(self.problems), complete=complete, checkpoints=self.checkpoints,
+            warnings=list(self.warnings))
 
     def _load_previous(self) -> None:
         snaps = self.archive.snapshots(self.account)
@@ -191,11 +195,24 @@ class _Run:
         base = complete[-1].id[:16] if complete else "none"
         self.journal_name = f"backup-{hashlib.sha256(self.account.encode()).hexdigest()[:16]}-{base}"
         self.journal = self.archive.journal(self.journal_name)
-        if snaps:
-            snap = self.archive.load(snaps[-1].id)
-            self.prev = PreviousState.build(snap.folders, snap)
-            if not any(r.gm_msgid is not None for r in self.prev.by_key.values()):
-                self.threads = ThreadIndex((r.message_id, r.thread_id) for r in self.prev.by_key.values())
+        for sid, why in self.archive.unreadable_of(self.account).items():
+            self._warn(f"snapshot record {sid[:12]} is unreadable ({why}); if it was this account's, the run "
+                       f"builds on an older snapshot (`gmail-archiver forget ARCHIVE {sid[:12]}` removes it)")
+        for info in reversed(snaps):  # the newest snapshot whose manifest reads whole
+            try:
+                snap = self.archive.load(info.id)
+                self.prev = PreviousState.build(snap.folders, snap)
+                break
+            except IntegrityError as exc:
+                self._warn(f"snapshot {info.short_id} is damaged ({exc}); building on an older snapshot "
+                           f"(`gmail-archiver forget ARCHIVE {info.short_id}` removes it)")
+                self.prev = PreviousState()
+        if snaps and not any(r.gm_msgid is not None for r in self.prev.by_key.values()):
+            self.threads = ThreadIndex((r.message_id, r.thread_id) for r in self.prev.by_key.values())
+
+    def _warn(self, text: str) -> None:
+        self.warnings.append(text)
+        self.progress.note(text)
 
     def _scan(self, rc: Reconnecting) -> None:
         """The metadata pass over every folder (commands retried over new connections); a folder that
