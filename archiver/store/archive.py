@@ -391,7 +391,8 @@ class Archive:
     # -- the rest ------------------------------------------------------------------------------------
 
     def stats(self) -> ArchiveStats:
-        return compute_stats(self.layout, self.index, self.snapshots())
+        infos = self.snapshots()
+        return compute_stats(self.layout, self.index, infos, self.unreadable_snapshots)
 
     def writer(self, account: str) -> ArchiveWriter:
         """The writer of ``account``; ArchiveLocked if another one (or prune) holds the lock."""

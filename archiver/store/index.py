@@ -9,6 +9,7 @@ packs' tables of contents alone (:func:`rebuild_from_packs`), and must then be e
 from __future__ import annotations
 
 import contextlib
+import itertools
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -264,11 +265,12 @@ def write_cache(cache: Path, index: Index) -> None:
     """Write ``index`` as the cache (atomically; a read-only archive or a full disk goes without it)."""
     packs: dict[str, list[PackEntry]] = {pid: [] for pid in index.packs}
     for kind, table in ((KIND_BLOB, index.blobs), (KIND_PAGE, index.pages)):
-        for entry_id, loc in table.items():
+        for entry_id, loc in itertools.chain(table.items(), table.alternate_items()):  # other copies too
             packs.setdefault(loc.pack, []).append(
                 PackEntry(kind, entry_id, loc.offset, loc.length, loc.raw_length, loc.dict_id))
     rows = [(bytes.fromhex(pid), [(e.kind, bytes.fromhex(e.id), e.offset, e.length, e.raw_length,
-                                   bytes.fromhex(e.dict_id) if e.dict_id else None) for e in entries])
+                                   bytes.fromhex(e.dict_id) if e.dict_id else None)
+                                  for e in sorted(entries, key=lambda e: e.offset)])
             for pid, entries in sorted(packs.items())]
     body = codec.packz({"version": CACHE_VERSION, "segments": sorted(index.segments),
                         "entries": sum(len(r) for _, r in rows), "packs": rows})

@@ -75,6 +75,12 @@ class LocationMap(Mapping[str, Location]):
             self._alt.setdefault(entry_id, []).append(old)
         self._d[entry_id] = new
 
+    def alternate_items(self) -> Iterator[tuple[str, Location]]:
+        """(id, location) of every copy :meth:`alternates` holds (to write them out, e.g. in the cache)."""
+        for k, vs in self._alt.items():
+            for v in vs:
+                yield k.hex(), self._loc(v)
+
     def alternates(self, key: str) -> list[Location]:
         """The other stored copies of ``key`` (in other packs), for a reader whose first copy is damaged."""
         try:

@@ -97,6 +97,7 @@ def test_latest_refuses_when_the_newest_record_is_unreadable(template: tuple[Pat
     with pytest.raises(IntegrityError):
         archive.resolve(_day(5).isoformat())
     assert archive.resolve(s3.id[:8]).id == s3.id  # a named snapshot still works
+    assert list(archive.stats().unreadable_snapshots) == [s4.id]  # counts that leave it out say so
     with pytest.raises(IntegrityError):
         export(archive, "latest", "mbox", tmp_path / "out.mbox")
     runner = CliRunner()

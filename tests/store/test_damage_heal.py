@@ -19,9 +19,10 @@ from archiver.cli import app
 from archiver.errors import ArchiveNotFound, FormatError
 from archiver.ops.export.operation import export
 from archiver.ops.verify import verify
-from archiver.store import Archive, fsutil
-from archiver.store.index import CACHE_AFTER, list_segments, load_index, rebuild_from_packs
-from archiver.store.pack import KIND_BLOB, list_packs, pack_path, read_toc
+from archiver.store import Archive, codec, fsutil
+from archiver.store.fsutil import write_named
+from archiver.store.index import CACHE_AFTER, encode_segment, list_segments, load_index, rebuild_from_packs
+from archiver.store.pack import KIND_BLOB, PackBuilder, list_packs, pack_path, read_toc
 from tests.query.builder import ACCOUNT, commit, make_records, synthetic_messages
 
 RUNS = CACHE_AFTER + 2
@@ -107,6 +108,37 @@ def test_repair_index_rewrites_a_damaged_cache(template: tuple[Path, dict[str, b
     res = runner.invoke(app, ["verify", "--repair-index", "--json", str(path)])
     doc = json.loads(res.stdout)
     assert res.exit_code == 0 and doc["ok"] and doc["index_repair"]["damaged_cache"] is None
+
+
+def test_an_entry_stored_twice_reads_from_its_sound_copy_also_through_the_cache(
+        template: tuple[Path, dict[str, bytes]], tmp_path: Path) -> None:
+    """A blob in two packs whose copy in the smaller pack id (the one the index points at) is damaged: it
+    still reads, with the cache in use, and verify --read-data costs it no message."""
+    path = _copy(template, tmp_path / "a")
+    archive = Archive.open(path)
+    blob = sorted(template[1])[0]
+    loc = archive.index.blobs[blob]
+    frame = pack_path(path / "packs", loc.pack).read_bytes()[loc.offset:loc.offset + loc.length]
+    builder = PackBuilder()  # a second copy, written as a writer writes: pack, then its index segment
+    builder.add(KIND_BLOB, blob, frame, loc.raw_length, loc.dict_id)
+    data = builder.finish()
+    write_named(path / "packs", codec.sha256_hex(data), data, path / "tmp", fanout=True)
+    segment = encode_segment({codec.sha256_hex(data): builder.entries})
+    write_named(path / "index", codec.sha256_hex(segment), segment, path / "tmp")
+    first = min(loc.pack, codec.sha256_hex(data))
+    offset = loc.offset if first == loc.pack else builder.entries[0].offset
+    f = pack_path(path / "packs", first)
+    damaged = bytearray(f.read_bytes())
+    damaged[offset + 5] ^= 0x10
+    f.write_bytes(bytes(damaged))
+    (path / "cache" / "index").unlink()
+    assert Archive.open(path).get_blob(blob) == template[1][blob]  # rewrites the cache (9+ segments)
+    cached = Archive.open(path)
+    assert cached.index.blobs[blob].pack == first and cached.index.blobs.alternates(blob)
+    assert cached.get_blob(blob) == template[1][blob]
+    _reads_everything(path, template[1])
+    report = verify(Archive.open(path), read_data=True)
+    assert report.affected_count == 0 and {f.kind for f in report.damage} <= {"pack", "blob"}
 
 
 # -- item 9: a damaged pack TOC -----------------------------------------------------------------------------
