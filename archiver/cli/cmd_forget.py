@@ -71,14 +71,14 @@ def register(app: typer.Typer) -> None:
         else:
             result = forget(store, policy, dry_run=dry_run, prune=prune, account=account,
                             progress=TqdmProgress())
-        _show(result, dry_run, json)
+        _show(result, dry_run, json, by_id=bool(snapshot))
 
 
 def _problems(found: dict[str, str]) -> list[dict[str, str]]:
     return [{"snapshot": sid, "detail": why} for sid, why in sorted(found.items())]
 
 
-def _show(result: ForgetResult, dry_run: bool, json: bool) -> None:
+def _show(result: ForgetResult, dry_run: bool, json: bool, by_id: bool) -> None:
     reasons = result.decision.reasons
     if json:
         emit_json({"dry_run": result.dry_run,
@@ -97,13 +97,16 @@ def _show(result: ForgetResult, dry_run: bool, json: bool) -> None:
         typer.echo(f"{'forget':7} {s.short_id}  {s.time.isoformat()}  {s.account}{mark}")
     for sid in sorted(result.unreadable):
         typer.echo(f"{'forget':7} {sid[:8]}  (unreadable record)")
+    gone = "would be forgotten" if dry_run else "forgotten"
+    why_gone = "" if by_id else ", so no rule keeps it"
     for sid, why in sorted(result.damaged.items()):
-        err(f"warning: snapshot {sid[:12]} is damaged ({why}); forgotten")
+        err(f"warning: snapshot {sid[:12]} is damaged ({why}){why_gone}: {gone}")
     for sid, why in sorted(result.unreadable.items()):
-        err(f"warning: snapshot record {sid[:12]} is unreadable ({why}); forgotten")
+        err(f"warning: snapshot record {sid[:12]} is unreadable ({why}){why_gone}: {gone}")
     for sid, why in sorted(result.left_unreadable.items()):
         err(f"warning: snapshot record {sid[:12]} is unreadable ({why}); left alone (forget it by id)")
-    typer.echo(f"{verb} {len(result.forgotten) + len(result.unreadable)} snapshots, kept {len(result.kept)}")
+    n = len(result.forgotten) + len(result.unreadable)
+    typer.echo(f"{verb} {n} snapshots" + ("" if by_id else f", kept {len(result.kept)}"))
     if result.prune:
         p = result.prune
         typer.echo(f"prune: {p.packs_deleted} packs deleted, {p.packs_repacked} repacked; "

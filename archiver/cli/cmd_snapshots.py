@@ -55,5 +55,6 @@ def register(app: typer.Typer) -> None:
         for sid, why in unreadable.items():
             err(f"warning: snapshot {sid[:12]} is unreadable and not listed: {why}")
         if unreadable:
-            raise IntegrityError(f"{len(unreadable)} snapshot records cannot be read; the list above is "
-                                 "incomplete", hint=UNREADABLE_HINT)
+            n = len(unreadable)
+            raise IntegrityError(f"{n} snapshot record{'s' if n > 1 else ''} cannot be read; the list above "
+                                 "is incomplete", hint=UNREADABLE_HINT)

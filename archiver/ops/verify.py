@@ -12,6 +12,10 @@ Two tiers (restic's ``check`` and ``check --read-data``):
   threads (zstd and hashlib release the GIL) while the next pack is read.
 
 Packs in no index segment (left by an interrupted run; ``prune`` removes them) are counted, not damage.
+Damage that loses nothing is reported without affected messages: a damaged ``cache/index`` (kind
+``cache``), a pack whose TOC is damaged while the index still locates its frames, a damaged copy of an
+entry stored twice whose other copy reads.  ``Archive.rebuild_index`` (``verify --repair-index``) repairs
+the first two.
 """
 
 from __future__ import annotations

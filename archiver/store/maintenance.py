@@ -157,8 +157,9 @@ def _refuse_damage(layout: Layout, bad_segments: list[Finding], bad_snaps: list[
     if doomed:
         ids = " ".join(sid[:12] for sid in sorted(doomed))
         first = next(iter(sorted(doomed)))
-        raise DamageFound(f"prune refuses to run: {len(doomed)} snapshots cannot be read, so what they "
-                          f"reference is unknown (snapshot {first[:12]}: {doomed[first]})",
+        what = f"{len(doomed)} snapshots cannot" if len(doomed) > 1 else "a snapshot cannot"
+        raise DamageFound(f"prune refuses to run: {what} be read, so what is referenced is unknown "
+                          f"({doomed[first]})",
                           hint=f"forget them first: `gmail-archiver forget {where} {ids}`")
     if bad_dicts or bad_pages:
         what = bad_dicts[0].detail if bad_dicts else next(iter(bad_pages.values()))
