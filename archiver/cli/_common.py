@@ -26,6 +26,7 @@ import typer
 from typer.core import TyperGroup
 
 from archiver import (
+    Archive,
     ArchiverError,
     ArchiveView,
     Cancelled,
@@ -241,6 +242,13 @@ def local_path(path: Path | str) -> Path:
 def open_view(path: Path | str) -> ArchiveView:
     """The one way commands open an existing archive (``.archive`` is the store underneath)."""
     return open_archive(local_path(path))
+
+
+def open_view_for_repair(path: Path | str) -> tuple[ArchiveView, bool]:
+    """``open_view`` for ``verify --repair-index``: a missing or damaged ``archive.json`` is written again
+    first when the folder holds an archive's folders; returns (view, whether it was written again)."""
+    archive, rewritten = Archive.open_for_repair(local_path(path))
+    return ArchiveView(archive), rewritten
 
 
 def parse_time(text: str | None, option: str) -> dt.datetime | None:

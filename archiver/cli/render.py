@@ -116,6 +116,7 @@ def backup_json(r: BackupResult) -> dict[str, Any]:
         "bytes_stored": r.bytes_stored, "duration_s": round(r.duration, 3), "complete": r.complete,
         "checkpoints": r.checkpoints, "healed": r.healed,
         "problems": [{"folder": p.folder, "uids": list(p.uids), "reason": p.reason} for p in r.problems],
+        "warnings": list(r.warnings),
     }
 
 
@@ -135,7 +136,10 @@ def verify_json(r: VerifyReport, fixed: IndexRepair | None = None) -> dict[str, 
     if fixed is not None:
         doc["index_repair"] = {"damaged_segments": sorted(fixed.damaged_segments),
                                "segment_written": fixed.segment_written, "packs_indexed": fixed.packs_indexed,
-                               "unreadable_packs": sorted(fixed.unreadable_packs)}
+                               "unreadable_packs": sorted(fixed.unreadable_packs),
+                               "damaged_cache": fixed.damaged_cache,
+                               "tocs_rewritten": sorted(fixed.tocs_rewritten),
+                               "frames_lost": fixed.frames_lost, "config_rewritten": fixed.config_rewritten}
     return doc
 
 
@@ -148,12 +152,20 @@ def export_json(r: ExportResult) -> dict[str, Any]:
             "shortened_folders": r.shortened_folders, "warnings": r.warnings}
 
 
+def problems_json(found: dict[str, str]) -> list[dict[str, str]]:
+    """Damaged or unreadable snapshots (id -> why) as ``[{snapshot, detail}]`` (forget, snapshots)."""
+    return [{"snapshot": sid, "detail": why} for sid, why in sorted(found.items())]
+
+
 def forget_json(r: ForgetResult) -> dict[str, Any]:
-    """``forget --json``: the snapshots kept (with the rules that kept each) and forgotten, and the prune."""
+    """``forget --json``: the snapshots kept (with the rules that kept each) and forgotten, the damaged and
+    unreadable ones, and the prune."""
     reasons = r.decision.reasons
     return {"dry_run": r.dry_run,
             "keep": [{**snapshot_json(s), "reasons": list(reasons[s.id])} for s in r.kept],
             "forget": [snapshot_json(s) for s in r.forgotten],
+            "damaged": problems_json(r.damaged), "unreadable": problems_json(r.unreadable),
+            "left_unreadable": problems_json(r.left_unreadable),
             "prune": prune_json(r.prune)}
 
 
