@@ -268,7 +268,7 @@ def _hook(acct: AccountConfig, result: AccountResult) -> StepResult | None:
     status, why = run_hook(command, {
         "account": acct.name, "archive": str(acct.archive), "status": result.status, "exit_code": str(code),
         "failed_step": failed.step if failed else "", "error": failed.message if failed else "",
-        "summary": result.summary()})
+        "hint": (failed.hint or "") if failed else "", "summary": result.summary()})
     if status != 0:
         return step.done("failed", {"hook_exit": status}, f"{name} hook failed: {why}", exit_code=1)
     return step.done("ok")
