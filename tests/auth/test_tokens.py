@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from archiver import AuthError, UsageError, backup, credentials_for
+from archiver import AuthError, backup, credentials_for
 from archiver.emulator import GmailEmulator
 from archiver.imap import Credentials, connect, parse_url
 from archiver.imap.retry import RetryPolicy
@@ -110,8 +110,8 @@ def test_service_account_with_an_unknown_key_or_subject_is_refused(
     assert "domain-wide delegation" in (bad_sub.value.hint or "")
 
 
-def test_no_stored_sign_in_is_a_usage_error_naming_the_command(xdg: dict[str, str]) -> None:
-    with pytest.raises(UsageError) as info:
+def test_no_stored_sign_in_is_an_auth_error_naming_the_command(xdg: dict[str, str]) -> None:
+    with pytest.raises(AuthError) as info:
         credentials_for("nobody@gmail.com", user="nobody@gmail.com")
     assert info.value.hint == "gmail-archiver auth login nobody@gmail.com"
 
