@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from archiver import Change, open_archive
-from archiver.cli._common import EXIT_CODES_HELP, emit_json, handle_errors
+from archiver.cli._common import EXIT_CODES_HELP, emit_json, err, handle_errors
 from archiver.cli.cmd_ls import message_json
 from archiver.cli.cmd_snapshots import snapshot_json
 
@@ -31,16 +31,24 @@ def register(app: typer.Typer) -> None:
         """Show messages added, removed, relabelled and reflagged from SNAPSHOT_A to SNAPSHOT_B.
 
         --json keys: a, b (snapshots), added, removed (lists of messages as in `ls --json`), relabelled,
-        reflagged (lists of {key, message_id, before, after}).
+        reflagged (lists of {key, message_id, before, after}), warnings (list of strings: e.g. the two
+        snapshots are of different accounts, so every message shows as added or removed).
         """
         d = open_archive(archive).diff(snapshot_a, snapshot_b, account)
+        warnings = []
+        if d.a.account != d.b.account:
+            warnings.append(f"the snapshots are of different accounts ({d.a.account}, {d.b.account}): "
+                            "their messages are compared by key, which one account does not share with "
+                            "another")
         if json:
-            emit_json({"a": snapshot_json(d.a), "b": snapshot_json(d.b),
+            emit_json({"a": snapshot_json(d.a), "b": snapshot_json(d.b), "warnings": warnings,
                        "added": [message_json(m) for m in d.added],
                        "removed": [message_json(m) for m in d.removed],
                        "relabelled": [_change(c, "labels") for c in d.relabelled],
                        "reflagged": [_change(c, "flags") for c in d.reflagged]})
             return
+        for w in warnings:
+            err(f"warning: {w}")
         for m in d.added:
             typer.echo(f"+ {m.key}\t{m.message_id or '-'}\t{','.join(m.labels)}")
         for m in d.removed:

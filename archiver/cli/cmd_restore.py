@@ -25,7 +25,8 @@ from archiver.cli._common import (
 from archiver.cli.render import TqdmProgress
 
 JSON_KEYS = (
-    "JSON keys (--json): snapshot (id), target, dry_run, selected, uploaded, relabelled, untrashed, "
+    "JSON keys (--json): snapshot (id), account (its source account), target, dry_run, selected, uploaded, "
+    "relabelled, untrashed, "
     "already_present, uploaded_bytes, conflicts, failed, altered (each a list of {key, message_id, reason}), "
     "left (not attempted: daily budget), reconnects; with --dry-run also planned (list of {action, key, "
     "message_id, detail}; action: upload, relabel, untrash, present, conflict, cannot)."
@@ -64,13 +65,15 @@ def _report(r: RestoreResult) -> None:
         for a in r.planned:
             counts[a.kind] = counts.get(a.kind, 0) + 1
         plan = ", ".join(f"{n} {k}" for k, n in sorted(counts.items())) or "nothing to do"
-        typer.echo(f"dry run: snapshot {r.snapshot[:8]} -> {r.target}: {r.selected} messages: {plan}")
+        typer.echo(f"dry run: snapshot {r.snapshot[:8]} of {r.account} -> {r.target}: {r.selected} messages: "
+                   f"{plan}")
         return
     for label, items in (("conflict", r.conflicts), ("failed", r.failed), ("altered", r.altered)):
         for p in items:
             typer.echo(f"{label:<8} {p.key}  {p.message_id or '(no Message-ID)'}: {p.reason}")
-    typer.echo(f"restored snapshot {r.snapshot[:8]} -> {r.target}: {r.selected} messages: {r.uploaded} "
-               f"uploaded ({r.uploaded_bytes:,} bytes), {r.relabelled} relabelled, {r.untrashed} untrashed, "
+    typer.echo(f"restored snapshot {r.snapshot[:8]} of {r.account} -> {r.target}: {r.selected} messages: "
+               f"{r.uploaded} uploaded ({r.uploaded_bytes:,} bytes), {r.relabelled} relabelled, "
+               f"{r.untrashed} untrashed, "
                f"{r.already_present} already present, {len(r.conflicts)} conflicts, {len(r.failed)} failed, "
                f"{r.left} left for later")
 
@@ -90,6 +93,9 @@ def register(app: typer.Typer) -> None:
             help="Only INTERNALDATE >= this date (YYYY-MM-DD).")] = None,
         until: Annotated[str | None, typer.Option(
             help="Only INTERNALDATE < this date (YYYY-MM-DD).")] = None,
+        account: Annotated[str | None, typer.Option(
+            help="Restore this account's snapshot (user@host, as `snapshots` lists it); needed when the "
+                 "archive holds several accounts, unless exactly one has the target's user.")] = None,
         dry_run: Annotated[bool, typer.Option(
             "--dry-run", help="Survey the target and print the plan; change nothing.")] = False,
         policy: Annotated[str, typer.Option(
@@ -131,7 +137,8 @@ def register(app: typer.Typer) -> None:
         result = restore(archive, target, snapshot=snapshot, labels=label or None, since=since_at,
                          until=until_at, dry_run=dry_run, credentials=creds, policy=policy,
                          max_upload_bytes_per_day=budget, default_folder=default_folder,
-                         cacert=cacert, insecure=insecure, progress=bar, connections=connections)
+                         cacert=cacert, insecure=insecure, progress=bar, connections=connections,
+                         account=account)
         bar.finish()
         if json:
             emit_json(result.to_json())

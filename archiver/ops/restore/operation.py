@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import os
+import re
 from collections.abc import Sequence
 
 from archiver.errors import ConnectionLost, Throttled, UsageError
@@ -26,6 +27,8 @@ from archiver.ops.restore.survey import journal_name, read_journal
 from archiver.progress import NullProgress, Progress
 from archiver.store import Archive
 
+_HEX_ID = re.compile(r"^[0-9a-f]{4,64}$")
+"""An id prefix: names one snapshot, so of one account (``Archive.resolve``)."""
 POLICIES = ("rewrite-message-id", "skip", "force")
 DEFAULT_CONNECTIONS = 4
 """Upload connections to a non-Gmail target (Dovecot runs one process per connection)."""
@@ -37,7 +40,7 @@ def restore(archive_path: str | os.PathLike[str], target_url: str, *, snapshot: 
             policy: str = "rewrite-message-id", max_upload_bytes_per_day: int | None = None,
             default_folder: str = "INBOX", cacert: str | None = None, insecure: bool = False,
             retry: RetryPolicy | None = None, progress: Progress | None = None,
-            connections: int = DEFAULT_CONNECTIONS) -> RestoreResult:
+            connections: int = DEFAULT_CONNECTIONS, account: str | None = None) -> RestoreResult:
     """Restore one snapshot of ``archive_path`` into ``target_url``; per-message problems are in the result.
 
     ``policy`` decides what happens to a message whose Message-ID the target holds with other content (Gmail
@@ -46,7 +49,9 @@ def restore(archive_path: str | os.PathLike[str], target_url: str, *, snapshot: 
     report the drop).  ``connections``: non-Gmail targets upload over this many connections side by side
     (fewer if the server refuses more; Gmail's uploads keep one).  ``since`` is inclusive, ``until``
     exclusive.  ``retry``: back-off between reconnects (``max_attempts`` counts attempts in a row that
-    confirmed nothing).  Raises UsageError, ArchiveNotFound,
+    confirmed nothing).  ``account``: whose snapshot (``user@host``); needed with ``latest`` or a time when
+    the archive holds several accounts, unless exactly one of them has the target's user.  Raises UsageError,
+    ArchiveNotFound,
     AuthError, ConnectionLost/Throttled (after retries without progress).
     """
     if policy not in POLICIES:
@@ -62,7 +67,8 @@ def restore(archive_path: str | os.PathLike[str], target_url: str, *, snapshot: 
         return _run(archive, endpoint, credentials, snapshot=snapshot, labels=labels, since=since,
                     until=until, dry_run=dry_run, policy=policy,
                     max_upload_bytes_per_day=max_upload_bytes_per_day, default_folder=default_folder,
-                    retry=retry or RetryPolicy(), progress=progress, connections=connections)
+                    retry=retry or RetryPolicy(), progress=progress, connections=connections,
+                    account=account)
     finally:
         archive.close()
 
@@ -70,7 +76,7 @@ def restore(archive_path: str | os.PathLike[str], target_url: str, *, snapshot: 
 def _run(archive: Archive, endpoint: Endpoint, credentials: Credentials, *, snapshot: str,
          labels: Sequence[str] | None, since: _dt.datetime | None, until: _dt.datetime | None, dry_run: bool,
          policy: str, max_upload_bytes_per_day: int | None, default_folder: str, retry: RetryPolicy,
-         progress: Progress, connections: int) -> RestoreResult:
+         progress: Progress, connections: int, account: str | None) -> RestoreResult:
     """Connect once (failures raised as they are), then run; after a drop, reconnect and run again.
 
     Not ``imap.retry.Reconnecting``: its ``run`` counts every retry of one operation against
@@ -79,12 +85,12 @@ def _run(archive: Archive, endpoint: Endpoint, credentials: Credentials, *, snap
     (``fruitless`` resets on progress), and whose every attempt re-surveys the target rather than repeating
     one command on a re-selected folder.
     """
-    info = archive.resolve(snapshot)
+    info = archive.resolve(snapshot, source_account(archive, snapshot, account, endpoint.user))
     snap = archive.load(info.id)
     records = select(snap, labels=labels, since=_secs(since), until=_secs(until))
     journal = archive.journal(journal_name(f"{endpoint.user}@{endpoint.host}:{endpoint.port}"))
     hits, uploads, intents = read_journal(journal)
-    result = RestoreResult(snapshot=info.id, target=endpoint.display(), dry_run=dry_run,
+    result = RestoreResult(snapshot=info.id, account=info.account, target=endpoint.display(), dry_run=dry_run,
                            selected=len(records))
     ctx = RunContext(archive=archive, snapshot=snap, journal=journal, journal_hits=hits, upload_log=uploads,
                      result=result, progress=progress, policy=policy, dry_run=dry_run,
@@ -116,6 +122,31 @@ def _run(archive: Archive, endpoint: Endpoint, credentials: Credentials, *, snap
             progress.note(f"{exc}; reconnecting in {delay:.1f} s "
                           f"({len(ctx.finished)} of {len(records)} done)")
             retry.sleep(delay)
+
+
+def source_account(archive: Archive, spec: str, account: str | None, user: str) -> str | None:
+    """The account whose snapshot ``spec`` names: ``account`` if given; else, when ``spec`` (latest, a
+    time) would pick among several accounts, the one whose user is the target's (UsageError naming them
+    all unless exactly one matches)."""
+    if account is not None or _HEX_ID.match(spec):
+        return account
+    names = archive.accounts()
+    if len(names) <= 1:
+        return None
+    mine = [a for a in names if _user_of(a) == user.lower()]
+    if len(mine) != 1:
+        mine = [a for a in names if _user_of(a).split("@")[0] == user.lower().split("@")[0]]
+    if len(mine) == 1:
+        return mine[0]
+    raise UsageError(f"the archive holds {len(names)} accounts ({', '.join(names)}) and "
+                     f"{'none' if not mine else 'more than one'} of them is the target's user {user!r}: "
+                     "restoring 'latest' could upload another account's mail",
+                     hint=f"add --account {names[0]} (or another of them), or name a snapshot id")
+
+
+def _user_of(account: str) -> str:
+    """The user part of ``user@host`` (the user may itself hold an ``@``), lowercased."""
+    return account.rsplit("@", 1)[0].lower()
 
 
 def _extra(endpoint: Endpoint, credentials: Credentials, retry: RetryPolicy, progress: Progress) -> Session:

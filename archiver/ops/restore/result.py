@@ -30,6 +30,8 @@ class RestoreResult:
 
     snapshot: str
     target: str
+    account: str = ""
+    """The source account (``user@host``) of the snapshot restored."""
     dry_run: bool = False
     selected: int = 0
     """Messages of the snapshot that passed the filters."""
@@ -62,7 +64,8 @@ class RestoreResult:
             return [{"key": p.key, "message_id": p.message_id, "reason": p.reason} for p in items]
 
         doc: dict[str, object] = {
-            "snapshot": self.snapshot, "target": self.target, "dry_run": self.dry_run,
+            "snapshot": self.snapshot, "account": self.account, "target": self.target,
+            "dry_run": self.dry_run,
             "selected": self.selected, "uploaded": self.uploaded, "relabelled": self.relabelled,
             "untrashed": self.untrashed, "already_present": self.already_present,
             "uploaded_bytes": self.uploaded_bytes, "conflicts": probs(self.conflicts),
