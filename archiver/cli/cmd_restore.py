@@ -28,7 +28,8 @@ JSON_KEYS = (
     "JSON keys (--json): snapshot (id), account (its source account), target, dry_run, selected, uploaded, "
     "relabelled, untrashed, "
     "already_present, uploaded_bytes, conflicts, failed, altered (each a list of {key, message_id, reason}), "
-    "left (not attempted: daily budget), reconnects; with --dry-run also planned (list of {action, key, "
+    "left (not attempted: daily budget), duplicates (second copies an interrupted run left: removed, or "
+    "why not), duplicates_removed, reconnects; with --dry-run also planned (list of {action, key, "
     "message_id, detail}; action: upload, relabel, untrash, present, conflict, cannot)."
 )
 POLICY_HELP = (
@@ -68,14 +69,17 @@ def _report(r: RestoreResult) -> None:
         typer.echo(f"dry run: snapshot {r.snapshot[:8]} of {r.account} -> {r.target}: {r.selected} messages: "
                    f"{plan}")
         return
-    for label, items in (("conflict", r.conflicts), ("failed", r.failed), ("altered", r.altered)):
+    for label, items in (("conflict", r.conflicts), ("failed", r.failed), ("altered", r.altered),
+                         ("dup", r.duplicates)):
         for p in items:
             typer.echo(f"{label:<8} {p.key}  {p.message_id or '(no Message-ID)'}: {p.reason}")
     typer.echo(f"restored snapshot {r.snapshot[:8]} of {r.account} -> {r.target}: {r.selected} messages: "
                f"{r.uploaded} uploaded ({r.uploaded_bytes:,} bytes), {r.relabelled} relabelled, "
                f"{r.untrashed} untrashed, "
                f"{r.already_present} already present, {len(r.conflicts)} conflicts, {len(r.failed)} failed, "
-               f"{r.left} left for later")
+               f"{r.left} left for later"
+               + (f", {r.duplicates_removed} duplicate(s) an interrupted run left removed"
+                  if r.duplicates_removed else ""))
 
 
 def register(app: typer.Typer) -> None:

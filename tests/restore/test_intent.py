@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from archiver import restore
 from archiver.imap import Credentials
 from archiver.model import MessageRecord
@@ -68,6 +70,7 @@ def test_an_append_the_journal_never_confirmed_is_not_sent_again(tmp_path: Path,
     assert counts(dovecot_sdbox.port)["INBOX"] == 6
 
 
+@pytest.mark.slow
 def test_kill_9_at_every_durable_step_then_rerun(tmp_path: Path) -> None:
     """SIGKILL at each journal write of a restore (before/after intents, APPENDs, confirmations, COPYs):
     the next run completes the target exactly as one clean run does."""

@@ -85,7 +85,7 @@ def test_batched_journal_entries_are_read_back(tmp_path: Path) -> None:
     journal.append({"batch": [entry("upload", r, nbytes=10, folder="INBOX", uidvalidity=7, uid=3),
                               entry("copy", r, folder="Work", uidvalidity=8, uid=1)]})
     journal.append(entry("upload", r, nbytes=5, gm=99))
-    hits, uploads, _ = read_journal(archive.journal("restore-test"))
+    hits, uploads, _, _ = read_journal(archive.journal("restore-test"))
     archive.close()
     assert [(h.folder, h.uidvalidity, h.uid, h.gm_msgid) for h in hits["h:x"]] == [
         ("INBOX", 7, 3, None), ("Work", 8, 1, None), (None, None, None, 99)]

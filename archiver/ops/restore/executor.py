@@ -12,7 +12,7 @@ from archiver import mail
 from archiver.imap import Session
 from archiver.imap.records import AppendResult
 from archiver.model import MessageRecord
-from archiver.ops.restore.intent import Intent, closes, parse_intent
+from archiver.ops.restore.intent import Intent, closes, mark_sent, parse_intent, sent_entry, slot_of
 from archiver.ops.restore.plan import CONFLICT, UPLOAD, Action, JournalHit, Plan
 from archiver.ops.restore.result import PlannedAction, RestoreProblem, RestoreResult
 from archiver.ops.restore.rewrite import rewrite_message_id
@@ -84,6 +84,10 @@ class RunContext:
     """(id of the session, folder) last selected read-write by the Gmail executor."""
     intents: dict[tuple[str, str, int], Intent] = field(default_factory=dict)
     """Open upload intents by (key, folder, UIDVALIDITY): APPENDs that may have landed unconfirmed."""
+    orphans: list[Intent] = field(default_factory=list)
+    """Intents a newer one of the same slot replaced while open: their APPEND may still land as a second
+    copy (``strays.remove_strays`` looks for it)."""
+    sleep: Callable[[float], None] = time.sleep
     unreadable: dict[str, str] = field(default_factory=dict)
     """Blob id -> why the archive cannot give its bytes: each such message fails, the others go on."""
     connections: int = 1
@@ -131,11 +135,24 @@ class RunContext:
             self.journal.append({"batch": entries})
             for e in entries:
                 if (it := parse_intent(e)) is not None:
+                    if (old := self.intents.get(it.slot)) is not None:
+                        self.orphans.append(old)
                     self.intents[it.slot] = it
+
+    def journal_sent(self, folder: str, uidvalidity: int, keys: Sequence[str]) -> None:
+        """After handing APPENDs whole to the kernel: say so durably (``strays.settle`` waits only for
+        those: an APPEND never sent cannot land)."""
+        e = sent_entry(folder, uidvalidity, keys)
+        self.journal.append(e)
+        mark_sent(self.intents, e)
 
     def _remember(self, e: dict[str, object]) -> None:
         key, blob = e.get("key"), e.get("blob")
         if not isinstance(key, str) or not isinstance(blob, str):
+            return
+        if e.get("op") in ("dedup", "refused"):
+            if e.get("op") == "refused" and (slot := slot_of(e)) is not None:
+                self.intents.pop(slot, None)
             return
         gm, folder, uv, uid = e.get("gm"), e.get("folder"), e.get("uidvalidity"), e.get("uid")
         hit = JournalHit(key=key, blob_id=blob, gm_msgid=gm if isinstance(gm, int) else None,

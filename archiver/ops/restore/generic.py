@@ -16,7 +16,7 @@ from archiver.imap.records import AppendRefused
 from archiver.imap.upload import append_many, fetch_sizes
 from archiver.model import MessageRecord
 from archiver.ops.restore.executor import RunContext, Upload, announced_appendlimit, cannot_reason, chunks
-from archiver.ops.restore.intent import intent_entry, reconcile
+from archiver.ops.restore.intent import intent_entry, reconcile, refused_entry
 from archiver.ops.restore.parallel import close_all, extra_sessions, run_streams, split
 from archiver.ops.restore.plan import (
     FOLDER,
@@ -31,6 +31,7 @@ from archiver.ops.restore.plan import (
     plan_generic,
 )
 from archiver.ops.restore.rewrite import generic_folders_for, served_form
+from archiver.ops.restore.strays import remove_strays, settle
 from archiver.ops.restore.survey import alternates, digests_of, entry, survey_folder
 
 BATCH = 500
@@ -38,6 +39,8 @@ BATCH = 500
 
 def run_generic(session: Session, ctx: RunContext, records: Sequence[MessageRecord]) -> None:
     """Restore ``records`` (oldest first) into the folders of a non-Gmail server."""
+    if not ctx.dry_run:
+        settle(session, ctx)   # an interrupted attempt's batch may still be landing
     listed = session.folders()
     delimiter = next((f.delimiter for f in listed if f.delimiter), "/")
     target_roles = {f.role: f.name for f in listed if f.role and f.selectable}
@@ -90,6 +93,7 @@ def run_generic(session: Session, ctx: RunContext, records: Sequence[MessageReco
         ctx.done(a.record.key)
         ctx.progress.advance()
     _upload(session, ctx, plan.of(UPLOAD), uidvalidity)
+    remove_strays(session, ctx)
     ctx.progress.finish()
 
 
@@ -173,9 +177,17 @@ def _upload_batch(session: Session, ctx: RunContext, folder: str, part: Sequence
                                           uidnext=status.uidnext, sizes=_sizes(a.record, d))
                              for a, d in sendable])
     items = [(d, list(a.add_flags), a.record.date) for a, d in sendable]
-    answers = append_many(session, folder, items)
+
+    def sent(start: int, end: int) -> None:
+        with ctx.lock:
+            ctx.journal_sent(folder, status.uidvalidity, [a.record.key for a, _ in sendable[start:end]])
+
+    answers = append_many(session, folder, items, sent)
     ups: list[Upload] = []
     with ctx.lock:
+        ctx.journal_batch([refused_entry((a.record.key, folder, status.uidvalidity), a.record.blob_id)
+                           for (a, _), answer in zip(sendable, answers, strict=True)
+                           if isinstance(answer, AppendRefused)])
         for (a, data), answer in zip(sendable, answers, strict=True):
             if isinstance(answer, AppendRefused):
                 ctx.fail(a.record, f"refused by the server: {answer.reason}")

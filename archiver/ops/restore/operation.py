@@ -89,13 +89,13 @@ def _run(archive: Archive, endpoint: Endpoint, credentials: Credentials, *, snap
     snap = archive.load(info.id)
     records = select(snap, labels=labels, since=_secs(since), until=_secs(until))
     journal = archive.journal(journal_name(f"{endpoint.user}@{endpoint.host}:{endpoint.port}"))
-    hits, uploads, intents = read_journal(journal)
+    hits, uploads, intents, orphans = read_journal(journal)
     result = RestoreResult(snapshot=info.id, account=info.account, target=endpoint.display(), dry_run=dry_run,
                            selected=len(records))
     ctx = RunContext(archive=archive, snapshot=snap, journal=journal, journal_hits=hits, upload_log=uploads,
                      result=result, progress=progress, policy=policy, dry_run=dry_run,
                      max_upload_bytes_per_day=max_upload_bytes_per_day, default_folder=default_folder,
-                     intents={it.slot: it for it in intents}, connections=connections,
+                     intents={it.slot: it for it in intents}, orphans=orphans, connections=connections,
                      open_session=lambda: _extra(endpoint, credentials, retry, progress))
     session: Session | None = connect(endpoint, credentials)  # the first connection: errors go to the user
     fruitless = 0
@@ -109,6 +109,8 @@ def _run(archive: Archive, endpoint: Endpoint, credentials: Credentials, *, snap
                 todo = [r for r in records if r.key not in ctx.finished]
                 if todo or dry_run:
                     (run_gmail if session.is_gmail else run_generic)(session, ctx, todo)
+                elif ctx.orphans and not session.is_gmail:  # late copies of an interrupted run
+                    run_generic(session, ctx, [])
             finally:
                 session.logout()
                 session = None

@@ -46,6 +46,9 @@ class RestoreResult:
     """Not restored: too big, NUL bytes, refused, dropped by the server's de-duplication."""
     altered: list[RestoreProblem] = field(default_factory=list)
     """Restored, but the server holds other bytes than the archive (e.g. line endings changed)."""
+    duplicates: list[RestoreProblem] = field(default_factory=list)
+    """Second copies an interrupted run's late APPENDs left on a non-Gmail target: removed (``reason`` says
+    so), or left when the server cannot remove only them (no UIDPLUS)."""
     left: int = 0
     """Not attempted because the daily upload budget ran out; run again later."""
     planned: list[PlannedAction] = field(default_factory=list)
@@ -53,10 +56,15 @@ class RestoreResult:
     reconnects: int = 0
 
     @property
+    def duplicates_removed(self) -> int:
+        return sum(1 for p in self.duplicates if p.reason.startswith("removed"))
+
+    @property
     def ok(self) -> bool:
-        """True when every selected message is on the target (exit code 0)."""
+        """True when every selected message is on the target once (exit code 0)."""
         return not self.failed and not self.left and not any(
-            p.reason.startswith("skipped") for p in self.conflicts)
+            p.reason.startswith("skipped") for p in self.conflicts) and not any(
+            not p.reason.startswith("removed") for p in self.duplicates)
 
     def to_json(self) -> dict[str, object]:
         """The documented ``--json`` document (keys listed in the restore command's help)."""
@@ -70,6 +78,7 @@ class RestoreResult:
             "untrashed": self.untrashed, "already_present": self.already_present,
             "uploaded_bytes": self.uploaded_bytes, "conflicts": probs(self.conflicts),
             "failed": probs(self.failed), "altered": probs(self.altered), "left": self.left,
+            "duplicates": probs(self.duplicates), "duplicates_removed": self.duplicates_removed,
             "reconnects": self.reconnects,
         }
         if self.dry_run:

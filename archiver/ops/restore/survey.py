@@ -15,7 +15,15 @@ from dataclasses import dataclass
 
 from archiver.imap import Session
 from archiver.model import MessageRecord
-from archiver.ops.restore.intent import JOURNAL_VERSION, Intent, closes, parse_intent
+from archiver.ops.restore.intent import (
+    JOURNAL_VERSION,
+    Intent,
+    Intents,
+    closes,
+    mark_sent,
+    parse_intent,
+    slot_of,
+)
 from archiver.ops.restore.plan import JournalHit, TargetCopy, TargetIndex, mid_key, rewritten_message_id
 from archiver.ops.restore.rewrite import rewrite_message_id, served_form
 from archiver.store import Archive, Journal
@@ -94,31 +102,40 @@ def journal_name(account: str) -> str:
 
 
 def read_journal(journal: Journal) -> tuple[dict[str, list[JournalHit]], list[tuple[float, int]],
-                                           list[Intent]]:
-    """(hits by record key, (time, bytes) of every upload, intents no confirmation closed) from a journal;
-    unknown entries are skipped."""
+                                           list[Intent], list[Intent]]:
+    """(hits by record key, (time, bytes) of every upload, intents no confirmation closed, orphaned intents
+    to watch) from a journal; unknown entries are skipped."""
     hits: dict[str, list[JournalHit]] = defaultdict(list)
     uploads: list[tuple[float, int]] = []
-    open_intents: dict[tuple[str, str, int], Intent] = {}
+    intents = Intents()
     for entry in journal:
         for e in _flatten(entry):
+            if e.get("op") == "sent":
+                mark_sent(intents.open, e)
+                continue
             key, blob = e.get("key"), e.get("blob")
             if not isinstance(key, str) or not isinstance(blob, str):
                 continue
             if e.get("op") == "intent":
                 if (it := parse_intent(e)) is not None:
-                    open_intents[it.slot] = it
+                    intents.add(it)
+                continue
+            if e.get("op") in ("dedup", "refused"):
+                if (slot := slot_of(e)) is not None:
+                    if e.get("op") == "dedup":
+                        intents.resolve(slot)
+                    else:
+                        intents.close(slot)
                 continue
             hit = JournalHit(key=key, blob_id=blob, gm_msgid=_int(e.get("gm")), folder=_str(e.get("folder")),
                              uidvalidity=_int(e.get("uidvalidity")), uid=_int(e.get("uid")))
             hits[key].append(hit)
-            if (slot := closes(hit)) is not None:
-                open_intents.pop(slot, None)
+            intents.close(closes(hit))
             if e.get("op") == "upload":
                 t, n = e.get("t"), e.get("bytes")
                 if isinstance(t, int | float) and isinstance(n, int):
                     uploads.append((float(t), n))
-    return dict(hits), uploads, list(open_intents.values())
+    return dict(hits), uploads, list(intents.open.values()), intents.watched()
 
 
 def _flatten(entry: Mapping[str, object]) -> list[Mapping[str, object]]:
