@@ -28,7 +28,8 @@ JSON_KEYS = (
     "JSON keys (--json): snapshot (id), account (its source account), target, dry_run, selected, uploaded, "
     "relabelled, untrashed, "
     "already_present, uploaded_bytes, conflicts, failed, altered (each a list of {key, message_id, reason}), "
-    "left (not attempted: daily budget), duplicates (second copies an interrupted run left: removed, or "
+    "left (not attempted: daily budget or the server's quota), stopped (why the run stopped early, or null), "
+    "duplicates (second copies an interrupted run left: removed, or "
     "why not), duplicates_removed, reconnects; with --dry-run also planned (list of {action, key, "
     "message_id, detail}; action: upload, relabel, untrash, present, conflict, cannot)."
 )
@@ -73,6 +74,8 @@ def _report(r: RestoreResult) -> None:
                          ("dup", r.duplicates)):
         for p in items:
             typer.echo(f"{label:<8} {p.key}  {p.message_id or '(no Message-ID)'}: {p.reason}")
+    if r.stopped:
+        typer.echo(f"stopped: {r.stopped}")
     typer.echo(f"restored snapshot {r.snapshot[:8]} of {r.account} -> {r.target}: {r.selected} messages: "
                f"{r.uploaded} uploaded ({r.uploaded_bytes:,} bytes), {r.relabelled} relabelled, "
                f"{r.untrashed} untrashed, "
@@ -151,6 +154,8 @@ def register(app: typer.Typer) -> None:
         if not dry_run and not result.ok:
             if json:
                 raise typer.Exit(PartialFailure.exit_code)
+            listed = bool(result.failed or result.conflicts or result.duplicates)
             raise PartialFailure(f"{len(result.failed)} failed, {result.left} left, "
                                  f"{len(result.conflicts)} conflict(s): not everything is on the target",
-                                 hint="see the list above; run again later for what was left")
+                                 hint=("see the list above; " if listed else "")
+                                 + "run the same restore again later for what was left")

@@ -88,6 +88,9 @@ class RunContext:
     """Intents a newer one of the same slot replaced while open: their APPEND may still land as a second
     copy (``strays.remove_strays`` looks for it)."""
     sleep: Callable[[float], None] = time.sleep
+    unconfirmed: dict[str, int] = field(default_factory=dict)
+    """Key -> bytes of each APPEND this run sent that no check confirmed yet (the connection dropped first):
+    when a re-survey finds it on the target, it counts as uploaded, not as already present."""
     unreadable: dict[str, str] = field(default_factory=dict)
     """Blob id -> why the archive cannot give its bytes: each such message fails, the others go on."""
     connections: int = 1
@@ -105,6 +108,22 @@ class RunContext:
     def fail(self, record: MessageRecord, reason: str) -> None:
         self.result.failed.append(RestoreProblem(record.key, record.message_id, reason))
         self.finished.add(record.key)
+        self.unconfirmed.pop(record.key, None)
+
+    def uploaded(self, key: str, nbytes: int) -> None:
+        """Count one upload the server was seen to hold."""
+        self.unconfirmed.pop(key, None)
+        self.result.uploaded += 1
+        self.result.uploaded_bytes += nbytes
+
+    def found_own(self, key: str) -> bool:
+        """A re-survey found ``key`` on the target: True (and counted as uploaded) when it is this run's own
+        APPEND whose check a dropped connection cut off."""
+        nbytes = self.unconfirmed.get(key)
+        if nbytes is None:
+            return False
+        self.uploaded(key, nbytes)
+        return True
 
     def read_blobs(self, blob_ids: Sequence[str]) -> dict[str, bytes]:
         """The bytes of ``blob_ids`` (read in pack order); a damaged one is left out and noted in
@@ -165,6 +184,9 @@ class RunContext:
 
     # -- the daily upload budget ------------------------------------------------------------------------
     def budget_allows(self, nbytes: int) -> bool:
+        if self.result.stopped is not None:   # the server refused further uploads (quota)
+            self.budget_exhausted = True
+            return False
         if self.max_upload_bytes_per_day is None:
             return True
         if uploaded_last_day(self.upload_log) + nbytes > self.max_upload_bytes_per_day:
@@ -176,9 +198,11 @@ class RunContext:
         self.upload_log.append((time.time(), nbytes))
 
     def leave(self, actions: Sequence[Action]) -> None:
-        """The budget ran out: these uploads are left for another day."""
+        """The budget (or the server's quota) ran out: these uploads are left for a later run."""
         self.result.left += len(actions)
-        self.progress.note(f"daily upload budget reached: {len(actions)} message(s) left for a later run")
+        self.finished.update(a.record.key for a in actions)
+        why = "the server's quota is reached" if self.result.stopped else "daily upload budget reached"
+        self.progress.note(f"{why}: {len(actions)} message(s) left for a later run")
 
     # -- reporting --------------------------------------------------------------------------------------
     def report_conflicts(self, plan: Plan) -> None:

@@ -17,7 +17,7 @@ from archiver.imap.upload import append_many, fetch_sizes
 from archiver.model import MessageRecord
 from archiver.ops.restore.executor import RunContext, Upload, announced_appendlimit, cannot_reason, chunks
 from archiver.ops.restore.intent import intent_entry, reconcile, refused_entry
-from archiver.ops.restore.parallel import close_all, extra_sessions, run_streams, split
+from archiver.ops.restore.parallel import abort_all, close_all, extra_sessions, run_streams, split
 from archiver.ops.restore.plan import (
     FOLDER,
     PRESENT,
@@ -77,7 +77,8 @@ def run_generic(session: Session, ctx: RunContext, records: Sequence[MessageReco
         return
     ctx.progress.start("restore", total=len(plan.actions))
     for a in plan.of(PRESENT):
-        ctx.result.already_present += 1
+        if not ctx.found_own(a.record.key):
+            ctx.result.already_present += 1
         ctx.done(a.record.key)
         ctx.progress.advance()
     for name in needed:
@@ -89,7 +90,8 @@ def run_generic(session: Session, ctx: RunContext, records: Sequence[MessageReco
     _add_flags(session, plan.of(RELABEL))          # first, so that the COPYs below carry them
     _copy_to_missing(session, ctx, relabel, uidvalidity)
     for a, *_ in relabel:
-        ctx.result.relabelled += 1
+        if not ctx.found_own(a.record.key):
+            ctx.result.relabelled += 1
         ctx.done(a.record.key)
         ctx.progress.advance()
     _upload(session, ctx, plan.of(UPLOAD), uidvalidity)
@@ -143,8 +145,13 @@ def _upload(session: Session, ctx: RunContext, actions: Sequence[Action],
                 streams[k].extend((folder, part) for part in chunks(share, BATCH))
         run_streams([session, *extra], streams,
                     lambda s, job: _upload_batch(s, ctx, job[0], job[1], uidvalidity, limit))
-    finally:
+    except KeyboardInterrupt:  # streams may be mid-command: drop their connections, wait for no answer
+        abort_all(extra)
+        raise
+    except BaseException:
         close_all(extra)
+        raise
+    close_all(extra)
 
 
 def _upload_batch(session: Session, ctx: RunContext, folder: str, part: Sequence[Action],
@@ -181,6 +188,7 @@ def _upload_batch(session: Session, ctx: RunContext, folder: str, part: Sequence
     def sent(start: int, end: int) -> None:
         with ctx.lock:
             ctx.journal_sent(folder, status.uidvalidity, [a.record.key for a, _ in sendable[start:end]])
+            ctx.unconfirmed.update((a.record.key, len(d)) for a, d in sendable[start:end])
 
     answers = append_many(session, folder, items, sent)
     ups: list[Upload] = []
@@ -242,8 +250,7 @@ def _confirm(session: Session, ctx: RunContext, folder: str, uidvalidity: int, u
                                 "(it rewrote the message, e.g. its line endings)")
         entries.append(entry("upload", a.record, nbytes=len(u.data), folder=folder,
                              uidvalidity=uidvalidity, uid=uid))
-        ctx.result.uploaded += 1
-        ctx.result.uploaded_bytes += len(u.data)
+        ctx.uploaded(a.record.key, len(u.data))
         copied.append((a, folder, uid))
     ctx.journal_batch(entries)
     return copied

@@ -16,8 +16,9 @@ import os
 import re
 from collections.abc import Sequence
 
-from archiver.errors import ConnectionLost, Throttled, UsageError
+from archiver.errors import Cancelled, ConnectionLost, Throttled, UsageError
 from archiver.imap import Credentials, Endpoint, RetryPolicy, Session, connect, parse_url
+from archiver.model import MessageRecord
 from archiver.ops.restore.executor import RunContext
 from archiver.ops.restore.generic import run_generic
 from archiver.ops.restore.gmail import run_gmail
@@ -111,11 +112,27 @@ def _run(archive: Archive, endpoint: Endpoint, credentials: Credentials, *, snap
                     (run_gmail if session.is_gmail else run_generic)(session, ctx, todo)
                 elif ctx.orphans and not session.is_gmail:  # late copies of an interrupted run
                     run_generic(session, ctx, [])
-            finally:
+            except KeyboardInterrupt:
+                session.abort()   # no LOGOUT: it would wait for answers to commands still under way
+                session = None
+                raise Cancelled(f"restore interrupted: {_so_far(ctx, records)}",
+                                hint="run the same restore again: it resumes and sends nothing twice"
+                                ) from None
+            except BaseException:
                 session.logout()
                 session = None
+                raise
+            session.logout()
+            session = None
             return result
         except (ConnectionLost, Throttled) as exc:
+            if not dry_run and isinstance(exc, Throttled) and _is_quota(exc) and result.stopped is None:
+                # the mailbox is full or the upload quota spent: no retry gets through.  One more attempt
+                # uploads nothing: it confirms what was sent and counts the rest as left (exit 3)
+                result.stopped = (f"the server refused further uploads ({exc}): free space or wait for "
+                                  "the quota, then run the same restore again for what is left")
+                progress.note(result.stopped)
+                continue
             fruitless = 0 if len(ctx.finished) > mark else fruitless + 1
             if dry_run or fruitless >= retry.max_attempts:
                 raise
@@ -124,6 +141,19 @@ def _run(archive: Archive, endpoint: Endpoint, credentials: Credentials, *, snap
             progress.note(f"{exc}; reconnecting in {delay:.1f} s "
                           f"({len(ctx.finished)} of {len(records)} done)")
             retry.sleep(delay)
+
+
+def _is_quota(exc: Throttled) -> bool:
+    """``NO [OVERQUOTA]`` (or Dovecot's quota text) answering an APPEND: no retry will get it through."""
+    text = str(exc).upper()
+    return "(APPEND)" in text and ("OVERQUOTA" in text or "QUOTA EXCEEDED" in text)
+
+
+def _so_far(ctx: RunContext, records: Sequence[MessageRecord]) -> str:
+    r = ctx.result
+    return (f"of {len(records)} messages, {r.uploaded} uploaded, {r.relabelled} relabelled, "
+            f"{r.already_present} already present, {len(r.failed)} failed so far (each confirmed one "
+            "journalled); the others are not restored yet")
 
 
 def source_account(archive: Archive, spec: str, account: str | None, user: str) -> str | None:

@@ -51,6 +51,8 @@ class RestoreResult:
     so), or left when the server cannot remove only them (no UIDPLUS)."""
     left: int = 0
     """Not attempted because the daily upload budget ran out; run again later."""
+    stopped: str | None = None
+    """Why the run stopped before the end (e.g. the server's quota refused further uploads), or None."""
     planned: list[PlannedAction] = field(default_factory=list)
     """Dry run: what a real run would do, per message."""
     reconnects: int = 0
@@ -79,7 +81,7 @@ class RestoreResult:
             "uploaded_bytes": self.uploaded_bytes, "conflicts": probs(self.conflicts),
             "failed": probs(self.failed), "altered": probs(self.altered), "left": self.left,
             "duplicates": probs(self.duplicates), "duplicates_removed": self.duplicates_removed,
-            "reconnects": self.reconnects,
+            "reconnects": self.reconnects, "stopped": self.stopped,
         }
         if self.dry_run:
             doc["planned"] = [{"action": a.kind, "key": a.key, "message_id": a.message_id, "detail": a.detail}
