@@ -29,6 +29,7 @@ JSON_KEYS = (
     "relabelled, untrashed, "
     "already_present, uploaded_bytes, conflicts, failed, altered (each a list of {key, message_id, reason}), "
     "left (not attempted: daily budget or the server's quota), stopped (why the run stopped early, or null), "
+    "renamed_labels ({label: name used}: labels with an empty level such as '/x'), "
     "duplicates (second copies an interrupted run left: removed, or "
     "why not), duplicates_removed, reconnects; with --dry-run also planned (list of {action, key, "
     "message_id, detail}; action: upload, relabel, untrash, present, conflict, cannot)."
@@ -74,6 +75,8 @@ def _report(r: RestoreResult) -> None:
                          ("dup", r.duplicates)):
         for p in items:
             typer.echo(f"{label:<8} {p.key}  {p.message_id or '(no Message-ID)'}: {p.reason}")
+    for label, name in sorted(r.renamed.items()):
+        typer.echo(f"renamed  label {label!r} restored as {name!r} (a name cannot have an empty level)")
     if r.stopped:
         typer.echo(f"stopped: {r.stopped}")
     typer.echo(f"restored snapshot {r.snapshot[:8]} of {r.account} -> {r.target}: {r.selected} messages: "

@@ -221,6 +221,7 @@ def _verify(session: Session, ctx: RunContext, folder: str, ups: Sequence[Upload
     with ctx.lock:
         uidvalidity[folder] = status.uidvalidity
         copied = _confirm(session, ctx, folder, status.uidvalidity, ups, sizes)
+    _same_size_changes(session, ctx, ups, {a.record.key: uid for a, _, uid in copied}, sizes)
     _copy_to_missing(session, ctx, copied, uidvalidity)
     with ctx.lock:
         for a, _, _ in copied:
@@ -254,6 +255,22 @@ def _confirm(session: Session, ctx: RunContext, folder: str, uidvalidity: int, u
         copied.append((a, folder, uid))
     ctx.journal_batch(entries)
     return copied
+
+
+def _same_size_changes(session: Session, ctx: RunContext, ups: Sequence[Upload], uids: dict[str, int],
+                       sizes: dict[int, int]) -> None:
+    """Uploads with NUL bytes held at the same size: compare the bytes the server serves (Dovecot turns NUL
+    into 0x80, which a size check cannot see) and list a changed one as altered."""
+    suspects = {uids[u.action.record.key]: u for u in ups if b"\0" in u.data
+                and u.action.record.key in uids and sizes.get(uids[u.action.record.key]) == len(u.data)}
+    if not suspects:
+        return
+    for uid, served in session.fetch_bodies(sorted(suspects)):
+        u = suspects[uid]
+        if served != u.data:
+            nul = " (its NUL bytes turned into 0x80)" if served == u.data.replace(b"\0", b"\x80") else ""
+            with ctx.lock:
+                ctx.alter(u.action.record, f"the server holds other bytes at the same size{nul}")
 
 
 def _resolve(session: Session, u: Upload, taken: set[int]) -> tuple[int, int] | None:

@@ -12,11 +12,12 @@ survey (silent de-duplication by Message-ID).
 from __future__ import annotations
 
 import datetime as _dt
+import errno
 import os
 import re
 from collections.abc import Sequence
 
-from archiver.errors import Cancelled, ConnectionLost, Throttled, UsageError
+from archiver.errors import ArchiverError, Cancelled, ConnectionLost, Throttled, UsageError
 from archiver.imap import Credentials, Endpoint, RetryPolicy, Session, connect, parse_url
 from archiver.model import MessageRecord
 from archiver.ops.restore.executor import RunContext
@@ -24,9 +25,10 @@ from archiver.ops.restore.generic import run_generic
 from archiver.ops.restore.gmail import run_gmail
 from archiver.ops.restore.plan import select
 from archiver.ops.restore.result import PlannedAction, RestoreProblem, RestoreResult
+from archiver.ops.restore.rewrite import has_empty_level, valid_label
 from archiver.ops.restore.survey import journal_name, read_journal
 from archiver.progress import NullProgress, Progress
-from archiver.store import Archive
+from archiver.store import Archive, Journal
 
 _HEX_ID = re.compile(r"^[0-9a-f]{4,64}$")
 """An id prefix: names one snapshot, so of one account (``Archive.resolve``)."""
@@ -90,9 +92,13 @@ def _run(archive: Archive, endpoint: Endpoint, credentials: Credentials, *, snap
     snap = archive.load(info.id)
     records = select(snap, labels=labels, since=_secs(since), until=_secs(until))
     journal = archive.journal(journal_name(f"{endpoint.user}@{endpoint.host}:{endpoint.port}"))
+    if not dry_run:
+        _check_writable(journal)
     hits, uploads, intents, orphans = read_journal(journal)
     result = RestoreResult(snapshot=info.id, account=info.account, target=endpoint.display(), dry_run=dry_run,
-                           selected=len(records))
+                           selected=len(records),
+                           renamed={lb: valid_label(lb) for r in records for lb in r.labels
+                                    if has_empty_level(lb)})
     ctx = RunContext(archive=archive, snapshot=snap, journal=journal, journal_hits=hits, upload_log=uploads,
                      result=result, progress=progress, policy=policy, dry_run=dry_run,
                      max_upload_bytes_per_day=max_upload_bytes_per_day, default_folder=default_folder,
@@ -141,6 +147,23 @@ def _run(archive: Archive, endpoint: Endpoint, credentials: Credentials, *, snap
             progress.note(f"{exc}; reconnecting in {delay:.1f} s "
                           f"({len(ctx.finished)} of {len(records)} done)")
             retry.sleep(delay)
+
+
+def _check_writable(journal: Journal) -> None:
+    """Fail before the first upload, not after it, when the restore journal cannot be written (a read-only
+    archive): without it an interrupted run could not know what it had sent."""
+    path = journal.path
+    try:
+        if path.exists():
+            os.close(os.open(path, os.O_WRONLY | os.O_APPEND))
+        elif not os.access(path.parent, os.W_OK | os.X_OK):
+            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(path.parent))
+    except OSError as exc:
+        raise ArchiverError(
+            f"cannot write the restore journal {path} ({exc.strerror or exc}): restore records each "
+            "confirmed upload there, so that a re-run sends nothing twice; nothing was uploaded",
+            hint="make the archive writable (or restore from a writable copy); --dry-run works read-only",
+        ) from None
 
 
 def _is_quota(exc: Throttled) -> bool:

@@ -51,6 +51,8 @@ class RestoreResult:
     so), or left when the server cannot remove only them (no UIDPLUS)."""
     left: int = 0
     """Not attempted because the daily upload budget ran out; run again later."""
+    renamed: dict[str, str] = field(default_factory=dict)
+    """Labels no server takes as a name (an empty level: ``/x``, ``x/``, ``a//b``) -> the name used."""
     stopped: str | None = None
     """Why the run stopped before the end (e.g. the server's quota refused further uploads), or None."""
     planned: list[PlannedAction] = field(default_factory=list)
@@ -81,7 +83,7 @@ class RestoreResult:
             "uploaded_bytes": self.uploaded_bytes, "conflicts": probs(self.conflicts),
             "failed": probs(self.failed), "altered": probs(self.altered), "left": self.left,
             "duplicates": probs(self.duplicates), "duplicates_removed": self.duplicates_removed,
-            "reconnects": self.reconnects, "stopped": self.stopped,
+            "reconnects": self.reconnects, "stopped": self.stopped, "renamed_labels": self.renamed,
         }
         if self.dry_run:
             doc["planned"] = [{"action": a.kind, "key": a.key, "message_id": a.message_id, "detail": a.detail}
