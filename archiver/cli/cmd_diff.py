@@ -25,7 +25,9 @@ def register(app: typer.Typer) -> None:
         archive: Annotated[Path, typer.Argument(help="The archive directory.")],
         snapshot_a: Annotated[str, typer.Argument(help="The older snapshot (id prefix, time, latest).")],
         snapshot_b: Annotated[str, typer.Argument(help="The newer snapshot.")],
-        account: Annotated[str | None, typer.Option(help="Snapshots of this account (user@host).")] = None,
+        account: Annotated[str | None, typer.Option(
+            help="Snapshots of this account (user@host); needed for latest or a time when the archive holds "
+                 "several accounts.")] = None,
         json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
     ) -> None:
         """Show messages added, removed, relabelled and reflagged from SNAPSHOT_A to SNAPSHOT_B.

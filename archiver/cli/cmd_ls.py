@@ -26,7 +26,9 @@ def register(app: typer.Typer) -> None:
         snapshot: Annotated[str, typer.Argument(help="latest, an id prefix, or an ISO time.")] = "latest",
         label: Annotated[list[str] | None, typer.Option(
             help="Only messages with this label (repeatable; Inbox also finds \\Inbox).")] = None,
-        account: Annotated[str | None, typer.Option(help="Snapshot of this account (user@host).")] = None,
+        account: Annotated[str | None, typer.Option(
+            help="Snapshot of this account (user@host, as `snapshots` lists it); needed for latest or a time "
+                 "when the archive holds several accounts.")] = None,
         json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
     ) -> None:
         """List the messages of a snapshot: key, date, size, flags, labels, thread, Message-ID.
