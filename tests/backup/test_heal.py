@@ -19,8 +19,8 @@ from archiver.ops.verify import verify
 from archiver.store.damage import read_damage
 from archiver.store.layout import Layout
 from archiver.store.pack import KIND_BLOB, PackEntry, list_packs, pack_path, read_toc
-from tests.helpers.emulator import PASSWORD, USER, emu_url
 from tests.backup.helpers import corpus_messages, dovecot_settled
+from tests.helpers.emulator import PASSWORD, USER, emu_url
 from tests.servers.dovecot import DovecotServer
 
 
