@@ -48,6 +48,7 @@ from archiver.ops.retention import (
     RetentionPolicy,
     apply_policy,
     forget,
+    forget_snapshots,
     prune,
 )
 from archiver.ops.verify import AffectedMessage, VerifyReport, parse_subset, verify
@@ -205,6 +206,7 @@ __all__ = [
     "extract_attachments",
     "find_message",
     "forget",
+    "forget_snapshots",
     "label_filter",
     "load_config",
     "message_headers",

@@ -1,10 +1,10 @@
-"""The one message filter of ``ls``, ``export``, ``restore`` and the library (and the search to come).
+"""The one message filter of ``ls``, ``export``, ``restore`` and the library.
 
 A :class:`MessageFilter` says which messages of a snapshot a command works on: any of some labels (matched by
 ``labels.label_filter``, so ``Inbox`` finds ``\\Inbox``), an INTERNALDATE range (``since`` inclusive,
-``until`` exclusive; naive times are UTC), and the account whose snapshot is read.  A search query will be
-one more field here, applied in ``matches``.  Building one checks it: an empty or inverted date range is a
-usage error, not a silent "0 messages".
+``until`` exclusive; naive times are UTC), the account whose snapshot is read, and the message keys a
+search query chose (``--query``: ``archiver.search`` answers it; the filter only keeps those keys).
+Building one checks it: an empty or inverted date range is a usage error, not a silent "0 messages".
 """
 
 from __future__ import annotations
@@ -36,6 +36,8 @@ class MessageFilter:
     """Keep INTERNALDATE before this."""
     account: str | None = None
     """The account (``user@host``) whose snapshot is read; None: the snapshot spec alone decides."""
+    keys: frozenset[str] | None = None
+    """Keep only messages with these keys (the answer of a search query); None: no such condition."""
     _carries: Callable[[Iterable[str]], bool] | None = field(default=None, init=False, repr=False,
                                                              compare=False)
 
@@ -50,9 +52,11 @@ class MessageFilter:
 
     @classmethod
     def of(cls, labels: Iterable[str] | None = None, since: dt.datetime | None = None,
-           until: dt.datetime | None = None, account: str | None = None) -> MessageFilter:
-        """The filter of the public functions' ``labels=``, ``since=``, ``until=``, ``account=`` keywords."""
-        return cls(tuple(labels or ()), since, until, account)
+           until: dt.datetime | None = None, account: str | None = None,
+           keys: Iterable[str] | None = None) -> MessageFilter:
+        """The filter of the public functions' ``labels=``, ``since=``, ``until=``, ``account=``, ``keys=``
+        keywords."""
+        return cls(tuple(labels or ()), since, until, account, None if keys is None else frozenset(keys))
 
     @property
     def since_ts(self) -> float | None:
@@ -66,6 +70,8 @@ class MessageFilter:
 
     def matches(self, record: MessageRecord) -> bool:
         """Whether ``record`` passes every condition."""
+        if self.keys is not None and record.key not in self.keys:
+            return False
         if self._carries is not None and not self._carries(record.labels):
             return False
         lo, hi = self.since_ts, self.until_ts

@@ -26,6 +26,7 @@ import typer
 from typer.core import TyperGroup
 
 from archiver import (
+    Archive,
     ArchiverError,
     ArchiveView,
     Cancelled,
@@ -243,6 +244,13 @@ def open_view(path: Path | str) -> ArchiveView:
     return open_archive(local_path(path))
 
 
+def open_view_for_repair(path: Path | str) -> tuple[ArchiveView, bool]:
+    """``open_view`` for ``verify --repair-index``: a missing or damaged ``archive.json`` is written again
+    first when the folder holds an archive's folders; returns (view, whether it was written again)."""
+    archive, rewritten = Archive.open_for_repair(local_path(path))
+    return ArchiveView(archive), rewritten
+
+
 def parse_time(text: str | None, option: str) -> dt.datetime | None:
     """``--since``/``--until`` values: a date (``2020-01-31``) or ISO time; naive values are UTC."""
     if text is None:
@@ -261,6 +269,21 @@ SinceOption = Annotated[str | None, typer.Option(
     "--since", help="Only messages dated at or after this (YYYY-MM-DD or ISO time; UTC unless given).")]
 UntilOption = Annotated[str | None, typer.Option(
     "--until", help="Only messages dated before this (YYYY-MM-DD or ISO time; UTC unless given).")]
+
+
+QueryOption = Annotated[str | None, typer.Option(
+    "--query", help="Only messages matching this search (Gmail's syntax, see `gmail-archiver search --help`; "
+                    "Trash and Spam only when it names them).")]
+
+
+def query_keys(archive: Path, query: str | None, snapshot: str, account: str | None) -> set[str] | None:
+    """The keys of the messages ``--query`` matches in the snapshot the command reads (None: no query)."""
+    if query is None:
+        return None
+    from archiver import search  # loads the search index code only when a query is given
+
+    return {h.key for h in search(local_path(archive), query, snapshot=snapshot, account=account,
+                                  snippets=False).messages}
 
 
 def message_filter(label: list[str] | None, since: str | None, until: str | None,

@@ -22,6 +22,7 @@ from archiver.cli._common import (
     handle_errors,
     local_path,
     server_credentials,
+    warn,
 )
 from archiver.cli.render import TqdmProgress, backup_json
 
@@ -29,7 +30,8 @@ JSON_KEYS = (
     "JSON keys (--json): snapshot (id), account, mode (gmail|imap), messages, new, changed, deleted, "
     "bytes_downloaded, bytes_stored, duration_s, complete (false: partial snapshot, exit 3), checkpoints, "
     "healed (bodies stored again: their stored copies were missing or damaged), "
-    "problems (list of {folder, uids, reason}; any problem: exit 3)."
+    "problems (list of {folder, uids, reason}; any problem: exit 3), warnings (damage routed around, e.g. "
+    "a damaged previous snapshot)."
 )
 
 
@@ -106,6 +108,7 @@ def register(app: typer.Typer) -> None:
             typer.echo(summary(result))
             for p in result.problems:
                 err(f"missing: {p}")
+            warn(result.warnings)
         if not result.complete:
             raise PartialFailure(f"{len(result.problems)} problem(s): the snapshot is partial",
                                  hint="run the backup again to fetch what is missing")

@@ -13,6 +13,7 @@ from archiver.cli._common import (
     EXIT_CODES_HELP,
     ArchiveArg,
     LabelOption,
+    QueryOption,
     SinceOption,
     UntilOption,
     emit_json,
@@ -20,6 +21,7 @@ from archiver.cli._common import (
     handle_errors,
     message_filter,
     open_view,
+    query_keys,
     warn,
 )
 from archiver.cli.render import TqdmProgress, export_json
@@ -37,6 +39,7 @@ def register(app: typer.Typer) -> None:
         label: LabelOption = None,
         since: SinceOption = None,
         until: UntilOption = None,
+        query: QueryOption = None,
         extra_headers: Annotated[bool, typer.Option(
             "--extra-headers/--no-extra-headers",
             help="mbox: add X-Gmail-Labels and X-GM-THRID to each exported copy.")] = True,
@@ -46,7 +49,7 @@ def register(app: typer.Typer) -> None:
                  "when the archive holds several accounts.")] = None,
         json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
     ) -> None:
-        """Export a snapshot (or the messages matching --label/--since/--until) to mbox, Maildir or eml.
+        """Export a snapshot (or what --label/--since/--until/--query select) to mbox, Maildir or eml.
 
         mbox: mboxrd, Takeout-style X-Gmail-Labels headers.  maildir: one nested Maildir per label, the
         root being the inbox (Dovecot maildir:OUT:LAYOUT=fs:UTF-8; notmuch and mutt read it), flags in file
@@ -71,7 +74,7 @@ def register(app: typer.Typer) -> None:
         result = export(view.archive, snapshot, format, sys.stdout.buffer if to_stdout else output,
                         labels=where.labels, since=where.since, until=where.until,
                         extra_headers=extra_headers, overwrite=overwrite, account=where.account,
-                        progress=TqdmProgress())
+                        keys=query_keys(archive, query, snapshot, where.account), progress=TqdmProgress())
         if json:
             emit_json(export_json(result))
         else:

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from archiver import Summary, message_summaries
+import archiver
 from archiver.cli._common import (
     EXIT_CODES_HELP,
     ArchiveArg,
@@ -45,11 +45,12 @@ def register(app: typer.Typer) -> None:
         warnings (e.g. a --label the snapshot does not have).
         """
         where = message_filter(label, since, until, account)
-        view = open_view(archive).snapshot(snapshot, where.account)
+        opened = open_view(archive)
+        view = opened.snapshot(snapshot, where.account)
         messages = view.messages(where)
         warnings = where.warnings(view.labels()) if where.labels else []
-        about = message_summaries(archive, view.info.id, messages)
-        none = Summary("", "")
+        about = archiver.message_summaries(opened.archive, view.info.id, messages)
+        none = archiver.Summary("", "")
         if json:
             emit_json({"snapshot": snapshot_json(view.info), "warnings": warnings,
                        "messages": [message_json(m, about.get(m.blob_id, none)) for m in messages]})

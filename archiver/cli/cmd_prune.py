@@ -20,7 +20,9 @@ def register(app: typer.Typer) -> None:
         json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
     ) -> None:
         """Delete packs no snapshot references and repack mostly-empty ones (exclusive lock; safe to
-        interrupt at any point).  Refuses to run on a damaged archive (exit 13).
+        interrupt at any point).  Refuses to run on a damaged archive (exit 13), naming what blocks it and
+        the command that unblocks it (`gmail-archiver forget ARCHIVE ID...` for damaged snapshots,
+        `verify --repair-index` for a damaged index).
 
         --json keys: dry_run, packs_deleted, packs_repacked, packs_written, entries_removed, bytes_before,
         bytes_after.

@@ -4,20 +4,16 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from archiver import (
-    SearchHit,
-    SearchResult,
-    extract_attachments,
-    find_message,
-    message_headers,
-    message_text,
-    search,
-)
-from archiver.cli._common import EXIT_CODES_HELP, emit_json, err, handle_errors
+import archiver
+from archiver.cli.render import extract_json, search_json
+
+if TYPE_CHECKING:
+    from archiver import SearchHit, SearchResult
+from archiver.cli._common import EXIT_CODES_HELP, ArchiveArg, emit_json, err, handle_errors, local_path
 
 QUERY_HELP = (
     "Gmail's syntax: words, \"phrases\", OR, -word, ( ), { }, from: to: cc: bcc: subject: label: "
@@ -29,18 +25,6 @@ QUERY_HELP = (
 
 RefArg = Annotated[str, typer.Argument(metavar="KEY|MESSAGE-ID",
                                        help="A key from ls/search, or a Message-ID.")]
-
-
-def hit_json(h: SearchHit) -> dict[str, Any]:
-    doc: dict[str, Any] = {"key": h.key, "account": h.account, "message_id": h.message_id,
-                           "date": h.date.isoformat(), "from": h.sender, "subject": h.subject,
-                           "labels": list(h.labels), "flags": list(h.flags), "thread": h.thread,
-                           "size": h.size, "blob_id": h.blob_id, "snippet": h.snippet}
-    if h.snapshots:
-        doc["snapshots"] = list(h.snapshots)
-        doc["history"] = [{"snapshot": s.snapshot, "time": s.time.isoformat(),
-                           "labels": None if s.labels is None else list(s.labels)} for s in h.history]
-    return doc
 
 
 def _history_line(h: SearchHit) -> str:
@@ -68,7 +52,7 @@ def register(app: typer.Typer) -> None:
     @app.command("search", epilog=EXIT_CODES_HELP)
     @handle_errors()
     def search_cmd(
-        archive: Annotated[Path, typer.Argument(help="The archive directory.")],
+        archive: ArchiveArg,
         query: Annotated[str, typer.Argument(help=QUERY_HELP)],
         snapshot: Annotated[str, typer.Option(
             help="latest (of each account), an id prefix, or an ISO time (the newest at or before it).")
@@ -90,22 +74,20 @@ def register(app: typer.Typer) -> None:
         --all-snapshots also snapshots and history}).
         """
         if snapshot != "latest" and all_snapshots:
-            raise typer.BadParameter("--snapshot and --all-snapshots exclude each other")
-        result = search(archive, query, snapshot=snapshot, account=account, all_snapshots=all_snapshots,
-                        limit=limit)
+            raise archiver.UsageError("--snapshot and --all-snapshots exclude each other")
+        result = archiver.search(local_path(archive), query, snapshot=snapshot, account=account,
+                        all_snapshots=all_snapshots, limit=limit)
         for p in result.problems:
             err(f"warning: {p}")
         if json:
-            emit_json({"query": result.query, "snapshots": [s.id for s in result.searched],
-                       "total": result.total, "parsed": result.parsed, "index_rebuilt": result.index_rebuilt,
-                       "problems": result.problems, "messages": [hit_json(h) for h in result.messages]})
+            emit_json(search_json(result))
             return
         _print(result)
 
     @app.command("show", epilog=EXIT_CODES_HELP)
     @handle_errors()
     def show(
-        archive: Annotated[Path, typer.Argument(help="The archive directory.")],
+        archive: ArchiveArg,
         ref: RefArg,
         headers: Annotated[bool, typer.Option("--headers", help="Only the headers, decoded.")] = False,
         text: Annotated[bool, typer.Option("--text", help="Only the readable text.")] = False,
@@ -115,8 +97,8 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Show one message: its decoded headers and text (default), or exactly the stored bytes (--raw)."""
         if sum((headers, text, raw)) > 1:
-            raise typer.BadParameter("choose one of --headers, --text, --raw")
-        found = find_message(archive, ref, snapshot=snapshot, account=account)
+            raise archiver.UsageError("choose one of --headers, --text, --raw")
+        found = archiver.find_message(local_path(archive), ref, snapshot=snapshot, account=account)
         if raw:
             sys.stdout.buffer.write(found.raw)
             sys.stdout.buffer.flush()
@@ -126,17 +108,17 @@ def register(app: typer.Typer) -> None:
             typer.echo(f"Key: {rec.key}\nAccount: {found.account}\nLabels: {', '.join(rec.labels) or '-'}\n"
                        f"Flags: {' '.join(rec.flags) or '-'}\nThread: {rec.thread_id}\n"
                        f"Date (internal): {rec.date.isoformat()}")
-            for name, value in message_headers(found.raw):
+            for name, value in archiver.message_headers(found.raw):
                 typer.echo(f"{name}: {value}")
         if not headers:
             if not text:
                 typer.echo("")
-            typer.echo(message_text(found.raw))
+            typer.echo(archiver.message_text(found.raw))
 
     @app.command("extract", epilog=EXIT_CODES_HELP)
     @handle_errors()
     def extract(
-        archive: Annotated[Path, typer.Argument(help="The archive directory.")],
+        archive: ArchiveArg,
         ref: RefArg,
         attachments: Annotated[Path, typer.Option(
             "--attachments", help="Write every attachment into this folder (created if missing; nothing in "
@@ -149,10 +131,10 @@ def register(app: typer.Typer) -> None:
 
         --json keys: key, folder, files (list of {name, bytes}).
         """
-        result = extract_attachments(archive, ref, attachments, snapshot=snapshot, account=account)
+        result = archiver.extract_attachments(local_path(archive), ref, attachments, snapshot=snapshot,
+                                     account=account)
         if json:
-            emit_json({"key": result.key, "folder": str(attachments),
-                       "files": [{"name": n, "bytes": b} for n, b in result.written]})
+            emit_json(extract_json(result, attachments))
             return
         for name, size in result.written:
             typer.echo(f"{attachments / name}\t{size}")

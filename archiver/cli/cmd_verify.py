@@ -7,7 +7,15 @@ from typing import Annotated
 import typer
 
 from archiver import DamageFound, IndexRepair, VerifyReport, parse_subset, verify
-from archiver.cli._common import EXIT_CODES_HELP, ArchiveArg, emit_json, err, handle_errors, open_view
+from archiver.cli._common import (
+    EXIT_CODES_HELP,
+    ArchiveArg,
+    emit_json,
+    err,
+    handle_errors,
+    open_view,
+    open_view_for_repair,
+)
 from archiver.cli.render import TqdmProgress, verify_json
 
 LISTED = 50
@@ -23,8 +31,11 @@ def register(app: typer.Typer) -> None:
         subset: Annotated[str | None, typer.Option(
             help="Read only slice N of T of the packs (e.g. 3/7; implies --read-data).")] = None,
         repair_index: Annotated[bool, typer.Option(
-            "--repair-index", help="First rebuild the index from the packs (removes damaged index segments; "
-                                   "fails with exit 11 while a backup runs).")] = False,
+            "--repair-index", help="First repair what can be rebuilt: the index from the packs (removes "
+                                   "damaged segments), damaged pack tables of contents (repacks their sound "
+                                   "frames), cache/index, and a missing or damaged archive.json when "
+                                   "snapshots/, packs/ and index/ are there (exit 11 while a backup "
+                                   "runs).")] = False,
         json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
     ) -> None:
         """Check the archive's structure (snapshots, manifests, index, packs, dictionaries) and, with
@@ -37,12 +48,18 @@ def register(app: typer.Typer) -> None:
         whose data is stored intact elsewhere: not counted as damage), damage_recorded (damaged bodies in
         the archive's damage record, which the next backup downloads again), record_error; with
         --repair-index also index_repair ({damaged_segments, segment_written, packs_indexed,
-        unreadable_packs}).
+        unreadable_packs, damaged_cache, tocs_rewritten, frames_lost, config_rewritten}).
         """
         part = parse_subset(subset) if subset else None
         read_data = read_data or part is not None
-        store = open_view(archive).archive
-        fixed = store.rebuild_index() if repair_index else None
+        fixed = None
+        if repair_index:
+            view, config_rewritten = open_view_for_repair(archive)
+            store = view.archive
+            fixed = store.rebuild_index()
+            fixed.config_rewritten = config_rewritten
+        else:
+            store = open_view(archive).archive
         r = verify(store, read_data=read_data, subset=part, progress=TqdmProgress())
         if json:
             emit_json(verify_json(r, fixed))
@@ -55,11 +72,8 @@ def register(app: typer.Typer) -> None:
 
 
 def _report(r: VerifyReport, fixed: IndexRepair | None, read_data: bool) -> None:
-    if fixed is not None and fixed.changed:
-        typer.echo(f"index: {len(fixed.damaged_segments)} damaged segments repaired, "
-                   f"{fixed.packs_indexed} packs indexed")
-    elif fixed is not None:
-        typer.echo("index: nothing to repair")
+    if fixed is not None:
+        _show_repair(fixed)
     read = f"; read {r.packs_read} packs, {r.bytes_read} bytes" if read_data else ""
     typer.echo(f"checked {r.snapshots} snapshots, {r.pages} manifest pages, {r.blobs_referenced} "
                f"messages' bodies in {r.packs} packs{read}")
@@ -79,3 +93,20 @@ def _report(r: VerifyReport, fixed: IndexRepair | None, read_data: bool) -> None
         err(f"damaged {f.kind} {f.id[:12]}: {f.detail}")
     for m in r.affected_messages[:LISTED]:
         err(f"affected message {m.key} {m.message_id or ''} in snapshot {m.snapshot_id[:8]}")
+
+
+def _show_repair(fixed: IndexRepair) -> None:
+    """One line per thing --repair-index changed (or that there was nothing to repair)."""
+    if fixed.config_rewritten:
+        typer.echo("archive.json: missing or damaged, written again")
+    if fixed.damaged_segments or fixed.segment_written:
+        typer.echo(f"index: {len(fixed.damaged_segments)} damaged segments repaired, "
+                   f"{fixed.packs_indexed} packs indexed")
+    if fixed.tocs_rewritten:
+        lost = f"; {fixed.frames_lost} damaged frames could not be kept" if fixed.frames_lost else ""
+        typer.echo(f"packs: {len(fixed.tocs_rewritten)} damaged tables of contents rewritten (sound frames "
+                   f"repacked){lost}")
+    if fixed.damaged_cache:
+        typer.echo(f"cache: {fixed.damaged_cache}; rebuilt from the index")
+    if not fixed.changed:
+        typer.echo("index: nothing to repair")

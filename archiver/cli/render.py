@@ -10,7 +10,7 @@ import enum
 import json
 import os
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tqdm import tqdm
 
@@ -24,9 +24,11 @@ from archiver import (
     MessageRecord,
     PruneResult,
     SnapshotInfo,
-    Summary,
     VerifyReport,
 )
+
+if TYPE_CHECKING:  # search's types: the search code loads only for the commands that search
+    from archiver import ExtractResult, SearchHit, SearchResult, Summary
 
 _emitted = 0
 """How many JSON documents this invocation printed (the exit path prints no second one after an error)."""
@@ -114,6 +116,7 @@ def backup_json(r: BackupResult) -> dict[str, Any]:
         "bytes_stored": r.bytes_stored, "duration_s": round(r.duration, 3), "complete": r.complete,
         "checkpoints": r.checkpoints, "healed": r.healed,
         "problems": [{"folder": p.folder, "uids": list(p.uids), "reason": p.reason} for p in r.problems],
+        "warnings": list(r.warnings),
     }
 
 
@@ -133,7 +136,10 @@ def verify_json(r: VerifyReport, fixed: IndexRepair | None = None) -> dict[str, 
     if fixed is not None:
         doc["index_repair"] = {"damaged_segments": sorted(fixed.damaged_segments),
                                "segment_written": fixed.segment_written, "packs_indexed": fixed.packs_indexed,
-                               "unreadable_packs": sorted(fixed.unreadable_packs)}
+                               "unreadable_packs": sorted(fixed.unreadable_packs),
+                               "damaged_cache": fixed.damaged_cache,
+                               "tocs_rewritten": sorted(fixed.tocs_rewritten),
+                               "frames_lost": fixed.frames_lost, "config_rewritten": fixed.config_rewritten}
     return doc
 
 
@@ -146,12 +152,20 @@ def export_json(r: ExportResult) -> dict[str, Any]:
             "shortened_folders": r.shortened_folders, "warnings": r.warnings}
 
 
+def problems_json(found: dict[str, str]) -> list[dict[str, str]]:
+    """Damaged or unreadable snapshots (id -> why) as ``[{snapshot, detail}]`` (forget, snapshots)."""
+    return [{"snapshot": sid, "detail": why} for sid, why in sorted(found.items())]
+
+
 def forget_json(r: ForgetResult) -> dict[str, Any]:
-    """``forget --json``: the snapshots kept (with the rules that kept each) and forgotten, and the prune."""
+    """``forget --json``: the snapshots kept (with the rules that kept each) and forgotten, the damaged and
+    unreadable ones, and the prune."""
     reasons = r.decision.reasons
     return {"dry_run": r.dry_run,
             "keep": [{**snapshot_json(s), "reasons": list(reasons[s.id])} for s in r.kept],
             "forget": [snapshot_json(s) for s in r.forgotten],
+            "damaged": problems_json(r.damaged), "unreadable": problems_json(r.unreadable),
+            "left_unreadable": problems_json(r.left_unreadable),
             "prune": prune_json(r.prune)}
 
 
@@ -192,3 +206,27 @@ class TqdmProgress:
         if self._bar is not None:
             self._bar.close()
             self._bar = None
+
+
+def hit_json(h: SearchHit) -> dict[str, Any]:
+    doc: dict[str, Any] = {"key": h.key, "account": h.account, "message_id": h.message_id,
+                           "date": h.date.isoformat(), "from": h.sender, "subject": h.subject,
+                           "labels": list(h.labels), "flags": list(h.flags), "thread": h.thread,
+                           "size": h.size, "blob_id": h.blob_id, "snippet": h.snippet}
+    if h.snapshots:
+        doc["snapshots"] = list(h.snapshots)
+        doc["history"] = [{"snapshot": s.snapshot, "time": s.time.isoformat(),
+                           "labels": None if s.labels is None else list(s.labels)} for s in h.history]
+    return doc
+
+
+def search_json(r: SearchResult) -> dict[str, Any]:
+    """``search --json``."""
+    return {"query": r.query, "snapshots": [s.id for s in r.searched], "total": r.total, "parsed": r.parsed,
+            "index_rebuilt": r.index_rebuilt, "problems": r.problems,
+            "messages": [hit_json(h) for h in r.messages]}
+
+
+def extract_json(r: ExtractResult, folder: os.PathLike[str]) -> dict[str, Any]:
+    """``extract --json``."""
+    return {"key": r.key, "folder": str(folder), "files": [{"name": n, "bytes": b} for n, b in r.written]}

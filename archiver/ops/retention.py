@@ -21,9 +21,9 @@ from __future__ import annotations
 import datetime as _dt
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
-from archiver.errors import UsageError
+from archiver.errors import IntegrityError, UnsupportedVersion, UsageError
 from archiver.model import SnapshotInfo
 from archiver.progress import NullProgress, Progress
 from archiver.store import Archive
@@ -34,6 +34,7 @@ from archiver.store.maintenance import (
     plan_prune,
     planned_bytes_after,
 )
+from archiver.store.snapshot import read_snapshot, salvage_info
 from archiver.store.stats import total_pack_bytes
 
 log = logging.getLogger(__name__)
@@ -156,6 +157,13 @@ class ForgetResult:
     dry_run: bool
     decision: PolicyDecision
     prune: PruneResult | None = None
+    damaged: dict[str, str] = field(default_factory=dict)
+    """Readable snapshots whose manifest is damaged (id -> why): no rule keeps them, so they are in
+    ``forgotten`` (unless they are all their account has: then kept, with the reason "damaged")."""
+    unreadable: dict[str, str] = field(default_factory=dict)
+    """Unreadable snapshot records forgotten (id -> why); they have no ``SnapshotInfo``."""
+    left_unreadable: dict[str, str] = field(default_factory=dict)
+    """Unreadable records left alone (id -> why): of an unknown version, or maybe of another account."""
 
     @property
     def forgotten(self) -> tuple[SnapshotInfo, ...]:
@@ -199,18 +207,99 @@ def forget(archive: Archive, policy: RetentionPolicy, *, dry_run: bool = False, 
            account: str | None = None, tz: _dt.tzinfo = _dt.UTC, progress: Progress | None = None
            ) -> ForgetResult:
     """Remove the snapshot records ``policy`` does not keep (per account; ``account`` limits it to one),
-    then optionally prune.  Holds the exclusive lock throughout."""
+    then optionally prune.  Holds the exclusive lock throughout.
+
+    Damaged snapshots are not kept: a snapshot whose manifest cannot be read takes no part in the rules and
+    is forgotten (``ForgetResult.damaged``), unless its account has no readable snapshot at all; an
+    unreadable record is forgotten too (``unreadable``) when it is damaged and not possibly another
+    account's, and left alone when it has an unknown version (``left_unreadable``).
+    """
     progress = progress or NullProgress()
     with archive.exclusive_lock():
-        decision = apply_policy(archive.snapshots(account), policy, tz)
-        if dry_run:
-            gone = frozenset(s.id for s in decision.forget)
-            planned = _prune_locked(archive, True, progress, gone) if prune else None
-            return ForgetResult(True, decision, planned)
-        progress.start("forget", total=len(decision.forget), unit="snapshot")
-        for info in decision.forget:
-            delete_snapshot(archive.layout, info.id)
-            progress.advance()
-        progress.finish()
-        log.info("forgot %d snapshots, kept %d", len(decision.forget), len(decision.keep))
-        return ForgetResult(False, decision, _prune_locked(archive, False, progress) if prune else None)
+        infos = archive.snapshots(account)
+        damaged = archive.manifest_damage(i.id for i in infos)
+        sound = [i for i in infos if i.id not in damaged]
+        decision = apply_policy(sound, policy, tz)
+        readable_accounts = {i.account for i in sound}
+        spared = [i for i in infos if i.id in damaged and i.account not in readable_accounts]
+        doomed = [i for i in infos if i.id in damaged and i.account in readable_accounts]
+        reasons = {**decision.reasons, **{i.id: ("damaged: the account's only snapshots",) for i in spared}}
+        decision = PolicyDecision(keep=tuple(sorted((*decision.keep, *spared), key=_order)),
+                                  forget=tuple(sorted((*decision.forget, *doomed), key=_order)),
+                                  reasons=reasons)
+        gone_unreadable, left = _unreadable_to_forget(archive, account, readable_accounts)
+        result = ForgetResult(dry_run, decision, None, {i.id: damaged[i.id] for i in doomed},
+                              gone_unreadable, left)
+        return _carry_out(archive, result, prune, progress)
+
+
+def _unreadable_to_forget(archive: Archive, account: str | None, readable_accounts: set[str]
+                          ) -> tuple[dict[str, str], dict[str, str]]:
+    """Split the unreadable records (of ``account``, or all) into those a keep policy forgets (damaged,
+    and their account, as far as their bytes tell, still has a readable snapshot) and those left alone."""
+    gone: dict[str, str] = {}
+    left: dict[str, str] = {}
+    for sid, why in archive.unreadable_of(account).items():
+        try:
+            read_snapshot(archive.layout.snapshots, sid)
+        except UnsupportedVersion:
+            left[sid] = why
+            continue
+        except IntegrityError:
+            pass
+        claim = salvage_info(archive.layout.snapshots, sid)
+        if claim is not None and claim.account not in readable_accounts:
+            left[sid] = why
+        elif claim is None and (account is not None or not readable_accounts):
+            left[sid] = why  # whose it is cannot be told
+        else:
+            gone[sid] = why
+    return gone, left
+
+
+def forget_snapshots(archive: Archive, snapshot_ids: Sequence[str], *, dry_run: bool = False,
+                     prune: bool = False, progress: Progress | None = None) -> ForgetResult:
+    """Forget the given snapshots (each an id prefix of at least 4 hex digits naming exactly one record),
+    readable or not: the way out when a damaged snapshot blocks prune.  Holds the exclusive lock; each
+    record is removed durably, one after another, so an interrupted run leaves the others (run it again).
+    UsageError when a prefix matches no record or several."""
+    progress = progress or NullProgress()
+    if not snapshot_ids:
+        raise UsageError("no snapshot given", hint="`gmail-archiver snapshots ARCHIVE` lists them")
+    with archive.exclusive_lock():
+        all_ids = archive.snapshot_ids()
+        infos = {i.id: i for i in archive.snapshots()}
+        chosen: list[str] = []
+        for given in snapshot_ids:
+            spec = given.lower()
+            if len(spec) < 4 or any(c not in "0123456789abcdef" for c in spec):
+                raise UsageError(f"{given!r} is not a snapshot id prefix (4 or more hex digits)")
+            hits = [sid for sid in all_ids if sid.startswith(spec)]
+            if len(hits) != 1:
+                what = "no snapshot" if not hits else f"{len(hits)} snapshots"
+                raise UsageError(f"{what} of the archive match {spec!r}",
+                                 hint="`gmail-archiver snapshots ARCHIVE` lists them")
+            if hits[0] not in chosen:
+                chosen.append(hits[0])
+        unreadable = {sid: archive.unreadable_snapshots.get(sid, "unreadable") for sid in chosen
+                      if sid not in infos}
+        decision = PolicyDecision(keep=(), forget=tuple(sorted((infos[s] for s in chosen if s in infos),
+                                                               key=_order)))
+        damaged = archive.manifest_damage(s.id for s in decision.forget)
+        result = ForgetResult(dry_run, decision, None, damaged, unreadable)
+        return _carry_out(archive, result, prune, progress)
+
+
+def _carry_out(archive: Archive, result: ForgetResult, prune: bool, progress: Progress) -> ForgetResult:
+    """Delete the records ``result`` forgets (or, dry run, plan the prune that would follow); lock held."""
+    doomed = [*(s.id for s in result.forgotten), *result.unreadable]
+    if result.dry_run:
+        planned = _prune_locked(archive, True, progress, frozenset(doomed)) if prune else None
+        return replace(result, prune=planned)
+    progress.start("forget", total=len(doomed), unit="snapshot")
+    for sid in doomed:
+        delete_snapshot(archive.layout, sid)
+        progress.advance()
+    progress.finish()
+    log.info("forgot %d snapshots, kept %d", len(doomed), len(result.kept))
+    return replace(result, prune=_prune_locked(archive, False, progress) if prune else None)

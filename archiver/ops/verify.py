@@ -17,6 +17,10 @@ A blob stored in several packs (formats/index.md "Several copies") is damaged on
 a damaged or missing pack whose referenced entries all have intact copies elsewhere (a backup stored them
 again) is reported in ``healed``, not as damage.  The damaged copies found are written to the archive's
 damage record (store/damage.py), so the next backup stores those messages again.
+
+Damage that loses nothing else is reported without affected messages: a damaged ``cache/index`` (kind
+``cache``), and a pack whose TOC is damaged while the index still locates its frames (only frames beyond
+its end count as lost copies).  ``Archive.rebuild_index`` (``verify --repair-index``) repairs both.
 """
 
 from __future__ import annotations
@@ -33,13 +37,16 @@ from archiver.store.check import (
     Finding,
     PageReader,
     Segments,
+    check_cache,
     check_entries,
     check_layout,
     check_pack_name,
     check_pack_toc,
+    damaged_manifests,
     load_dicts,
     load_segments,
     load_snapshots,
+    lost_frames,
     present_packs,
     read_pack,
     subset_of,
@@ -52,6 +59,9 @@ from archiver.store.layout import Layout
 from archiver.store.manifest import decode_page
 from archiver.store.pack import PackEntry
 from archiver.store.snapshot import SnapshotRecord
+
+TOC_NOTE = ("the index still locates its frames, so no message is lost; "
+            "`gmail-archiver verify --repair-index` rewrites the pack")
 
 MAX_LISTED = 10_000
 """At most this many affected messages are listed (the count is always exact)."""
@@ -129,14 +139,23 @@ def verify(archive: Archive, read_data: bool = False, subset: tuple[int, int] | 
     report.damage.extend(bad_dicts)
     bad_dict_ids = {f.id for f in bad_dicts}
 
-    # packs named by the index: present, sound trailer, TOC equal to the index
+    cache = check_cache(layout, segments)
+    if cache is not None:
+        report.damage.append(cache)
+
+    # packs named by the index: present, sound trailer, TOC equal to the index.  A damaged TOC is damage of
+    # the pack alone while the index still locates its frames: only a missing pack, or frames beyond its
+    # end, cost messages (--read-data checks every frame)
     progress.start("structure", total=len(segments.packs), unit="pack")
-    bad_packs: set[str] = set()
+    lost: dict[str, set[str]] = {}
     for pid, entries in segments.packs.items():
         finding = check_pack_toc(layout, pid, entries)
         if finding:
+            gone = lost_frames(layout, pid, entries)
+            if len(gone) < len(entries):
+                finding = Finding(finding.kind, finding.id, f"{finding.detail}; {TOC_NOTE}")
             report.damage.append(finding)
-            bad_packs.add(pid)
+            lost[pid] = gone
         progress.advance()
     report.unindexed_packs = len(set(present_packs(layout)) - set(segments.packs))
 
@@ -160,7 +179,7 @@ def verify(archive: Archive, read_data: bool = False, subset: tuple[int, int] | 
     bad_copies: set[tuple[str, str]] = set()  # (entry id, pack id)
     for pid, entries in segments.packs.items():
         for e in entries:
-            if pid in bad_packs or e.dict_id in bad_dict_ids:
+            if e.id in lost.get(pid, ()) or e.dict_id in bad_dict_ids:
                 bad_copies.add((e.id, pid))
     damaged_blobs: set[str] = set()
     for blob_id in sorted(referenced):
@@ -342,9 +361,8 @@ def _attribute(report: VerifyReport, snaps: dict[str, SnapshotRecord], pages_of:
                bad_pages: dict[str, str], damaged_blobs: set[str], reader: PageReader) -> None:
     """Name the snapshots and messages that damaged pages and blobs affect (a second, cheap pass)."""
     damaged = {f.id for f in report.damage if f.kind == "snapshot"}
-    for sid, pages in pages_of.items():
-        if any(p in bad_pages for p in pages):
-            damaged.add(sid)
+    if bad_pages:  # a shared page may sit under a page another snapshot's walk already saw: walk each
+        damaged.update(damaged_manifests({sid: rec.root for sid, rec in snaps.items()}, reader.read))
     if damaged_blobs:
         for sid in sorted(pages_of):
             root = snaps[sid].root

@@ -14,6 +14,7 @@ from pathlib import Path
 from archiver.errors import FormatError, IntegrityError, UnsupportedVersion, UsageError
 from archiver.model import FolderState, MessageRecord, SnapshotInfo
 from archiver.store import codec
+from archiver.store.check import damaged_manifests
 from archiver.store.damage import read_damage, unusable_blobs
 from archiver.store.dictionary import ROLE_BLOB, Codecs, list_dicts, read_dict
 from archiver.store.fsutil import DIR_MODE, check_new_folder, ensure_dir, fsync_dir, write_atomic
@@ -23,8 +24,8 @@ from archiver.store.layout import SUBDIRS, Layout, check_config, config_bytes
 from archiver.store.lock import FileLock, lock_archive_exclusive
 from archiver.store.manifest import Page, decode_page, iter_records, lookup
 from archiver.store.pack import pack_path
-from archiver.store.repair import IndexRepair, repair_index
-from archiver.store.snapshot import SnapshotRecord, list_snapshot_ids, read_snapshot
+from archiver.store.repair import IndexRepair, repair_config, repair_index
+from archiver.store.snapshot import SnapshotRecord, list_snapshot_ids, read_snapshot, salvage_info
 from archiver.store.stats import ArchiveStats, compute_stats
 from archiver.store.writer import ArchiveWriter
 
@@ -88,6 +89,10 @@ class Archive:
         self._unreadable_packs: dict[str, str] = {}
         self._snapshots: dict[str, SnapshotRecord] = {}
         self.unreadable_snapshots: dict[str, str] = {}
+        self._claims: dict[str, SnapshotInfo | None] = {}
+        self.damaged_entries: set[str] = set()
+        """Ids of pages and blobs this process found damaged or missing (no copy reads): a writer stores
+        such an entry again instead of taking it as present."""
         self._fds: OrderedDict[str, int] = OrderedDict()
         self._fd_lock = threading.Lock()
         self._dict_ids: dict[int, str] = {}
@@ -118,6 +123,13 @@ class Archive:
         archive = cls(Path(path))
         check_config(archive.layout)
         return archive
+
+    @classmethod
+    def open_for_repair(cls, path: str | os.PathLike[str]) -> tuple[Archive, bool]:
+        """Open an archive, first rewriting a missing or damaged ``archive.json`` when the folder holds
+        snapshots/, packs/ and index/ (formats/layout.md); returns (archive, whether it was rewritten)."""
+        rewritten = repair_config(Layout(Path(path)))
+        return cls.open(path), rewritten
 
     # -- index and dictionaries ----------------------------------------------------------------------
 
@@ -154,9 +166,12 @@ class Archive:
     def rebuild_index(self) -> IndexRepair:
         """Repair the index from the packs' TOCs under the exclusive lock (ArchiveLocked while a writer
         runs): write one segment listing every pack no sound segment lists, then delete the damaged
-        segments.  Crash-safe at every step (formats/invariants.md); a sound archive is left unchanged."""
+        segments; rewrite packs whose TOC is damaged (their sound frames repacked) and a damaged
+        ``cache/index``.  Crash-safe at every step (formats/invariants.md); a sound archive is left
+        unchanged."""
         with self.exclusive_lock():
             result = repair_index(self.layout)
+        self.close()  # a rewritten pack's old file is gone
         self._index = None
         self._index_problems = {}
         return result
@@ -232,7 +247,8 @@ class Archive:
     def _read_copy(self, entry_id: str, page: bool, what: str, absent: str) -> bytes:
         """The entry's bytes from its first intact copy (formats/index.md "Several copies").  When none
         reads, the index is re-read and the entry tried once more: a prune running meanwhile may have
-        repacked it and deleted the pack this reader's index named (formats/invariants.md "Locks")."""
+        repacked it and deleted the pack this reader's index named (formats/invariants.md "Locks").  An
+        entry no copy of which reads is remembered in ``damaged_entries``."""
         first: FormatError | OSError | None = None
         for attempt in range(2):
             if attempt:
@@ -246,6 +262,7 @@ class Archive:
                     return self._read_entry(copy, entry_id, what)
                 except (FormatError, OSError) as exc:
                     first = first or exc
+        self.damaged_entries.add(entry_id)
         if first is not None:
             raise first
         raise IntegrityError(f"{what} {absent}")
@@ -312,6 +329,7 @@ class Archive:
                     self._snapshots[sid] = read_snapshot(self.layout.snapshots, sid)
                 except FormatError as exc:  # one damaged record must not hide the others
                     self.unreadable_snapshots[sid] = str(exc)
+                    self._claims[sid] = salvage_info(self.layout.snapshots, sid)
         return sorted(self._snapshots.values(), key=lambda r: (r.info.time, r.info.id))
 
     def snapshots(self, account: str | None = None) -> list[SnapshotInfo]:
@@ -324,12 +342,39 @@ class Archive:
         """The accounts with at least one readable snapshot, sorted."""
         return sorted({r.info.account for r in self._records()})
 
+    def unreadable_of(self, account: str | None = None) -> dict[str, str]:
+        """The unreadable records (id -> why) that may belong to ``account`` (all with None): all but those
+        whose damaged bytes still decode and name another account that has readable snapshots (a damaged
+        record's claims are never trusted further than that)."""
+        known = {r.info.account for r in self._records()}
+        out = {}
+        for sid, why in sorted(self.unreadable_snapshots.items()):
+            claim = self._claims.get(sid)
+            if account is None or claim is None or claim.account == account or claim.account not in known:
+                out[sid] = why
+        return out
+
+    def _refuse_hidden(self, spec: str, account: str | None) -> None:
+        """IntegrityError when an unreadable record may be the snapshot ``spec`` asks for: the answer would
+        silently be an older one.  Its time cannot be trusted, so any record that may be ``account``'s
+        counts."""
+        for sid, why in self.unreadable_of(account).items():
+            whose = f" of {account}" if account else ""
+            raise IntegrityError(
+                f"snapshot {sid[:12]} cannot be read ({why}); it may be the snapshot{whose} that "
+                f"{spec!r} means, so no older one is picked instead",
+                hint=f"name a snapshot (`gmail-archiver snapshots ARCHIVE` lists them), or forget the "
+                     f"damaged record: `gmail-archiver forget ARCHIVE {sid[:12]}`")
+
     def resolve(self, spec: str = "latest", account: str | None = None) -> SnapshotInfo:
         """"latest", an id prefix (>= 4 hex digits) or an ISO time; UsageError unless exactly one matches.
 
         ``latest`` and a time mean one account's snapshots: when the archive holds several accounts and
         ``account`` is None, only an id prefix is accepted (UsageError naming the accounts otherwise), so
-        that no command silently picks another account's mail."""
+        that no command silently picks another account's mail.  IntegrityError when an unreadable record
+        may be the snapshot "latest" or an ISO time means (the answer would be an older snapshot): the user
+        then names one, or forgets the damaged record.
+        """
         infos = self.snapshots(account)
         whose = f" of {account}" if account else ""
         if account is not None and not infos:
@@ -338,6 +383,7 @@ class Archive:
         if spec == "latest":
             self._one_account(spec, account)
             complete = [i for i in infos if not i.partial]
+            self._refuse_hidden(spec, account)
             if not complete:
                 raise UsageError(f"the archive has no complete snapshot{whose}")
             return complete[-1]
@@ -360,6 +406,7 @@ class Archive:
             when = when.replace(tzinfo=dt.UTC)
         self._one_account(spec, account)
         before = [i for i in infos if not i.partial and i.time <= when]
+        self._refuse_hidden(spec, account)
         if not before:
             raise UsageError(f"no complete snapshot{whose} at or before {when.isoformat()}")
         return before[-1]
@@ -379,10 +426,22 @@ class Archive:
             self.read_page(record.root)  # fail now, naming the page, if the root is gone
         return Snapshot(self, record)
 
+    def manifest_damage(self, snapshot_ids: Iterable[str]) -> dict[str, str]:
+        """Snapshot id -> why, for those of the readable snapshots ``snapshot_ids`` with a manifest page
+        that cannot be read (every page is read once; nothing is written)."""
+        self._records()
+        roots = {sid: self._snapshots[sid].root for sid in snapshot_ids if sid in self._snapshots}
+        return damaged_manifests(roots, self.read_page)
+
+    def snapshot_ids(self) -> list[str]:
+        """The ids of every record in snapshots/, readable or not."""
+        return list_snapshot_ids(self.layout.snapshots)
+
     # -- the rest ------------------------------------------------------------------------------------
 
     def stats(self) -> ArchiveStats:
-        return compute_stats(self.layout, self.index, self.snapshots())
+        infos = self.snapshots()
+        return compute_stats(self.layout, self.index, infos, self.unreadable_snapshots)
 
     def writer(self, account: str) -> ArchiveWriter:
         """The writer of ``account``; ArchiveLocked if another one (or prune) holds the lock."""

@@ -15,7 +15,7 @@ from archiver.errors import FormatError
 from archiver.model import MessageRecord
 from archiver.store import codec
 from archiver.store.dictionary import Codecs, read_dict
-from archiver.store.index import Location, list_segments, read_segment
+from archiver.store.index import Index, Location, list_segments, read_cache, read_segment
 from archiver.store.layout import Layout, check_config
 from archiver.store.manifest import decode_page
 from archiver.store.pack import KIND_BLOB, PackEntry, list_packs, pack_path, read_toc
@@ -24,8 +24,8 @@ from archiver.store.snapshot import SnapshotRecord, list_snapshot_ids, read_snap
 
 @dataclass(frozen=True, slots=True)
 class Finding:
-    """One damaged or missing file or entry: ``kind`` is config, folder, snapshot, index, pack, page, blob or
-    dict."""
+    """One damaged or missing file or entry: ``kind`` is config, folder, snapshot, index, cache, pack, page,
+    blob or dict."""
 
     kind: str
     id: str
@@ -81,6 +81,29 @@ def load_segments(layout: Layout) -> Segments:
     return out
 
 
+CACHE_FIX = "readers ignore it and rebuild it; `gmail-archiver verify --repair-index` rewrites it now"
+
+
+def check_cache(layout: Layout, segments: Segments) -> Finding | None:
+    """``cache/index`` (rebuildable, so never trusted): its header and checksum hold, and it locates every
+    entry exactly as the segments it lists do.  A missing, old-format or stale cache is no finding."""
+    cache = layout.cache / "index"
+    cached, why = read_cache(cache, set(list_segments(layout.index)))
+    if why is not None:
+        return Finding("cache", "cache/index", f"{why}; {CACHE_FIX}")
+    if cached is None or not cached.segments <= set(segments.by_segment):
+        return None  # absent or stale, or it lists a damaged segment (reported as such)
+    truth = Index()
+    for name in sorted(cached.segments):
+        for pid, entries in segments.by_segment[name].items():
+            if pid not in truth.packs:
+                truth.add_pack(pid, entries)
+    if cached.as_mapping() != truth.as_mapping():
+        return Finding("cache", "cache/index", "cache/index does not match the index segments it lists; "
+                                               + CACHE_FIX)
+    return None
+
+
 def load_snapshots(layout: Layout) -> tuple[dict[str, SnapshotRecord], list[Finding]]:
     """Every snapshot record that reads and matches its name, and findings for the others."""
     good: dict[str, SnapshotRecord] = {}
@@ -134,6 +157,16 @@ def check_pack_toc(layout: Layout, pack_id: str, indexed: list[PackEntry]) -> Fi
     return None
 
 
+def lost_frames(layout: Layout, pack_id: str, indexed: list[PackEntry]) -> set[str]:
+    """Ids of the indexed entries a pack cannot hold any more: all of them when it is missing, else those
+    lying beyond its end (a truncated pack); frames within it are checked by reading (``check_entries``)."""
+    try:
+        size = pack_path(layout.packs, pack_id).stat().st_size
+    except FileNotFoundError:
+        return {e.id for e in indexed}
+    return {e.id for e in indexed if e.offset + e.length > size}
+
+
 def read_frame(layout: Layout, loc: Location) -> bytes:
     """The stored (compressed) frame at ``loc``; FormatError when the pack is missing or too short."""
     try:
@@ -156,20 +189,24 @@ class PageReader:
         for did, data in dicts.items():
             self.codecs.add(did, data)
         self._copies: dict[str, list[Location]] | None = None
+        self.bad_copies: set[tuple[str, str]] = set()
+        """(page id, pack id) of every copy that failed to read (prune keeps another copy instead)."""
 
     def read(self, page_id: str) -> bytes:
-        """The page's bytes from its first intact copy (formats/index.md "Several copies")."""
+        """The page's bytes from its first intact copy (formats/index.md "Several copies"); a copy that
+        fails is remembered in ``bad_copies``."""
         loc = self.segments.pages.get(page_id)
         if loc is None:
             raise FormatError(f"manifest page {page_id[:12]} is not in the index")
         try:
             return self._read(loc, page_id)
         except FormatError as first:
+            self.bad_copies.add((page_id, loc.pack))
             for other in self._other_copies(page_id, loc.pack):
                 try:
                     return self._read(other, page_id)
                 except FormatError:
-                    continue
+                    self.bad_copies.add((page_id, other.pack))
             raise first
 
     def _other_copies(self, page_id: str, pack: str) -> list[Location]:
@@ -216,6 +253,25 @@ def walk_tree(root: str | None, read: Callable[[str], bytes], seen: set[str], ba
             on_records(pid, page.records)
         else:
             stack.extend(reversed(page.children))
+
+
+def damaged_manifests(roots: dict[str, str | None], read: Callable[[str], bytes]) -> dict[str, str]:
+    """Snapshot id -> why, for the snapshots (id -> manifest root) with a page under their root that cannot
+    be read or decoded.  Every page is read once; a page shared by several snapshots damages each of them."""
+    memo: dict[str, str | None] = {}
+
+    def bad_under(pid: str) -> str | None:
+        if pid not in memo:
+            try:
+                page = decode_page(read(pid), pid)
+            except FormatError as exc:
+                memo[pid] = str(exc)
+            else:
+                memo[pid] = next((why for child in page.children if (why := bad_under(child))), None) \
+                    if page.level else None
+        return memo[pid]
+
+    return {sid: why for sid, root in sorted(roots.items()) if root and (why := bad_under(root))}
 
 
 def subset_of(pack_id: str, subset: tuple[int, int] | None) -> bool:

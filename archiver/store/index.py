@@ -21,7 +21,8 @@ from archiver.store.locmap import Location, LocationMap, Tables
 from archiver.store.pack import KIND_BLOB, KIND_PAGE, PackEntry, dict_hex, list_packs, pack_path, read_toc
 
 __all__ = ["Index", "Location", "add_segment", "adopt_packs", "decode_segment", "encode_segment",
-           "list_segments", "load_index", "load_index_tolerant", "read_segment", "rebuild_from_packs"]
+           "list_segments", "load_index", "load_index_tolerant", "read_cache", "read_segment",
+           "rebuild_from_packs", "write_cache"]
 
 VERSION = 1
 
@@ -139,19 +140,23 @@ def load_index(index_dir: Path, cache: Path | None = None) -> Index:
     """The union of every segment in ``index_dir``.
 
     With ``cache`` (a file under ``cache/``), segments already merged into it are not read again, and the
-    cache is rewritten when ``CACHE_AFTER`` or more segments had to be read.  The cache is local and
-    rebuildable: it is used only when every segment it lists still exists; correctness never needs it.
+    cache is rewritten when ``CACHE_AFTER`` or more segments had to be read, or when it is damaged.  The
+    cache is local and rebuildable: it is checked whole (its checksum) and used only when every segment it
+    lists still exists; correctness never needs it.
     """
     names = list_segments(index_dir)
     index = Index()
-    cached = _read_cache(cache, set(names)) if cache is not None else None
-    if cached is not None:
-        index = cached
+    damaged = False
+    if cache is not None:
+        cached, why = read_cache(cache, set(names))
+        damaged = why is not None
+        if cached is not None:
+            index = cached
     fresh = [n for n in names if n not in index.segments]
     for name in fresh:
         add_segment(index, index_dir, name)
-    if cache is not None and len(fresh) >= CACHE_AFTER:
-        _write_cache(cache, index)
+    if cache is not None and (len(fresh) >= CACHE_AFTER or damaged):
+        write_cache(cache, index)
     return index
 
 
@@ -209,34 +214,67 @@ def adopt_packs(index: Index, packs_dir: Path, unreadable: dict[str, str] | None
 
 
 CACHE_AFTER = 8
-CACHE_VERSION = 1
+CACHE_VERSION = 2
+CACHE_MAGIC = b"GMAIDXC2"
+"""``cache/index`` = this magic, the SHA-256 of the rest (32 bytes), then one zstd frame of msgpack
+``{"version": 2, "segments": [ids], "entries": n, "packs": [... as in a segment ...]}`` (formats/index.md)."""
+_ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 
 
-def _read_cache(cache: Path, present: set[str]) -> Index | None:
+def read_cache(cache: Path, present: set[str]) -> tuple[Index | None, str | None]:
+    """The cached index, or None; with the reason when the file is there but damaged.
+
+    None without a reason when the cache is missing, of the older unchecked format, or stale (it lists a
+    segment that no longer exists): then the segments are simply read.
+    """
     try:
-        doc = codec.unpackz(cache.read_bytes(), "index cache")
-        if doc["version"] != CACHE_VERSION or not set(doc["segments"]) <= present:
-            return None
+        data = cache.read_bytes()
+    except FileNotFoundError:
+        return None, None
+    except OSError as exc:
+        return None, f"cache/index cannot be read: {exc.strerror or exc}"
+    if not data.startswith(CACHE_MAGIC):
+        if data.startswith(_ZSTD_MAGIC):
+            return None, None  # written by an older version, without a checksum: rebuilt, not damage
+        return None, "cache/index is damaged (no cache header)"
+    head = len(CACHE_MAGIC) + 32
+    body = data[head:]
+    if len(data) < head or codec.sha256_hex(body) != data[len(CACHE_MAGIC):head].hex():
+        return None, "cache/index is damaged (its checksum does not match)"
+    try:
+        doc = codec.unpackz(body, "index cache")
+        if doc["version"] != CACHE_VERSION:
+            return None, None
+        if not set(doc["segments"]) <= present:
+            return None, None  # prune or repair replaced segments since
         index = Index()
         for raw_pid, rows in doc["packs"]:
+            if any(len(row) != 6 or len(row[1]) != 32 for row in rows):
+                raise ValueError("an entry is not [kind, id, offset, length, raw length, dict]")
             index.add_rows(raw_pid.hex(), rows)
+        if sum(index.packs.values()) != doc["entries"]:
+            raise ValueError(f"it lists {sum(index.packs.values())} entries, its header {doc['entries']}")
         index.segments.update(doc["segments"])
-        return index
-    except (OSError, IntegrityError, KeyError, TypeError, ValueError, AttributeError):
-        return None  # missing or unreadable: the segments are the truth
+        return index, None
+    except (IntegrityError, KeyError, TypeError, ValueError, AttributeError) as exc:
+        return None, f"cache/index is damaged ({exc})"
 
 
-def _write_cache(cache: Path, index: Index) -> None:
+def write_cache(cache: Path, index: Index) -> None:
+    """Write ``index`` as the cache (atomically; a read-only archive or a full disk goes without it)."""
     packs: dict[str, list[PackEntry]] = {pid: [] for pid in index.packs}
     for kind, table in ((KIND_BLOB, index.blobs), (KIND_PAGE, index.pages)):
-        for entry_id, loc in table.all_items():
+        for entry_id, loc in table.all_items():  # the other copies too
             packs.setdefault(loc.pack, []).append(
                 PackEntry(kind, entry_id, loc.offset, loc.length, loc.raw_length, loc.dict_id))
     rows = [(bytes.fromhex(pid), [(e.kind, bytes.fromhex(e.id), e.offset, e.length, e.raw_length,
-                                   bytes.fromhex(e.dict_id) if e.dict_id else None) for e in entries])
+                                   bytes.fromhex(e.dict_id) if e.dict_id else None)
+                                  for e in sorted(entries, key=lambda e: e.offset)])
             for pid, entries in sorted(packs.items())]
-    data = codec.packz({"version": CACHE_VERSION, "segments": sorted(index.segments), "packs": rows})
-    with contextlib.suppress(OSError):  # a read-only archive (or a full disk) goes without the cache
+    body = codec.packz({"version": CACHE_VERSION, "segments": sorted(index.segments),
+                        "entries": sum(len(r) for _, r in rows), "packs": rows})
+    data = CACHE_MAGIC + bytes.fromhex(codec.sha256_hex(body)) + body
+    with contextlib.suppress(OSError):
         write_atomic(cache, data, cache.parent.parent / "tmp", sync_dir=False)
 
 

@@ -73,20 +73,40 @@ def config_bytes() -> bytes:
     return (json.dumps({"format": FORMAT_NAME, "version": FORMAT_VERSION}, sort_keys=True) + "\n").encode()
 
 
+REPAIR_HINT = ("if this folder is an archive, `gmail-archiver verify --repair-index ARCHIVE` rewrites "
+               "archive.json")
+
+
 def check_config(layout: Layout) -> None:
     """ArchiveNotFound, UnsupportedVersion or FormatError unless ``layout`` is a readable v1 archive."""
     try:
-        text = layout.config.read_text()
+        data = layout.config.read_bytes()
     except (FileNotFoundError, NotADirectoryError):
+        if looks_like_archive(layout):
+            raise ArchiveNotFound(f"{layout.config} is missing, but {layout.root} holds the folders of an "
+                                  "archive", hint=REPAIR_HINT) from None
         raise ArchiveNotFound(f"no archive at {layout.root}",
                               hint="create one with: gmail-archiver init ARCHIVE") from None
+    except IsADirectoryError:
+        raise FormatError(f"{layout.config} is a folder, not the archive's config file") from None
     try:
-        doc = json.loads(text)
+        doc = json.loads(data.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise FormatError(f"{layout.config} is damaged: byte {exc.start} is not UTF-8",
+                          hint=REPAIR_HINT) from None
     except ValueError:
-        raise FormatError(f"{layout.config} is not valid JSON") from None
+        raise FormatError(f"{layout.config} is not valid JSON", hint=REPAIR_HINT) from None
     if not isinstance(doc, dict) or doc.get("format") != FORMAT_NAME:
-        raise FormatError(f"{layout.config} does not describe a gmail-archiver archive")
+        raise FormatError(f"{layout.config} does not describe a gmail-archiver archive", hint=REPAIR_HINT)
     if doc.get("version") != FORMAT_VERSION:
         raise UnsupportedVersion(f"archive format version {doc.get('version')} is not supported "
                                  f"(this program reads version {FORMAT_VERSION})",
                                  hint="upgrade gmail-archiver")
+
+
+ARCHIVE_DIRS = ("snapshots", "packs", "index")
+"""The folders whose presence says a folder is an archive even without its config file."""
+
+
+def looks_like_archive(layout: Layout) -> bool:
+    return all((layout.root / name).is_dir() for name in ARCHIVE_DIRS)

@@ -17,10 +17,18 @@ from pathlib import Path
 from archiver.errors import DamageFound, FormatError
 from archiver.model import MessageRecord
 from archiver.store import codec
-from archiver.store.check import PageReader, load_dicts, load_segments, load_snapshots, walk_tree
+from archiver.store.check import (
+    Finding,
+    PageReader,
+    damaged_manifests,
+    load_dicts,
+    load_segments,
+    load_snapshots,
+    walk_tree,
+)
 from archiver.store.damage import read_damage
 from archiver.store.dictionary import Codecs
-from archiver.store.fsutil import fsync_dir, step, write_named
+from archiver.store.fsutil import fsync_dir, step, write_atomic, write_named
 from archiver.store.index import encode_segment, list_segments
 from archiver.store.layout import Layout
 from archiver.store.pack import (
@@ -34,6 +42,7 @@ from archiver.store.pack import (
     pack_path,
     read_toc,
 )
+from archiver.store.snapshot import SnapshotRecord
 from archiver.store.writer import PACK_TARGET
 
 REPACK_BELOW = 0.5
@@ -102,16 +111,14 @@ def plan_prune(layout: Layout, repack_below: float = REPACK_BELOW, ignore: froze
         for _ in walk_tree(rec.root, reader.read, seen, bad_pages, collect):
             pass
     plan.referenced_pages = seen
-    problems = [*segments.findings, *bad_snaps, *bad_dicts]
-    if problems or bad_pages:
-        what = problems[0].detail if problems else next(iter(bad_pages.values()))
-        raise DamageFound(f"prune refuses to run on a damaged archive: {what}",
-                          hint="run `gmail-archiver verify` and repair or forget the damaged snapshots")
+    _refuse_damage(layout, segments.findings, [f for f in bad_snaps if f.id not in ignore], bad_dicts,
+                   bad_pages, {sid: r for sid, r in snaps.items() if sid not in ignore}, reader)
 
     # of an entry's copies (formats/index.md "Several copies") the one kept is in the smallest pack id among
-    # packs that exist and do not hold it damaged (the damage record); failing that, the smallest pack id
+    # packs that exist and do not hold it damaged (the damage record, or a page copy that failed to read
+    # just now); failing that, the smallest pack id
     present = set(list_packs(layout.packs))
-    damaged = read_damage(layout)
+    damaged = set(read_damage(layout)) | reader.bad_copies
     best: dict[tuple[int, str], tuple[bool, str]] = {}
     for pid in sorted(segments.packs):
         for e in segments.packs[pid]:
@@ -128,14 +135,18 @@ def plan_prune(layout: Layout, repack_below: float = REPACK_BELOW, ignore: froze
         plan.bytes_before += _size(layout, pid)
         alive = [e for e in entries if live(pid, e)]
         total = sum(e.length for e in entries) or 1
+        # another copy of a referenced page than the one kept (e.g. a damaged one a backup stored again,
+        # which a read of the kept copy never tried): repacked away, pages are small
+        shadowed = any(e.kind != KIND_BLOB and e.id in plan.referenced_pages and not live(pid, e)
+                       for e in entries)
         if not alive:
             plan.delete.append(pid)
             plan.bytes_deleted += _size(layout, pid)
             plan.entries_removed += len(entries)
         elif pid not in present:  # lost, and some of it has no other copy: nothing to copy, verify says so
             plan.keep[pid] = entries
-        elif sum(e.length for e in alive) / total < repack_below or any((e.id, pid) in damaged
-                                                                        for e in entries):
+        elif shadowed or sum(e.length for e in alive) / total < repack_below or any((e.id, pid) in damaged
+                                                                                    for e in entries):
             plan.repack[pid] = alive
             plan.entries_removed += len(entries) - len(alive)
         else:
@@ -156,6 +167,30 @@ def plan_prune(layout: Layout, repack_below: float = REPACK_BELOW, ignore: froze
     return plan
 
 
+def _refuse_damage(layout: Layout, bad_segments: list[Finding], bad_snaps: list[Finding],
+                   bad_dicts: list[Finding], bad_pages: dict[str, str], snaps: dict[str, SnapshotRecord],
+                   reader: PageReader) -> None:
+    """DamageFound naming what blocks prune and the one command that unblocks it."""
+    where = layout.root
+    if bad_segments:
+        raise DamageFound(f"prune refuses to run: {bad_segments[0].detail}",
+                          hint=f"`gmail-archiver verify --repair-index {where}` rebuilds the index")
+    doomed = {f.id: f.detail for f in bad_snaps}
+    if bad_pages:
+        doomed.update(damaged_manifests({sid: r.root for sid, r in snaps.items()}, reader.read))
+    if doomed:
+        ids = " ".join(sid[:12] for sid in sorted(doomed))
+        first = next(iter(sorted(doomed)))
+        what = f"{len(doomed)} snapshots cannot" if len(doomed) > 1 else "a snapshot cannot"
+        raise DamageFound(f"prune refuses to run: {what} be read, so what is referenced is unknown "
+                          f"({doomed[first]})",
+                          hint=f"forget them first: `gmail-archiver forget {where} {ids}`")
+    if bad_dicts or bad_pages:
+        what = bad_dicts[0].detail if bad_dicts else next(iter(bad_pages.values()))
+        raise DamageFound(f"prune refuses to run: {what}",
+                          hint=f"`gmail-archiver verify {where}` names what it affects")
+
+
 def _copy_live(layout: Layout, pack_id: str, entries: list[PackEntry], codecs: Codecs,
                builder: PackBuilder) -> None:
     """Append the live frames of one pack to ``builder``, each re-checked against its id first."""
@@ -170,10 +205,13 @@ def _copy_live(layout: Layout, pack_id: str, entries: list[PackEntry], codecs: C
             builder.add(e.kind, e.id, frame, e.raw_length, e.dict_id)
 
 
-def _seal(layout: Layout, builder: PackBuilder, plan: PrunePlan) -> None:
+def _seal(layout: Layout, builder: PackBuilder, plan: PrunePlan, rewrite: frozenset[str]) -> None:
     data = builder.finish()
     pack_id = codec.sha256_hex(data)
-    write_named(layout.packs, pack_id, data, layout.tmp, fanout=True)
+    if pack_id in rewrite:  # a damaged file of that very name: put back the bytes its name promises
+        write_atomic(pack_path(layout.packs, pack_id), data, layout.tmp)
+    else:
+        write_named(layout.packs, pack_id, data, layout.tmp, fanout=True)
     plan.keep[pack_id] = list(builder.entries)
 
 
@@ -201,8 +239,9 @@ def planned_bytes_after(layout: Layout, plan: PrunePlan) -> int:
     return plan.bytes_before - gone + written
 
 
-def execute_prune(layout: Layout, plan: PrunePlan) -> tuple[int, int]:
-    """Carry out ``plan`` in the crash-safe order; returns (packs written, packs deleted)."""
+def execute_prune(layout: Layout, plan: PrunePlan, rewrite: frozenset[str] = frozenset()) -> tuple[int, int]:
+    """Carry out ``plan`` in the crash-safe order; returns (packs written, packs deleted).  A new pack
+    named in ``rewrite`` replaces a (damaged) file of the same name instead of being taken as present."""
     if plan.nothing_to_do:
         return 0, 0
     dict_ids = {e.dict_id for es in plan.repack.values() for e in es if e.dict_id}
@@ -217,10 +256,10 @@ def execute_prune(layout: Layout, plan: PrunePlan) -> tuple[int, int]:
     for pid, entries in sorted(plan.repack.items()):
         _copy_live(layout, pid, entries, codecs, builder)
         if builder.size >= PACK_TARGET:
-            _seal(layout, builder, plan)
+            _seal(layout, builder, plan, rewrite)
             builder = PackBuilder()
     if len(builder):
-        _seal(layout, builder, plan)
+        _seal(layout, builder, plan, rewrite)
     written = len(set(plan.keep) - before)
     (layout.cache / "index").unlink(missing_ok=True)  # a rebuildable cache of the segments about to change
     segment = encode_segment(plan.keep)

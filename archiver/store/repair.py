@@ -13,11 +13,22 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from archiver.errors import FormatError, IntegrityError
+from archiver.errors import ArchiveNotFound, FormatError, IntegrityError, UnsupportedVersion
 from archiver.store import codec
+from archiver.store.check import (
+    check_cache,
+    check_entries,
+    check_pack_toc,
+    load_dicts,
+    load_segments,
+    read_pack,
+)
+from archiver.store.dictionary import Codecs
 from archiver.store.fsutil import fsync_dir, step, write_atomic
-from archiver.store.index import encode_segment, list_segments, read_segment
-from archiver.store.layout import Layout
+from archiver.store.index import encode_segment, list_segments, load_index, read_segment, write_cache
+from archiver.store.layout import Layout, check_config, config_bytes, looks_like_archive
+from archiver.store.lock import lock_archive_exclusive
+from archiver.store.maintenance import PrunePlan, execute_prune
 from archiver.store.pack import PackEntry, list_packs, pack_path, read_toc
 
 
@@ -34,17 +45,79 @@ class IndexRepair:
     """Packs the new segment lists."""
     unreadable_packs: dict[str, str] = field(default_factory=dict)
     """Packs whose TOC cannot be read (id -> why): they stay unindexed and verify reports what they held."""
+    damaged_cache: str | None = None
+    """Why ``cache/index`` was damaged, when it was (then it was rewritten from the segments)."""
+    tocs_rewritten: dict[str, str] = field(default_factory=dict)
+    """Indexed packs whose table of contents was damaged (id -> why): their sound frames were copied into a
+    new pack with a sound TOC and the old pack deleted."""
+    frames_lost: int = 0
+    """Frames of those packs that were damaged too (left out: verify names the messages they held)."""
+    config_rewritten: bool = False
+    """``archive.json`` was missing or damaged and was written again (``Archive.open_for_repair``)."""
 
     @property
     def changed(self) -> bool:
-        return bool(self.damaged_segments or self.segment_written)
+        return bool(self.damaged_segments or self.segment_written or self.damaged_cache
+                    or self.tocs_rewritten or self.config_rewritten)
 
 
 def repair_index(layout: Layout) -> IndexRepair:
-    """Index every pack no sound segment lists, then delete the damaged segments (see the module doc).
+    """Index every pack no sound segment lists, then delete the damaged segments (see the module doc);
+    then rewrite damaged pack TOCs (:func:`repair_tocs`) and a damaged ``cache/index``.
 
     A segment of an unknown version raises UnsupportedVersion and nothing is changed.
     """
+    result = _repair_segments(layout)
+    repair_tocs(layout, result)
+    cache = layout.cache / "index"
+    finding = check_cache(layout, load_segments(layout))
+    if finding is not None:
+        result.damaged_cache = finding.detail.split("; ")[0]
+        cache.unlink(missing_ok=True)
+        write_cache(cache, load_index(layout.index))
+    return result
+
+
+def repair_tocs(layout: Layout, result: IndexRepair) -> None:
+    """Rewrite the packs whose TOC is damaged but whose frames the index still locates: copy their sound
+    frames (each re-hashed) into a new pack, in prune's crash-safe order (new pack, one new segment listing
+    every pack that stays, old segments deleted, old pack deleted: ``maintenance.execute_prune``).
+
+    A pack whose frames need a missing dictionary is left as it is (verify keeps reporting it).
+    """
+    segments = load_segments(layout)
+    bad: dict[str, str] = {}
+    for pid, entries in sorted(segments.packs.items()):
+        if not pack_path(layout.packs, pid).exists():
+            continue  # a lost pack: nothing to copy
+        finding = check_pack_toc(layout, pid, entries)
+        if finding is not None:
+            bad[pid] = finding.detail
+    if not bad:
+        return
+    dict_ids = {e.dict_id for pid in bad for e in segments.packs[pid] if e.dict_id}
+    dicts, missing = load_dicts(layout, dict_ids)
+    codecs = Codecs()
+    for did, data in dicts.items():
+        codecs.add(did, data)
+    unusable = {f.id for f in missing}
+    plan = PrunePlan(old_segments=list_segments(layout.index))
+    for pid, entries in segments.packs.items():
+        if pid not in bad or any(e.dict_id in unusable for e in entries):
+            plan.keep[pid] = entries
+            bad.pop(pid, None)
+            continue
+        content = read_pack(layout, pid) or b""
+        _findings, failed = check_entries(pid, content, entries, codecs)
+        plan.repack[pid] = [e for e in entries if e.id not in set(failed)]
+        result.frames_lost += len(failed)
+    if bad:
+        execute_prune(layout, plan, rewrite=frozenset(bad))
+        result.tocs_rewritten.update(bad)
+
+
+def _repair_segments(layout: Layout) -> IndexRepair:
+    """Index every pack no sound segment lists, then delete the damaged segments."""
     result = IndexRepair()
     listed: set[str] = set()
     for name in list_segments(layout.index):
@@ -76,3 +149,29 @@ def repair_index(layout: Layout) -> IndexRepair:
     if doomed:
         fsync_dir(layout.index)
     return result
+
+
+def repair_config(layout: Layout) -> bool:
+    """Rewrite a missing or damaged ``archive.json`` when the folder holds the folders of an archive
+    (snapshots/, packs/, index/); return whether it was rewritten (formats/layout.md "A lost config").
+
+    Holds the exclusive lock while it writes (atomically).  A config of another version is never touched
+    (UnsupportedVersion), nor a folder that does not look like an archive (the original error).
+    """
+    try:
+        check_config(layout)
+        return False
+    except UnsupportedVersion:
+        raise
+    except (ArchiveNotFound, FormatError):
+        if not looks_like_archive(layout) or layout.config.is_dir():
+            raise
+    with lock_archive_exclusive(layout.locks):
+        try:
+            check_config(layout)  # another repair may have won the race
+            return False
+        except UnsupportedVersion:
+            raise
+        except (ArchiveNotFound, FormatError):
+            write_atomic(layout.config, config_bytes(), layout.tmp)
+    return True

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from archiver.errors import IntegrityError, UnsupportedVersion, UsageError
+from archiver.errors import FormatError, IntegrityError, UnsupportedVersion, UsageError
 from archiver.model import FolderState, SnapshotInfo
 from archiver.store import codec
 from archiver.store.fsutil import read_named
@@ -81,6 +81,16 @@ def read_snapshot(snap_dir: Path, snapshot_id: str) -> SnapshotRecord:
     """Read and check ``snapshots/<id>``; IntegrityError names the snapshot when missing or damaged."""
     data = read_named(snap_dir / snapshot_id, f"snapshot {snapshot_id[:12]}")
     return decode_snapshot(data, snapshot_id)
+
+
+def salvage_info(snap_dir: Path, snapshot_id: str) -> SnapshotInfo | None:
+    """What a record that fails its check still claims (account, time...), or None when it does not
+    decode: used only to say which account a damaged record may belong to, never to read its data."""
+    try:
+        data = (snap_dir / snapshot_id).read_bytes()
+        return decode_snapshot(data, snapshot_id).info
+    except (OSError, FormatError):
+        return None
 
 
 def list_snapshot_ids(snap_dir: Path) -> list[str]:

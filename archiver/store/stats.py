@@ -36,6 +36,8 @@ class ArchiveStats:
     blobs_with_dictionary: int = 0
     per_account: dict[str, int] = field(default_factory=dict)
     """account -> number of snapshots."""
+    unreadable_snapshots: dict[str, str] = field(default_factory=dict)
+    """Records that cannot be read (id -> why): not counted above, so the counts are incomplete."""
 
 
 def _size(p: Path) -> int:
@@ -51,7 +53,8 @@ def total_pack_bytes(layout: Layout, packs: list[str] | None = None) -> int:
     return sum(_size(pack_path(layout.packs, p)) for p in names)
 
 
-def compute_stats(layout: Layout, index: Index, snapshots: list[SnapshotInfo]) -> ArchiveStats:
+def compute_stats(layout: Layout, index: Index, snapshots: list[SnapshotInfo],
+                  unreadable: dict[str, str] | None = None) -> ArchiveStats:
     raw = stored = with_dict = 0
     for length, raw_length, dict_no in index.blobs.raw_lengths():
         stored += length
@@ -70,4 +73,4 @@ def compute_stats(layout: Layout, index: Index, snapshots: list[SnapshotInfo]) -
         ratio=round(raw / stored, 3) if stored else 0.0, snapshots=len(snapshots),
         partial_snapshots=sum(1 for s in snapshots if s.partial), accounts=tuple(sorted(per_account)),
         dictionaries=dicts, dictionary_bytes=sum(_size(layout.dicts / d) for d in dicts),
-        blobs_with_dictionary=with_dict, per_account=per_account)
+        blobs_with_dictionary=with_dict, per_account=per_account, unreadable_snapshots=dict(unreadable or {}))

@@ -50,6 +50,12 @@ class WriterCore(Protocol):
 
     def remember_snapshot(self, record: SnapshotRecord) -> SnapshotRecord: ...
 
+    @property
+    def damaged_entries(self) -> set[str]:
+        """Ids a read of this process found with no sound copy: ``commit`` stores such manifest pages
+        again instead of taking them as present."""
+
+
 PACK_TARGET = 16 * 1024 * 1024
 
 
@@ -203,7 +209,8 @@ class ArchiveWriter:
         data = builder.finish()
         pack_id = codec.sha256_hex(data)
         with self._seal_lock:
-            renewed = [e.id for e in builder.entries if e.id in self._renew]
+            damaged = self.core.damaged_entries
+            renewed = [e.id for e in builder.entries if e.id in self._renew or e.id in damaged]
             if renewed:  # stored again: the pack may come out byte for byte like the damaged one it heals
                 put_back_pack(self.core.layout, pack_id, data, renewed)
             else:
@@ -280,6 +287,7 @@ class ArchiveWriter:
         """Store the manifest pages the archive does not have yet (in page packs); return the root id."""
         pages = PackBuilder()
         known = self.core.index.pages
+        damaged = self.core.damaged_entries  # stored again, so that the new snapshot reads whole
         written: set[str] = set()
         page_dict = self.core.current_dict_id(dictionary.ROLE_PAGE)
         waiting: list[tuple[str, bytes]] | None = [] if page_dict is None else None
@@ -294,9 +302,10 @@ class ArchiveWriter:
         presence = PackPresence(self.core.layout)
 
         def stored(page_id: str) -> bool:
-            """Stored, in a pack that is there (a lost page pack is written again, not built on)."""
-            return page_id in known and any(presence.problem(loc) is None
-                                            for loc in (known[page_id], *known.others(page_id)))
+            """Stored, in a pack that is there (a lost page pack is written again, not built on), and not
+            found damaged by a read of this process (``damaged_entries``)."""
+            return page_id in known and page_id not in damaged and any(
+                presence.problem(loc) is None for loc in (known[page_id], *known.others(page_id)))
 
         def emit(page_id: str, raw: bytes) -> None:
             nonlocal waiting, page_dict

@@ -15,7 +15,7 @@ from tests.helpers.emulator import PASSWORD, USER, emu_url
 
 runner = CliRunner()
 KEYS = {"snapshot", "account", "mode", "messages", "new", "changed", "deleted", "bytes_downloaded",
-        "bytes_stored", "duration_s", "complete", "checkpoints", "healed", "problems"}
+        "bytes_stored", "duration_s", "complete", "checkpoints", "healed", "problems", "warnings"}
 
 
 def test_backup_json_and_exit_codes(emu: GmailEmulator, tmp_path: Path) -> None:

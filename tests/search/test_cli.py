@@ -98,24 +98,33 @@ def test_extract_attachments_byte_exact(archive, tmp_path: Path) -> None:
     assert checked == 3
 
 
-def test_extract_never_writes_outside(archive, tmp_path: Path) -> None:
+def test_extract_never_writes_outside(tmp_path: Path) -> None:
     """A hostile attachment name (``../../x``) stays inside the folder."""
-    arch, _ = archive
     raw = (b"From: a@example.com\nSubject: evil\nMessage-ID: <evil@x>\nMIME-Version: 1.0\n"
            b"Content-Type: multipart/mixed; boundary=B\n\n--B\nContent-Type: text/plain\n\nhi\n"
            b"--B\nContent-Type: application/octet-stream\nContent-Disposition: attachment; "
            b"filename=\"../../escaped.txt\"\n\nPAYLOAD\n--B--\n")
-    from dataclasses import replace
-
-    from tests.query.builder import commit
-
-    _, records = archive
-    with arch.writer("alice@example.com") as w:
-        blob = w.put_blob(raw)
-    evil = replace(records[0], key="gm:666", blob_id=blob, size=len(raw), message_id="<evil@x>")
-    commit(arch, [*records, evil])
-    folder = tmp_path / "out"
-    result = extract_attachments(arch, "gm:666", folder)
+    arch, records = build(tmp_path / "a", [("evil", raw, "<evil@x>")])
+    folder = tmp_path / "deep" / "out"
+    result = extract_attachments(arch, records[0].key, folder)
     assert [name for name, _ in result.written] == ["escaped.txt"]
     assert (folder / "escaped.txt").read_bytes() == b"PAYLOAD"
-    assert not (tmp_path.parent / "escaped.txt").exists()
+    assert not (tmp_path / "escaped.txt").exists() and not (tmp_path / "deep" / "escaped.txt").exists()
+
+
+def test_export_query_exports_what_search_finds(archive, tmp_path: Path) -> None:
+    """`export --query` writes exactly the messages `search` lists (eml: one file per message, byte-exact)."""
+    arch, records = archive
+    query = "has:attachment OR subject:test"
+    found = json.loads(cli("search", str(arch.path), query, "--json").stdout)["messages"]
+    assert 0 < len(found) < len(records)
+    out = tmp_path / "eml"
+    res = cli("export", str(arch.path), "--format", "eml", "-o", str(out), "--query", query, "--json")
+    assert res.returncode == 0, res.stderr
+    doc = json.loads(res.stdout)
+    assert doc["selected"] == doc["messages"] == len(found)
+    index = [json.loads(line) for line in (out / "index.jsonl").read_text().splitlines()]
+    assert {e["key"] for e in index} == {m["key"] for m in found}
+    by_key = {r.key: r for r in records}
+    for e in index[:10]:
+        assert (out / e["file"]).read_bytes() == arch.get_blob(by_key[e["key"]].blob_id)

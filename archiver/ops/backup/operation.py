@@ -23,7 +23,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from archiver.errors import ArchiveNotFound, ArchiverError, AuthError, RemoteError, UsageError
+from archiver.errors import ArchiveNotFound, ArchiverError, AuthError, IntegrityError, RemoteError, UsageError
 from archiver.imap import Credentials, MessageMeta, ServerOptions, Session
 from archiver.imap.retry import Reconnecting, RetryPolicy
 from archiver.model import MessageRecord
@@ -87,6 +87,8 @@ class BackupResult:
     """Checkpoints made during the download (points a killed run resumes from)."""
     healed: int = 0
     """Messages whose stored body was missing or damaged and was downloaded and stored again."""
+    warnings: list[str] = field(default_factory=list)
+    """Damage the run routed around without losing anything (e.g. a damaged previous snapshot)."""
 
 
 DEFER_OVER = 200
@@ -172,6 +174,7 @@ class _Run:
         self.retry = server.retry
         self.account = server.endpoint.account
         self.problems: list[BackupProblem] = []
+        self.warnings: list[str] = []
         self.scans: list[FolderScan] = []
         self.refs: dict[str, tuple[str, ...]] = {}
         self.gmail = False
@@ -223,7 +226,7 @@ class _Run:
             messages=len(records), new=counts.new, changed=counts.changed, deleted=counts.deleted,
             bytes_downloaded=downloaded, bytes_stored=stored, duration=time.monotonic() - started,
             problems=list(self.problems), complete=complete, checkpoints=self.checkpoints,
-            healed=self.healed)
+            healed=self.healed, warnings=list(self.warnings))
 
     def _load_previous(self) -> None:
         snaps = self.archive.snapshots(self.account)
@@ -231,11 +234,24 @@ class _Run:
         base = complete[-1].id[:16] if complete else "none"
         self.journal_name = f"backup-{hashlib.sha256(self.account.encode()).hexdigest()[:16]}-{base}"
         self.journal = self.archive.journal(self.journal_name)
-        if snaps:
-            snap = self.archive.load(snaps[-1].id)
-            self.prev = PreviousState.build(snap.folders, snap)
-            if not any(r.gm_msgid is not None for r in self.prev.by_key.values()):
-                self.threads = ThreadIndex((r.message_id, r.thread_id) for r in self.prev.by_key.values())
+        for sid, why in self.archive.unreadable_of(self.account).items():
+            self._warn(f"snapshot record {sid[:12]} is unreadable ({why}); if it was this account's, the run "
+                       f"builds on an older snapshot (`gmail-archiver forget ARCHIVE {sid[:12]}` removes it)")
+        for info in reversed(snaps):  # the newest snapshot whose manifest reads whole
+            try:
+                snap = self.archive.load(info.id)
+                self.prev = PreviousState.build(snap.folders, snap)
+                break
+            except IntegrityError as exc:
+                self._warn(f"snapshot {info.short_id} is damaged ({exc}); building on an older snapshot "
+                           f"(`gmail-archiver forget ARCHIVE {info.short_id}` removes it)")
+                self.prev = PreviousState()
+        if snaps and not any(r.gm_msgid is not None for r in self.prev.by_key.values()):
+            self.threads = ThreadIndex((r.message_id, r.thread_id) for r in self.prev.by_key.values())
+
+    def _warn(self, text: str) -> None:
+        self.warnings.append(text)
+        self.progress.note(text)
 
     def _scan(self, rc: Reconnecting) -> None:
         """The metadata pass over every folder (commands retried over new connections); a folder that

@@ -15,7 +15,7 @@ import collections
 import datetime as _dt
 import os
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
@@ -163,9 +163,11 @@ def _blobs(archive: Archive, blob_ids: list[str], problems: dict[str, str]) -> I
 def export(archive: Archive, snapshot: str, fmt: str, output: str | os.PathLike[str] | BinaryIO, *,
            labels: Sequence[str] | None = None, since: _dt.datetime | None = None,
            until: _dt.datetime | None = None, extra_headers: bool = True, overwrite: bool = False,
-           account: str | None = None, progress: Progress | None = None) -> ExportResult:
+           account: str | None = None, keys: Iterable[str] | None = None,
+           progress: Progress | None = None) -> ExportResult:
     """Export snapshot ``snapshot`` (``latest``, id prefix, or time) as ``fmt`` (mbox, maildir, eml).
 
+    ``labels``, ``since``, ``until`` and ``keys`` (the keys a search query chose) narrow the messages.
     ``extra_headers`` (mbox only) prepends ``X-GM-THRID`` and ``X-Gmail-Labels`` to each exported copy;
     without them the mbox holds the exact stored bytes (mboxrd-quoted).  ``output`` is a path, or for mbox
     a writable binary stream (the CLI's ``-o -``).  Only regular files and folders the export creates are
@@ -183,7 +185,7 @@ def export(archive: Archive, snapshot: str, fmt: str, output: str | os.PathLike[
     else:
         stream, out = output, Path("-")
     progress = progress or NullProgress()
-    where = MessageFilter.of(labels, since, until, account)
+    where = MessageFilter.of(labels, since, until, account, keys)
     info = archive.resolve(snapshot, where.account)
     snap = archive.load(info.id)
     seen: set[str] = set()
