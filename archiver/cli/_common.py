@@ -74,7 +74,7 @@ def err(message: str) -> None:
 
 def exit_code(exc: BaseException) -> int:
     """The exit code of a failure: the only mapping from errors to process exit codes."""
-    if isinstance(exc, Terminated):
+    if isinstance(exc, Terminated) or isinstance(exc.__cause__, Terminated):  # e.g. Cancelled from SIGTERM
         return EXIT_TERMINATED
     if isinstance(exc, KeyboardInterrupt):
         return EXIT_INTERRUPTED

@@ -44,7 +44,9 @@ def register(app: typer.Typer) -> None:
             "--extra-headers/--no-extra-headers",
             help="mbox: add X-Gmail-Labels and X-GM-THRID to each exported copy.")] = True,
         overwrite: Annotated[bool, typer.Option(help="Write into a non-empty output.")] = False,
-        account: Annotated[str | None, typer.Option(help="Snapshot of this account (user@host).")] = None,
+        account: Annotated[str | None, typer.Option(
+            help="Snapshot of this account (user@host, as `snapshots` lists it); needed for latest or a time "
+                 "when the archive holds several accounts.")] = None,
         json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
     ) -> None:
         """Export a snapshot (or what --label/--since/--until/--query select) to mbox, Maildir or eml.

@@ -31,7 +31,9 @@ def register(app: typer.Typer) -> None:
         label: LabelOption = None,
         since: SinceOption = None,
         until: UntilOption = None,
-        account: Annotated[str | None, typer.Option(help="Snapshot of this account (user@host).")] = None,
+        account: Annotated[str | None, typer.Option(
+            help="Snapshot of this account (user@host, as `snapshots` lists it); needed for latest or a time "
+                 "when the archive holds several accounts.")] = None,
         json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
     ) -> None:
         """List the messages of a snapshot (or those matching --label/--since/--until): key, date, size,

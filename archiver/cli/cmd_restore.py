@@ -31,11 +31,14 @@ from archiver.cli._common import (
 from archiver.cli.render import TqdmProgress
 
 JSON_KEYS = (
-    "JSON keys (--json): snapshot (id), target, dry_run, selected, uploaded, relabelled, untrashed, "
+    "JSON keys (--json): snapshot (id), account (its source account), target, dry_run, selected, uploaded, "
+    "relabelled, untrashed, "
     "already_present, uploaded_bytes, conflicts, failed, altered (each a list of {key, message_id, reason}), "
-    "left (not attempted: daily budget), reconnects, warnings (e.g. a --label the snapshot does not have); "
-    "with --dry-run also planned (list of {action, key, message_id, detail}; action: upload, relabel, "
-    "untrash, present, conflict, cannot)."
+    "left (not attempted: daily budget or the server's quota), stopped (why the run stopped early, or null), "
+    "renamed_labels ({label: name used}: labels with an empty level such as '/x'), "
+    "duplicates (second copies an interrupted run left: removed, or why not), duplicates_removed, "
+    "reconnects, warnings (e.g. a --label the snapshot does not have); with --dry-run also planned (list of "
+    "{action, key, message_id, detail}; action: upload, relabel, untrash, present, conflict, cannot)."
 )
 POLICY_HELP = (
     "Message-ID policy: Gmail silently drops an upload whose Message-ID it already holds, so a DIFFERENT "
@@ -71,15 +74,24 @@ def _report(r: RestoreResult) -> None:
         for a in r.planned:
             counts[a.kind] = counts.get(a.kind, 0) + 1
         plan = ", ".join(f"{n} {k}" for k, n in sorted(counts.items())) or "nothing to do"
-        typer.echo(f"dry run: snapshot {r.snapshot[:8]} -> {r.target}: {r.selected} messages: {plan}")
+        typer.echo(f"dry run: snapshot {r.snapshot[:8]} of {r.account} -> {r.target}: {r.selected} messages: "
+                   f"{plan}")
         return
-    for label, items in (("conflict", r.conflicts), ("failed", r.failed), ("altered", r.altered)):
+    for label, items in (("conflict", r.conflicts), ("failed", r.failed), ("altered", r.altered),
+                         ("dup", r.duplicates)):
         for p in items:
             typer.echo(f"{label:<8} {p.key}  {p.message_id or '(no Message-ID)'}: {p.reason}")
-    typer.echo(f"restored snapshot {r.snapshot[:8]} -> {r.target}: {r.selected} messages: {r.uploaded} "
-               f"uploaded ({r.uploaded_bytes:,} bytes), {r.relabelled} relabelled, {r.untrashed} untrashed, "
+    for label, name in sorted(r.renamed.items()):
+        typer.echo(f"renamed  label {label!r} restored as {name!r} (a name cannot have an empty level)")
+    if r.stopped:
+        typer.echo(f"stopped: {r.stopped}")
+    typer.echo(f"restored snapshot {r.snapshot[:8]} of {r.account} -> {r.target}: {r.selected} messages: "
+               f"{r.uploaded} uploaded ({r.uploaded_bytes:,} bytes), {r.relabelled} relabelled, "
+               f"{r.untrashed} untrashed, "
                f"{r.already_present} already present, {len(r.conflicts)} conflicts, {len(r.failed)} failed, "
-               f"{r.left} left for later")
+               f"{r.left} left for later"
+               + (f", {r.duplicates_removed} duplicate(s) an interrupted run left removed"
+                  if r.duplicates_removed else ""))
 
 
 def register(app: typer.Typer) -> None:
@@ -94,6 +106,9 @@ def register(app: typer.Typer) -> None:
         label: LabelOption = None,
         since: SinceOption = None,
         until: UntilOption = None,
+        account: Annotated[str | None, typer.Option(
+            help="Restore this account's snapshot (user@host, as `snapshots` lists it); needed when the "
+                 "archive holds several accounts, unless exactly one has the target's user.")] = None,
         dry_run: Annotated[bool, typer.Option(
             "--dry-run", help="Survey the target and print the plan; change nothing.")] = False,
         policy: Annotated[str, typer.Option(
@@ -137,7 +152,8 @@ def register(app: typer.Typer) -> None:
                          since=chosen.since, until=chosen.until, dry_run=dry_run, credentials=creds,
                          policy=policy,
                          max_upload_bytes_per_day=budget, default_folder=default_folder,
-                         cacert=cacert, insecure=insecure, progress=bar, connections=connections)
+                         cacert=cacert, insecure=insecure, progress=bar, connections=connections,
+                         account=account)
         bar.finish()
         if json:
             emit_json(result.to_json())
@@ -145,7 +161,8 @@ def register(app: typer.Typer) -> None:
             warn(result.warnings)
             _report(result)
         if not dry_run and not result.ok:
+            listed = bool(result.failed or result.conflicts or result.duplicates)
             raise PartialFailure(f"{len(result.failed)} failed, {result.left} left, "
                                  f"{len(result.conflicts)} conflict(s): not everything is on the target",
-                                 hint=("see the messages listed above; " if result.failed or result.conflicts
-                                       else "") + "run the same command again later for what was left")
+                                 hint=("see the messages listed above; " if listed else "")
+                                 + "run the same command again later for what was left")

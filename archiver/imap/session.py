@@ -497,6 +497,14 @@ class Session:
         """Drop the connection without LOGOUT (after an error)."""
         _close_quietly(self._client)
 
+    def abort(self) -> None:
+        """Drop the connection at once, even while another thread waits on it (Ctrl-C): the socket is shut
+        down first, which ends that thread's read, so closing its buffered reader does not wait for the
+        server's answer."""
+        with contextlib.suppress(OSError):
+            self._imap.sock.shutdown(socket.SHUT_RDWR)
+        _close_quietly(self._client)
+
     def __enter__(self) -> Session:
         return self
 

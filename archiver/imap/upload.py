@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from archiver.errors import RemoteError, Throttled
 from archiver.imap import convert
@@ -25,9 +25,15 @@ WINDOW_BYTES = 8 << 20
 """Bytes written ahead of the answers read (bounded so neither side's buffers fill up)."""
 
 
-def append_many(session: Session, folder: str, items: Sequence[Item]) -> list[AppendResult | AppendRefused]:
-    """APPEND each (data, flags, date) to ``folder``; per item an AppendResult or the AppendRefused."""
+def append_many(session: Session, folder: str, items: Sequence[Item],
+                on_sent: Callable[[int, int], None] | None = None) -> list[AppendResult | AppendRefused]:
+    """APPEND each (data, flags, date) to ``folder``; per item an AppendResult or the AppendRefused.
+
+    ``on_sent(start, end)``: items[start:end] were handed whole to the kernel and the answers not read yet
+    (from then on the server may store them even if this process dies)."""
     if "LITERAL+" not in session.capabilities:
+        if on_sent is not None:  # one by one: any of them may be on its way from here on
+            on_sent(0, len(items))
         return [_one(session, folder, item) for item in items]
     multi = "MULTIAPPEND" in session.capabilities
     out: list[AppendResult | AppendRefused] = []
@@ -38,8 +44,9 @@ def append_many(session: Session, folder: str, items: Sequence[Item]) -> list[Ap
             size += len(items[end][0])
             end += 1
         batch = items[start:end]
-        answers = _multi(session, folder, batch) if multi and len(batch) > 1 else None
-        out.extend(answers if answers is not None else _pipelined(session, folder, batch))
+        sent = None if on_sent is None else (lambda s=start, e=end: on_sent(s, e))
+        answers = _multi(session, folder, batch, sent) if multi and len(batch) > 1 else None
+        out.extend(answers if answers is not None else _pipelined(session, folder, batch, sent))
         start = end
     return out
 
@@ -81,7 +88,8 @@ def _head(folder: str, flags: Sequence[str], date: _dt.datetime | None) -> str:
     return head + (" " + convert.format_internaldate(date) if date is not None else "")
 
 
-def _multi(session: Session, folder: str, items: Sequence[Item]) -> list[AppendResult | AppendRefused] | None:
+def _multi(session: Session, folder: str, items: Sequence[Item],
+           sent: Callable[[], None] | None) -> list[AppendResult | AppendRefused] | None:
     """One MULTIAPPEND of ``items``; None when the server refused it (the caller retries one by one)."""
     imap = session._imap
     parts: list[bytes] = []
@@ -96,6 +104,8 @@ def _multi(session: Session, folder: str, items: Sequence[Item]) -> list[AppendR
             parts.append(data)
             parts.append(b" " if n < len(items) - 1 else b"\r\n")
         imap.send(b"".join(parts))
+        if sent is not None:
+            sent()
         status, resp = imap._get_tagged_response(tag)
         imap._check_bye()
     text = resp[-1] if resp and isinstance(resp[-1], bytes) else b""
@@ -111,7 +121,8 @@ def _multi(session: Session, folder: str, items: Sequence[Item]) -> list[AppendR
     return [AppendResult(uidvalidity=int(args[0]), uid=uid, text=message) for uid in uids]
 
 
-def _pipelined(session: Session, folder: str, items: Sequence[Item]) -> list[AppendResult | AppendRefused]:
+def _pipelined(session: Session, folder: str, items: Sequence[Item],
+               sent: Callable[[], None] | None) -> list[AppendResult | AppendRefused]:
     imap = session._imap
     mailbox = convert.quote_mailbox(folder)
     tags: list[bytes] = []
@@ -127,6 +138,8 @@ def _pipelined(session: Session, folder: str, items: Sequence[Item]) -> list[App
             parts.append(data)
             parts.append(b"\r\n")
         imap.send(b"".join(parts))
+        if sent is not None:
+            sent()
         answers = [imap._get_tagged_response(tag) for tag in tags]
         imap._check_bye()
     out: list[AppendResult | AppendRefused] = []
@@ -142,3 +155,14 @@ def _pipelined(session: Session, folder: str, items: Sequence[Item]) -> list[App
         uidvalidity, uid = convert.parse_appenduid(text)
         out.append(AppendResult(uidvalidity=uidvalidity, uid=uid, text=message))
     return out
+
+
+def remove_uids(session: Session, uids: Sequence[int]) -> None:
+    """``UID STORE +FLAGS.SILENT (\\Deleted)`` then ``UID EXPUNGE`` of exactly ``uids`` in the selected folder
+    (selected read-write).  Needs UIDPLUS: a plain EXPUNGE would also remove messages others marked."""
+    if "UIDPLUS" not in session.capabilities:
+        raise RemoteError(f"{session.where} lacks UIDPLUS: cannot remove single messages safely")
+    for chunk in convert.chunk_uids(sorted(set(uids)), MAX_SET_CHARS):
+        session._store(chunk, "FLAGS", "\\Deleted", "+")
+        status, text = session._command("UID EXPUNGE", "UID", "EXPUNGE", convert.uid_set(chunk))
+        session._check("UID EXPUNGE", status, text)

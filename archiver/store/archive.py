@@ -338,6 +338,10 @@ class Archive:
         raises the error."""
         return [r.info for r in self._records() if account is None or r.info.account == account]
 
+    def accounts(self) -> list[str]:
+        """The accounts with at least one readable snapshot, sorted."""
+        return sorted({r.info.account for r in self._records()})
+
     def unreadable_of(self, account: str | None = None) -> dict[str, str]:
         """The unreadable records (id -> why) that may belong to ``account`` (all with None): all but those
         whose damaged bytes still decode and name another account that has readable snapshots (a damaged
@@ -365,12 +369,19 @@ class Archive:
     def resolve(self, spec: str = "latest", account: str | None = None) -> SnapshotInfo:
         """"latest", an id prefix (>= 4 hex digits) or an ISO time; UsageError unless exactly one matches.
 
-        IntegrityError when an unreadable record may be the snapshot "latest" or an ISO time means (the
-        answer would be an older snapshot): the user then names one, or forgets the damaged record.
+        ``latest`` and a time mean one account's snapshots: when the archive holds several accounts and
+        ``account`` is None, only an id prefix is accepted (UsageError naming the accounts otherwise), so
+        that no command silently picks another account's mail.  IntegrityError when an unreadable record
+        may be the snapshot "latest" or an ISO time means (the answer would be an older snapshot): the user
+        then names one, or forgets the damaged record.
         """
         infos = self.snapshots(account)
         whose = f" of {account}" if account else ""
+        if account is not None and not infos:
+            raise UsageError(f"the archive has no snapshot of {account}",
+                             hint=f"accounts in it: {', '.join(self.accounts()) or 'none'}")
         if spec == "latest":
+            self._one_account(spec, account)
             complete = [i for i in infos if not i.partial]
             self._refuse_hidden(spec, account)
             if not complete:
@@ -393,11 +404,19 @@ class Archive:
                              hint="use 'latest', an id prefix or an ISO time") from None
         if when.tzinfo is None:
             when = when.replace(tzinfo=dt.UTC)
+        self._one_account(spec, account)
         before = [i for i in infos if not i.partial and i.time <= when]
         self._refuse_hidden(spec, account)
         if not before:
             raise UsageError(f"no complete snapshot{whose} at or before {when.isoformat()}")
         return before[-1]
+
+    def _one_account(self, spec: str, account: str | None) -> None:
+        """UsageError when ``spec`` (latest, a time) would pick among several accounts' snapshots."""
+        if account is None and len(names := self.accounts()) > 1:
+            raise UsageError(f"the archive holds {len(names)} accounts ({', '.join(names)}): {spec!r} "
+                             "does not say whose snapshot",
+                             hint=f"add --account {names[0]} (or another of them), or name a snapshot id")
 
     def load(self, snapshot_id: str) -> Snapshot:
         """The snapshot with this full id (records are read lazily, page by page)."""

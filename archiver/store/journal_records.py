@@ -2,11 +2,14 @@
 
 Backup's resume journal holds :class:`StoredBlob` records (a body this run stored and made durable: which
 folder UID / X-GM-MSGID it is); restore's journal holds :class:`Confirmation` records (an archived message
-seen on the target) and :class:`UploadIntent` records (an APPEND about to be sent).  :func:`encode` turns
-records into one journal entry (one fsync); :func:`decode` turns any entry ever written back into records:
-the unversioned backup entries of earlier releases (``{"items": [...]}``, version 0) still read.  An entry
-of a version newer than this release knows, or of an unknown ``op``, is skipped (and counted by
-:func:`decode_all`): journals only spare work, a reader without them re-checks the server.
+seen on the target), :class:`UploadIntent` records (an APPEND about to be sent), :class:`Sent` (APPENDs
+handed whole to the kernel: they may land even if the process dies), :class:`Refused` (an APPEND the server
+refused: it stored nothing) and :class:`Dedup` (a late second copy of an interrupted APPEND was removed).
+:func:`encode` turns records into one journal entry (one fsync); :func:`decode` turns any entry ever written
+back into records: the unversioned backup entries of earlier releases (``{"items": [...]}``, version 0)
+still read, and so do restore intents without a time.  An entry of a version newer than this release
+knows, or of an unknown ``op``, is skipped (and counted by :func:`decode_all`): journals only spare work,
+a reader without them re-checks the server.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from dataclasses import dataclass, field
 VERSION = 1
 """The record version this release writes (and the newest it reads)."""
 
-STORED, INTENT = "stored", "intent"
+STORED, INTENT, SENT, REFUSED, DEDUP = "stored", "intent", "sent", "refused", "dedup"
 CONFIRMATIONS = frozenset({"upload", "copy", "reconcile", "relabel", "untrash"})
 """The ``op`` values of a :class:`Confirmation`."""
 
@@ -66,6 +69,8 @@ class UploadIntent:
     uidvalidity: int
     uidnext: int
     sizes: tuple[int, ...] = field(default=())
+    time: float = 0.0
+    """Unix time it was journalled (0: unknown, an entry written before intents had ``t``)."""
     version: int = VERSION
 
     @property
@@ -74,7 +79,56 @@ class UploadIntent:
         return (self.key, self.folder, self.uidvalidity)
 
 
-JournalRecord = StoredBlob | Confirmation | UploadIntent
+@dataclass(frozen=True, slots=True)
+class Sent:
+    """Restore: the APPENDs of ``keys`` into ``folder`` (``uidvalidity``) were handed whole to the kernel at
+    unix time ``time``, their answers not read yet: from then on the server may store them even if this
+    process dies.  Marks the open intents of those slots as sent."""
+
+    folder: str
+    uidvalidity: int
+    keys: tuple[str, ...]
+    time: float = 0.0
+    version: int = VERSION
+
+
+@dataclass(frozen=True, slots=True)
+class Refused:
+    """Restore: the server refused the APPEND of ``key`` into ``folder`` (it stored nothing): closes the
+    intent of that slot."""
+
+    key: str
+    blob_id: str
+    folder: str
+    uidvalidity: int
+    time: float = 0.0
+    version: int = VERSION
+
+    @property
+    def slot(self) -> tuple[str, str, int]:
+        return (self.key, self.folder, self.uidvalidity)
+
+
+@dataclass(frozen=True, slots=True)
+class Dedup:
+    """Restore: a second copy of ``key`` that an interrupted run's late APPEND left at ``uid`` in ``folder``
+    was removed: resolves one orphaned intent of that slot."""
+
+    key: str
+    blob_id: str
+    folder: str
+    uidvalidity: int
+    uid: int
+    time: float = 0.0
+    version: int = VERSION
+
+    @property
+    def slot(self) -> tuple[str, str, int]:
+        return (self.key, self.folder, self.uidvalidity)
+
+
+RestoreRecord = Confirmation | UploadIntent | Sent | Refused | Dedup
+JournalRecord = StoredBlob | RestoreRecord
 
 
 # -- encoding -----------------------------------------------------------------------------------------------
@@ -83,12 +137,24 @@ def _stored_item(r: StoredBlob) -> list[object]:
     return [r.folder, r.uidvalidity, r.uid, r.blob_id, r.message_id, list(r.refs), r.gm_msgid]
 
 
-def _map(r: Confirmation | UploadIntent) -> dict[str, object]:
+def _map(r: RestoreRecord) -> dict[str, object]:
     if isinstance(r, UploadIntent):
-        return {"v": r.version, "op": INTENT, "key": r.key, "blob": r.blob_id, "folder": r.folder,
-                "uidvalidity": r.uidvalidity, "uidnext": r.uidnext, "sizes": sorted(set(r.sizes))}
-    e: dict[str, object] = {"v": r.version, "op": r.op, "key": r.key, "blob": r.blob_id, "t": r.time,
-                            "bytes": r.nbytes}
+        e: dict[str, object] = {"v": r.version, "op": INTENT, "key": r.key, "blob": r.blob_id,
+                                "folder": r.folder, "uidvalidity": r.uidvalidity, "uidnext": r.uidnext,
+                                "sizes": sorted(set(r.sizes))}
+        if r.time:
+            e["t"] = r.time
+        return e
+    if isinstance(r, Sent):
+        return {"v": r.version, "op": SENT, "folder": r.folder, "uidvalidity": r.uidvalidity,
+                "keys": list(r.keys), "t": r.time}
+    if isinstance(r, Refused):
+        return {"v": r.version, "op": REFUSED, "key": r.key, "blob": r.blob_id, "folder": r.folder,
+                "uidvalidity": r.uidvalidity, "t": r.time}
+    if isinstance(r, Dedup):
+        return {"v": r.version, "op": DEDUP, "key": r.key, "blob": r.blob_id, "folder": r.folder,
+                "uidvalidity": r.uidvalidity, "uid": r.uid, "t": r.time}
+    e = {"v": r.version, "op": r.op, "key": r.key, "blob": r.blob_id, "t": r.time, "bytes": r.nbytes}
     for name, value in (("gm", r.gm_msgid), ("folder", r.folder), ("uidvalidity", r.uidvalidity),
                         ("uid", r.uid)):
         if value is not None:
@@ -97,7 +163,7 @@ def _map(r: Confirmation | UploadIntent) -> dict[str, object]:
 
 
 def encode(records: Sequence[JournalRecord]) -> dict[str, object]:
-    """One journal entry holding ``records`` (all StoredBlob, or all Confirmation/UploadIntent)."""
+    """One journal entry holding ``records`` (all StoredBlob, or all restore records)."""
     if not records:
         raise ValueError("no records to encode")
     stored = [r for r in records if isinstance(r, StoredBlob)]
@@ -138,10 +204,28 @@ def _decode_stored(e: Mapping[str, object], version: int) -> Iterator[StoredBlob
         yield StoredBlob(folder, uv, n, blob, _str(mid), refs, _int(gm), version=version)
 
 
-def _decode_map(e: Mapping[str, object]) -> Confirmation | UploadIntent | None:
+def _time(e: Mapping[str, object]) -> float:
+    t = e.get("t")
+    return float(t) if isinstance(t, int | float) and not isinstance(t, bool) else 0.0
+
+
+def _slot(e: Mapping[str, object]) -> tuple[str, int] | None:
+    folder, uv = e.get("folder"), _int(e.get("uidvalidity"))
+    return (folder, uv) if isinstance(folder, str) and uv is not None else None
+
+
+def _decode_map(e: Mapping[str, object]) -> RestoreRecord | None:
     version = _version(e, 1)
     key, blob, op = e.get("key"), e.get("blob"), e.get("op")
-    if version is None or not isinstance(key, str) or not isinstance(blob, str):
+    if version is None:
+        return None
+    if op == SENT:
+        where, keys = _slot(e), e.get("keys")
+        if where is None or not isinstance(keys, list | tuple):
+            return None
+        named = tuple(k for k in keys if isinstance(k, str))
+        return Sent(where[0], where[1], named, _time(e), version=version)
+    if not isinstance(key, str) or not isinstance(blob, str):
         return None
     if op == INTENT:
         folder, sizes = e.get("folder"), e.get("sizes")
@@ -150,13 +234,19 @@ def _decode_map(e: Mapping[str, object]) -> Confirmation | UploadIntent | None:
                 and isinstance(sizes, list | tuple)):
             return None
         return UploadIntent(key, blob, folder, uv, nxt, tuple(n for n in sizes if isinstance(n, int)),
-                            version=version)
+                            _time(e), version=version)
+    if op in (REFUSED, DEDUP):
+        where, uid = _slot(e), _int(e.get("uid"))
+        if where is None:
+            return None
+        if op == REFUSED:
+            return Refused(key, blob, where[0], where[1], _time(e), version=version)
+        return None if uid is None else Dedup(key, blob, where[0], where[1], uid, _time(e), version=version)
     if op not in CONFIRMATIONS:
         return None
-    t, n = e.get("t"), _int(e.get("bytes"))
-    return Confirmation(str(op), key, blob, float(t) if isinstance(t, int | float) else 0.0, n or 0,
-                        _int(e.get("gm")), _str(e.get("folder")), _int(e.get("uidvalidity")),
-                        _int(e.get("uid")), version=version)
+    n = _int(e.get("bytes"))
+    return Confirmation(str(op), key, blob, _time(e), n or 0, _int(e.get("gm")), _str(e.get("folder")),
+                        _int(e.get("uidvalidity")), _int(e.get("uid")), version=version)
 
 
 def decode(entry: Mapping[str, object]) -> tuple[list[JournalRecord], int]:

@@ -47,11 +47,13 @@ def message(n: int, *, mid: str | None = "auto", body: str = "", crlf: bool = Tr
 
 
 def build_archive(path: Path, msgs: Sequence[Msg], *, gmail: bool = True,
-                  folders: Sequence[FolderState] = ()) -> list[MessageRecord]:
-    """An archive with one snapshot holding ``msgs`` (keys gm:<n> for Gmail, h:<blob> otherwise)."""
-    archive = Archive.init(path)
+                  folders: Sequence[FolderState] = (), account: str = "src@example.org",
+                  when: dt.datetime = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)) -> list[MessageRecord]:
+    """An archive with one snapshot of ``account`` holding ``msgs`` (keys gm:<n> for Gmail, h:<blob>
+    otherwise); an existing archive at ``path`` gets one more snapshot."""
+    archive = Archive.open(path) if path.exists() else Archive.init(path)
     records = []
-    with archive.writer("src@example.org") as w:
+    with archive.writer(account) as w:
         for i, m in enumerate(msgs, 1):
             blob = w.put_blob(m.data)
             assert blob == hashlib.sha256(m.data).hexdigest()
@@ -61,8 +63,7 @@ def build_archive(path: Path, msgs: Sequence[Msg], *, gmail: bool = True,
                 flags=tuple(sorted(m.flags)), labels=tuple(sorted(m.labels)), thread_id=str(i),
                 message_id=message_id(m.data), gm_msgid=1000 + i if gmail else None,
                 gm_thrid=1000 + i if gmail else None))
-        w.commit(records, list(folders), source="imaps://src@example.org",
-                 time=dt.datetime(2024, 1, 1, tzinfo=dt.UTC))
+        w.commit(records, list(folders), source=f"imaps://{account}", time=when)
     archive.close()
     return records
 

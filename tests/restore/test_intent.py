@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -12,11 +14,12 @@ import pytest
 from archiver import restore
 from archiver.imap import Credentials
 from archiver.model import MessageRecord
-from archiver.ops.restore.intent import Intent, intent_entry, reconcile
+from archiver.ops.restore.intent import WATCH_SECONDS, Intent, intent_entry, reconcile
 from archiver.ops.restore.plan import FOLDER, JournalHit, TargetCopy, TargetIndex
+from archiver.ops.restore.survey import read_journal
 from archiver.store import Archive
 from archiver.store.fsutil import CRASH_ENV
-from archiver.store.journal_records import encode
+from archiver.store.journal_records import Dedup, Refused, Sent, encode
 from tests.restore.helpers import BASE, Msg, build_archive, client, counts, message, tricky
 from tests.servers.dovecot import DovecotServer
 
@@ -42,6 +45,33 @@ def test_reconcile_claims_only_new_unclaimed_copies() -> None:
     found = reconcile([a, b, c, d], intents, index, hits, {"INBOX": 5})
     assert [(r.key, h.uid) for r, h in found] == [("a", 7), ("b", 8)]
     assert reconcile([a], intents, index, {}, {"INBOX": 6}) == []                  # UIDVALIDITY changed
+
+
+def test_journal_replay_of_sent_refused_and_dedup(tmp_path: Path) -> None:
+    """read_journal over the late-APPEND records: ``sent`` marks open intents only, a newer intent of a slot
+    orphans the open one (and is not sent yet), ``refused`` closes, ``dedup`` resolves one orphan, and an
+    orphan without a time (an older release's intent) or older than the watch window is not watched."""
+    now = time.time()
+    a, b, c = rec("a", "<a@x>"), rec("b", "<b@x>"), rec("c", "<c@x>")
+
+    def at(r: MessageRecord, t: float) -> Intent:
+        return replace(intent_entry(r, folder="INBOX", uidvalidity=7, uidnext=5, sizes=(100,)), time=t)
+
+    journal = Archive.init(tmp_path / "a").journal("restore-test")
+    journal.append(encode([at(a, now - 5), at(b, now - 5), at(c, 0.0)]))
+    journal.append(encode([Sent("INBOX", 7, ("a", "b", "zz"), now - 4)]))
+    journal.append(encode([Refused("a", a.blob_id, "INBOX", 7, now - 3)]))
+    journal.append(encode([at(b, now - 2), at(c, now - 2)]))       # b and c again: the first two orphaned
+    _, _, intents = read_journal(journal)
+    assert sorted(intents.open) == [("b", "INBOX", 7), ("c", "INBOX", 7)]
+    assert intents.sent == {}                                       # the new intents were not sent yet
+    assert [(o.key, o.time) for o in intents.watched(now)] == [("b", now - 5)]   # c's had no time
+    assert intents.watched(now + WATCH_SECONDS) == []
+    journal.append(encode([Sent("INBOX", 7, ("b",), now - 1)]))
+    journal.append(encode([Dedup("b", b.blob_id, "INBOX", 7, 9, now)]))
+    _, _, intents = read_journal(journal)
+    assert intents.sent == {("b", "INBOX", 7): now - 1} and intents.watched(now) == []
+    assert [(it.key, t) for it, t in intents.young_sent(now, 15.0)] == [("b", now - 1)]
 
 
 def test_an_append_the_journal_never_confirmed_is_not_sent_again(tmp_path: Path,

@@ -11,6 +11,10 @@ from archiver.store import Archive
 from archiver.store.journal_records import (
     VERSION,
     Confirmation,
+    Dedup,
+    JournalRecord,
+    Refused,
+    Sent,
     StoredBlob,
     UploadIntent,
     decode,
@@ -79,3 +83,45 @@ def test_unknown_versions_and_kinds_are_skipped_and_counted() -> None:
     bad = ["INBOX", "x", 1, BLOB, None, [], None]
     good = ["INBOX", 7, 2, BLOB, None, [], None]
     assert decode({"items": [bad, good]}) == ([StoredBlob("INBOX", 7, 2, BLOB, version=0)], 0)
+
+
+def test_late_append_records_round_trip_and_read_as_written_before_typing(tmp_path: Path) -> None:
+    """``sent``, ``refused``, ``dedup`` and an intent's ``t``: typed records that encode to the maps restore
+    wrote before they were typed (byte for byte), read back from a journal alone or in a batch."""
+    records: list[JournalRecord] = [
+        UploadIntent("h:x", BLOB, "INBOX", 7, 4, (10,), 1700000000.25),
+        Sent("INBOX", 7, ("h:x", "h:y"), 1700000001.5),
+        Refused("h:y", BLOB, "INBOX", 7, 1700000002.0),
+        Dedup("h:x", BLOB, "INBOX", 7, 9, 1700000003.0)]
+    untyped = [
+        {"v": 1, "op": "intent", "key": "h:x", "blob": BLOB, "folder": "INBOX", "uidvalidity": 7,
+         "uidnext": 4, "sizes": [10], "t": 1700000000.25},
+        {"v": 1, "op": "sent", "folder": "INBOX", "uidvalidity": 7, "keys": ["h:x", "h:y"],
+         "t": 1700000001.5},
+        {"v": 1, "op": "refused", "key": "h:y", "blob": BLOB, "folder": "INBOX", "uidvalidity": 7,
+         "t": 1700000002.0},
+        {"v": 1, "op": "dedup", "key": "h:x", "blob": BLOB, "folder": "INBOX", "uidvalidity": 7, "uid": 9,
+         "t": 1700000003.0}]
+    for record, old in zip(records, untyped, strict=True):
+        assert msgpack.packb(encode([record]), use_bin_type=True) == msgpack.packb(old, use_bin_type=True)
+    journal = Archive.init(tmp_path / "a").journal("late")
+    for old in untyped:
+        journal.append(old)
+    journal.append({"batch": untyped})
+    journal.append(encode(records))
+    assert decode_all(journal) == (records * 3, 0)
+
+
+def test_late_append_records_malformed_parts_are_skipped() -> None:
+    assert decode({"v": 1, "op": "sent", "folder": "INBOX", "keys": ["h:x"], "t": 1}) == ([], 1)  # no uv
+    assert decode({"v": 1, "op": "dedup", "key": "h:x", "blob": BLOB, "folder": "INBOX",
+                   "uidvalidity": 7}) == ([], 1)                                               # no uid
+    assert decode({"v": 1, "op": "refused", "key": "h:x", "folder": "INBOX", "uidvalidity": 7}) == ([], 1)
+    assert decode({"v": VERSION + 1, "op": "sent", "folder": "INBOX", "uidvalidity": 7,
+                   "keys": []}) == ([], 1)
+    # an intent written without a time reads as of unknown time (0) and encodes as it was written
+    old = {"v": 1, "op": "intent", "key": "h:x", "blob": BLOB, "folder": "INBOX", "uidvalidity": 7,
+           "uidnext": 4, "sizes": [10]}
+    (intent,), skipped = decode(old)
+    assert skipped == 0 and isinstance(intent, UploadIntent) and intent.time == 0.0
+    assert encode([intent]) == old

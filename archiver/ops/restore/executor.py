@@ -12,7 +12,7 @@ from archiver import mail
 from archiver.imap import Session
 from archiver.imap.records import AppendResult
 from archiver.model import MessageRecord
-from archiver.ops.restore.intent import Intent, closes
+from archiver.ops.restore.intent import Intent, Intents, closes, sent_entry
 from archiver.ops.restore.options import RestoreOptions
 from archiver.ops.restore.plan import CONFLICT, UPLOAD, Action, JournalHit, Plan
 from archiver.ops.restore.result import PlannedAction, RestoreProblem, RestoreResult
@@ -20,7 +20,7 @@ from archiver.ops.restore.rewrite import rewrite_message_id
 from archiver.ops.restore.survey import hit_of, uploaded_last_day
 from archiver.progress import Progress
 from archiver.store import Archive, Journal, Snapshot
-from archiver.store.journal_records import Confirmation, encode
+from archiver.store.journal_records import Confirmation, Dedup, Refused, encode
 
 T = TypeVar("T")
 
@@ -81,8 +81,14 @@ class RunContext:
     budget_exhausted: bool = False
     rw_selected: tuple[int, str] | None = None
     """(id of the session, folder) last selected read-write by the Gmail executor."""
-    intents: dict[tuple[str, str, int], Intent] = field(default_factory=dict)
-    """Open upload intents by (key, folder, UIDVALIDITY): APPENDs that may have landed unconfirmed."""
+    intents: Intents = field(default_factory=Intents)
+    """Open upload intents by (key, folder, UIDVALIDITY): APPENDs that may have landed unconfirmed; when
+    each was sent; the orphans, intents a newer one of the same slot replaced while open, whose APPEND may
+    still land as a second copy (``strays.remove_strays`` looks for it)."""
+    sleep: Callable[[float], None] = time.sleep
+    unconfirmed: dict[str, int] = field(default_factory=dict)
+    """Key -> bytes of each APPEND this run sent that no check confirmed yet (the connection dropped first):
+    when a re-survey finds it on the target, it counts as uploaded, not as already present."""
     unreadable: dict[str, str] = field(default_factory=dict)
     """Blob id -> why the archive cannot give its bytes: each such message fails, the others go on."""
     connections: int = 1
@@ -116,6 +122,22 @@ class RunContext:
     def fail(self, record: MessageRecord, reason: str) -> None:
         self.result.failed.append(RestoreProblem(record.key, record.message_id, reason))
         self.finished.add(record.key)
+        self.unconfirmed.pop(record.key, None)
+
+    def uploaded(self, key: str, nbytes: int) -> None:
+        """Count one upload the server was seen to hold."""
+        self.unconfirmed.pop(key, None)
+        self.result.uploaded += 1
+        self.result.uploaded_bytes += nbytes
+
+    def found_own(self, key: str) -> bool:
+        """A re-survey found ``key`` on the target: True (and counted as uploaded) when it is this run's own
+        APPEND whose check a dropped connection cut off."""
+        nbytes = self.unconfirmed.get(key)
+        if nbytes is None:
+            return False
+        self.uploaded(key, nbytes)
+        return True
 
     def read_blobs(self, blob_ids: Sequence[str]) -> dict[str, bytes]:
         """The bytes of ``blob_ids`` (read in pack order); a damaged one is left out and noted in
@@ -128,12 +150,12 @@ class RunContext:
     def alter(self, record: MessageRecord, reason: str) -> None:
         self.result.altered.append(RestoreProblem(record.key, record.message_id, reason))
 
-    def journal_append(self, e: Confirmation) -> None:
+    def journal_append(self, e: Confirmation | Refused | Dedup) -> None:
         """Make one confirmed fact durable (and known to a re-plan after a reconnect)."""
         self.journal.append(encode([e]))
         self._remember(e)
 
-    def journal_batch(self, entries: list[Confirmation]) -> None:
+    def journal_batch(self, entries: Sequence[Confirmation | Refused | Dedup]) -> None:
         """Several confirmed facts in one durable write (one fsync)."""
         if entries:
             self.journal.append(encode(entries))
@@ -145,16 +167,31 @@ class RunContext:
         if entries:
             self.journal.append(encode(entries))
             for it in entries:
-                self.intents[it.slot] = it
+                self.intents.add(it)
 
-    def _remember(self, e: Confirmation) -> None:
-        hit = hit_of(e)
-        self.journal_hits.setdefault(hit.key, []).append(hit)
-        if (slot := closes(hit)) is not None:
-            self.intents.pop(slot, None)
+    def journal_sent(self, folder: str, uidvalidity: int, keys: Sequence[str]) -> None:
+        """After handing APPENDs whole to the kernel: say so durably (``strays.settle`` waits only for
+        those: an APPEND never sent cannot land)."""
+        if keys:
+            s = sent_entry(folder, uidvalidity, keys)
+            self.journal.append(encode([s]))
+            self.intents.mark_sent(s)
+
+    def _remember(self, e: Confirmation | Refused | Dedup) -> None:
+        if isinstance(e, Refused):
+            self.intents.close(e.slot)
+        elif isinstance(e, Dedup):
+            self.intents.resolve(e.slot)
+        else:
+            hit = hit_of(e)
+            self.journal_hits.setdefault(hit.key, []).append(hit)
+            self.intents.close(closes(hit))
 
     # -- the daily upload budget ------------------------------------------------------------------------
     def budget_allows(self, nbytes: int) -> bool:
+        if self.result.stopped is not None:   # the server refused further uploads (quota)
+            self.budget_exhausted = True
+            return False
         if self.max_upload_bytes_per_day is None:
             return True
         if uploaded_last_day(self.upload_log) + nbytes > self.max_upload_bytes_per_day:
@@ -166,9 +203,11 @@ class RunContext:
         self.upload_log.append((time.time(), nbytes))
 
     def leave(self, actions: Sequence[Action]) -> None:
-        """The budget ran out: these uploads are left for another day."""
+        """The budget (or the server's quota) ran out: these uploads are left for a later run."""
         self.result.left += len(actions)
-        self.progress.note(f"daily upload budget reached: {len(actions)} message(s) left for a later run")
+        self.finished.update(a.record.key for a in actions)
+        why = "the server's quota is reached" if self.result.stopped else "daily upload budget reached"
+        self.progress.note(f"{why}: {len(actions)} message(s) left for a later run")
 
     # -- reporting --------------------------------------------------------------------------------------
     def report_conflicts(self, plan: Plan) -> None:

@@ -16,8 +16,8 @@ from archiver.imap.records import AppendRefused
 from archiver.imap.upload import append_many, fetch_sizes
 from archiver.model import MessageRecord
 from archiver.ops.restore.executor import RunContext, Upload, announced_appendlimit, cannot_reason, chunks
-from archiver.ops.restore.intent import intent_entry, reconcile
-from archiver.ops.restore.parallel import close_all, extra_sessions, run_streams, split
+from archiver.ops.restore.intent import intent_entry, reconcile, refused_entry
+from archiver.ops.restore.parallel import abort_all, close_all, extra_sessions, run_streams, split
 from archiver.ops.restore.plan import (
     FOLDER,
     PRESENT,
@@ -31,6 +31,7 @@ from archiver.ops.restore.plan import (
     plan_generic,
 )
 from archiver.ops.restore.rewrite import generic_folders_for, served_form
+from archiver.ops.restore.strays import remove_strays, settle
 from archiver.ops.restore.survey import alternates, digests_of, entry, survey_folder
 from archiver.store.journal_records import Confirmation
 
@@ -39,6 +40,8 @@ BATCH = 500
 
 def run_generic(session: Session, ctx: RunContext, records: Sequence[MessageRecord]) -> None:
     """Restore ``records`` (oldest first) into the folders of a non-Gmail server."""
+    if not ctx.dry_run:
+        settle(session, ctx)   # an interrupted attempt's batch may still be landing
     listed = session.folders()
     delimiter = next((f.delimiter for f in listed if f.delimiter), "/")
     target_roles = {f.role: f.name for f in listed if f.role and f.selectable}
@@ -57,7 +60,7 @@ def run_generic(session: Session, ctx: RunContext, records: Sequence[MessageReco
     index = TargetIndex(copies)
     hits = {k: [h for h in hs if h.folder is not None and uidvalidity.get(h.folder) == h.uidvalidity]
             for k, hs in ctx.journal_hits.items()}
-    landed = reconcile(records, ctx.intents.values(), index, hits, uidvalidity)
+    landed = reconcile(records, ctx.intents.open.values(), index, hits, uidvalidity)
     if landed and not ctx.dry_run:   # APPENDs an interrupted attempt sent but did not confirm
         ctx.journal_batch([entry("reconcile", rec, folder=hit.folder, uidvalidity=hit.uidvalidity,
                                  uid=hit.uid) for rec, hit in landed])
@@ -75,7 +78,8 @@ def run_generic(session: Session, ctx: RunContext, records: Sequence[MessageReco
         return
     ctx.progress.start("restore", total=len(plan.actions))
     for a in plan.of(PRESENT):
-        ctx.result.already_present += 1
+        if not ctx.found_own(a.record.key):
+            ctx.result.already_present += 1
         ctx.done(a.record.key)
         ctx.progress.advance()
     for name in needed:
@@ -87,10 +91,12 @@ def run_generic(session: Session, ctx: RunContext, records: Sequence[MessageReco
     _add_flags(session, plan.of(RELABEL))          # first, so that the COPYs below carry them
     _copy_to_missing(session, ctx, relabel, uidvalidity)
     for a, *_ in relabel:
-        ctx.result.relabelled += 1
+        if not ctx.found_own(a.record.key):
+            ctx.result.relabelled += 1
         ctx.done(a.record.key)
         ctx.progress.advance()
     _upload(session, ctx, plan.of(UPLOAD), uidvalidity)
+    remove_strays(session, ctx)
     ctx.progress.finish()
 
 
@@ -140,8 +146,13 @@ def _upload(session: Session, ctx: RunContext, actions: Sequence[Action],
                 streams[k].extend((folder, part) for part in chunks(share, BATCH))
         run_streams([session, *extra], streams,
                     lambda s, job: _upload_batch(s, ctx, job[0], job[1], uidvalidity, limit))
-    finally:
+    except KeyboardInterrupt:  # streams may be mid-command: drop their connections, wait for no answer
+        abort_all(extra)
+        raise
+    except BaseException:
         close_all(extra)
+        raise
+    close_all(extra)
 
 
 def _upload_batch(session: Session, ctx: RunContext, folder: str, part: Sequence[Action],
@@ -174,9 +185,18 @@ def _upload_batch(session: Session, ctx: RunContext, folder: str, part: Sequence
                                           uidnext=status.uidnext, sizes=_sizes(a.record, d))
                              for a, d in sendable])
     items = [(d, list(a.add_flags), a.record.date) for a, d in sendable]
-    answers = append_many(session, folder, items)
+
+    def sent(start: int, end: int) -> None:
+        with ctx.lock:
+            ctx.journal_sent(folder, status.uidvalidity, [a.record.key for a, _ in sendable[start:end]])
+            ctx.unconfirmed.update((a.record.key, len(d)) for a, d in sendable[start:end])
+
+    answers = append_many(session, folder, items, sent)
     ups: list[Upload] = []
     with ctx.lock:
+        ctx.journal_batch([refused_entry((a.record.key, folder, status.uidvalidity), a.record.blob_id)
+                           for (a, _), answer in zip(sendable, answers, strict=True)
+                           if isinstance(answer, AppendRefused)])
         for (a, data), answer in zip(sendable, answers, strict=True):
             if isinstance(answer, AppendRefused):
                 ctx.fail(a.record, f"refused by the server: {answer.reason}")
@@ -202,6 +222,7 @@ def _verify(session: Session, ctx: RunContext, folder: str, ups: Sequence[Upload
     with ctx.lock:
         uidvalidity[folder] = status.uidvalidity
         copied = _confirm(session, ctx, folder, status.uidvalidity, ups, sizes)
+    _same_size_changes(session, ctx, ups, {a.record.key: uid for a, _, uid in copied}, sizes)
     _copy_to_missing(session, ctx, copied, uidvalidity)
     with ctx.lock:
         for a, _, _ in copied:
@@ -231,11 +252,26 @@ def _confirm(session: Session, ctx: RunContext, folder: str, uidvalidity: int, u
                                 "(it rewrote the message, e.g. its line endings)")
         entries.append(entry("upload", a.record, nbytes=len(u.data), folder=folder,
                              uidvalidity=uidvalidity, uid=uid))
-        ctx.result.uploaded += 1
-        ctx.result.uploaded_bytes += len(u.data)
+        ctx.uploaded(a.record.key, len(u.data))
         copied.append((a, folder, uid))
     ctx.journal_batch(entries)
     return copied
+
+
+def _same_size_changes(session: Session, ctx: RunContext, ups: Sequence[Upload], uids: dict[str, int],
+                       sizes: dict[int, int]) -> None:
+    """Uploads with NUL bytes held at the same size: compare the bytes the server serves (Dovecot turns NUL
+    into 0x80, which a size check cannot see) and list a changed one as altered."""
+    suspects = {uids[u.action.record.key]: u for u in ups if b"\0" in u.data
+                and u.action.record.key in uids and sizes.get(uids[u.action.record.key]) == len(u.data)}
+    if not suspects:
+        return
+    for uid, served in session.fetch_bodies(sorted(suspects)):
+        u = suspects[uid]
+        if served != u.data:
+            nul = " (its NUL bytes turned into 0x80)" if served == u.data.replace(b"\0", b"\x80") else ""
+            with ctx.lock:
+                ctx.alter(u.action.record, f"the server holds other bytes at the same size{nul}")
 
 
 def _resolve(session: Session, u: Upload, taken: set[int]) -> tuple[int, int] | None:

@@ -73,7 +73,7 @@ def run_gmail(session: Session, ctx: RunContext, records: Sequence[MessageRecord
     known = {c.gm_msgid for c in copies if c.gm_msgid is not None}
     ctx.progress.start("restore", total=len(plan.actions))
     for a in plan.of(PRESENT) + plan.of(CONFLICT):
-        if a.kind == PRESENT:
+        if a.kind == PRESENT and not ctx.found_own(a.record.key):
             ctx.result.already_present += 1
         ctx.done(a.record.key)
         ctx.progress.advance()
@@ -131,7 +131,8 @@ def _relabel(session: Session, ctx: RunContext, items: Sequence[tuple[Action, in
         for a, _ in part:
             gm = a.copy.gm_msgid if a.copy is not None else None
             ctx.journal_append(entry("relabel", a.record, gm=gm))
-            ctx.result.relabelled += 1
+            if not ctx.found_own(a.record.key):
+                ctx.result.relabelled += 1
             ctx.done(a.record.key)
             ctx.progress.advance()
 
@@ -160,7 +161,8 @@ def _untrash(session: Session, ctx: RunContext, actions: Sequence[Action], all_m
     _apply(session, ctx, moved)
     for a, _ in moved:
         ctx.journal_append(entry("untrash", a.record, gm=a.copy.gm_msgid if a.copy else None))
-        ctx.result.untrashed += 1
+        if not ctx.found_own(a.record.key):
+            ctx.result.untrashed += 1
         ctx.done(a.record.key)
         ctx.progress.advance()
 
@@ -199,6 +201,7 @@ def _upload(session: Session, ctx: RunContext, actions: Sequence[Action], places
                 ctx.progress.advance()
                 continue
             ctx.spent(len(data))
+            ctx.unconfirmed[a.record.key] = len(data)
             by_dest[dest].append(Upload(a, data, res))
         for dest, ups in by_dest.items():
             _verify(session, ctx, dest, ups, known)
@@ -227,8 +230,7 @@ def _verify(session: Session, ctx: RunContext, folder: str, ups: Sequence[Upload
                 ctx.alter(a.record, f"the server holds {meta.size} bytes, the upload had {len(u.data)}")
             ctx.journal_append(entry("upload", a.record, nbytes=len(u.data), gm=meta.gm_msgid, folder=folder,
                                      uid=meta.uid))
-            ctx.result.uploaded += 1
-            ctx.result.uploaded_bytes += len(u.data)
+            ctx.uploaded(a.record.key, len(u.data))
             ctx.done(a.record.key)
             good.append((a, meta.uid))
         ctx.progress.advance(1, len(u.data))

@@ -12,8 +12,10 @@ POLICIES = ("rewrite-message-id", "skip", "force")
 
 @dataclass(frozen=True, slots=True)
 class RestoreOptions:
-    """Which snapshot and messages, and how: the Message-ID ``policy`` (``POLICIES``), a daily upload budget,
-    the folder of unlabelled messages on a non-Gmail target, and ``dry_run``.  Checked when built."""
+    """Which snapshot (of which source ``account``: needed with ``latest`` or a time in an archive of several
+    accounts, unless one of them is the target's user) and messages, and how: the Message-ID ``policy``
+    (``POLICIES``), a daily upload budget, the folder of unlabelled messages on a non-Gmail target, and
+    ``dry_run``.  Checked when built."""
 
     snapshot: str = "latest"
     where: MessageFilter = field(default_factory=MessageFilter)
@@ -21,6 +23,7 @@ class RestoreOptions:
     policy: str = "rewrite-message-id"
     max_upload_bytes_per_day: int | None = None
     default_folder: str = "INBOX"
+    account: str | None = None
 
     def __post_init__(self) -> None:
         if self.policy not in POLICIES:

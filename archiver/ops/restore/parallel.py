@@ -94,3 +94,9 @@ def split(items: Sequence[T], key: Callable[[T], str | None], n: int) -> list[li
     for it in items:
         out[stream_of(key(it), n)].append(it)
     return out
+
+
+def abort_all(sessions: Sequence[Session]) -> None:
+    """Drop the extra sessions without LOGOUT (an interrupt: another thread may be mid-command on them)."""
+    for s in sessions:
+        s.abort()

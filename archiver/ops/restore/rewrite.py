@@ -90,8 +90,22 @@ def served_form(raw: bytes) -> bytes:
 # -- labels ------------------------------------------------------------------------------------------
 
 
+def has_empty_level(label: str) -> bool:
+    """A user label with an empty level (``/x``, ``x/``, ``a//b``): no server takes it as a folder name."""
+    return not label.startswith("\\") and "" in label.split("/")
+
+
+def valid_label(label: str) -> str:
+    """``label`` with its empty levels dropped, under ``Restored/`` (so it cannot merge with a label of
+    that name); other labels unchanged."""
+    if not has_empty_level(label):
+        return label
+    return "Restored/" + ("/".join(p for p in label.split("/") if p) or "(unnamed)")
+
+
 def gmail_label(label: str) -> str:
     """A Gmail label name for ``label`` from a Gmail snapshot: system aliases fixed, reserved names moved."""
+    label = valid_label(label)
     alias = SYSTEM_ALIASES.get(label.lower()) if label.startswith("\\") else None
     if alias is not None:
         return alias.value
@@ -166,7 +180,8 @@ def generic_folders_for(record: MessageRecord, *, source_roles: Mapping[str, str
                 if goes_to is not None:
                     out.append(target_roles.get(goes_to, ROLE_DEFAULT_FOLDER[goes_to]))
             else:
-                out.append(label.replace("/", delimiter) if delimiter else label)
+                name = valid_label(label)
+                out.append(name.replace("/", delimiter) if delimiter else name)
             continue
         role = source_roles.get(label)
         if label.upper() == INBOX:

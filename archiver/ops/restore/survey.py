@@ -15,11 +15,11 @@ from dataclasses import dataclass
 
 from archiver.imap import Session
 from archiver.model import MessageRecord
-from archiver.ops.restore.intent import Intent, closes
+from archiver.ops.restore.intent import Intents, closes
 from archiver.ops.restore.plan import JournalHit, TargetCopy, TargetIndex, mid_key, rewritten_message_id
 from archiver.ops.restore.rewrite import rewrite_message_id, served_form
 from archiver.store import Archive, Journal
-from archiver.store.journal_records import Confirmation, UploadIntent, decode_all
+from archiver.store.journal_records import Confirmation, Dedup, Refused, Sent, UploadIntent, decode_all
 
 
 def survey_folder(session: Session, name: str, kind: str) -> tuple[int, list[TargetCopy]]:
@@ -94,25 +94,29 @@ def journal_name(account: str) -> str:
     return f"restore-{safe}"[:120]
 
 
-def read_journal(journal: Journal) -> tuple[dict[str, list[JournalHit]], list[tuple[float, int]],
-                                           list[Intent]]:
-    """(hits by record key, (time, bytes) of every upload, intents no confirmation closed) from a journal;
-    unknown entries are skipped."""
+def read_journal(journal: Journal) -> tuple[dict[str, list[JournalHit]], list[tuple[float, int]], Intents]:
+    """(hits by record key, (time, bytes) of every upload, the intents: open ones no confirmation or refusal
+    closed, when each was sent, and the orphans) from a journal; unknown entries are skipped."""
     hits: dict[str, list[JournalHit]] = defaultdict(list)
     uploads: list[tuple[float, int]] = []
-    open_intents: dict[tuple[str, str, int], Intent] = {}
+    intents = Intents()
     records, _skipped = decode_all(journal)
     for r in records:
         if isinstance(r, UploadIntent):
-            open_intents[r.slot] = r
+            intents.add(r)
+        elif isinstance(r, Sent):
+            intents.mark_sent(r)
+        elif isinstance(r, Refused):
+            intents.close(r.slot)
+        elif isinstance(r, Dedup):
+            intents.resolve(r.slot)
         elif isinstance(r, Confirmation):
             hit = hit_of(r)
             hits[r.key].append(hit)
-            if (slot := closes(hit)) is not None:
-                open_intents.pop(slot, None)
+            intents.close(closes(hit))
             if r.op == "upload":
                 uploads.append((r.time, r.nbytes))
-    return dict(hits), uploads, list(open_intents.values())
+    return dict(hits), uploads, intents
 
 
 def hit_of(c: Confirmation) -> JournalHit:
