@@ -18,6 +18,7 @@ from archiver.cli._common import (
     OAuth2TokenCommand,
     OAuthAccount,
     PasswordCommand,
+    QueryOption,
     ShowProgress,
     SinceOption,
     UntilOption,
@@ -25,6 +26,7 @@ from archiver.cli._common import (
     handle_errors,
     local_path,
     message_filter,
+    query_keys,
     server_credentials,
     warn,
 )
@@ -106,6 +108,7 @@ def register(app: typer.Typer) -> None:
         label: LabelOption = None,
         since: SinceOption = None,
         until: UntilOption = None,
+        query: QueryOption = None,
         account: Annotated[str | None, typer.Option(
             help="Restore this account's snapshot (user@host, as `snapshots` lists it); needed when the "
                  "archive holds several accounts, unless exactly one has the target's user.")] = None,
@@ -150,10 +153,9 @@ def register(app: typer.Typer) -> None:
         bar = TqdmProgress(enabled=progress)
         result = restore(local_path(archive), target, snapshot=snapshot, labels=chosen.labels,
                          since=chosen.since, until=chosen.until, dry_run=dry_run, credentials=creds,
-                         policy=policy,
-                         max_upload_bytes_per_day=budget, default_folder=default_folder,
+                         policy=policy, max_upload_bytes_per_day=budget, default_folder=default_folder,
                          cacert=cacert, insecure=insecure, progress=bar, connections=connections,
-                         account=account)
+                         account=account, keys=query_keys(archive, query, snapshot, account))
         bar.finish()
         if json:
             emit_json(result.to_json())

@@ -16,7 +16,7 @@ import errno
 import logging
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from archiver.errors import ArchiverError, Cancelled, ConnectionLost, Throttled, UsageError
 from archiver.filters import MessageFilter
@@ -46,7 +46,8 @@ def restore(archive_path: str | os.PathLike[str], target_url: str, *, snapshot: 
             policy: str = "rewrite-message-id", max_upload_bytes_per_day: int | None = None,
             default_folder: str = "INBOX", cacert: str | None = None, insecure: bool = False,
             retry: RetryPolicy | None = None, progress: Progress | None = None,
-            connections: int = DEFAULT_CONNECTIONS, account: str | None = None) -> RestoreResult:
+            connections: int = DEFAULT_CONNECTIONS, account: str | None = None,
+            keys: Iterable[str] | None = None) -> RestoreResult:
     """Restore one snapshot of ``archive_path`` into ``target_url``; per-message problems are in the result.
 
     ``policy`` decides what happens to a message whose Message-ID the target holds with other content (Gmail
@@ -56,11 +57,12 @@ def restore(archive_path: str | os.PathLike[str], target_url: str, *, snapshot: 
     (fewer if the server refuses more; Gmail's uploads keep one).  ``since`` is inclusive, ``until``
     exclusive.  ``retry``: back-off between reconnects (``max_attempts`` counts attempts in a row that
     confirmed nothing).  ``account``: whose snapshot (``user@host``); needed with ``latest`` or a time when
-    the archive holds several accounts, unless exactly one of them has the target's user.  Raises UsageError,
-    ArchiveNotFound,
-    AuthError, ConnectionLost/Throttled (after retries without progress).
+    the archive holds several accounts, unless exactly one of them has the target's user.  ``keys``: only
+    these messages (the answer of a search query).  Raises UsageError, ArchiveNotFound, AuthError,
+    ConnectionLost/Throttled (after retries without progress).
     """
-    options = RestoreOptions(snapshot=snapshot, where=MessageFilter.of(labels, since, until), dry_run=dry_run,
+    options = RestoreOptions(snapshot=snapshot, where=MessageFilter.of(labels, since, until, keys=keys),
+                             dry_run=dry_run,
                              policy=policy, max_upload_bytes_per_day=max_upload_bytes_per_day,
                              default_folder=default_folder, account=account)
     if connections < 1:
