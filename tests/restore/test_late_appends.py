@@ -57,8 +57,10 @@ def test_kill_9_mid_upload_then_rerun_at_once_leaves_no_duplicate(tmp_path: Path
             dv.add_user(f"u{k}", "secret")
         for k, delay in enumerate(delays):
             target = f"imap://u{k}@127.0.0.1:{dv.port}"
+            # one connection: the upload lasts long enough that every delay below kills it midway
             p = subprocess.Popen([sys.executable, "-m", "archiver", "restore", str(tmp_path / "a"), target,
-                                  "--no-progress"], cwd=REPO, env=env, stderr=subprocess.PIPE)
+                                  "--no-progress", "--connections", "1"], cwd=REPO, env=env,
+                                 stderr=subprocess.PIPE)
             while p.poll() is None and inbox_count(dv.port, f"u{k}") == 0:
                 time.sleep(0.005)                      # the first batch is in: more are on their way
             time.sleep(delay)
