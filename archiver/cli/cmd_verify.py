@@ -66,8 +66,11 @@ def register(app: typer.Typer) -> None:
         else:
             _report(r, fixed, read_data)
         if not r.ok:
+            unlisted = (f" (and all {r.unlisted_messages} messages of the {len(r.unlisted_snapshots)} "
+                        "snapshots whose manifest is damaged, which cannot be listed one by one)"
+                        if r.unlisted_snapshots else "")
             raise DamageFound(f"{len(r.damage)} damaged files or entries; {len(r.damaged_snapshots)} "
-                              f"snapshots and {r.affected_count} messages affected",
+                              f"snapshots and {r.affected_count} messages affected{unlisted}",
                               hint="everything else stays restorable; run with --json for the full list")
 
 

@@ -132,6 +132,7 @@ def verify_json(r: VerifyReport, fixed: IndexRepair | None = None) -> dict[str, 
                                "blob_id": m.blob_id} for m in r.affected_messages],
         "healed": [{"kind": f.kind, "id": f.id, "detail": f.detail} for f in r.healed],
         "damage_recorded": r.damage_recorded, "record_error": r.record_error,
+        "unlisted_snapshots": r.unlisted_snapshots, "unlisted_messages": r.unlisted_messages,
     }
     if fixed is not None:
         doc["index_repair"] = {"damaged_segments": sorted(fixed.damaged_segments),

@@ -95,6 +95,11 @@ class VerifyReport:
     """Snapshots that cannot be restored whole: record or manifest damaged, or a body damaged."""
     affected_messages: list[AffectedMessage] = field(default_factory=list)
     affected_count: int = 0
+    """Messages named one by one as affected (bodies damaged, in snapshots whose manifest reads)."""
+    unlisted_snapshots: list[str] = field(default_factory=list)
+    """Snapshots whose manifest is damaged: their messages cannot be listed, every one of them is at risk."""
+    unlisted_messages: int = 0
+    """How many messages those snapshots hold (from their records)."""
     healed: list[Finding] = field(default_factory=list)
     """Damaged or missing packs and entries whose referenced entries are all intact in another pack."""
     damage_recorded: int = 0
@@ -362,7 +367,10 @@ def _attribute(report: VerifyReport, snaps: dict[str, SnapshotRecord], pages_of:
     """Name the snapshots and messages that damaged pages and blobs affect (a second, cheap pass)."""
     damaged = {f.id for f in report.damage if f.kind == "snapshot"}
     if bad_pages:  # a shared page may sit under a page another snapshot's walk already saw: walk each
-        damaged.update(damaged_manifests({sid: rec.root for sid, rec in snaps.items()}, reader.read))
+        unlisted = damaged_manifests({sid: rec.root for sid, rec in snaps.items()}, reader.read)
+        damaged.update(unlisted)
+        report.unlisted_snapshots = sorted(unlisted)
+        report.unlisted_messages = sum(snaps[sid].info.message_count for sid in unlisted)
     if damaged_blobs:
         for sid in sorted(pages_of):
             root = snaps[sid].root

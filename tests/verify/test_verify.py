@@ -208,3 +208,21 @@ def test_snapshot_count_must_match_its_manifest(small: Fixture, tmp_path: Path) 
     report = verify(Archive.open(root))
     assert [(f.kind, f.id) for f in report.damage] == [("snapshot", sha256_hex(data))]
     assert "says" in report.damage[0].detail
+
+
+def test_lost_packs_folder_counts_the_messages_it_hides(tmp_path: Path) -> None:
+    """With packs/ gone no manifest reads: the report must not say "0 messages affected" as if none were;
+    it counts every message of the snapshots whose manifest is damaged (issue: a misleading hint)."""
+    from typer.testing import CliRunner
+
+    from archiver.cli import app
+
+    archive = Archive.init(tmp_path / "a")
+    records = make_records(archive, synthetic_messages(25, size=500))
+    commit(archive, records, dt.datetime(2024, 1, 1, tzinfo=dt.UTC))
+    shutil.rmtree(tmp_path / "a" / "packs")
+    report = verify(Archive.open(tmp_path / "a"))
+    assert not report.ok and report.unlisted_messages == 25 and len(report.unlisted_snapshots) == 1
+    out = CliRunner().invoke(app, ["verify", str(tmp_path / "a")])
+    assert out.exit_code == 13
+    assert "all 25 messages of the 1 snapshots whose manifest is damaged" in out.stderr
