@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import random
 import shutil
 from pathlib import Path
@@ -25,6 +24,7 @@ from archiver.store.fsutil import write_named
 from archiver.store.index import CACHE_AFTER, encode_segment, list_segments, load_index, rebuild_from_packs
 from archiver.store.manifest import iter_page_ids
 from archiver.store.pack import KIND_BLOB, KIND_PAGE, PackBuilder, list_packs, pack_path, read_toc
+from tests.helpers.crash import rebuild_index_in_child
 from tests.query.builder import ACCOUNT, commit, make_records, synthetic_messages
 
 RUNS = CACHE_AFTER + 2
@@ -178,20 +178,6 @@ def test_a_damaged_toc_costs_no_message_and_repair_rewrites_the_pack(
     assert not Archive.open(path).rebuild_index().changed
 
 
-def _repair_in_child(path: Path, crash_at: int) -> int:
-    pid = os.fork()
-    if pid == 0:
-        code = 0
-        try:
-            fsutil.arm_crash(crash_at)
-            Archive.open(path).rebuild_index()
-        except BaseException:
-            code = 1
-        os._exit(code)
-    _, status = os.waitpid(pid, 0)
-    return -os.WTERMSIG(status) if os.WIFSIGNALED(status) else os.WEXITSTATUS(status)
-
-
 @pytest.mark.slow
 def test_toc_repair_survives_a_crash_at_every_step(template: tuple[Path, dict[str, bytes]],
                                                    tmp_path: Path) -> None:
@@ -204,7 +190,7 @@ def test_toc_repair_survives_a_crash_at_every_step(template: tuple[Path, dict[st
     for n in range(1, steps + 1):
         path = _copy(template, tmp_path / f"c{n}")
         _damage_toc(path, template[1])
-        assert _repair_in_child(path, n) == -9, n
+        assert rebuild_index_in_child(path, n) == -9, n
         _reads_everything(path, template[1])  # the killed repair left a readable archive
         Archive.open(path).rebuild_index()  # and the next one finishes
         assert verify(Archive.open(path), read_data=True).ok, n

@@ -4,7 +4,6 @@ the archive for real (crash-safe at every step), and journals can be removed."""
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from pathlib import Path
 
@@ -16,6 +15,7 @@ from archiver.errors import ArchiveLocked, IntegrityError, UsageError
 from archiver.ops.verify import verify
 from archiver.store import Archive, fsutil
 from archiver.store.index import list_segments, load_index, rebuild_from_packs
+from tests.helpers.crash import rebuild_index_in_child
 
 GOLDEN = Path(__file__).resolve().parents[2] / "formats" / "golden"
 DAMAGED = GOLDEN / "v1-damaged-truncated-index"
@@ -102,20 +102,6 @@ def test_rebuild_index_needs_the_exclusive_lock(tmp_path: Path) -> None:
     assert list_segments(path / "index") == list_segments(DAMAGED / "archive" / "index")
 
 
-def _rebuild_in_child(path: Path, crash_at: int) -> int:
-    pid = os.fork()
-    if pid == 0:
-        code = 0
-        try:
-            fsutil.arm_crash(crash_at)
-            Archive.open(path).rebuild_index()
-        except BaseException:
-            code = 1
-        os._exit(code)
-    _, status = os.waitpid(pid, 0)
-    return -os.WTERMSIG(status) if os.WIFSIGNALED(status) else os.WEXITSTATUS(status)
-
-
 def _damaged_and_lost(dest: Path) -> Path:
     """v1-incremental with one segment cut in half and the other gone: the rebuilt segment is a new file
     (both runs' packs), so repair must unlink the damaged one, not replace it."""
@@ -140,11 +126,11 @@ def test_rebuild_index_survives_a_crash_at_every_step(tmp_path: Path, setup: str
     assert steps >= 4  # at least: segment write, fsync, rename, folder fsync
     for n in range(1, steps + 1):
         path = make(tmp_path / f"crash{n}")
-        assert _rebuild_in_child(path, n) == -9, n
+        assert rebuild_index_in_child(path, n) == -9, n
         _assert_reads_everything(path)  # whatever step it died at, the archive opens and reads
         Archive.open(path).rebuild_index()  # and the next repair finishes the job
         assert verify(Archive.open(path), read_data=True).ok, n
-    assert _rebuild_in_child(make(tmp_path / "whole"), steps + 1) == 0
+    assert rebuild_index_in_child(make(tmp_path / "whole"), steps + 1) == 0
 
 
 def test_remove_journal(tmp_path: Path) -> None:

@@ -86,19 +86,24 @@ def check_output(fmt: str, output: Path, overwrite: bool) -> None:
         os.chmod(folder, DIR_MODE, follow_symlinks=False)
 
 
+def _clear_name(name: str, dir_fd: int, where: Path) -> None:
+    """Unlink a leftover ``name`` in the folder ``dir_fd`` (only the name, never what a link points to);
+    a folder there is refused (``where`` names it)."""
+    try:
+        st = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+    except FileNotFoundError:
+        return
+    if stat.S_ISDIR(st.st_mode):
+        raise UsageError(f"{where} is a folder where export writes a file",
+                         hint="remove it, or export into an empty folder")
+    os.unlink(name, dir_fd=dir_fd)
+
+
 def new_file(dir_fd: int, name: str, where: Path) -> int:
     """A new regular file ``name`` (mode 0600) in the folder ``dir_fd``, open for writing.  A leftover of
     that name (from an interrupted export) is unlinked first: only the name, never what a link points to; a
     folder there is refused (``where`` names it)."""
-    try:
-        st = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
-    except FileNotFoundError:
-        pass
-    else:
-        if stat.S_ISDIR(st.st_mode):
-            raise UsageError(f"{where} is a folder where export writes a file",
-                             hint="remove it, or export into an empty folder")
-        os.unlink(name, dir_fd=dir_fd)
+    _clear_name(name, dir_fd, where)
     fd = os.open(name, _NEW_FILE, FILE_MODE, dir_fd=dir_fd)
     os.fchmod(fd, FILE_MODE)
     return fd
@@ -219,15 +224,7 @@ def link_or_put(src_dir: int, src_name: str, tmp_dir: int, dir_fd: int, name: st
     """Another copy of a file already written as ``src_name`` in ``src_dir``: a hard link named ``name`` in
     ``dir_fd`` (a leftover of that name is unlinked first, only the name), or the bytes again through
     ``tmp_dir`` where the file system refuses links."""
-    try:
-        st = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
-    except FileNotFoundError:
-        pass
-    else:
-        if stat.S_ISDIR(st.st_mode):
-            raise UsageError(f"{where} is a folder where export writes a file",
-                             hint="remove it, or export into an empty folder")
-        os.unlink(name, dir_fd=dir_fd)
+    _clear_name(name, dir_fd, where)
     try:
         os.link(src_name, name, src_dir_fd=src_dir, dst_dir_fd=dir_fd, follow_symlinks=False)
     except OSError:
