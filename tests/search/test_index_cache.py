@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import shutil
 import sqlite3
 from pathlib import Path
 
@@ -91,3 +92,14 @@ def test_index_file_is_private_and_never_followed(archive: Archive, tmp_path: Pa
     assert victim.read_text() == "keep me"
     assert db.is_file() and not db.is_symlink()
     assert [h.key for h in search(archive, "from:alice").messages]
+
+
+def test_a_snapshot_searched_once_is_answered_from_the_index(archive: Archive) -> None:
+    """The first search keeps the snapshot's records in the index; later ones need no manifest: they give
+    the same answers with every manifest page and body of the archive gone (snippets off)."""
+    first = answers(archive)
+    info = archive.snapshots()[-1]
+    with SearchIndex(archive) as index:
+        assert index.snapshot_row(info.id) is not None
+    shutil.rmtree(archive.path / "packs")
+    assert answers(Archive.open(archive.path)) == first

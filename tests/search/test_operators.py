@@ -313,3 +313,17 @@ def test_point_in_time(tmp_path: Path) -> None:
     gone = commit(archive, recs[:4], dt.datetime(2024, 1, 4, tzinfo=dt.UTC))
     hit = next(h for h in search(archive, "in:anywhere", all_snapshots=True).messages if h.key == target)
     assert hit.history[-1].snapshot == gone.id and hit.history[-1].labels is None
+
+
+@pytest.mark.parametrize("query", [
+    "kangaroo", "-umbrella", "from:josé OR subject:invoice", "{lighthouse zeppelin} -label:work",
+    "is:starred", "is:unread has:attachment", "in:trash", "in:anywhere -in:inbox", "label:ünïcode",
+    "larger:1K smaller:3K", "after:2023/11/20 before:2024/06/01", "older_than:100d", "has:nouserlabels",
+    "thread:(kangaroo) -kangaroo", "filename:pdf OR filename:txt", '"kangaroo umbrella"', "is:important",
+])
+def test_sql_and_record_by_record_answers_agree(world: World, query: str) -> None:
+    """The SQL form of a query (one snapshot, records kept in the index) and the record-by-record matcher
+    (``all_snapshots``, which reads the manifest) give the same messages."""
+    one = {h.key for h in search(world.archive, query, now=NOW, snippets=False).messages}
+    each = {h.key for h in search(world.archive, query, now=NOW, snippets=False, all_snapshots=True).messages}
+    assert one == each

@@ -20,15 +20,18 @@ import contextlib
 import fcntl
 import os
 import sqlite3
+import time
 import zlib
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+from archiver.model import MessageRecord
 from archiver.ops.search import mime
 from archiver.store import Archive
 
-SCHEMA = 1
+SCHEMA = 2
 DB_NAME = "search.sqlite"
 SUM_NAME = "search.sum"
 LOCK_NAME = "search.lock"
@@ -42,8 +45,20 @@ CREATE TABLE docs(id INTEGER PRIMARY KEY, blob TEXT UNIQUE NOT NULL, sender TEXT
                   subject TEXT NOT NULL, has_attachment INTEGER NOT NULL);
 CREATE VIRTUAL TABLE fts USING fts5({", ".join(COLUMNS)}, content='', columnsize=0,
                                     tokenize='unicode61 remove_diacritics 2');
+CREATE TABLE labelsets(id INTEGER PRIMARY KEY, labels TEXT UNIQUE NOT NULL);
+CREATE TABLE snaps(id INTEGER PRIMARY KEY, snapshot TEXT UNIQUE NOT NULL, loaded REAL NOT NULL);
+CREATE TABLE recs(snap INTEGER NOT NULL, doc INTEGER, key TEXT NOT NULL, date INTEGER NOT NULL,
+                  tz INTEGER NOT NULL, size INTEGER NOT NULL, fbits INTEGER NOT NULL, flags TEXT NOT NULL,
+                  labelset INTEGER NOT NULL, thread TEXT NOT NULL, message_id TEXT, mid TEXT NOT NULL,
+                  blob TEXT NOT NULL);
+CREATE INDEX recs_by_snap ON recs(snap, date);
 INSERT INTO meta VALUES ('schema', '{SCHEMA}');
 """
+SEP = "\x1f"
+"""Joins a label set's or a flag list's names in one column (a character no label or flag holds)."""
+FLAG_BITS = {"\\Seen": 1, "\\Flagged": 2, "\\Answered": 4, "\\Draft": 8}
+KEEP_SNAPSHOTS = 8
+"""Snapshots whose records the index keeps (the most recently loaded); another costs one load."""
 
 
 _INSERT_DOC = "INSERT OR IGNORE INTO docs(blob, sender, subject, has_attachment) VALUES (?, ?, ?, ?)"
@@ -254,6 +269,61 @@ class SearchIndex:
                     f"SELECT blob, sender, subject, has_attachment FROM docs WHERE blob IN ({marks})", chunk):
                 out[blob] = Doc(sender, subject, bool(att))
         return out
+
+    # -- a snapshot's records, so that a query needs no manifest read --------------------------------
+
+    def snapshot_row(self, snapshot_id: str) -> int | None:
+        """The row id of a snapshot whose records the index holds, or None."""
+        row = self._db.execute("SELECT id FROM snaps WHERE snapshot = ?", (snapshot_id,)).fetchone()
+        return None if row is None else int(row[0])
+
+    def load_records(self, snapshot_id: str, records: Iterable[MessageRecord]) -> None:
+        """Keep the records of one snapshot (call after ``cover``: bodies already indexed); the oldest
+        loaded snapshot beyond ``KEEP_SNAPSHOTS`` is dropped."""
+        with self._locked():
+            db = self._db
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                if db.execute("SELECT 1 FROM snaps WHERE snapshot = ?", (snapshot_id,)).fetchone() is None:
+                    self._insert_records(db, snapshot_id, records)
+                    stale = db.execute("SELECT id FROM snaps ORDER BY loaded DESC LIMIT -1 OFFSET ?",
+                                       (KEEP_SNAPSHOTS,)).fetchall()
+                    for (sid,) in stale:
+                        db.execute("DELETE FROM recs WHERE snap = ?", (sid,))
+                        db.execute("DELETE FROM snaps WHERE id = ?", (sid,))
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            self._record_sum()
+
+    @staticmethod
+    def _insert_records(db: sqlite3.Connection, snapshot_id: str, records: Iterable[MessageRecord]) -> None:
+        sid = db.execute("INSERT INTO snaps(snapshot, loaded) VALUES (?, ?)",
+                         (snapshot_id, time.time())).lastrowid
+        sets: dict[tuple[str, ...], int] = {}
+        docs = dict(db.execute("SELECT blob, id FROM docs"))
+        rows = []
+        for r in records:
+            ls = sets.get(r.labels)
+            if ls is None:
+                text = SEP.join(r.labels)
+                db.execute("INSERT OR IGNORE INTO labelsets(labels) VALUES (?)", (text,))
+                ls = sets[r.labels] = int(db.execute("SELECT id FROM labelsets WHERE labels = ?",
+                                                     (text,)).fetchone()[0])
+            bits = sum(FLAG_BITS.get(f, 0) for f in r.flags)
+            mid = "" if r.message_id is None else r.message_id.strip().strip("<>")
+            rows.append((sid, docs.get(r.blob_id), r.key, r.internaldate, r.tz_minutes, r.size, bits,
+                         SEP.join(r.flags), ls, r.thread_id, r.message_id, mid, r.blob_id))
+        db.executemany("INSERT INTO recs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+
+    def labelsets(self) -> list[tuple[int, tuple[str, ...]]]:
+        """Every label set the kept records use: (id, labels)."""
+        return [(int(i), tuple(text.split(SEP)) if text else ())
+                for i, text in self._db.execute("SELECT id, labels FROM labelsets")]
+
+    def query(self, sql: str, params: Sequence[object]) -> list[tuple[Any, ...]]:
+        return self._db.execute(sql, params).fetchall()
 
     def with_attachment(self) -> set[str]:
         return {r[0] for r in self._db.execute("SELECT blob FROM docs WHERE has_attachment = 1")}

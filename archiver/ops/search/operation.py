@@ -10,15 +10,14 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import re
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from archiver.errors import UsageError
-from archiver.labels import label_matches
 from archiver.model import MessageRecord, SnapshotInfo
 from archiver.ops.search import mime
-from archiver.ops.search.index import FIELD_COLUMN, Doc, SearchIndex, fts_phrase, fts_words
+from archiver.ops.search.compile import Compiler
+from archiver.ops.search.index import FIELD_COLUMN, SEP, Doc, SearchIndex, fts_phrase, fts_words
 from archiver.ops.search.syntax import (
     And,
     Everything,
@@ -31,27 +30,20 @@ from archiver.ops.search.syntax import (
     mentions_trash_or_spam,
     parse,
 )
+from archiver.ops.search.terms import (
+    FOLDED,
+    FOLDERS,
+    HAS_VALUES,
+    HIDDEN,
+    IS_VALUES,
+    age_cutoff,
+    bare_id,
+    has_any,
+    label_query_matches,
+    parse_date,
+    parse_size,
+)
 from archiver.store import Archive
-
-FOLDERS: dict[str, tuple[str, ...]] = {
-    "inbox": ("\\Inbox", "INBOX"),
-    "trash": ("\\Trash", "Trash", "Bin", "Deleted Items", "Deleted Messages", "[Gmail]/Trash", "[Gmail]/Bin"),
-    "spam": ("\\Spam", "\\Junk", "Spam", "Junk", "Junk E-mail", "[Gmail]/Spam"),
-    "sent": ("\\Sent", "Sent", "Sent Items", "Sent Messages", "[Gmail]/Sent Mail"),
-    "drafts": ("\\Draft", "\\Drafts", "Drafts", "[Gmail]/Drafts"),
-    "important": ("\\Important",),
-    "starred": ("\\Starred", "\\Flagged"),
-    "chats": ("\\Chats",),
-}
-"""``in:`` names -> the stored labels they mean (Gmail system labels, and the usual folder names of other
-servers, whose folders are the labels)."""
-FOLDERS["bin"] = FOLDERS["trash"]
-FOLDERS["junk"] = FOLDERS["spam"]
-FOLDERS["draft"] = FOLDERS["drafts"]
-_FOLDED = {name: frozenset(n.casefold() for n in labels) for name, labels in FOLDERS.items()}
-_HIDDEN = _FOLDED["trash"] | _FOLDED["spam"]
-IS_VALUES = ("starred", "unread", "read", "important", "draft", "flagged", "answered", "unstarred")
-HAS_VALUES = ("attachment", "userlabels", "nouserlabels")
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,69 +88,6 @@ class SearchResult:
     """Messages the index parsed for this search (new since the last one)."""
     index_rebuilt: str | None = None
     problems: list[str] = field(default_factory=list)
-
-
-def _norm_label(text: str) -> str:
-    return re.sub(r"[\s/\-_]+", "-", text.casefold()).strip("-")
-
-
-def label_query_matches(wanted: str, label: str) -> bool:
-    """Gmail's ``label:`` rule: case-insensitive, a space or ``/`` may be written as ``-``; system labels
-    also by their plain or Takeout name (``labels.label_matches``)."""
-    return label_matches(wanted, label) or _norm_label(wanted) == _norm_label(label.lstrip("\\"))
-
-
-def _bare_id(message_id: str | None) -> str | None:
-    """A Message-ID without whitespace and angle brackets, for comparing."""
-    return None if message_id is None else message_id.strip().strip("<>")
-
-
-def _has_any(rec: MessageRecord, names: frozenset[str]) -> bool:
-    """Whether the record carries one of ``names`` (casefolded label names)."""
-    return any(label.casefold() in names for label in rec.labels)
-
-
-def _folded(names: Iterable[str]) -> frozenset[str]:
-    return frozenset(n.casefold() for n in names)
-
-
-_SIZE = re.compile(r"^(\d+)([kmg]?b?)?$", re.IGNORECASE)
-_REL = re.compile(r"^(\d+)([dmy])$", re.IGNORECASE)
-
-
-def _size(value: str) -> int:
-    m = _SIZE.match(value.strip())
-    if not m:
-        raise UsageError(f"search query: {value!r} is not a size", hint="e.g. larger:5M smaller:100K")
-    unit = (m.group(2) or "").lower().rstrip("b")
-    return int(m.group(1)) * {"": 1, "k": 1024, "m": 1024 ** 2, "g": 1024 ** 3}[unit]
-
-
-def _date(value: str) -> int:
-    """Midnight UTC of a Gmail date (``2024/01/31``, ``2024-1-31``) or unix seconds, as unix seconds."""
-    if value.isdigit() and len(value) > 8:
-        return int(value)
-    m = re.match(r"^(\d{4})[/-](\d{1,2})[/-](\d{1,2})$", value)
-    if not m:
-        raise UsageError(f"search query: {value!r} is not a date", hint="e.g. after:2024/01/31")
-    try:
-        day = dt.datetime(int(m.group(1)), int(m.group(2)), int(m.group(3)), tzinfo=dt.UTC)
-    except ValueError as exc:
-        raise UsageError(f"search query: {value!r} is not a date ({exc})") from None
-    return int(day.timestamp())
-
-
-def _ago(value: str, now: dt.datetime) -> int:
-    m = _REL.match(value.strip())
-    if not m:
-        raise UsageError(f"search query: {value!r} is not an age", hint="e.g. older_than:1y newer_than:7d")
-    n, unit = int(m.group(1)), m.group(2).lower()
-    if unit == "d":
-        return int((now - dt.timedelta(days=n)).timestamp())
-    months = n * (12 if unit == "y" else 1)
-    y, mo = divmod(now.year * 12 + now.month - 1 - months, 12)
-    day = min(now.day, 28)
-    return int(now.replace(year=y, month=mo + 1, day=day).timestamp())
 
 
 class _Matcher:
@@ -206,7 +135,7 @@ class _Matcher:
             if v not in FOLDERS:
                 raise UsageError(f"search query: in:{value} is not known",
                                  hint="in: takes " + "|".join([*sorted(FOLDERS), "anywhere"]))
-            return rec is not None and _has_any(rec, _FOLDED[v])
+            return rec is not None and has_any(rec.labels, FOLDED[v])
         if op == "is":
             if v not in IS_VALUES:
                 raise UsageError(f"search query: is:{value} is not known",
@@ -218,7 +147,7 @@ class _Matcher:
             return {"starred": starred, "flagged": starred, "unstarred": not starred,
                     "unread": "\\Seen" not in flags, "read": "\\Seen" in flags,
                     "important": "\\Important" in rec.labels, "answered": "\\Answered" in flags,
-                    "draft": "\\Draft" in flags or _has_any(rec, _FOLDED["drafts"])}[v]
+                    "draft": "\\Draft" in flags or has_any(rec.labels, FOLDED["drafts"])}[v]
         if op == "has":
             if v not in HAS_VALUES:
                 raise UsageError(f"search query: has:{value} is not known",
@@ -230,16 +159,16 @@ class _Matcher:
             user = any(not label.startswith("\\") and label.upper() != "INBOX" for label in rec.labels)
             return user if v == "userlabels" else not user
         if op in ("after", "before"):
-            t = _date(value)
+            t = parse_date(value)
             return rec is not None and (rec.internaldate >= t if op == "after" else rec.internaldate < t)
         if op in ("older_than", "newer_than"):
-            t = _ago(value, self.now)
+            t = age_cutoff(value, self.now)
             return rec is not None and (rec.internaldate < t if op == "older_than" else rec.internaldate >= t)
         if op in ("larger", "smaller"):
-            n = _size(value)
+            n = parse_size(value)
             return rec is not None and (rec.size > n if op == "larger" else rec.size < n)
         if op == "rfc822msgid":
-            return rec is not None and _bare_id(rec.message_id) == _bare_id(value)
+            return rec is not None and bare_id(rec.message_id) == bare_id(value)
         raise UsageError(f"search query: unknown operator {op}:")
 
     def select(self, node: Node, records: list[MessageRecord]) -> list[MessageRecord]:
@@ -282,7 +211,7 @@ def _visible(node: Node) -> Callable[[MessageRecord], bool]:
     def visible(rec: MessageRecord) -> bool:
         hit = seen.get(rec.labels)
         if hit is None:
-            hit = seen[rec.labels] = not _has_any(rec, _HIDDEN)
+            hit = seen[rec.labels] = not has_any(rec.labels, HIDDEN)
         return hit
 
     return visible
@@ -330,12 +259,21 @@ def search(archive: Archive | str | os.PathLike[str], query: str, *, snapshot: s
     result = SearchResult(query=query, searched=tuple(s for g in groups for s in g), messages=[], total=0)
     with SearchIndex(arch) as index:
         result.index_rebuilt = index.rebuilt
-        matcher = _Matcher(index, now or dt.datetime.now(dt.UTC))
+        clock = now or dt.datetime.now(dt.UTC)
+        matcher = _Matcher(index, clock)
         matcher.check(tree)
         visible = _visible(tree)
+        found: list[SearchHit] = []
         matched: list[_Match] = []
         damaged: dict[str, str] = {}
         for group in groups:
+            if not all_snapshots:
+                row = _kept(index, arch, group[0], damaged, on_progress, result)
+                if row is not None:  # the index holds this snapshot's records: one SQL query answers
+                    count, hits = _sql_hits(index, tree, row, group[0].account, clock, limit)
+                    result.total += count
+                    found.extend(hits)
+                    continue
             loaded = [(info, list(arch.load(info.id))) for info in group]
             for info, recs in loaded:
                 result.parsed += index.cover(info.id, (r.blob_id for r in recs), damaged, on_progress)
@@ -343,16 +281,60 @@ def search(archive: Archive | str | os.PathLike[str], query: str, *, snapshot: s
         result.problems.extend(f"blob {b[:12]}: {why} (its message is not searched by text)"
                                for b, why in sorted(damaged.items()))
         matched.sort(key=lambda m: (m.record.internaldate, m.record.key), reverse=True)
-        result.total = len(matched)
+        result.total += len(matched)
         shown = matched[:limit] if limit is not None else matched
         docs = index.docs({m.record.blob_id for m in shown})
-    texts: dict[str, str] = {}
-    if snippets and shown:
-        wanted = list({m.record.blob_id for m in shown})
+    found.extend(m.hit(docs.get(m.record.blob_id), "", all_snapshots) for m in shown)
+    found.sort(key=lambda h: (h.date.timestamp(), h.key), reverse=True)
+    result.messages = found[:limit] if limit is not None else found
+    if snippets and result.messages:
+        wanted = list({h.blob_id for h in result.messages})
         texts = {b: mime.snippet(raw) for b, raw in arch.iter_blobs(wanted, damaged={})}
-    result.messages = [m.hit(docs.get(m.record.blob_id), texts.get(m.record.blob_id, ""), all_snapshots)
-                       for m in shown]
+        result.messages = [replace(h, snippet=texts.get(h.blob_id, "")) for h in result.messages]
     return result
+
+
+def _kept(index: SearchIndex, arch: Archive, info: SnapshotInfo, damaged: dict[str, str],
+          on_progress: Callable[[int, int], None] | None, result: SearchResult) -> int | None:
+    """The index's row of this snapshot's records, loading them (and indexing new bodies) the first time;
+    None when a body could not be read (then the record-by-record matcher answers, and tries again next
+    time)."""
+    row = index.snapshot_row(info.id)
+    if row is not None:
+        return row
+    records = list(arch.load(info.id))
+    before = len(damaged)
+    result.parsed += index.cover(info.id, (r.blob_id for r in records), damaged, on_progress)
+    if len(damaged) > before:
+        return None
+    index.load_records(info.id, records)
+    return index.snapshot_row(info.id)
+
+
+_COLUMNS = ("r.key, r.date, r.tz, r.size, r.flags, l.labels, r.thread, r.message_id, r.blob, d.sender, "
+            "d.subject")
+
+
+def _sql_hits(index: SearchIndex, tree: Node, row: int, account: str, now: dt.datetime,
+              limit: int | None) -> tuple[int, list[SearchHit]]:
+    """How many messages of the kept snapshot ``row`` match, and the newest ``limit`` of them."""
+    compiler = Compiler(index.labelsets(), row, now)
+    everywhere = mentions_trash_or_spam(tree)
+    cond, params = compiler.where(tree, "r", everywhere)
+    where = f"r.snap = ? AND {compiler.visible('r', everywhere)} AND ({cond})"
+    count = int(index.query(f"SELECT count(*) FROM recs r WHERE {where}", [row, *params])[0][0])
+    rows = index.query(f"SELECT {_COLUMNS} FROM recs r JOIN labelsets l ON l.id = r.labelset "
+                       f"LEFT JOIN docs d ON d.id = r.doc WHERE {where} ORDER BY r.date DESC, r.key DESC "
+                       "LIMIT ?", [row, *params, -1 if limit is None else limit])
+    hits = []
+    for key, date, tz, size, flags, labels, thread, message_id, blob, sender, subject in rows:
+        when = dt.datetime.fromtimestamp(date, dt.timezone(dt.timedelta(minutes=tz)))
+        hits.append(SearchHit(key=key, account=account, message_id=message_id, date=when,
+                              sender=sender or "", subject=subject or "",
+                              labels=tuple(labels.split(SEP)) if labels else (),
+                              flags=tuple(flags.split(SEP)) if flags else (), thread=thread, size=size,
+                              blob_id=blob))
+    return count, hits
 
 
 @dataclass(slots=True)
@@ -416,7 +398,7 @@ def find_message(archive: Archive | str | os.PathLike[str], ref: str, *, snapsho
     angle brackets) in the snapshot(s) ``snapshot`` of each account; UsageError if none or several
     different messages match (each is named)."""
     arch = archive if isinstance(archive, Archive) else Archive.open(archive)
-    want_id = _bare_id(ref)
+    want_id = bare_id(ref)
     matches: list[tuple[MessageRecord, SnapshotInfo]] = []
     for group in _targets(arch, snapshot, account, all_snapshots=False):
         info = group[0]
@@ -425,7 +407,7 @@ def find_message(archive: Archive | str | os.PathLike[str], ref: str, *, snapsho
         if by_key is not None:
             matches.append((by_key, info))
             continue
-        matches.extend((r, info) for r in snap if _bare_id(r.message_id) == want_id)
+        matches.extend((r, info) for r in snap if bare_id(r.message_id) == want_id)
     if not matches:
         raise UsageError(f"no message with key or Message-ID {ref!r}",
                          hint='find it with: gmail-archiver search ARCHIVE "rfc822msgid:..." or ls')
