@@ -52,14 +52,14 @@ class Compiler:
         if isinstance(node, Text):
             if not node.text.strip():
                 return "0", []
-            column = FIELD_COLUMN[node.field] if node.field else None
-            match = fts_phrase(node.text, column) if node.phrase else fts_words(node.text, column)
-            return f"IFNULL({alias}.doc, 0) IN (SELECT rowid FROM fts WHERE fts MATCH ?)", [match]
+            return f"IFNULL({alias}.doc, 0) IN (SELECT rowid FROM fts WHERE fts MATCH ?)", [text_query(node)]
         if isinstance(node, Meta):
             return self.meta(node, alias)
         if isinstance(node, Not):
             sql, params = self.where(node.inner, alias, all_folders)
             return f"NOT ({sql})", params
+        if isinstance(node, And | Or) and (joined := self._fts(node)) is not None:
+            return f"IFNULL({alias}.doc, 0) IN (SELECT rowid FROM fts WHERE fts MATCH ?)", [joined]
         if isinstance(node, And | Or):
             parts = [self.where(p, alias, all_folders) for p in node.parts]
             glue = " AND " if isinstance(node, And) else " OR "
@@ -72,6 +72,27 @@ class Compiler:
             return (f"{alias}.thread IN (SELECT {inner}.thread FROM recs {inner} WHERE {inner}.snap = ? AND "
                     f"{self.visible(inner, all_folders)} AND ({sql}))", [self.snap, *params])
         raise AssertionError(node)
+
+    def _fts(self, node: Node) -> str | None:
+        """One FTS5 query for a subtree of text operators only (``a -b`` -> ``(a) NOT (b)``), so SQLite
+        intersects the doclists itself; None when the subtree holds anything else."""
+        if isinstance(node, Text):
+            if not node.text.strip():
+                return None
+            return f"({text_query(node)})"
+        if isinstance(node, Or):
+            parts = [self._fts(p) for p in node.parts]
+            return None if None in parts else "(" + " OR ".join(p for p in parts if p) + ")"
+        if isinstance(node, And):
+            wanted = [self._fts(p) for p in node.parts if not isinstance(p, Not)]
+            unwanted = [self._fts(p.inner) for p in node.parts if isinstance(p, Not)]
+            if not wanted or None in wanted or None in unwanted:
+                return None
+            query = "(" + " AND ".join(p for p in wanted if p) + ")"
+            for n in unwanted:
+                query = f"({query} NOT {n})"
+            return query
+        return None
 
     def meta(self, node: Meta, a: str) -> Sql:
         """One metadata operator (its value already checked by the matcher's ``check``)."""
@@ -107,3 +128,9 @@ class Compiler:
         if op == "rfc822msgid":
             return f"{a}.mid = ?", [bare_id(value) or ""]
         raise AssertionError(op)
+
+
+def text_query(node: Text) -> str:
+    """The FTS5 query of one text operator: a phrase, or every word, in its column or anywhere."""
+    column = FIELD_COLUMN[node.field] if node.field else None
+    return fts_phrase(node.text, column) if node.phrase else fts_words(node.text, column)

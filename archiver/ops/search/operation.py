@@ -16,8 +16,8 @@ from dataclasses import dataclass, field, replace
 from archiver.errors import UsageError
 from archiver.model import MessageRecord, SnapshotInfo
 from archiver.ops.search import mime
-from archiver.ops.search.compile import Compiler
-from archiver.ops.search.index import FIELD_COLUMN, SEP, Doc, SearchIndex, fts_phrase, fts_words
+from archiver.ops.search.compile import Compiler, text_query
+from archiver.ops.search.index import SEP, Doc, SearchIndex
 from archiver.ops.search.syntax import (
     And,
     Everything,
@@ -102,9 +102,7 @@ class _Matcher:
     def text(self, node: Text) -> set[str]:
         hit = self._text.get(node)
         if hit is None:
-            column = FIELD_COLUMN[node.field] if node.field else None
-            query = fts_phrase(node.text, column) if node.phrase else fts_words(node.text, column)
-            hit = self._text[node] = self.index.match(query) if node.text.strip() else set()
+            hit = self._text[node] = self.index.match(text_query(node)) if node.text.strip() else set()
         return hit
 
     def attached(self) -> set[str]:
