@@ -8,13 +8,14 @@ import base64
 import imaplib
 import ssl
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from imapclient import IMAPClient
 from imapclient.exceptions import LoginError
 
-from archiver.emulator import EmulatorConfig, GmailEmulator
+from archiver.emulator import GmailEmulator
 from tests.helpers.emulator import PASSWORD, TOKEN, USER, Raw
 
 PRE = ("IMAP4rev1 UNSELECT IDLE NAMESPACE QUOTA ID XLIST CHILDREN X-GM-EXT-1 XYZZY SASL-IR AUTH=XOAUTH2 "
@@ -124,18 +125,17 @@ def test_sixteenth_connection_refused(emu: GmailEmulator) -> None:
         c.logout()
 
 
-def test_implicit_tls(tmp_path: Path) -> None:
+def test_implicit_tls(make_emu: Callable[..., GmailEmulator], tmp_path: Path) -> None:
     key, cert = tmp_path / "k.pem", tmp_path / "c.pem"
     subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out",
                     str(cert), "-days", "1", "-subj", "/CN=localhost"], check=True, capture_output=True)
     server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     server_ctx.load_cert_chain(cert, key)
-    with GmailEmulator(EmulatorConfig(tls=server_ctx)) as emu:
-        emu.add_account(USER, password=PASSWORD)
-        assert emu.url.startswith("imaps://127.0.0.1:")
-        client_ctx = ssl.create_default_context(cafile=str(cert))
-        client_ctx.check_hostname = False
-        c = IMAPClient("127.0.0.1", port=emu.port, ssl=True, ssl_context=client_ctx, timeout=10)
-        c.login(USER, PASSWORD)
-        assert b"X-GM-EXT-1" in c.capabilities()
-        c.logout()
+    emu = make_emu(tls=server_ctx)
+    assert emu.url.startswith("imaps://127.0.0.1:")
+    client_ctx = ssl.create_default_context(cafile=str(cert))
+    client_ctx.check_hostname = False
+    c = IMAPClient("127.0.0.1", port=emu.port, ssl=True, ssl_context=client_ctx, timeout=10)
+    c.login(USER, PASSWORD)
+    assert b"X-GM-EXT-1" in c.capabilities()
+    c.logout()
