@@ -5,9 +5,12 @@ imapclient."""
 from __future__ import annotations
 
 import base64
+import contextlib
 import imaplib
+import socket
 import ssl
 import subprocess
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -139,3 +142,34 @@ def test_implicit_tls(make_emu: Callable[..., GmailEmulator], tmp_path: Path) ->
     c.login(USER, PASSWORD)
     assert b"X-GM-EXT-1" in c.capabilities()
     c.logout()
+
+
+def test_stop_ends_a_connection_accepted_at_the_same_moment(make_emu: Callable[..., GmailEmulator]) -> None:
+    """A client connecting while ``stop()`` runs: ``stop()`` closes its connection too.  It used to leave the
+    session of a connection accepted in the loop's last turn pending, its socket open (the client waited
+    for ever) and, garbage-collected in some later test, "Task was destroyed but it is pending!" and an
+    unclosed-transport warning.  Without the fix about 1 round in 20 left one open."""
+    left_open = 0
+    for _ in range(300):
+        emu = make_emu()
+        clients: list[socket.socket] = []
+
+        def connect(port: int = emu.port, clients: list[socket.socket] = clients) -> None:
+            with contextlib.suppress(OSError):
+                clients.append(socket.create_connection(("127.0.0.1", port), timeout=5))
+
+        t = threading.Thread(target=connect)
+        t.start()
+        emu.stop()
+        t.join()
+        for c in clients:
+            c.settimeout(1)
+            try:
+                while c.recv(4096):  # the greeting, perhaps, then the end of the connection
+                    pass
+            except TimeoutError:
+                left_open += 1
+            except OSError:
+                pass  # reset: closed too
+            c.close()
+    assert left_open == 0
