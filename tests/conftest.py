@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from archiver.emulator import EmulatorConfig, GmailEmulator
-from tests.helpers.emulator import PASSWORD, TOKEN, USER, WEB_PASSWORD
+from tests.helpers.emulator import PASSWORD, TOKEN, USER, WEB_PASSWORD, Mail, seed_mail
 from tests.servers import dovecot as _dovecot
 
 REPO = Path(__file__).resolve().parent.parent
@@ -72,7 +74,11 @@ def corpus_dir() -> Path:
     return CORPUS
 
 
-# -- the one Gmail emulator fixture ------------------------------------------------------------------------
+# -- the one Gmail emulator fixture family ------------------------------------------------------------------
+# ``emu`` is a started emulator holding the standard account (tests.helpers.emulator); ``emu_config``,
+# ``emu_accounts`` and ``emu_mail`` say how it is set up (a test parametrizes them, a module or package
+# overrides them); ``make_emu`` starts more, or differently set-up, emulators in one test.  No other module
+# defines ``emu`` or ``make_emu`` (tests/test_architecture.py checks this).
 
 
 @pytest.fixture
@@ -83,16 +89,40 @@ def emu_config() -> EmulatorConfig:
 
 
 @pytest.fixture
+def emu_accounts() -> dict[str, str | None]:
+    """Accounts the ``emu`` fixture holds besides the standard one: user -> app password (None: an account
+    that signs in only with a token its OAuth authority issues)."""
+    return {}
+
+
+@pytest.fixture
+def emu_mail() -> tuple[Mail, ...]:
+    """Synthetic mail the ``emu`` fixture's accounts hold when the test starts (none by default)."""
+    return ()
+
+
+@pytest.fixture
 def make_emu() -> Iterator[Callable[..., GmailEmulator]]:
     """Factory: a started emulator with the standard account (``tests.helpers.emulator``: USER with PASSWORD,
-    TOKEN and WEB_PASSWORD), for a config or its fields; every one is stopped after the test."""
+    TOKEN and WEB_PASSWORD), its config given (``config``, and/or its fields as keywords), plus ``accounts``
+    (user -> app password) and ``mail`` (``Mail``: synthetic messages seeded into an account); with an OAuth
+    authority, consent is given as USER.  Every emulator it started is stopped after the test."""
     started: list[GmailEmulator] = []
 
-    def make(config: EmulatorConfig | None = None, **fields: object) -> GmailEmulator:
-        server = GmailEmulator(config if config is not None else EmulatorConfig(**fields))  # type: ignore[arg-type]
+    def make(config: EmulatorConfig | None = None, *, accounts: Mapping[str, str | None] | None = None,
+             mail: Iterable[Mail] = (), **fields: Any) -> GmailEmulator:
+        server = GmailEmulator(dataclasses.replace(config or EmulatorConfig(), **fields))
         server.start()
         started.append(server)
         server.add_account(USER, password=PASSWORD, oauth_token=TOKEN, real_password=WEB_PASSWORD)
+        for user, password in (accounts or {}).items():
+            if user == USER:
+                raise ValueError(f"{USER} is the standard account; another user needs another name")
+            server.add_account(user, password=password)
+        for m in mail:
+            seed_mail(server, m)
+        if server.oauth is not None:
+            server.oauth.consent_user = USER
         return server
 
     yield make
@@ -101,6 +131,8 @@ def make_emu() -> Iterator[Callable[..., GmailEmulator]]:
 
 
 @pytest.fixture
-def emu(make_emu: Callable[..., GmailEmulator], emu_config: EmulatorConfig) -> GmailEmulator:
-    """A running Gmail emulator (``emu_config``) holding the standard account, empty."""
-    return make_emu(emu_config)
+def emu(make_emu: Callable[..., GmailEmulator], emu_config: EmulatorConfig,
+        emu_accounts: dict[str, str | None], emu_mail: tuple[Mail, ...]) -> GmailEmulator:
+    """A running Gmail emulator (``emu_config``) holding the standard account and ``emu_accounts``, with
+    ``emu_mail`` (by default: no accounts besides the standard one, no mail)."""
+    return make_emu(emu_config, accounts=emu_accounts, mail=emu_mail)

@@ -230,3 +230,60 @@ def test_no_test_module_imports_another() -> None:
     assert _test_modules_imported(planted, "tests.restore.test_x") == [
         "tests.restore.test_gmail_emulator", "tests.restore.test_rerun", "tests.test_labels"]
     assert _test_modules_imported("from tests.helpers.emulator import USER\n", "tests.x.test_y") == []
+
+
+EMULATOR_FIXTURES = ("emu", "make_emu")
+"""The emulator fixtures only tests/conftest.py defines; a module or package sets them up by overriding
+``emu_config``, ``emu_accounts`` or ``emu_mail``, or calls ``make_emu`` for more emulators."""
+
+
+def _is_fixture(decorator: ast.expr) -> bool:
+    """``@pytest.fixture``, ``@fixture``, with or without arguments."""
+    target = decorator.func if isinstance(decorator, ast.Call) else decorator
+    return ((isinstance(target, ast.Attribute) and target.attr == "fixture")
+            or (isinstance(target, ast.Name) and target.id == "fixture"))
+
+
+def _fixture_name(node: ast.FunctionDef | ast.AsyncFunctionDef) -> str | None:
+    """The name a function decorated as a fixture is requested by (``name=`` wins), else None."""
+    for decorator in node.decorator_list:
+        if _is_fixture(decorator):
+            if isinstance(decorator, ast.Call):
+                for kw in decorator.keywords:
+                    if kw.arg == "name" and isinstance(kw.value, ast.Constant):
+                        return str(kw.value.value)
+            return node.name
+    return None
+
+
+def _emulator_setups(source: str) -> list[str]:
+    """Where ``source`` builds its own emulator: a fixture named like one of ``EMULATOR_FIXTURES``, or a
+    ``GmailEmulator(...)`` call (the family's ``make_emu`` is the one place that starts and stops them)."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            name = _fixture_name(node)
+            if name in EMULATOR_FIXTURES:
+                found.append(f"line {node.lineno}: fixture {name}")
+        elif isinstance(node, ast.Call):
+            func = node.func
+            if (func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")) == "GmailEmulator":
+                found.append(f"line {node.lineno}: GmailEmulator(...)")
+    return found
+
+
+def test_one_emulator_fixture_family() -> None:
+    """Only tests/conftest.py defines ``emu``/``make_emu`` and constructs a ``GmailEmulator``: every test gets
+    the same standard account, and every emulator is stopped after its test."""
+    offenders = [f"{path.relative_to(TESTS.parent)} {where}" for path in sorted(TESTS.rglob("*.py"))
+                 if path != TESTS / "conftest.py" for where in _emulator_setups(path.read_text())]
+    assert offenders == []
+    planted = ('import pytest\nfrom pytest import fixture\n\n@pytest.fixture\ndef emu(): ...\n\n'
+               '@fixture(scope="module")\ndef make_emu(): ...\n\n'
+               '@pytest.fixture(name="emu")\ndef mine(): ...\n\n'
+               'def test_x():\n    with archiver.emulator.GmailEmulator(EmulatorConfig()) as e: ...\n')
+    assert _emulator_setups(planted) == ["line 5: fixture emu", "line 8: fixture make_emu",
+                                         "line 11: fixture emu", "line 14: GmailEmulator(...)"]
+    allowed = ("@pytest.fixture\ndef emu_config(): ...\n\n@pytest.fixture\ndef emu_mail(): ...\n\n"
+               "def emu(): ...\n\ndef test_y(make_emu, emu): make_emu(locale='de')\n")
+    assert _emulator_setups(allowed) == []

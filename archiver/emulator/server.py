@@ -75,14 +75,22 @@ class GmailEmulator:
         return self
 
     async def _shutdown(self) -> None:
+        """End every session before the loop closes, also one whose connection was accepted in the loop's
+        last turn (its task may not have started yet): left pending, it and its socket leaked."""
         if self._server is not None:
             self._server.close()
-        for session in list(self._core.sessions):
-            session.writer.transport.abort()  # sessions end on their own: no task is cancelled
-        if self._tasks:
-            _, pending = await asyncio.wait(list(self._tasks), timeout=5)
-            for t in pending:
+        me = asyncio.current_task()
+        for _ in range(100):  # up to ~5 s
+            for session in list(self._core.sessions):
+                session.writer.transport.abort()  # sessions end on their own: no task is cancelled
+            tasks = [t for t in asyncio.all_tasks() if t is not me]
+            if not tasks:
+                break
+            await asyncio.wait(tasks, timeout=0.05)
+        else:
+            for t in tasks:
                 t.cancel()
+            await asyncio.wait(tasks, timeout=1)
         if self._server is not None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._server.wait_closed(), 1)

@@ -1,18 +1,19 @@
-"""Fixtures of the sign-in tests: the emulator with its OAuth authority, a Desktop client file and private
-XDG directories.  The helpers (the "browser", the CLI, login) are in ``tests.helpers.oauth``; they are also
-importable from here."""
+"""Fixtures of the sign-in tests: ``emu`` (tests/conftest.py) set up with its OAuth authority and the
+standard account's 20 messages, a Desktop client file and private XDG directories.  The helpers (the
+"browser", the CLI, login) are in ``tests.helpers.oauth``; they are also importable from here."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from archiver.emulator import GmailEmulator
+from archiver.emulator import EmulatorConfig, GmailEmulator
+from tests.helpers.emulator import Mail
 from tests.helpers.oauth import (
     AUTH_URL,
+    OAUTH_MAIL,
     USER,
     WEB_PASSWORD,
     LoginProcess,
@@ -23,21 +24,21 @@ from tests.helpers.oauth import (
     mode,
     private_xdg,
     service_account_key,
-    start_emulator,
     url_of,
 )
 
 __all__ = ["AUTH_URL", "USER", "WEB_PASSWORD", "LoginProcess", "browser_consent", "cli", "library_login",
-           "login", "mode", "service_account_key", "start_emulator", "url_of"]
+           "login", "mode", "service_account_key", "url_of"]
 
 
 @pytest.fixture
-def emu() -> Iterator[GmailEmulator]:
-    server = start_emulator()
-    try:
-        yield server
-    finally:
-        server.stop()
+def emu_config() -> EmulatorConfig:
+    return EmulatorConfig(oauth=True)
+
+
+@pytest.fixture
+def emu_mail() -> tuple[Mail, ...]:
+    return (OAUTH_MAIL,)
 
 
 @pytest.fixture

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import time
 import traceback
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -20,28 +21,26 @@ from tests.auth.conftest import (
     cli,
     library_login,
     service_account_key,
-    start_emulator,
     url_of,
 )
+from tests.helpers.emulator import Mail
 
 FAST = RetryPolicy(base_delay=0.01, throttled_base=0.01, jitter=0.0)
 
 
-def test_tokens_expiring_in_the_middle_of_a_backup_are_refreshed(xdg: dict[str, str], tmp_path: Path) -> None:
+def test_tokens_expiring_in_the_middle_of_a_backup_are_refreshed(
+        make_emu: Callable[..., GmailEmulator], xdg: dict[str, str], tmp_path: Path) -> None:
     """Half-second tokens; a backup of 3000 messages outlives several; every session that outlived its token
     got Gmail's BYE, reconnected with a fresh token, and the snapshot is complete."""
-    emu = start_emulator(lifetime=0.5, messages=3000, avg_size=4000)
-    try:
-        assert emu.oauth is not None
-        client = tmp_path / "client.json"
-        client.write_text(json.dumps(emu.oauth.register_client()))
-        library_login(emu, client)
-        creds = credentials_for(USER, user=USER)
-        result = backup(tmp_path / "a", url_of(emu), credentials=creds, init=True, retry=FAST, connections=2)
-        expired = emu.stats(USER)["expired_sessions"]
-        refreshes = emu.oauth.stats.refreshes
-    finally:
-        emu.stop()
+    emu = make_emu(oauth=True, oauth_token_lifetime=0.5, mail=[Mail(3000, seed=3, avg_size=4000)])
+    assert emu.oauth is not None
+    client = tmp_path / "client.json"
+    client.write_text(json.dumps(emu.oauth.register_client()))
+    library_login(emu, client)
+    creds = credentials_for(USER, user=USER)
+    result = backup(tmp_path / "a", url_of(emu), credentials=creds, init=True, retry=FAST, connections=2)
+    expired = emu.stats(USER)["expired_sessions"]
+    refreshes = emu.oauth.stats.refreshes
     assert result.complete and result.messages == 3000 and not result.problems
     assert result.duration > 0.5  # the backup did outlive a token
     assert expired >= 1, "no session outlived its token: the test proves nothing"
@@ -64,24 +63,22 @@ def test_a_refused_token_is_refreshed_once_and_the_login_retried(
     assert emu.stats(USER)["refused_tokens"] == 1
 
 
-def test_a_token_about_to_expire_is_refreshed_before_the_login(xdg: dict[str, str], tmp_path: Path) -> None:
+def test_a_token_about_to_expire_is_refreshed_before_the_login(
+        make_emu: Callable[..., GmailEmulator], xdg: dict[str, str], tmp_path: Path) -> None:
     """2-second tokens: 1.6 s later a new connection gets a new token first, and no login is refused."""
-    emu = start_emulator(lifetime=2.0, messages=1)
-    try:
-        assert emu.oauth is not None
-        client = tmp_path / "client.json"
-        client.write_text(json.dumps(emu.oauth.register_client()))
-        library_login(emu, client)
-        creds = credentials_for(USER, user=USER)
-        endpoint = parse_url(url_of(emu))
-        connect(endpoint, creds).logout()
-        first = emu.oauth.stats.refreshes
-        time.sleep(1.6)
-        connect(endpoint, creds).logout()
-        assert emu.oauth.stats.refreshes == first + 1
-        assert emu.stats(USER)["refused_tokens"] == 0
-    finally:
-        emu.stop()
+    emu = make_emu(oauth=True, oauth_token_lifetime=2.0, mail=[Mail(1, seed=3)])
+    assert emu.oauth is not None
+    client = tmp_path / "client.json"
+    client.write_text(json.dumps(emu.oauth.register_client()))
+    library_login(emu, client)
+    creds = credentials_for(USER, user=USER)
+    endpoint = parse_url(url_of(emu))
+    connect(endpoint, creds).logout()
+    first = emu.oauth.stats.refreshes
+    time.sleep(1.6)
+    connect(endpoint, creds).logout()
+    assert emu.oauth.stats.refreshes == first + 1
+    assert emu.stats(USER)["refused_tokens"] == 0
 
 
 def test_service_account_jwt_grant_backs_up_the_subject(

@@ -7,6 +7,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from archiver import Archive
+from archiver.emulator import GmailEmulator
 from archiver.model import MessageRecord
 from archiver.ops.backup.checkpoint import Checkpointer, CheckpointPolicy, Durable, read_journal
 from archiver.store.journal_records import StoredBlob, encode
@@ -79,19 +80,15 @@ def test_read_journal(tmp_path: Path) -> None:
     assert read_journal([]) == ({}, {})
 
 
-def test_partial_snapshots_during_a_run_are_readable(tmp_path: Path) -> None:
+def test_partial_snapshots_during_a_run_are_readable(make_emu: Callable[..., GmailEmulator],
+                                                     tmp_path: Path) -> None:
     """Partial snapshots taken while downloading: each loads, and every blob it names is stored."""
     from archiver import Credentials, backup
-    from archiver.emulator import GmailEmulator
-    from archiver.emulator.synth import generate
-    from tests.helpers.emulator import PASSWORD, USER, emu_url
+    from tests.helpers.emulator import PASSWORD, Mail, emu_url
 
-    with GmailEmulator() as server:
-        server.add_account(USER, password=PASSWORD)
-        for m in generate(400, seed=4, avg_size=4000):
-            server.seed(USER, m.raw, labels=m.labels, flags=m.flags, internaldate=m.date)
-        r = backup(tmp_path / "a", emu_url(server), credentials=Credentials(password=PASSWORD), init=True,
-                   connections=1, checkpoint=CheckpointPolicy(nbytes=50_000, seconds=0, cost_factor=0))
+    server = make_emu(mail=[Mail(400, seed=4, avg_size=4000)])
+    r = backup(tmp_path / "a", emu_url(server), credentials=Credentials(password=PASSWORD), init=True,
+               connections=1, checkpoint=CheckpointPolicy(nbytes=50_000, seconds=0, cost_factor=0))
     archive = Archive.open(tmp_path / "a")
     snaps = archive.snapshots()
     partial = [s for s in snaps if s.partial]

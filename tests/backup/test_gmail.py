@@ -3,6 +3,7 @@ holds them; one download per X-GM-MSGID; incremental runs; Trash moves; UIDVALID
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from archiver import Archive, Credentials, backup
@@ -68,31 +69,27 @@ def test_gmail_backup_incremental_and_history(emu: GmailEmulator, corpus_dir: Pa
     assert (r4.new, r4.changed, r4.deleted) == (0, 0, 0)
 
 
-def test_spam_only_on_request_and_localised_names(tmp_path: Path, corpus_dir: Path) -> None:
-    from archiver.emulator import EmulatorConfig
-
-    with GmailEmulator(EmulatorConfig(locale="de")) as server:
-        server.add_account(USER, password=PASSWORD)
-        msgs = corpus_messages(corpus_dir, 12)
-        for i, raw in enumerate(msgs):
-            server.seed(USER, raw, labels=("\\Inbox",), spam=i == 0, trashed=i == 1)
-        r = backup(tmp_path / "a", emu_url(server), credentials=CREDS, init=True)
-        keys = {rec.key: rec for rec in Archive.open(tmp_path / "a").load(r.snapshot)}
-        assert len(keys) == 11  # Spam left out by default
-        folders = {f.name for f in Archive.open(tmp_path / "a").load(r.snapshot).folders}
-        assert folders == {"[Gmail]/Alle Nachrichten", "[Gmail]/Papierkorb"}
-        assert any("\\Trash" in rec.labels for rec in keys.values())
+def test_spam_only_on_request_and_localised_names(make_emu: Callable[..., GmailEmulator], tmp_path: Path,
+                                                  corpus_dir: Path) -> None:
+    server = make_emu(locale="de")
+    msgs = corpus_messages(corpus_dir, 12)
+    for i, raw in enumerate(msgs):
+        server.seed(USER, raw, labels=("\\Inbox",), spam=i == 0, trashed=i == 1)
+    r = backup(tmp_path / "a", emu_url(server), credentials=CREDS, init=True)
+    keys = {rec.key: rec for rec in Archive.open(tmp_path / "a").load(r.snapshot)}
+    assert len(keys) == 11  # Spam left out by default
+    folders = {f.name for f in Archive.open(tmp_path / "a").load(r.snapshot).folders}
+    assert folders == {"[Gmail]/Alle Nachrichten", "[Gmail]/Papierkorb"}
+    assert any("\\Trash" in rec.labels for rec in keys.values())
 
 
-def test_hidden_all_mail_is_refused(tmp_path: Path) -> None:
+def test_hidden_all_mail_is_refused(make_emu: Callable[..., GmailEmulator], tmp_path: Path) -> None:
     import pytest
 
     from archiver import CapabilityMissing
-    from archiver.emulator import EmulatorConfig
 
-    with GmailEmulator(EmulatorConfig(hidden_roles=frozenset({"all"}))) as server:
-        server.add_account(USER, password=PASSWORD)
-        server.seed(USER, b"Message-ID: <a@b>\r\n\r\nx\r\n")
-        with pytest.raises(CapabilityMissing) as err:
-            backup(tmp_path / "a", emu_url(server), credentials=CREDS, init=True)
-        assert err.value.hint and "Show in IMAP" in err.value.hint
+    server = make_emu(hidden_roles=frozenset({"all"}))
+    server.seed(USER, b"Message-ID: <a@b>\r\n\r\nx\r\n")
+    with pytest.raises(CapabilityMissing) as err:
+        backup(tmp_path / "a", emu_url(server), credentials=CREDS, init=True)
+    assert err.value.hint and "Show in IMAP" in err.value.hint

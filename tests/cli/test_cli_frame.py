@@ -13,7 +13,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -21,13 +21,12 @@ from typer.testing import CliRunner
 
 from archiver import Archive, __version__
 from archiver.cli import app
-from archiver.emulator import EmulatorConfig, GmailEmulator
+from archiver.emulator import GmailEmulator
 from archiver.emulator.synth import generate
+from tests.helpers.emulator import PASSWORD, Mail
 from tests.query.builder import commit, make_records, synthetic_messages
 
 REPO = Path(__file__).resolve().parents[2]
-USER = "me@gmail.com"
-PASSWORD = "app-password-16c"
 runner = CliRunner()
 
 
@@ -39,13 +38,9 @@ def cli(*args: str, env: dict[str, str] | None = None, timeout: float = 120
                           text=True, timeout=timeout, check=False)
 
 
-@pytest.fixture(scope="module")
-def emu() -> Iterator[GmailEmulator]:
-    with GmailEmulator(EmulatorConfig()) as server:
-        server.add_account(USER, password=PASSWORD)
-        for m in generate(20, seed=3):
-            server.seed(USER, m.raw, labels=m.labels, flags=m.flags, internaldate=m.date)
-        yield server
+@pytest.fixture
+def emu_mail() -> tuple[Mail, ...]:
+    return (Mail(20, seed=3),)
 
 
 def url(server: GmailEmulator, port: int | None = None) -> str:
@@ -173,34 +168,32 @@ class _SlowLink:
 
 
 @pytest.mark.slow
-def test_sigterm_stops_a_backup_like_ctrl_c_and_the_next_run_resumes(tmp_path: Path) -> None:
-    with GmailEmulator(EmulatorConfig()) as server:
-        server.add_account(USER, password=PASSWORD)
-        for m in generate(400, seed=5, avg_size=8000):
-            server.seed(USER, m.raw, labels=m.labels, flags=m.flags, internaldate=m.date)
-        link = _SlowLink(server.port, rate=400_000)
-        archive = tmp_path / "a"
-        env = {"PATH": os.environ["PATH"], "HOME": os.environ["HOME"], "GMAIL_ARCHIVER_PASSWORD": PASSWORD}
-        proc = subprocess.Popen([sys.executable, "-m", "archiver", "-v", "backup", str(archive),
-                                 url(server, link.port), "--init", "--connections", "1"],
-                                cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        assert proc.stderr is not None and proc.stdout is not None
-        lines = []
-        while not any("new messages to download" in x for x in lines):
-            line = proc.stderr.readline()
-            assert line, "".join(lines)
-            lines.append(line)
-        time.sleep(4)  # > 1 MB at 400 kB/s: past the first checkpoint
-        proc.send_signal(signal.SIGTERM)
-        code = proc.wait(timeout=60)
-        stderr = "".join(lines) + proc.stderr.read()
-        proc.stdout.close()
-        proc.stderr.close()
-        assert code == 143, stderr
-        assert "error: terminated (SIGTERM)" in stderr and "run the same command again" in stderr
-        assert "Traceback" not in stderr
-        again = cli("backup", str(archive), url(server), "--json", env={"GMAIL_ARCHIVER_PASSWORD": PASSWORD})
-        link.listener.close()
+def test_sigterm_stops_a_backup_like_ctrl_c_and_the_next_run_resumes(make_emu: Callable[..., GmailEmulator],
+                                                                    tmp_path: Path) -> None:
+    server = make_emu(mail=[Mail(400, seed=5, avg_size=8000)])
+    link = _SlowLink(server.port, rate=400_000)
+    archive = tmp_path / "a"
+    env = {"PATH": os.environ["PATH"], "HOME": os.environ["HOME"], "GMAIL_ARCHIVER_PASSWORD": PASSWORD}
+    proc = subprocess.Popen([sys.executable, "-m", "archiver", "-v", "backup", str(archive),
+                             url(server, link.port), "--init", "--connections", "1"],
+                            cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert proc.stderr is not None and proc.stdout is not None
+    lines = []
+    while not any("new messages to download" in x for x in lines):
+        line = proc.stderr.readline()
+        assert line, "".join(lines)
+        lines.append(line)
+    time.sleep(4)  # > 1 MB at 400 kB/s: past the first checkpoint
+    proc.send_signal(signal.SIGTERM)
+    code = proc.wait(timeout=60)
+    stderr = "".join(lines) + proc.stderr.read()
+    proc.stdout.close()
+    proc.stderr.close()
+    assert code == 143, stderr
+    assert "error: terminated (SIGTERM)" in stderr and "run the same command again" in stderr
+    assert "Traceback" not in stderr
+    again = cli("backup", str(archive), url(server), "--json", env={"GMAIL_ARCHIVER_PASSWORD": PASSWORD})
+    link.listener.close()
     assert again.returncode == 0, again.stderr
     doc = json.loads(again.stdout)
     full = sum(len(m.raw) for m in generate(400, seed=5, avg_size=8000))

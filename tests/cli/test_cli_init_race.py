@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -12,21 +11,23 @@ from typer.testing import CliRunner
 
 from archiver import Archive, ArchiverError, Credentials, backup
 from archiver.cli import app
-from archiver.emulator import EmulatorConfig, GmailEmulator
+from archiver.emulator import GmailEmulator
+from tests.helpers.emulator import Mail
 
 PASSWORD = "app-password-16c"
 USERS = [f"u{i}@gmail.com" for i in range(6)]
 runner = CliRunner()
 
 
-@pytest.fixture(scope="module")
-def emu() -> Iterator[GmailEmulator]:
-    with GmailEmulator(EmulatorConfig()) as server:
-        for user in USERS:
-            server.add_account(user, password=PASSWORD)
-            raw = f"Subject: hi\r\nMessage-ID: <{user}>\r\n\r\nbody\r\n".encode()
-            server.seed(user, raw, labels=("\\Inbox",))
-        yield server
+@pytest.fixture
+def emu_accounts() -> dict[str, str | None]:
+    return dict.fromkeys(USERS, PASSWORD)
+
+
+@pytest.fixture
+def emu_mail() -> tuple[Mail, ...]:
+    """One message for each user (a different one each)."""
+    return tuple(Mail(1, seed=i, user=user) for i, user in enumerate(USERS))
 
 
 def url(emu: GmailEmulator, user: str) -> str:

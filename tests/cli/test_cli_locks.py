@@ -9,19 +9,16 @@ import socket
 import subprocess
 import sys
 import textwrap
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from typer.testing import CliRunner
 
 from archiver import Archive
 from archiver.cli import app
-from archiver.emulator import EmulatorConfig, GmailEmulator
+from archiver.emulator import GmailEmulator
+from tests.helpers.emulator import PASSWORD, USER
 
 REPO = Path(__file__).resolve().parents[2]
-USER = "me@gmail.com"
-PASSWORD = "app-password-16c"
 runner = CliRunner()
 
 
@@ -44,13 +41,6 @@ def _dead_pid() -> int:
     proc = subprocess.Popen(["true"])
     proc.wait()
     return proc.pid
-
-
-@pytest.fixture
-def emu() -> Iterator[GmailEmulator]:
-    with GmailEmulator(EmulatorConfig()) as server:
-        server.add_account(USER, password=PASSWORD)
-        yield server
 
 
 def test_lock_held_by_the_child_of_a_dead_process(emu: GmailEmulator, tmp_path: Path) -> None:

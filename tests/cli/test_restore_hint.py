@@ -3,31 +3,22 @@ for later lists none)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
 from archiver.cli import app
-from archiver.emulator import EmulatorConfig, GmailEmulator
+from archiver.emulator import GmailEmulator
+from tests.helpers.emulator import PASSWORD, USER
 from tests.restore.helpers import BASE, Msg, build_archive, message
-
-USER = "me@gmail.com"
-
-
-@pytest.fixture
-def emu() -> Iterator[GmailEmulator]:
-    with GmailEmulator(EmulatorConfig()) as e:
-        e.add_account(USER, password="app-password-16c")
-        yield e
 
 
 def test_budget_stop_names_no_list_that_is_not_there(tmp_path: Path, emu: GmailEmulator,
                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     msgs = [Msg(message(i), labels=("\\Inbox",), flags=(), date=BASE + i) for i in range(1, 5)]
     build_archive(tmp_path / "a", msgs)
-    monkeypatch.setenv("GMAIL_ARCHIVER_PASSWORD", "app-password-16c")
+    monkeypatch.setenv("GMAIL_ARCHIVER_PASSWORD", PASSWORD)
     res = CliRunner().invoke(app, ["restore", str(tmp_path / "a"), f"imap://{USER}@127.0.0.1:{emu.port}",
                                    "--max-upload-per-day", str(len(msgs[0].data))])
     assert res.exit_code == 3, res.output

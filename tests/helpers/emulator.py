@@ -1,12 +1,14 @@
-"""The built-in Gmail emulator as the tests use it: the one account the ``emu`` fixture (tests/conftest.py)
-creates, its URL, a raw IMAP client and a small message builder."""
+"""The built-in Gmail emulator as the tests use it: the standard account the ``emu`` fixture family
+(tests/conftest.py) creates, synthetic mail for it, its URL, a raw IMAP client and a small message builder."""
 
 from __future__ import annotations
 
 import re
 import socket
+from dataclasses import dataclass
 
 from archiver.emulator import GmailEmulator
+from archiver.emulator.synth import generate
 
 USER = "me@gmail.com"
 PASSWORD = "abcdefghijklmnop"
@@ -15,6 +17,23 @@ TOKEN = "ya29.token"
 """The account's OAuth2 access token (XOAUTH2)."""
 WEB_PASSWORD = "my-web-password"
 """The account's real (web) password, which Gmail refuses over IMAP."""
+
+
+@dataclass(frozen=True)
+class Mail:
+    """Synthetic mail for an emulator account: ``generate(count, seed, avg_size)`` of
+    ``archiver.emulator.synth`` (the same seed gives the same messages, labels, flags and dates)."""
+
+    count: int
+    seed: int = 0
+    avg_size: int = 2000
+    user: str = USER
+
+
+def seed_mail(server: GmailEmulator, mail: Mail) -> None:
+    """Store ``mail`` in its account of a running emulator, as if delivered."""
+    for m in generate(mail.count, seed=mail.seed, avg_size=mail.avg_size):
+        server.seed(mail.user, m.raw, labels=m.labels, flags=m.flags, internaldate=m.date)
 
 
 def emu_url(server: GmailEmulator, user: str = USER) -> str:

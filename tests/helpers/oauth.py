@@ -1,6 +1,7 @@
-"""The Google sign-in as tests drive it: an emulator with its OAuth authority, the ``gmail-archiver`` CLI in
-a child process, ``auth login`` with a "browser" that follows the consent redirect over real HTTP (or the
-headless paste), and Workspace service-account key files the authority knows."""
+"""The Google sign-in as tests drive it (against the ``emu`` fixture family with
+``EmulatorConfig(oauth=True)``): the standard account's mail, the ``gmail-archiver`` CLI in a child process,
+``auth login`` with a "browser" that follows the consent redirect over real HTTP (or the headless paste), and
+Workspace service-account key files the authority knows."""
 
 from __future__ import annotations
 
@@ -15,22 +16,16 @@ from pathlib import Path
 import pytest
 import requests
 
-from archiver.emulator import EmulatorConfig, GmailEmulator
-from archiver.emulator.synth import generate
+from archiver.emulator import GmailEmulator
+from tests.helpers.emulator import USER, WEB_PASSWORD, Mail
 
-USER = "me@gmail.com"
-WEB_PASSWORD = "my-google-password"
+__all__ = ["AUTH_URL", "OAUTH_MAIL", "USER", "WEB_PASSWORD", "LoginProcess", "browser_consent", "cli",
+           "library_login", "login", "mode", "private_xdg", "service_account_key", "url_of"]
+
 AUTH_URL = re.compile(r"(http://127\.0\.0\.1:\d+/o/oauth2/auth\?\S+)")
-
-
-def start_emulator(lifetime: float = 3600.0, messages: int = 20, avg_size: int = 2000) -> GmailEmulator:
-    emu = GmailEmulator(EmulatorConfig(oauth=True, oauth_token_lifetime=lifetime)).start()
-    emu.add_account(USER, real_password=WEB_PASSWORD)
-    for m in generate(messages, seed=3, avg_size=avg_size):
-        emu.seed(USER, m.raw, labels=m.labels, flags=m.flags, internaldate=m.date)
-    assert emu.oauth is not None
-    emu.oauth.consent_user = USER
-    return emu
+OAUTH_MAIL = Mail(20, seed=3)
+"""What the standard account holds in the sign-in tests (with ``EmulatorConfig(oauth=True)``, the
+``emu`` fixture family of tests/conftest.py gives the authority's consent as that account)."""
 
 
 def private_xdg(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:

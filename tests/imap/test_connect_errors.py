@@ -9,25 +9,15 @@ import ssl
 import subprocess
 import threading
 import time
-from collections.abc import Iterator
 
 import pytest
 
-from archiver.emulator import EmulatorConfig, GmailEmulator
+from archiver.emulator import GmailEmulator
 from archiver.errors import ConnectionLost
 from archiver.imap import Credentials, connect, parse_url
 from archiver.imap.session import GREETING_WAIT
+from tests.helpers.emulator import PASSWORD, USER
 from tests.imap.proxy import Proxy
-
-USER = "me@gmail.com"
-PASSWORD = "app-password-16c"
-
-
-@pytest.fixture(scope="module")
-def emu() -> Iterator[GmailEmulator]:
-    with GmailEmulator(EmulatorConfig()) as server:
-        server.add_account(USER, password=PASSWORD)
-        yield server
 
 
 @pytest.fixture(scope="module")

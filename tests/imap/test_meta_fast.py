@@ -7,20 +7,19 @@ a few values outright so that two equally wrong answers cannot pass.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pytest
 
-from archiver.emulator import EmulatorConfig, GmailEmulator
+from archiver.emulator import GmailEmulator
 from archiver.errors import ConnectionLost, RemoteError, Throttled
 from archiver.imap import Credentials, MessageMeta, Session, connect, parse_url
+from tests.helpers.emulator import PASSWORD, USER
 from tests.imap.conftest import corpus_sample, open_session
 from tests.imap.scripted import ScriptedServer
 from tests.servers.dovecot import DovecotServer
 
-USER = "me@gmail.com"
-PW = "abcd-efgh-ijkl-mnop"
 LABELS = ("\\Inbox", "\\Important", "Work & Play", "a (b) [c]", "Réunions/2019", "日本語", '"quoted"',
           "back\\slash", "2024", "x%y", "trailing ")
 
@@ -64,20 +63,20 @@ def test_dovecot_corpus_flags_and_changedsince(dovecot: DovecotServer, corpus_di
 
 
 @pytest.mark.parametrize("quote_system", [True, False])
-def test_emulator_labels_in_both_system_label_forms(quote_system: bool) -> None:
-    with GmailEmulator(EmulatorConfig(quote_system_labels=quote_system)) as emu:
-        emu.add_account(USER, password=PW)
-        date = dt.datetime(2019, 7, 17, 9, 40, 8, tzinfo=dt.timezone(dt.timedelta(hours=5, minutes=45)))
-        emu.seed(USER, b"Message-ID: <m1@example.org>\r\nSubject: 1\r\n\r\nx\r\n", labels=LABELS,
-                 flags=("\\Seen", "\\Flagged"), internaldate=date)
-        emu.seed(USER, b"Subject: no id\r\n\r\nx\r\n", labels=())
-        emu.seed(USER, b"Message-ID:\r\n\t<folded@example.org>\r\n\r\nx\r\n", labels=("Work & Play",))
-        endpoint = parse_url(f"imap://{USER.replace('@', '%40')}@127.0.0.1:{emu.port}")
-        with connect(endpoint, Credentials(password=PW), timeout=10) as session:
-            session.select("[Gmail]/All Mail")
-            m1, m2, m3 = both(session, session.search_uids())
-            session.select("INBOX")
-            both(session, session.search_uids())
+def test_emulator_labels_in_both_system_label_forms(make_emu: Callable[..., GmailEmulator],
+                                                     quote_system: bool) -> None:
+    emu = make_emu(quote_system_labels=quote_system)
+    date = dt.datetime(2019, 7, 17, 9, 40, 8, tzinfo=dt.timezone(dt.timedelta(hours=5, minutes=45)))
+    emu.seed(USER, b"Message-ID: <m1@example.org>\r\nSubject: 1\r\n\r\nx\r\n", labels=LABELS,
+             flags=("\\Seen", "\\Flagged"), internaldate=date)
+    emu.seed(USER, b"Subject: no id\r\n\r\nx\r\n", labels=())
+    emu.seed(USER, b"Message-ID:\r\n\t<folded@example.org>\r\n\r\nx\r\n", labels=("Work & Play",))
+    endpoint = parse_url(f"imap://{USER.replace('@', '%40')}@127.0.0.1:{emu.port}")
+    with connect(endpoint, Credentials(password=PASSWORD), timeout=10) as session:
+        session.select("[Gmail]/All Mail")
+        m1, m2, m3 = both(session, session.search_uids())
+        session.select("INBOX")
+        both(session, session.search_uids())
     assert m1.gm_labels == tuple(sorted({*LABELS, "\\Starred"})) and m1.flags == ("\\Flagged", "\\Seen")
     assert (m1.tz_minutes, m1.message_id) == (345, "<m1@example.org>")
     assert m2.gm_labels == () and m2.message_id is None and m2.gm_msgid is not None

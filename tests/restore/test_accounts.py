@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
 from archiver.cli import app
-from archiver.emulator import EmulatorConfig, GmailEmulator
+from archiver.emulator import GmailEmulator
 from tests.restore.helpers import Msg, build_archive, message
 
 ALICE, BOB = "alice@mail.example", "bob@mail.example"
@@ -32,11 +31,9 @@ def two(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def emu() -> Iterator[GmailEmulator]:
-    with GmailEmulator(EmulatorConfig()) as e:
-        for user in ("alice", "carol"):
-            e.add_account(user, password=PASSWORD)
-        yield e
+def emu_accounts() -> dict[str, str | None]:
+    """The restore targets: alice (an archived account's user) and carol (none)."""
+    return {"alice": PASSWORD, "carol": PASSWORD}
 
 
 def invoke(*args: str) -> tuple[int, str, str]:

@@ -15,7 +15,7 @@ from pathlib import Path
 import imapclient
 import pytest
 
-from archiver.emulator import EmulatorConfig, GmailEmulator
+from archiver.emulator import GmailEmulator
 from tests.helpers.emulator import PASSWORD, USER
 from tests.restore.helpers import BASE, Msg, build_archive, client, dovecot_state, message, state, url
 from tests.servers.dovecot import DovecotServer
@@ -47,7 +47,8 @@ def test_json_and_exit_codes(tmp_path: Path, emu: GmailEmulator) -> None:
 
 
 @pytest.mark.slow
-def test_kill_9_at_random_points_then_rerun(tmp_path: Path, emu: GmailEmulator) -> None:
+def test_kill_9_at_random_points_then_rerun(tmp_path: Path, emu: GmailEmulator,
+                                            make_emu: Callable[..., GmailEmulator]) -> None:
     rng = random.Random(7)
     n = 400
     msgs = [Msg(message(i, mid=None if i % 5 == 0 else "auto", size=rng.randrange(200, 3000)),
@@ -60,11 +61,10 @@ def test_kill_9_at_random_points_then_rerun(tmp_path: Path, emu: GmailEmulator) 
     out, errs = p.communicate(timeout=120)
     assert p.returncode == 0, errs
     assert json.loads(out)["uploaded"] == n - seen[-1]         # the re-run uploads only what was missing
-    with GmailEmulator(EmulatorConfig()) as clean:
-        clean.add_account(USER, password=PASSWORD)
-        p = cli(str(tmp_path / "a"), url(clean), "--json")
-        assert p.communicate(timeout=120)[0] and p.returncode == 0
-        assert state(emu) == state(clean)                      # no duplicate, same labels/flags/dates
+    clean = make_emu()
+    p = cli(str(tmp_path / "a"), url(clean), "--json")
+    assert p.communicate(timeout=120)[0] and p.returncode == 0
+    assert state(emu) == state(clean)                      # no duplicate, same labels/flags/dates
     assert len(emu.messages(USER)) == n
 
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from archiver import restore
-from archiver.emulator import EmulatorConfig, Fault, GmailEmulator
+from archiver.emulator import Fault, GmailEmulator
 from archiver.imap import Credentials, RetryPolicy
 from tests.helpers.emulator import PASSWORD, USER
 from tests.restore.helpers import BASE, Msg, Notes, build_archive, message, state, url
@@ -107,7 +108,8 @@ def test_cannot_restore_is_listed(tmp_path: Path, emu: GmailEmulator) -> None:
     assert "NUL" in reasons["<7.restore@test>"] and "APPENDLIMIT of 35651584" in reasons["<8.restore@test>"]
 
 
-def test_faults_then_rerun_equals_one_clean_restore(tmp_path: Path, emu: GmailEmulator) -> None:
+def test_faults_then_rerun_equals_one_clean_restore(tmp_path: Path, emu: GmailEmulator,
+                                                     make_emu: Callable[..., GmailEmulator]) -> None:
     build_archive(tmp_path / "a", MSGS)
     extra = emu.seed(USER, message(99))                 # something to FETCH in the survey
     armed = {Fault.NO_APPENDUID: 2, Fault.BYE_ON_APPEND: 2, Fault.OVERQUOTA: 1, Fault.THROTTLED: 3}
@@ -123,11 +125,10 @@ def test_faults_then_rerun_equals_one_clean_restore(tmp_path: Path, emu: GmailEm
     assert (again.uploaded, again.already_present, again.failed, again.conflicts) == (0, 6, [], [])
     assert emu.faults.fired == armed                    # the re-run met no fault
     emu.delete_forever(USER, extra)
-    with GmailEmulator(EmulatorConfig()) as clean:
-        clean.add_account(USER, password=PASSWORD)
-        assert restore(tmp_path / "a", url(clean), credentials=CRED).uploaded == 6
-        assert len({m.data for m in emu.messages(USER)}) == len(emu.messages(USER)) == 6   # each once
-        assert state(emu) == state(clean)              # same bytes, labels, flags, INTERNALDATE (and zone)
+    clean = make_emu()
+    assert restore(tmp_path / "a", url(clean), credentials=CRED).uploaded == 6
+    assert len({m.data for m in emu.messages(USER)}) == len(emu.messages(USER)) == 6   # each once
+    assert state(emu) == state(clean)              # same bytes, labels, flags, INTERNALDATE (and zone)
 
 
 def test_daily_budget_stops_cleanly(tmp_path: Path, emu: GmailEmulator) -> None:

@@ -8,30 +8,22 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from archiver import restore
-from archiver.emulator import EmulatorConfig, GmailEmulator
+from archiver.emulator import GmailEmulator
 from archiver.imap import Credentials
+from tests.helpers.emulator import PASSWORD, USER
 from tests.restore.helpers import BASE, Msg, build_archive, client, folder_contents, message
 from tests.servers.dovecot import DovecotServer
 
 REPO = Path(__file__).resolve().parents[2]
-USER, PASSWORD = "me@gmail.com", "app-password-16c"
 ODD = [Msg(message(1), labels=("/Projects",), date=BASE + 1),
        Msg(message(2), labels=("Work//2020", "Kept"), date=BASE + 2),
        Msg(message(3), labels=("Kept",), date=BASE + 3)]
 RENAMED = {"/Projects": "Restored/Projects", "Work//2020": "Restored/Work/2020"}
-
-
-@pytest.fixture
-def emu() -> Iterator[GmailEmulator]:
-    with GmailEmulator(EmulatorConfig()) as e:
-        e.add_account(USER, password=PASSWORD)
-        yield e
 
 
 def test_a_label_with_an_empty_level_is_renamed_on_gmail(tmp_path: Path, emu: GmailEmulator) -> None:

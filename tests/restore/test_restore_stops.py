@@ -10,65 +10,59 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from archiver import restore
-from archiver.emulator import EmulatorConfig, Fault, GmailEmulator
+from archiver.emulator import Fault, GmailEmulator
 from archiver.imap import Credentials, RetryPolicy
+from tests.helpers.emulator import PASSWORD, USER
 from tests.restore.helpers import BASE, Msg, build_archive, client, message
 from tests.servers.dovecot import DovecotServer
 
 REPO = Path(__file__).resolve().parents[2]
-USER, PASSWORD = "me@gmail.com", "app-password-16c"
 FAST = RetryPolicy(base_delay=0.01, throttled_base=0.01, throttle_pause=0.01, jitter=0, max_attempts=4)
-
-
-def emulator(**config: object) -> Iterator[GmailEmulator]:
-    with GmailEmulator(EmulatorConfig(**config)) as e:  # type: ignore[arg-type]
-        e.add_account(USER, password=PASSWORD)
-        yield e
 
 
 def url(e: GmailEmulator) -> str:
     return f"imap://{USER}@127.0.0.1:{e.port}"
 
 
-def test_overquota_on_append_stops_at_once_and_reports_what_is_left(tmp_path: Path) -> None:
+def test_overquota_on_append_stops_at_once_and_reports_what_is_left(
+        make_emu: Callable[..., GmailEmulator], tmp_path: Path) -> None:
     msgs = [Msg(message(i, size=2000), date=BASE + i) for i in range(10)]
     build_archive(tmp_path / "a", msgs)
     budget = sum(len(m.data) for m in msgs[:3])            # the 4th APPEND gets NO [OVERQUOTA]
-    for emu in emulator(upload_budget=budget):
-        result = restore(tmp_path / "a", url(emu), credentials=Credentials(password=PASSWORD), retry=FAST)
-        held = len(emu.messages(USER))
-        assert held == 3
-        assert (result.uploaded, result.left, result.failed) == (3, 7, [])   # counted as the server holds
-        assert result.stopped is not None and "OVERQUOTA" in result.stopped and not result.ok
-        started = time.monotonic()
-        p = subprocess.run([sys.executable, "-m", "archiver", "restore", str(tmp_path / "a"), url(emu),
-                            "--json"], cwd=REPO, capture_output=True, timeout=120,
-                           env={**os.environ, "GMAIL_ARCHIVER_PASSWORD": PASSWORD})
-        assert time.monotonic() - started < 30                # not minutes of retries
-        doc = json.loads(p.stdout)
-        assert p.returncode == 3 and (doc["uploaded"], doc["already_present"], doc["left"]) == (0, 3, 7)
-        assert "OVERQUOTA" in doc["stopped"]
+    emu = make_emu(upload_budget=budget)
+    result = restore(tmp_path / "a", url(emu), credentials=Credentials(password=PASSWORD), retry=FAST)
+    held = len(emu.messages(USER))
+    assert held == 3
+    assert (result.uploaded, result.left, result.failed) == (3, 7, [])   # counted as the server holds
+    assert result.stopped is not None and "OVERQUOTA" in result.stopped and not result.ok
+    started = time.monotonic()
+    p = subprocess.run([sys.executable, "-m", "archiver", "restore", str(tmp_path / "a"), url(emu),
+                        "--json"], cwd=REPO, capture_output=True, timeout=120,
+                       env={**os.environ, "GMAIL_ARCHIVER_PASSWORD": PASSWORD})
+    assert time.monotonic() - started < 30                # not minutes of retries
+    doc = json.loads(p.stdout)
+    assert p.returncode == 3 and (doc["uploaded"], doc["already_present"], doc["left"]) == (0, 3, 7)
+    assert "OVERQUOTA" in doc["stopped"]
 
 
-def test_uploaded_counts_every_upload_across_reconnects(tmp_path: Path) -> None:
+def test_uploaded_counts_every_upload_across_reconnects(emu: GmailEmulator, tmp_path: Path) -> None:
     """Gmail's uploads are checked per batch of 500: a drop during a check used to leave the batch's
     uploads counted as "already present" by the next attempt (``uploaded: 8`` after ~190 uploads)."""
     n = 600
     msgs = [Msg(message(i), date=BASE + i) for i in range(n)]
     build_archive(tmp_path / "a", msgs)
-    for emu in emulator():
-        emu.inject(Fault.DROP_MID_FETCH, after_messages=100)  # during the check of the first batch
-        result = restore(tmp_path / "a", url(emu), credentials=Credentials(password=PASSWORD), retry=FAST)
-        assert emu.faults.fired == {Fault.DROP_MID_FETCH: 1} and result.reconnects >= 1
-        assert len(emu.messages(USER)) == n
-        assert (result.uploaded, result.already_present, result.failed) == (n, 0, [])
-        assert result.uploaded_bytes == sum(len(m.data) for m in msgs)
+    emu.inject(Fault.DROP_MID_FETCH, after_messages=100)  # during the check of the first batch
+    result = restore(tmp_path / "a", url(emu), credentials=Credentials(password=PASSWORD), retry=FAST)
+    assert emu.faults.fired == {Fault.DROP_MID_FETCH: 1} and result.reconnects >= 1
+    assert len(emu.messages(USER)) == n
+    assert (result.uploaded, result.already_present, result.failed) == (n, 0, [])
+    assert result.uploaded_bytes == sum(len(m.data) for m in msgs)
 
 
 @pytest.mark.slow

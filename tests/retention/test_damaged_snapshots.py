@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 
 from archiver import Credentials, backup
 from archiver.cli import app
-from archiver.emulator import EmulatorConfig, GmailEmulator
+from archiver.emulator import GmailEmulator
 from archiver.errors import DamageFound, IntegrityError, UsageError
 from archiver.model import SnapshotInfo
 from archiver.ops import retention
@@ -27,6 +27,7 @@ from archiver.ops.verify import verify
 from archiver.store import Archive, fsutil
 from archiver.store.manifest import iter_page_ids
 from archiver.store.pack import pack_path
+from tests.helpers.emulator import PASSWORD, USER
 from tests.query.builder import commit, make_records, synthetic_messages
 
 
@@ -206,28 +207,26 @@ def test_keep_rules_keep_an_accounts_only_snapshots_even_damaged(template: tuple
 
 # -- item 7: backup builds on the newest readable snapshot -------------------------------------------------
 
-def test_backup_builds_on_the_newest_readable_snapshot(tmp_path: Path) -> None:
+def test_backup_builds_on_the_newest_readable_snapshot(emu: GmailEmulator, tmp_path: Path) -> None:
     """A leaf page shared by both snapshots is damaged: the next backup warns, builds on what reads, and
     stores that page again, so its snapshot (and the older ones) read whole; prune then drops the bad copy."""
-    user, password = "damage@gmail.com", "abcdefghijklmnop"
+    user, password = USER, PASSWORD
     creds = Credentials(password=password)
-    with GmailEmulator(EmulatorConfig()) as emu:
-        emu.add_account(user, password=password)
-        url = f"imap://{user.replace('@', '%40')}@127.0.0.1:{emu.port}"
-        for i, (_p, raw, _m) in enumerate(synthetic_messages(120, seed=8, size=900)):
-            emu.seed(user, raw.replace(b"\n", b"\r\n"), labels=("\\Inbox",) if i % 2 else ("Work",))
-        path = tmp_path / "archive"
-        r1 = backup(path, url, credentials=creds, init=True)
-        emu.seed(user, b"Message-ID: <late@x>\r\nSubject: late\r\n\r\nlate\r\n", labels=("\\Inbox",))
-        r2 = backup(path, url, credentials=creds)
-        archive = Archive.open(path)
-        s1, s2 = (archive.resolve(r.snapshot) for r in (r1, r2))
-        shared = sorted(_pages(archive, s1) & _pages(archive, s2))
-        archive = Archive.open(path)
-        loc = archive.index.pages[shared[0]]
-        _flip(pack_path(path / "packs", loc.pack), loc.offset + loc.length // 2)
-        assert set(verify(Archive.open(path)).damaged_snapshots) == {s1.id, s2.id}
-        r3 = backup(path, url, credentials=creds)
+    url = f"imap://{user.replace('@', '%40')}@127.0.0.1:{emu.port}"
+    for i, (_p, raw, _m) in enumerate(synthetic_messages(120, seed=8, size=900)):
+        emu.seed(user, raw.replace(b"\n", b"\r\n"), labels=("\\Inbox",) if i % 2 else ("Work",))
+    path = tmp_path / "archive"
+    r1 = backup(path, url, credentials=creds, init=True)
+    emu.seed(user, b"Message-ID: <late@x>\r\nSubject: late\r\n\r\nlate\r\n", labels=("\\Inbox",))
+    r2 = backup(path, url, credentials=creds)
+    archive = Archive.open(path)
+    s1, s2 = (archive.resolve(r.snapshot) for r in (r1, r2))
+    shared = sorted(_pages(archive, s1) & _pages(archive, s2))
+    archive = Archive.open(path)
+    loc = archive.index.pages[shared[0]]
+    _flip(pack_path(path / "packs", loc.pack), loc.offset + loc.length // 2)
+    assert set(verify(Archive.open(path)).damaged_snapshots) == {s1.id, s2.id}
+    r3 = backup(path, url, credentials=creds)
     assert r3.complete and r3.messages == 121
     assert any(s2.short_id in w and "damaged" in w for w in r3.warnings), r3.warnings
     report = verify(Archive.open(path))

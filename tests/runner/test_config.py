@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -10,8 +11,8 @@ from typer.testing import CliRunner
 
 from archiver import Archive, UsageError, load_config
 from archiver.cli import app
-from archiver.emulator import EmulatorConfig, GmailEmulator
-from archiver.emulator.synth import generate
+from archiver.emulator import GmailEmulator
+from tests.helpers.emulator import PASSWORD, Mail
 
 runner = CliRunner()
 
@@ -133,23 +134,20 @@ def test_config_check_and_show(tmp_path: Path) -> None:
     assert "hint: the keys of an account are: source, archive" in res.stderr
 
 
-def test_backup_with_a_config_account(tmp_path: Path) -> None:
-    with GmailEmulator(EmulatorConfig()) as emu:
-        emu.add_account("me@gmail.com", password="app-pw-x81")
-        for m in generate(12, seed=3):
-            emu.seed("me@gmail.com", m.raw, labels=m.labels, flags=m.flags, internaldate=m.date)
-        (tmp_path / "pw").write_text("app-pw-x81\n")
-        cfg = write(tmp_path, f'[accounts.me]\nsource = "imap://me%40gmail.com@127.0.0.1:{emu.port}"\n'
-                              f'archive = "a"\npassword_command = "cat {tmp_path / "pw"}"\n')
-        res = runner.invoke(app, ["backup", "--account", "me", "--config", str(cfg), "--init", "--json"])
-        assert res.exit_code == 0, res.output
-        assert json.loads(res.stdout)["messages"] == 12 and len(Archive.open(tmp_path / "a").snapshots()) == 1
-        res = runner.invoke(app, ["backup", "--account", "nobody", "--config", str(cfg)])
-        assert res.exit_code == 2 and "no account 'nobody'" in res.stderr
-        res = runner.invoke(app, ["backup", str(tmp_path / "a"), "--account", "me", "--config", str(cfg)])
-        assert res.exit_code == 2 and "not both" in res.stderr
-        res = runner.invoke(app, ["backup"])
-        assert res.exit_code == 2 and "--account NAME" in res.stderr
+def test_backup_with_a_config_account(make_emu: Callable[..., GmailEmulator], tmp_path: Path) -> None:
+    emu = make_emu(mail=[Mail(12, seed=3)])
+    (tmp_path / "pw").write_text(PASSWORD + "\n")
+    cfg = write(tmp_path, f'[accounts.me]\nsource = "imap://me%40gmail.com@127.0.0.1:{emu.port}"\n'
+                          f'archive = "a"\npassword_command = "cat {tmp_path / "pw"}"\n')
+    res = runner.invoke(app, ["backup", "--account", "me", "--config", str(cfg), "--init", "--json"])
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.stdout)["messages"] == 12 and len(Archive.open(tmp_path / "a").snapshots()) == 1
+    res = runner.invoke(app, ["backup", "--account", "nobody", "--config", str(cfg)])
+    assert res.exit_code == 2 and "no account 'nobody'" in res.stderr
+    res = runner.invoke(app, ["backup", str(tmp_path / "a"), "--account", "me", "--config", str(cfg)])
+    assert res.exit_code == 2 and "not both" in res.stderr
+    res = runner.invoke(app, ["backup"])
+    assert res.exit_code == 2 and "--account NAME" in res.stderr
 
 
 def test_archive_argument_may_name_a_config_account(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

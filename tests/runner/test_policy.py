@@ -3,27 +3,22 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from archiver import AccountResult, Archive, load_config, run_accounts
-from archiver.emulator import EmulatorConfig, GmailEmulator
-from archiver.emulator.synth import generate
+from archiver.emulator import GmailEmulator
 from archiver.runner import run as run_module
 from archiver.store.lock import lock_account
+from tests.helpers.emulator import PASSWORD, Mail
 
 MONDAY = dt.datetime(2026, 11, 30, 10, 0, tzinfo=dt.UTC)
 
 
 @pytest.fixture
-def emu() -> Iterator[GmailEmulator]:
-    with GmailEmulator(EmulatorConfig()) as server:
-        server.add_account("me@gmail.com", password="pw-policy-1")
-        for m in generate(10, seed=4):
-            server.seed("me@gmail.com", m.raw, labels=m.labels, flags=m.flags, internaldate=m.date)
-        yield server
+def emu_mail() -> tuple[Mail, ...]:
+    return (Mail(10, seed=4),)
 
 
 def steps(r: AccountResult) -> dict[str, tuple[str, str]]:
@@ -33,7 +28,7 @@ def steps(r: AccountResult) -> dict[str, tuple[str, str]]:
 def test_prune_weekly_and_verify_daily(emu: GmailEmulator, tmp_path: Path) -> None:
     cfg = tmp_path / "c.toml"
     cfg.write_text(f'[accounts.me]\nsource = "imap://me%40gmail.com@127.0.0.1:{emu.port}"\narchive = "a"\n'
-                   'password_command = "echo pw-policy-1"\nkeep_last = 1\nprune = "weekly"\n'
+                   f'password_command = "echo {PASSWORD}"\nkeep_last = 1\nprune = "weekly"\n'
                    'verify = "daily"\nverify_subset = 2\n')
     config = load_config(cfg)
     now = [MONDAY]
@@ -67,7 +62,7 @@ def test_prune_weekly_and_verify_daily(emu: GmailEmulator, tmp_path: Path) -> No
 def test_prune_threshold(emu: GmailEmulator, tmp_path: Path, threshold: str, status: str) -> None:
     cfg = tmp_path / "c.toml"
     cfg.write_text(f'[accounts.me]\nsource = "imap://me%40gmail.com@127.0.0.1:{emu.port}"\narchive = "a"\n'
-                   f'password_command = "echo pw-policy-1"\nprune = "{threshold}"\n')
+                   f'password_command = "echo {PASSWORD}"\nprune = "{threshold}"\n')
     report = run_accounts(load_config(cfg), init=True, state_root=tmp_path / "state", log_file=None)
     got = steps(report.accounts[0])["prune"]
     assert got[0] == status and report.exit_code == 0
@@ -79,7 +74,7 @@ def test_an_archive_another_backup_holds_is_skipped(emu: GmailEmulator, tmp_path
     """A manual backup of the same account holds the archive's account lock: run skips it (11), no hook."""
     cfg = tmp_path / "c.toml"
     cfg.write_text(f'[accounts.me]\nsource = "imap://me%40gmail.com@127.0.0.1:{emu.port}"\narchive = "a"\n'
-                   f'password_command = "echo pw-policy-1"\non_failure = "touch {tmp_path}/hook-ran"\n')
+                   f'password_command = "echo {PASSWORD}"\non_failure = "touch {tmp_path}/hook-ran"\n')
     archive = Archive.init(tmp_path / "a")
     with lock_account(archive.layout.locks, "me@gmail.com@127.0.0.1"):
         report = run_accounts(load_config(cfg), state_root=tmp_path / "state", log_file=None)
@@ -94,7 +89,7 @@ def test_log_rotates_and_a_failing_hook_counts(emu: GmailEmulator, tmp_path: Pat
                                                monkeypatch: pytest.MonkeyPatch) -> None:
     cfg = tmp_path / "c.toml"
     cfg.write_text(f'[accounts.me]\nsource = "imap://me%40gmail.com@127.0.0.1:{emu.port}"\narchive = "a"\n'
-                   'password_command = "echo pw-policy-1"\non_success = "exit 7"\n')
+                   f'password_command = "echo {PASSWORD}"\non_success = "exit 7"\n')
     monkeypatch.setattr(run_module, "LOG_BYTES", 600)
     log = tmp_path / "logs" / "run.log"
     for _ in range(3):

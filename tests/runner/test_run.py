@@ -7,7 +7,6 @@ import fcntl
 import json
 import os
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -15,27 +14,27 @@ from typer.testing import CliRunner
 
 from archiver import Archive
 from archiver.cli import app
-from archiver.emulator import EmulatorConfig, GmailEmulator
-from archiver.emulator.synth import generate
+from archiver.emulator import GmailEmulator
 from archiver.runner.state import state_file
 from tests.backup.helpers import corpus_messages
+from tests.helpers.emulator import PASSWORD, Mail, seed_mail
 from tests.servers.dovecot import DovecotServer
 
 runner = CliRunner()
-GOOD_PW = "gmail-app-pw-4c1q"
+GOOD_PW = PASSWORD  # me@gmail.com's (the standard account's) app password
 BAD_PW = "wrong-pw-77zz"
 DOVE_PW = "dove-pass-9x7q"
 SECRETS = (GOOD_PW, BAD_PW, DOVE_PW)
 
 
 @pytest.fixture
-def emu() -> Iterator[GmailEmulator]:
-    with GmailEmulator(EmulatorConfig()) as server:
-        server.add_account("me@gmail.com", password=GOOD_PW)
-        server.add_account("work@gmail.com", password="the-real-one-x1")
-        for m in generate(20, seed=1):
-            server.seed("me@gmail.com", m.raw, labels=m.labels, flags=m.flags, internaldate=m.date)
-        yield server
+def emu_accounts() -> dict[str, str | None]:
+    return {"work@gmail.com": "the-real-one-x1"}
+
+
+@pytest.fixture
+def emu_mail() -> tuple[Mail, ...]:
+    return (Mail(20, seed=1),)
 
 
 def _secret_file(tmp: Path, name: str, value: str) -> str:
@@ -122,8 +121,7 @@ def test_run_three_accounts(emu: GmailEmulator, dovecot: DovecotServer, corpus_d
     assert ok_env["GMAIL_ARCHIVER_FAILED_STEP"] == ""
 
     # second run, text output: retention forgets the first snapshot, verify reads the next slice
-    for m in generate(5, seed=9):
-        emu.seed("me@gmail.com", m.raw, labels=m.labels, flags=m.flags, internaldate=m.date)
+    seed_mail(emu, Mail(5, seed=9))
     res = runner.invoke(app, ["run", "--config", str(cfg)])
     assert res.exit_code == 12
     lines = res.stdout.splitlines()

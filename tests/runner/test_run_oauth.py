@@ -5,16 +5,18 @@ service account, a revoked or signed-out account next to a healthy one, and no s
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from archiver import Archive
-from archiver.emulator import Fault, GmailEmulator
+from archiver.emulator import EmulatorConfig, Fault, GmailEmulator
 from archiver.emulator.synth import generate
+from tests.helpers.emulator import Mail
 from tests.helpers.oauth import (
+    OAUTH_MAIL,
     USER,
     LoginProcess,
     browser_consent,
@@ -22,7 +24,6 @@ from tests.helpers.oauth import (
     login,
     private_xdg,
     service_account_key,
-    start_emulator,
 )
 
 WORKER = "ann@corp.example"
@@ -35,20 +36,19 @@ def xdg(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
 
 
 @pytest.fixture
-def emu() -> Iterator[GmailEmulator]:
-    """The emulator with its authority: USER (20 messages, signs in with OAuth) and the Workspace user."""
-    server = start_emulator()
-    try:
-        add_worker(server)
-        yield server
-    finally:
-        server.stop()
+def emu_config() -> EmulatorConfig:
+    return EmulatorConfig(oauth=True)
 
 
-def add_worker(emu: GmailEmulator, messages: int = 12) -> None:
-    emu.add_account(WORKER)
-    for m in generate(messages, seed=5):
-        emu.seed(WORKER, m.raw, labels=m.labels, flags=m.flags, internaldate=m.date)
+@pytest.fixture
+def emu_accounts() -> dict[str, str | None]:
+    return {WORKER: None}
+
+
+@pytest.fixture
+def emu_mail() -> tuple[Mail, ...]:
+    """USER: 20 messages (signs in with OAuth); the Workspace user: 12."""
+    return (OAUTH_MAIL, Mail(12, seed=5, user=WORKER))
 
 
 def client_file(emu: GmailEmulator, tmp_path: Path) -> Path:
@@ -151,31 +151,28 @@ def assert_no_secret(secrets: dict[str, str], outputs: list[bytes], env: dict[st
 
 @pytest.mark.slow
 def test_run_backs_up_an_oauth_account_refreshing_its_token_during_the_run(
-        xdg: dict[str, str], tmp_path: Path) -> None:
+        make_emu: Callable[..., GmailEmulator], xdg: dict[str, str], tmp_path: Path) -> None:
     """``auth login personal`` (loopback: the test's "browser" follows the redirect), then ``run`` with
     0.8-second tokens.  Gmail's ``[THROTTLED]`` on the first three UID FETCH commands (the metadata's, then
     the bodies') makes the client pause 1 s after each, so the session downloading the bodies sends its next
     FETCH after its token died, whatever the machine's speed: it gets Gmail's BYE, and the run reconnects
     with a new token and goes on."""
-    emu = start_emulator(lifetime=0.8, messages=1000, avg_size=2000)
-    try:
-        assert emu.oauth is not None
-        client = client_file(emu, tmp_path)
-        rc, out, err = login(xdg, client, account="personal")
-        assert rc == 0, err.decode()
-        assert b"signed in: personal" in out
-        secrets = signed_in_secrets(xdg, "personal")
-        # one connection for the bodies: the session the pause cuts
-        cfg = write_config(tmp_path, personal_table(emu, tmp_path, connections=1))
-        emu.inject(Fault.THROTTLED, times=3, user=USER, command="UID FETCH")
+    emu = make_emu(oauth=True, oauth_token_lifetime=0.8, mail=[Mail(1000, seed=3, avg_size=2000)])
+    assert emu.oauth is not None
+    client = client_file(emu, tmp_path)
+    rc, out, err = login(xdg, client, account="personal")
+    assert rc == 0, err.decode()
+    assert b"signed in: personal" in out
+    secrets = signed_in_secrets(xdg, "personal")
+    # one connection for the bodies: the session the pause cuts
+    cfg = write_config(tmp_path, personal_table(emu, tmp_path, connections=1))
+    emu.inject(Fault.THROTTLED, times=3, user=USER, command="UID FETCH")
 
-        code, doc, output = run(cfg, xdg, "-v", init=True)
-        fired = emu.faults.fired.get(Fault.THROTTLED, 0)
-        refreshes = emu.oauth.stats.refreshes
-        expired = emu.stats(USER)["expired_sessions"]
-        issued = list(emu.oauth.stats.issued)
-    finally:
-        emu.stop()
+    code, doc, output = run(cfg, xdg, "-v", init=True)
+    fired = emu.faults.fired.get(Fault.THROTTLED, 0)
+    refreshes = emu.oauth.stats.refreshes
+    expired = emu.stats(USER)["expired_sessions"]
+    issued = list(emu.oauth.stats.issued)
     assert code == 0, output.decode()
     (acct,) = doc["accounts"]
     backup = steps(acct)["backup"]
