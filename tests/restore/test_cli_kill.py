@@ -80,8 +80,9 @@ def test_kill_9_into_dovecot_then_rerun(tmp_path: Path, dovecot: DovecotServer) 
         ref.add_user("alice", "secret")
         target = f"imap://alice@127.0.0.1:{dovecot.port}"
         with client(dovecot.port) as c:                         # batches of 500: a kill after each growth
-            seen = [_kill_after_growth(cli(str(tmp_path / "a"), target, "--no-progress", password="secret"),
-                                       lambda: _count(c), 1) for _ in range(3)]
+            # one connection: each run is slow enough for its kill to land mid-restore on a quiet machine too
+            seen = [_kill_after_growth(cli(str(tmp_path / "a"), target, "--no-progress", "--connections", "1",
+                                           password="secret"), lambda: _count(c), 1) for _ in range(3)]
         assert 0 < seen[0] < seen[1] < seen[2] < total          # every kill hit a run mid-restore
         p = cli(str(tmp_path / "a"), target, "--json", password="secret")
         errs = p.communicate(timeout=120)[1]
