@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from archiver import AuthError, backup, credentials_for
-from archiver.emulator import GmailEmulator
+from archiver.emulator import Fault, GmailEmulator
 from archiver.imap import Credentials, connect, parse_url
 from archiver.imap.retry import RetryPolicy
 from tests.auth.conftest import (
@@ -28,17 +28,23 @@ from tests.helpers.emulator import Mail
 FAST = RetryPolicy(base_delay=0.01, throttled_base=0.01, jitter=0.0)
 
 
+@pytest.mark.slow
 def test_tokens_expiring_in_the_middle_of_a_backup_are_refreshed(
         make_emu: Callable[..., GmailEmulator], xdg: dict[str, str], tmp_path: Path) -> None:
     """Half-second tokens; a backup of 3000 messages outlives several; every session that outlived its token
-    got Gmail's BYE, reconnected with a fresh token, and the snapshot is complete."""
+    got Gmail's BYE, reconnected with a fresh token, and the snapshot is complete.  Gmail's ``[THROTTLED]``
+    on the first three UID FETCH commands makes the client pause 1 s after each, so a session sends its next
+    FETCH after its token died however fast the machine is (without it, a quiet machine sometimes finished
+    before any token expired)."""
     emu = make_emu(oauth=True, oauth_token_lifetime=0.5, mail=[Mail(3000, seed=3, avg_size=4000)])
     assert emu.oauth is not None
     client = tmp_path / "client.json"
     client.write_text(json.dumps(emu.oauth.register_client()))
     library_login(emu, client)
     creds = credentials_for(USER, user=USER)
-    result = backup(tmp_path / "a", url_of(emu), credentials=creds, init=True, retry=FAST, connections=2)
+    emu.inject(Fault.THROTTLED, times=3, user=USER, command="UID FETCH")
+    result = backup(tmp_path / "a", url_of(emu), credentials=creds, init=True, retry=FAST, connections=1)
+    assert emu.faults.fired.get(Fault.THROTTLED, 0) == 3
     expired = emu.stats(USER)["expired_sessions"]
     refreshes = emu.oauth.stats.refreshes
     assert result.complete and result.messages == 3000 and not result.problems
