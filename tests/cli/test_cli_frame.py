@@ -3,15 +3,12 @@ what they log, --version, shell completion, URL-like archive paths, a closed std
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -24,6 +21,7 @@ from archiver.cli import app
 from archiver.emulator import GmailEmulator
 from archiver.emulator.synth import generate
 from tests.helpers.emulator import PASSWORD, Mail
+from tests.helpers.net import SlowLink
 from tests.query.builder import commit, make_records, synthetic_messages
 
 REPO = Path(__file__).resolve().parents[2]
@@ -138,40 +136,11 @@ def test_a_closed_output_pipe_is_quiet_and_exits_141(big_archive: Path) -> None:
     assert code == 141 and stderr == ""
 
 
-class _SlowLink:
-    """A loopback forwarder that passes the server's bytes at ``rate`` bytes/s (a slow download)."""
-
-    def __init__(self, target: int, rate: int) -> None:
-        self.target, self.rate = target, rate
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.port = self.listener.getsockname()[1]
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self) -> None:
-        with contextlib.suppress(OSError):
-            while True:
-                client, _ = self.listener.accept()
-                up = socket.create_connection(("127.0.0.1", self.target))
-                threading.Thread(target=self._pump, args=(client, up, None), daemon=True).start()
-                threading.Thread(target=self._pump, args=(up, client, self.rate), daemon=True).start()
-
-    @staticmethod
-    def _pump(src: socket.socket, dst: socket.socket, rate: int | None) -> None:
-        with contextlib.suppress(OSError):
-            while data := src.recv(8192 if rate else 65536):
-                dst.sendall(data)
-                if rate:
-                    time.sleep(len(data) / rate)
-        for s in (src, dst):
-            with contextlib.suppress(OSError):
-                s.close()
-
-
 @pytest.mark.slow
 def test_sigterm_stops_a_backup_like_ctrl_c_and_the_next_run_resumes(make_emu: Callable[..., GmailEmulator],
                                                                     tmp_path: Path) -> None:
     server = make_emu(mail=[Mail(400, seed=5, avg_size=8000)])
-    link = _SlowLink(server.port, rate=400_000)
+    link = SlowLink(server.port, down_rate=400_000)
     archive = tmp_path / "a"
     env = {"PATH": os.environ["PATH"], "HOME": os.environ["HOME"], "GMAIL_ARCHIVER_PASSWORD": PASSWORD}
     proc = subprocess.Popen([sys.executable, "-m", "archiver", "-v", "backup", str(archive),

@@ -21,6 +21,7 @@ from archiver.ops.restore.intent import intent_entry
 from archiver.ops.restore.survey import entry
 from archiver.store import Archive
 from archiver.store.journal_records import encode
+from tests.helpers.net import SlowLink
 from tests.restore.helpers import BASE, Msg, build_archive, client, message
 from tests.servers.dovecot import DovecotServer
 
@@ -52,12 +53,14 @@ def test_kill_9_mid_upload_then_rerun_at_once_leaves_no_duplicate(tmp_path: Path
                                    for i in range(n)], gmail=False)
     env = {**os.environ, "GMAIL_ARCHIVER_PASSWORD": "secret"}
     with DovecotServer(storage="maildir") as dv:   # Maildir: a 500-message batch takes seconds to store
+        # the slow link (~5 MB/s up, one connection): the upload lasts ~3 s on any machine, so every
+        # delay below kills it midway, and what the killed run had sent still reaches Dovecot after the kill
+        link = SlowLink(dv.port, up_rate=5_000_000)
         delays = (0.0, 0.3, 0.6)
         for k in range(len(delays)):
             dv.add_user(f"u{k}", "secret")
         for k, delay in enumerate(delays):
-            target = f"imap://u{k}@127.0.0.1:{dv.port}"
-            # one connection: the upload lasts long enough that every delay below kills it midway
+            target = f"imap://u{k}@127.0.0.1:{link.port}"
             p = subprocess.Popen([sys.executable, "-m", "archiver", "restore", str(tmp_path / "a"), target,
                                   "--no-progress", "--connections", "1"], cwd=REPO, env=env,
                                  stderr=subprocess.PIPE)
