@@ -106,7 +106,7 @@ def register(app: typer.Typer) -> None:
         unchecked = [s.account for s in found if s.problem]
         if unchecked:
             raise ArchiverError(f"could not check the sign-in of {', '.join(unchecked)}",
-                            hint="the lines above say why; try again when Google can be reached")
+                                hint="the lines above say why; try again when Google can be reached")
 
     @auth.command("logout", epilog=EXIT_CODES_HELP)
     @handle_errors()

@@ -304,7 +304,6 @@ class SearchIndex:
         sid = db.execute("INSERT INTO snaps(snapshot, loaded) VALUES (?, ?)",
                          (snapshot_id, time.time())).lastrowid
         sets: dict[tuple[str, ...], int] = {}
-        docs = dict(db.execute("SELECT blob, id FROM docs"))
         rows = []
         for r in records:
             ls = sets.get(r.labels)
@@ -315,9 +314,11 @@ class SearchIndex:
                                                      (text,)).fetchone()[0])
             bits = sum(FLAG_BITS.get(f, 0) for f in r.flags)
             mid = "" if r.message_id is None else r.message_id.strip().strip("<>")
-            rows.append((sid, docs.get(r.blob_id), r.key, r.internaldate, r.tz_minutes, r.size, bits,
-                         SEP.join(r.flags), ls, r.thread_id, r.message_id, mid, r.blob_id))
-        db.executemany("INSERT INTO recs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+            rows.append((sid, r.blob_id, r.key, r.internaldate, r.tz_minutes, r.size, bits, SEP.join(r.flags),
+                         ls, r.thread_id, r.message_id, mid, r.blob_id))
+        # the body's row is looked up by SQLite (docs.blob is unique): no copy of the docs table in memory
+        db.executemany("INSERT INTO recs VALUES "
+                       "(?, (SELECT id FROM docs WHERE blob = ?), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
 
     def labelsets(self) -> list[tuple[int, tuple[str, ...]]]:
         """Every label set the kept records use: (id, labels)."""

@@ -30,6 +30,7 @@ HIDDEN = FOLDED["trash"] | FOLDED["spam"]
 IS_VALUES = ("starred", "unread", "read", "important", "draft", "flagged", "answered", "unstarred")
 HAS_VALUES = ("attachment", "userlabels", "nouserlabels")
 
+
 def _norm_label(text: str) -> str:
     return re.sub(r"[\s/\-_]+", "-", text.casefold()).strip("-")
 
@@ -48,10 +49,6 @@ def bare_id(message_id: str | None) -> str | None:
 def has_any(labels: Iterable[str], names: frozenset[str]) -> bool:
     """Whether ``labels`` hold one of ``names`` (casefolded label names)."""
     return any(label.casefold() in names for label in labels)
-
-
-def folded(names: Iterable[str]) -> frozenset[str]:
-    return frozenset(n.casefold() for n in names)
 
 
 _SIZE = re.compile(r"^(\d+)([kmg]?b?)?$", re.IGNORECASE)
