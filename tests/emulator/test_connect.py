@@ -163,13 +163,36 @@ def test_stop_ends_a_connection_accepted_at_the_same_moment(make_emu: Callable[.
         emu.stop()
         t.join()
         for c in clients:
-            c.settimeout(1)
-            try:
-                while c.recv(4096):  # the greeting, perhaps, then the end of the connection
-                    pass
-            except TimeoutError:
-                left_open += 1
-            except OSError:
-                pass  # reset: closed too
+            left_open += _left_open(c)
             c.close()
     assert left_open == 0
+
+
+def _left_open(c: socket.socket) -> int:
+    """1 when the server accepted ``c`` and left it open, else 0.
+
+    Silence alone does not prove it: two kernel races look the same from the client and involve no server
+    at all.  The client may have connected to itself (its ephemeral port was the closed listener's port:
+    TCP simultaneous open), or its handshake's last ACK may have met the listener as it closed, leaving
+    the client ESTABLISHED and the server side a SYN-RECV request with no listener (seen with ``ss``
+    about once in 5,000 rounds).  In the second case a probe gets a reset; a connection the server
+    accepted and forgot gets no answer at all, and one it still serves gets one."""
+    c.settimeout(1)
+    try:
+        while c.recv(4096):  # the greeting, perhaps, then the end of the connection
+            pass
+        return 0
+    except TimeoutError:
+        pass
+    except OSError:
+        return 0  # reset: closed too
+    if c.getsockname() == c.getpeername():
+        return 0  # connected to itself: nobody else was listening
+    try:
+        c.sendall(b"p1 NOOP\r\n")
+        answer = c.recv(4096)
+    except TimeoutError:
+        return 1  # accepted, never served, never closed: the defect this test is about
+    except OSError:
+        return 0  # reset: no socket on the server's side (the half-open handshake)
+    return 1 if answer else 0  # answered: a session still running after stop(); EOF: closed
