@@ -1,0 +1,291 @@
+"""``--decrypt-pgp``: PGP/MIME (RFC 3156 ``multipart/encrypted``) and inline PGP messages decrypted with the
+user's own ``gpg`` and keyring (``GNUPGHOME``), through python-gnupg.
+
+Passphrases come from gpg-agent (its cache or pinentry) or from a passphrase command, whose output is
+written to gpg on a pipe (``--passphrase-fd 0``), never on a command line, never logged.  The decrypted
+message keeps the original's top-level headers (Date, From, Subject, Message-ID, Received...) with the
+content headers of the decrypted payload, and gains ``X-Archiver-Decrypted-From: <blob id>``.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import os
+import quopri
+import re
+import signal
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import gnupg
+
+from archiver.errors import AuthError, UsageError
+from archiver.ops.rewrite import entity
+from archiver.ops.rewrite.entity import Entity
+from archiver.ops.rewrite.transform import Failed, Outcome, Rewritten, Unchanged
+
+DECRYPTED_FROM = "X-Archiver-Decrypted-From"
+_ARMOR = re.compile(rb"-----BEGIN PGP MESSAGE-----\r?\n.*?-----END PGP MESSAGE-----[ \t]*", re.S)
+_ARMOR_CHARSET = re.compile(rb"^Charset:[ \t]*([\w.:-]+)", re.M | re.I)
+_TIMEOUT = 120.0
+
+
+class GpgError(Exception):
+    """One message could not be decrypted (the reason is for people)."""
+
+
+@dataclass(frozen=True)
+class Plain:
+    """One decrypted OpenPGP message and what gpg said of its signature."""
+
+    data: bytes
+    signature: str
+
+
+@dataclass
+class _Passphrase:
+    command: str | None
+    value: str | None = field(default=None, repr=False)
+
+    def get(self) -> str | None:
+        if self.command is None:
+            return None
+        if self.value is None:
+            self.value = _run_passphrase_command(self.command)
+        return self.value
+
+
+def _run_passphrase_command(command: str) -> str:
+    """The first line the command prints (run by ``/bin/sh -c``, as mbsync's PassCmd); AuthError naming only
+    its first word and exit status if it fails, never its output."""
+    name = command.split()[0] if command.strip() else ""
+    if not name:
+        raise UsageError("the passphrase command is empty", hint="--passphrase-command 'pass show gpg/me'")
+    try:
+        proc = subprocess.Popen(["/bin/sh", "-c", command], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                start_new_session=True)
+    except OSError as exc:
+        raise AuthError(f"the passphrase command {name!r} could not run: {type(exc).__name__}") from None
+    try:
+        out, _ = proc.communicate(timeout=_TIMEOUT)
+    except BaseException:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
+        raise AuthError(f"the passphrase command {name!r} did not finish") from None
+    lines = out.decode("utf-8", "replace").splitlines()
+    if proc.returncode != 0 or not lines or not lines[0]:
+        raise AuthError(f"the passphrase command {name!r} failed (exit {proc.returncode}) or printed nothing",
+                        hint="run it by hand: it must print the key's passphrase on its first line")
+    return lines[0]
+
+
+class Gpg:
+    """The user's gpg and keyring: decrypt one armored or binary OpenPGP message."""
+
+    def __init__(self, gnupghome: Path | None, passphrase_command: str | None) -> None:
+        try:
+            self._gpg = gnupg.GPG(gnupghome=str(gnupghome) if gnupghome else None)
+        except (OSError, ValueError) as exc:
+            raise UsageError(f"gpg cannot run: {exc}", hint="install GnuPG (Debian: apt-get install gnupg)"
+                             ) from None
+        self._gpg.encoding = "latin-1"  # gpg's status lines: never a decoding error
+        self._passphrase = _Passphrase(passphrase_command)
+
+    def decrypt(self, data: bytes) -> Plain:
+        passphrase = self._passphrase.get()
+        result: Any = self._gpg.decrypt(data, passphrase=passphrase)
+        if not result.ok:
+            raise GpgError(_failure(result))
+        return Plain(bytes(result.data), _signature(result))
+
+
+def _failure(result: Any) -> str:
+    status = result.status or "gpg failed"
+    text = result.stderr or ""
+    if "BAD_PASSPHRASE" in text or "Bad passphrase" in text or "bad passphrase" in status:
+        return "bad passphrase"
+    if "NO_SECKEY" in text or status == "no secret key":
+        keys = sorted(set(re.findall(r"NO_SECKEY ([0-9A-F]+)", text)))
+        return "no secret key" + (f" for {', '.join(keys)}" if keys else "")
+    if "NODATA" in text or status == "no data was provided":
+        return "no OpenPGP data (bad data)"
+    said = [line for line in text.splitlines() if line.startswith("gpg: ") and "keybox" not in line]
+    if not result.status and said:
+        return f"bad data ({said[-1]})"
+    return status
+
+
+def _signature(result: Any) -> str:
+    """good/bad/none with the key, as gpg reported it."""
+    if result.valid:
+        who = f" {result.username}" if result.username else ""
+        return f"signature good (key {result.key_id}{who})"
+    if result.problems:
+        p = result.problems[-1]
+        return f"signature {str(p.get('status', 'error')).replace('signature ', '')} (key {p.get('keyid')})"
+    return "not signed"
+
+
+def decrypt_pgp(gnupghome: Path | None = None, passphrase_command: str | None = None) -> PgpDecrypt:
+    """The ``decrypt-pgp`` transform over the user's gpg (``gnupghome`` or ``$GNUPGHOME`` or ~/.gnupg).
+
+    UsageError at once if gpg cannot run; AuthError from a call if the passphrase command fails (every
+    message would fail the same way)."""
+    return PgpDecrypt(Gpg(gnupghome, passphrase_command))
+
+
+@dataclass
+class PgpDecrypt:
+    gpg: Gpg
+
+    @property
+    def name(self) -> str:
+        return "decrypt-pgp"
+
+    def __call__(self, data: bytes, *, blob_id: str) -> Outcome:
+        try:
+            root = entity.parse(data)
+            if root.ctype == "multipart/encrypted":
+                return _pgp_mime(self.gpg, data, root, blob_id)
+            return _inline(self.gpg, data, root, blob_id)
+        except GpgError as exc:
+            return Failed(str(exc))
+
+
+def _header_fields(head: bytes) -> list[tuple[str, bytes]]:
+    return [(name, head[a:b]) for name, a, b in entity.fields(head)]
+
+
+def _top_head(data: bytes, root: Entity, blob_id: str, nl: bytes, drop_content: bool) -> bytes:
+    """The original header block, Content-* fields dropped (when the payload brings its own), the marker
+    field added last."""
+    kept = [raw for name, raw in _header_fields(root.head)
+            if not (drop_content and name.lower().startswith("content-"))]
+    out = b"".join(kept)
+    if out and not out.endswith(b"\n"):
+        out += nl
+    return out + f"{DECRYPTED_FROM}: {blob_id}".encode() + nl
+
+
+def _pgp_mime(gpg: Gpg, data: bytes, root: Entity, blob_id: str) -> Outcome:
+    parts = root.children
+    if len(parts) < 2 or parts[0].ctype != "application/pgp-encrypted":
+        return Failed("multipart/encrypted without its two RFC 3156 parts (bad data)")
+    plain = gpg.decrypt(entity.decoded(parts[1]))
+    nl = entity.eol(data)
+    inner = plain.data
+    inner_msg = entity.header_message(entity.parse(inner).head)
+    cte = (inner_msg.get("Content-Transfer-Encoding") or "").strip().lower()
+    if cte != "binary":
+        inner = _with_eol(inner, nl)
+    payload = entity.parse(inner)
+    if not payload.head and not inner.startswith((b"\r\n", b"\n")):
+        return Failed("the decrypted data is not a MIME entity (bad data)")
+    content = b"".join(raw for name, raw in _header_fields(payload.head)
+                       if name.lower().startswith("content-"))
+    if content and not content.endswith(b"\n"):
+        content += nl
+    head = _top_head(data, root, blob_id, nl, drop_content=True)
+    if b"mime-version:" not in head.lower():
+        head += b"MIME-Version: 1.0" + nl
+    new = head + content + nl + inner[payload.body_start:]
+    kind = "PGP/MIME"
+    inner_type = payload.ctype
+    return Rewritten(new, f"decrypted {kind} ({inner_type}); {plain.signature}")
+
+
+def _with_eol(data: bytes, nl: bytes) -> bytes:
+    lf = data.replace(b"\r\n", b"\n")
+    return lf.replace(b"\n", nl) if nl != b"\n" else lf
+
+
+def _inline(gpg: Gpg, data: bytes, root: Entity, blob_id: str) -> Outcome:
+    """Each text part with ``-----BEGIN PGP MESSAGE-----`` blocks gets them replaced by their plaintext."""
+    targets = []
+    for leaf in root.leaves():
+        if leaf is not root and leaf.ctype != "text/plain":
+            continue
+        if leaf is root and root.msg.get_content_maintype() not in ("text",):
+            continue
+        if b"-----BEGIN PGP MESSAGE-----" in entity.decoded(leaf):
+            targets.append(leaf)
+    if not targets:
+        return Unchanged("not encrypted")
+    nl = entity.eol(data)
+    notes: list[str] = []
+    pieces: list[bytes] = []
+    pos = 0
+    for leaf in targets:
+        new_part = _decrypt_part(gpg, leaf, nl, notes, top=leaf is root)
+        if leaf is root:
+            head_end = _top_head(data, root, blob_id, nl, drop_content=True)
+            if b"mime-version:" not in head_end.lower():
+                head_end += b"MIME-Version: 1.0" + nl
+            return Rewritten(head_end + new_part, f"decrypted inline PGP; {'; '.join(notes)}")
+        pieces += [data[pos:leaf.start], new_part]
+        pos = leaf.end
+    pieces.append(data[pos:])
+    body = b"".join(pieces)[root.body_start:]
+    head = _top_head(data, root, blob_id, nl, drop_content=False)
+    return Rewritten(head + nl + body, f"decrypted inline PGP in {len(targets)} part(s); {'; '.join(notes)}")
+
+
+def _decrypt_part(gpg: Gpg, leaf: Entity, nl: bytes, notes: list[str], *, top: bool) -> bytes:
+    """The part rebuilt: its text with each armored block replaced by the plaintext, re-encoded as the part
+    was (base64, quoted-printable), or quoted-printable when 8-bit text would go in a 7-bit part.  For the
+    top-level part only its Content-* fields are returned (the caller keeps the other headers)."""
+    text = entity.decoded(leaf)
+    charsets: list[str] = []
+
+    def plain(m: re.Match[bytes]) -> bytes:
+        block = m.group(0)
+        found = _ARMOR_CHARSET.search(block.split(b"\n\n", 1)[0].split(b"\r\n\r\n", 1)[0])
+        if found:
+            charsets.append(found.group(1).decode("ascii").lower())
+        result = gpg.decrypt(block)
+        notes.append(result.signature)
+        return _with_eol(result.data, nl).rstrip(b"\r\n")
+
+    new_text = _ARMOR.sub(plain, text)
+    msg = leaf.msg
+    cte = (msg.get("Content-Transfer-Encoding") or "7bit").strip().lower()
+    eight_bit = any(b > 127 for b in new_text)
+    declared = msg.get_content_charset()
+    if eight_bit and declared in (None, "us-ascii", "ascii"):
+        charset = charsets[0] if charsets else _guess_charset(new_text)
+        msg.set_param("charset", charset)
+    if cte == "base64":
+        body = _with_eol(base64.encodebytes(new_text), nl)
+    elif cte == "quoted-printable" or (eight_bit and cte in ("7bit", "")):
+        body = _with_eol(quopri.encodestring(_with_eol(new_text, b"\n")), nl)
+        cte = "quoted-printable"
+    else:
+        body = new_text
+    keep = [raw for name, raw in _header_fields(leaf.head)
+            if name.lower() not in ("content-type", "content-transfer-encoding")
+            and not (top and not name.lower().startswith("content-"))]
+    kept = b"".join(keep)
+    if kept and not kept.endswith(b"\n"):
+        kept += nl
+    ctype = msg.get("Content-Type")
+    new_head = f"Content-Type: {_one_line(ctype)}".encode("latin-1", "replace") + nl if ctype else b""
+    new_head += f"Content-Transfer-Encoding: {cte}".encode() + nl
+    return kept + new_head + nl + body
+
+
+def _one_line(value: object) -> str:
+    return re.sub(r"\s*\r?\n\s*", " ", str(value)).strip()
+
+
+def _guess_charset(data: bytes) -> str:
+    try:
+        data.decode("utf-8")
+        return "utf-8"
+    except UnicodeDecodeError:
+        return "iso-8859-1"
+
+

@@ -1,0 +1,189 @@
+"""decrypt-pgp over the real gpg: PGP/MIME, inline PGP, signatures, wrong keys, passphrases, broken mail."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from archiver import mail
+from archiver.errors import AuthError
+from archiver.ops.rewrite.pgp import DECRYPTED_FROM, decrypt_pgp
+from archiver.ops.rewrite.transform import Failed, Rewritten, Unchanged
+from tests.conftest import CORPUS
+from tests.rewrite.gpgkeys import Keyring, encrypt, make_keyring, share_public, stop_agent
+
+BLOB = "ab" * 32
+SECRET = "correct horse battery staple"
+HEAD = ("Received: from mx.example.org by mx.example.com; Mon, 1 Jan 2024 10:00:05 +0000\r\n"
+        "Date: Mon, 1 Jan 2024 10:00:00 +0000\r\n"
+        "From: =?utf-8?q?Jos=C3=A9?= <alice@example.org>\r\n"
+        "To: Bob <bob@example.org>\r\n"
+        "Subject: Grüße, geheim\r\n"
+        "Message-ID: <secret-1@example.org>\r\n"
+        "References: <parent@example.org>\r\n").encode()
+INNER = (b"Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n"
+         + "Héllo, the plan is ready.\r\n".encode())
+
+
+@pytest.fixture(scope="module")
+def keys(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Keyring]]:
+    base = tmp_path_factory.mktemp("gpg")
+    made = {"alice": make_keyring(base / "a", "alice"), "bob": make_keyring(base / "b", "bob"),
+            "carol": make_keyring(base / "c", "carol", passphrase=SECRET)}
+    share_public(made["bob"], made["alice"])
+    share_public(made["alice"], made["bob"])
+    share_public(made["carol"], made["alice"])
+    yield made
+    for k in made.values():
+        stop_agent(k.home)
+
+
+def pgp_mime(armored: bytes, head: bytes = HEAD) -> bytes:
+    return (head + b'MIME-Version: 1.0\r\nContent-Type: multipart/encrypted; '
+            b'protocol="application/pgp-encrypted"; boundary="=-enc"\r\n\r\n'
+            b"This is an OpenPGP/MIME encrypted message (RFC 4880 and 3156)\r\n"
+            b"--=-enc\r\nContent-Type: application/pgp-encrypted\r\nContent-Description: PGP/MIME version\r\n"
+            b"\r\nVersion: 1\r\n\r\n--=-enc\r\n"
+            b"Content-Type: application/octet-stream; name=\"encrypted.asc\"\r\n"
+            b"Content-Disposition: inline; filename=\"encrypted.asc\"\r\n\r\n"
+            + armored.replace(b"\n", b"\r\n") + b"\r\n--=-enc--\r\n")
+
+
+def header_lines(data: bytes) -> list[bytes]:
+    return mail.header_block(data).split(b"\r\n")
+
+
+def test_pgp_mime_keeps_the_headers_and_gains_the_marker(keys: dict[str, Keyring]) -> None:
+    alice = keys["alice"]
+    original = pgp_mime(encrypt(alice, INNER, alice))
+    out = decrypt_pgp(alice.home)(original, blob_id=BLOB)
+    assert isinstance(out, Rewritten), out
+    lines = header_lines(out.data)
+    # every top-level header but the content ones, byte for byte and in order, then the payload's
+    assert lines[:7] == HEAD.rstrip(b"\r\n").split(b"\r\n")
+    assert b"MIME-Version: 1.0" in lines and f"{DECRYPTED_FROM}: {BLOB}".encode() in lines
+    assert [x for x in lines if x.lower().startswith(b"content-")] == [
+        b"Content-Type: text/plain; charset=utf-8", b"Content-Transfer-Encoding: 8bit"]
+    assert out.data.endswith(b"\r\n\r\n" + "Héllo, the plan is ready.\r\n".encode())
+    assert b"\n" not in out.data.replace(b"\r\n", b"")  # CRLF kept throughout
+    parsed = email.message_from_bytes(out.data, policy=email.policy.default)
+    assert parsed["Subject"] == "Grüße, geheim" and parsed["From"].addresses[0].display_name == "José"
+    assert parsed.get_content().replace("\r\n", "\n") == "Héllo, the plan is ready.\n"
+    assert "not signed" in out.note and out.freed == 0
+    # a second run finds nothing to do
+    assert isinstance(decrypt_pgp(alice.home)(out.data, blob_id="cd" * 32), Unchanged)
+
+
+def test_signature_status_in_the_note(keys: dict[str, Keyring]) -> None:
+    alice, bob = keys["alice"], keys["bob"]
+    good = decrypt_pgp(alice.home)(pgp_mime(encrypt(alice, INNER, alice, sign=alice)), blob_id=BLOB)
+    assert isinstance(good, Rewritten) and "signature good" in good.note
+    assert alice.fingerprint[-16:] in good.note
+    out = decrypt_pgp(bob.home)(pgp_mime(encrypt(alice, INNER, bob, sign=alice)), blob_id=BLOB)
+    assert isinstance(out, Rewritten) and "signature good" in out.note  # bob holds alice's public key
+
+
+def test_signature_by_an_unknown_key(keys: dict[str, Keyring], tmp_path: Path) -> None:
+    alice = keys["alice"]
+    dave = make_keyring(tmp_path / "d", "dave")
+    try:
+        share_public(alice, dave)
+        out = decrypt_pgp(alice.home)(pgp_mime(encrypt(dave, INNER, alice, sign=dave)), blob_id=BLOB)
+    finally:
+        stop_agent(dave.home)
+    assert isinstance(out, Rewritten), out
+    assert "signature" in out.note and "good" not in out.note and dave.fingerprint[-16:] in out.note
+
+
+def test_inline_pgp_in_a_plain_message(keys: dict[str, Keyring]) -> None:
+    alice = keys["alice"]
+    armored = encrypt(alice, "Grüße aus Köln\n".encode(), alice, sign=alice).rstrip(b"\n")
+    for nl in (b"\r\n", b"\n"):
+        original = (HEAD + b"\r\nHello Bob,\r\n\r\n" + armored.replace(b"\n", b"\r\n")
+                    + b"\r\n-- \r\nAlice\r\n").replace(b"\r\n", nl)
+        out = decrypt_pgp(alice.home)(original, blob_id=BLOB)
+        assert isinstance(out, Rewritten), out
+        assert "signature good" in out.note
+        assert out.data.startswith(HEAD.replace(b"\r\n", nl))
+        parsed = email.message_from_bytes(out.data, policy=email.policy.default)
+        text = parsed.get_content().replace("\r\n", "\n")
+        assert text == "Hello Bob,\n\nGrüße aus Köln\n-- \nAlice\n"
+        assert parsed[DECRYPTED_FROM] == BLOB and b"BEGIN PGP" not in out.data
+        assert nl == b"\n" or b"\n" not in out.data.replace(b"\r\n", b"")
+
+
+def test_inline_pgp_in_a_multipart_keeps_the_other_parts(keys: dict[str, Keyring]) -> None:
+    alice = keys["alice"]
+    attachment = (b"--b1\r\nContent-Type: application/octet-stream; name=\"x.bin\"\r\n"
+                  b"Content-Disposition: attachment; filename=\"x.bin\"\r\n"
+                  b"Content-Transfer-Encoding: base64\r\n"
+                  b"\r\nAAECAwQFBgcICQ==\r\n")
+    original = (HEAD + b"MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"b1\"\r\n\r\n"
+                b"--b1\r\nContent-Type: text/plain; charset=us-ascii\r\n"
+                b"Content-Transfer-Encoding: 7bit\r\n\r\n"
+                + encrypt(alice, "naïve secret\n".encode(), alice).replace(b"\n", b"\r\n") + b"\r\n"
+                + attachment + b"--b1--\r\n")
+    out = decrypt_pgp(alice.home)(original, blob_id=BLOB)
+    assert isinstance(out, Rewritten), out
+    assert attachment in out.data and out.data.startswith(HEAD)
+    parsed = email.message_from_bytes(out.data, policy=email.policy.default)
+    text, att = [p for p in parsed.walk() if not p.is_multipart()]
+    assert text.get_content().strip() == "naïve secret" and text.get_content_charset() == "utf-8"
+    assert text["Content-Transfer-Encoding"] == "quoted-printable"  # 8-bit text in a 7-bit part
+    assert att.get_payload(decode=True) == bytes(range(10))
+
+
+def test_undecryptable_messages_fail_with_the_reason(keys: dict[str, Keyring]) -> None:
+    alice, bob = keys["alice"], keys["bob"]
+    to_bob = decrypt_pgp(alice.home)(pgp_mime(encrypt(alice, INNER, bob)), blob_id=BLOB)
+    assert isinstance(to_bob, Failed) and "no secret key" in to_bob.reason
+    armored = bytearray(encrypt(alice, INNER, alice))
+    middle = armored.index(b"\n\n") + 20
+    armored[middle:middle + 8] = b"AAAAAAAA"
+    broken = decrypt_pgp(alice.home)(pgp_mime(bytes(armored)), blob_id=BLOB)
+    assert isinstance(broken, Failed) and broken.reason
+    lone = (HEAD + b"Content-Type: multipart/encrypted; boundary=x\r\n\r\n"
+            b"--x\r\nContent-Type: text/plain\r\n\r\nhi\r\n--x--\r\n")
+    assert isinstance(decrypt_pgp(alice.home)(lone, blob_id=BLOB), Failed)
+
+
+def test_plain_mail_is_unchanged(keys: dict[str, Keyring]) -> None:
+    out = decrypt_pgp(keys["alice"].home)(HEAD + b"\r\nnothing secret\r\n", blob_id=BLOB)
+    assert out == Unchanged("not encrypted")
+
+
+def test_passphrase_through_the_command(keys: dict[str, Keyring], caplog: pytest.LogCaptureFixture) -> None:
+    alice, carol = keys["alice"], keys["carol"]
+    original = pgp_mime(encrypt(alice, INNER, carol))
+    caplog.set_level(logging.DEBUG)
+    wrong = decrypt_pgp(carol.home, passphrase_command="printf '%s\\n' 'not it'")
+    out = wrong(original, blob_id=BLOB)
+    assert isinstance(out, Failed) and "passphrase" in out.reason
+    right = decrypt_pgp(carol.home, passphrase_command=f"printf '%s\\n' '{SECRET}' | cat")
+    out = right(original, blob_id=BLOB)
+    assert isinstance(out, Rewritten), out
+    assert SECRET not in repr(right) and SECRET not in out.note and SECRET not in caplog.text
+    with pytest.raises(AuthError) as err:
+        decrypt_pgp(carol.home, passphrase_command="exit 3")(original, blob_id=BLOB)
+    assert "exit 3" in str(err.value)
+
+
+def test_corpus_never_crashes(keys: dict[str, Keyring]) -> None:
+    """Every corpus message: encrypted ones (to keys we do not hold) fail with the reason, others are
+    unchanged; none raises."""
+    transform = decrypt_pgp(keys["alice"].home)
+    seen = {"Failed": 0, "Unchanged": 0}
+    for path in sorted(CORPUS.rglob("*.eml")):
+        data = path.read_bytes()
+        out = transform(data, blob_id=BLOB)
+        assert not isinstance(out, Rewritten), path
+        seen[type(out).__name__] += 1
+        encrypted = b"multipart/encrypted" in mail.header_block(data).lower()
+        if encrypted:
+            assert isinstance(out, Failed) and out.reason, path
+    assert seen["Failed"] >= 10 and seen["Unchanged"] > 500
