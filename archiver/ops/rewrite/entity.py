@@ -93,7 +93,7 @@ def _entity(data: bytes, start: int, end: int, depth: int) -> Entity:
         if isinstance(boundary, str) and boundary:
             ent.children = _parts(data, body_start, end, boundary.encode("latin-1", "replace"), depth)
     elif ent.ctype == "message/rfc822" and body_start < end:
-        cte = (ent.msg.get("Content-Transfer-Encoding") or "").strip().lower()
+        cte = field_text(ent.msg, "Content-Transfer-Encoding").strip().lower()
         if cte in ("", "7bit", "8bit", "binary"):
             ent.children = [_entity(data, body_start, end, depth + 1)]
     return ent
@@ -134,6 +134,12 @@ def fields(head: bytes) -> list[tuple[str, int, int]]:
         stop = starts[i + 1][1] if i + 1 < len(starts) else len(head)
         out.append((name, pos, stop))
     return out
+
+
+def field_text(msg: email.message.Message, name: str) -> str:
+    """A header's value as text ('' if absent); 8-bit bytes come back as the stdlib reads them."""
+    value = msg.get(name)
+    return str(value) if value is not None else ""
 
 
 def decoded(ent: Entity) -> bytes:

@@ -179,7 +179,7 @@ def _pgp_mime(gpg: Gpg, data: bytes, root: Entity, blob_id: str) -> Outcome:
     nl = entity.eol(data)
     inner = plain.data
     inner_msg = entity.header_message(entity.parse(inner).head)
-    cte = (inner_msg.get("Content-Transfer-Encoding") or "").strip().lower()
+    cte = entity.field_text(inner_msg, "Content-Transfer-Encoding").strip().lower()
     if cte != "binary":
         inner = _with_eol(inner, nl)
     payload = entity.parse(inner)
@@ -252,7 +252,7 @@ def _decrypt_part(gpg: Gpg, leaf: Entity, nl: bytes, notes: list[str], *, top: b
 
     new_text = _ARMOR.sub(plain, text)
     msg = leaf.msg
-    cte = (msg.get("Content-Transfer-Encoding") or "7bit").strip().lower()
+    cte = entity.field_text(msg, "Content-Transfer-Encoding").strip().lower() or "7bit"
     eight_bit = any(b > 127 for b in new_text)
     declared = msg.get_content_charset()
     if eight_bit and declared in (None, "us-ascii", "ascii"):
@@ -271,7 +271,7 @@ def _decrypt_part(gpg: Gpg, leaf: Entity, nl: bytes, notes: list[str], *, top: b
     kept = b"".join(keep)
     if kept and not kept.endswith(b"\n"):
         kept += nl
-    ctype = msg.get("Content-Type")
+    ctype = entity.field_text(msg, "Content-Type")
     new_head = f"Content-Type: {_one_line(ctype)}".encode("latin-1", "replace") + nl if ctype else b""
     new_head += f"Content-Transfer-Encoding: {cte}".encode() + nl
     return kept + new_head + nl + body
