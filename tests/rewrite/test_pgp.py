@@ -187,3 +187,30 @@ def test_corpus_never_crashes(keys: dict[str, Keyring]) -> None:
         if encrypted:
             assert isinstance(out, Failed) and out.reason, path
     assert seen["Failed"] >= 10 and seen["Unchanged"] > 500
+
+
+def signed_entity(by: Keyring, body: bytes) -> tuple[bytes, bytes]:
+    """(the part, its RFC 3156 multipart/signed entity) with a detached signature made by the real gpg."""
+    part = b"Content-Type: text/plain; charset=utf-8\r\n\r\n" + body
+    sig = by.gpg.sign(part, keyid=by.fingerprint, detach=True, binary=False)
+    assert sig.data, sig.status
+    entity_ = (b'Content-Type: multipart/signed; micalg=pgp-sha256; protocol="application/pgp-signature"; '
+               b'boundary="sig"\r\n\r\n--sig\r\n' + part + b"\r\n--sig\r\n"
+               b'Content-Type: application/pgp-signature; name="signature.asc"\r\n\r\n'
+               + bytes(sig.data).replace(b"\n", b"\r\n") + b"\r\n--sig--\r\n")
+    return part, entity_
+
+
+def test_signed_then_encrypted_good_and_bad(keys: dict[str, Keyring]) -> None:
+    """RFC 3156 6.1: a multipart/signed payload; its signature is checked after decryption, and a payload
+    changed after signing is reported bad."""
+    alice = keys["alice"]
+    _part, signed = signed_entity(alice, b"Unterschrieben.\r\n")
+    out = decrypt_pgp(alice.home)(pgp_mime(encrypt(alice, signed, alice)), blob_id=BLOB)
+    assert isinstance(out, Rewritten), out
+    assert "signature good" in out.note and "multipart/signed" in out.note
+    assert b"Content-Type: multipart/signed" in header_lines(out.data)[-1]
+    tampered = signed.replace(b"Unterschrieben.", b"Unterschrieben!")
+    bad = decrypt_pgp(alice.home)(pgp_mime(encrypt(alice, tampered, alice)), blob_id=BLOB)
+    assert isinstance(bad, Rewritten) and "signature bad" in bad.note, bad
+    assert alice.fingerprint[-16:] in bad.note

@@ -16,6 +16,7 @@ import quopri
 import re
 import signal
 import subprocess
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -101,6 +102,15 @@ class Gpg:
         if not result.ok:
             raise GpgError(_failure(result))
         return Plain(bytes(result.data), _signature(result))
+
+    def verify_detached(self, signed: bytes, signature: bytes) -> str:
+        """The status of a detached signature over ``signed`` (RFC 3156 multipart/signed)."""
+        with tempfile.TemporaryDirectory(prefix="archiver-sig-") as tmp:
+            path = os.path.join(tmp, "signature.asc")
+            with open(path, "wb") as f:
+                f.write(signature)
+            result: Any = self._gpg.verify_data(path, signed)
+        return _signature(result)
 
 
 def _failure(result: Any) -> str:
@@ -193,9 +203,21 @@ def _pgp_mime(gpg: Gpg, data: bytes, root: Entity, blob_id: str) -> Outcome:
     if b"mime-version:" not in head.lower():
         head += b"MIME-Version: 1.0" + nl
     new = head + content + nl + inner[payload.body_start:]
-    kind = "PGP/MIME"
-    inner_type = payload.ctype
-    return Rewritten(new, f"decrypted {kind} ({inner_type}); {plain.signature}")
+    return Rewritten(new, f"decrypted PGP/MIME ({payload.ctype}); {_inner_signature(gpg, plain)}")
+
+
+def _inner_signature(gpg: Gpg, plain: Plain) -> str:
+    """The signature status: gpg's for a signed-and-encrypted message (RFC 3156 6.2), or that of a
+    multipart/signed payload (signed, then encrypted: 6.1), verified over its first part in CRLF form."""
+    signed = entity.parse(plain.data)
+    parts = signed.children
+    if signed.ctype != "multipart/signed" or len(parts) < 2 or parts[1].ctype != "application/pgp-signature":
+        return plain.signature
+    inner = gpg.verify_detached(_with_eol(parts[0].raw, b"\r\n"), entity.decoded(parts[1]))
+    inner = inner if inner != "not signed" else "signature could not be read"
+    if plain.signature == "not signed":
+        return f"{inner} (multipart/signed inside)"
+    return f"{plain.signature}; multipart/signed inside: {inner}"
 
 
 def _with_eol(data: bytes, nl: bytes) -> bytes:
