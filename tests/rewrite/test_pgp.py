@@ -157,9 +157,15 @@ def test_plain_mail_is_unchanged(keys: dict[str, Keyring]) -> None:
     assert out == Unchanged("not encrypted")
 
 
-def test_passphrase_through_the_command(keys: dict[str, Keyring], caplog: pytest.LogCaptureFixture) -> None:
+def test_passphrase_through_the_command(keys: dict[str, Keyring], caplog: pytest.LogCaptureFixture,
+                                       monkeypatch: pytest.MonkeyPatch) -> None:
     alice, carol = keys["alice"], keys["carol"]
     original = pgp_mime(encrypt(alice, INNER, carol))
+    for name in ("DISPLAY", "WAYLAND_DISPLAY", "GPG_TTY"):
+        monkeypatch.delenv(name, raising=False)
+    stop_agent(carol.home)  # nothing cached: without a command nobody can give the passphrase
+    alone = decrypt_pgp(carol.home)(original, blob_id=BLOB)
+    assert isinstance(alone, Failed) and "passphrase" in alone.reason
     caplog.set_level(logging.DEBUG)
     wrong = decrypt_pgp(carol.home, passphrase_command="printf '%s\\n' 'not it'")
     out = wrong(original, blob_id=BLOB)

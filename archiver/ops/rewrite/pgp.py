@@ -118,6 +118,9 @@ def _failure(result: Any) -> str:
     text = result.stderr or ""
     if "BAD_PASSPHRASE" in text or "Bad passphrase" in text or "bad passphrase" in status:
         return "bad passphrase"
+    if "PINENTRY_LAUNCHED" in text and "pkdecrypt_failed" in text:
+        return ("the secret key needs its passphrase and gpg-agent could not ask for it (no terminal): "
+                "give a passphrase command, or unlock the key in gpg-agent first")
     if "NO_SECKEY" in text or status == "no secret key":
         keys = sorted(set(re.findall(r"NO_SECKEY ([0-9A-F]+)", text)))
         return "no secret key" + (f" for {', '.join(keys)}" if keys else "")
