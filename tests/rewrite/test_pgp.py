@@ -115,6 +115,7 @@ def test_inline_pgp_in_a_plain_message(keys: dict[str, Keyring]) -> None:
         assert text == "Hello Bob,\n\nGrüße aus Köln\n-- \nAlice\n"
         assert parsed[DECRYPTED_FROM] == BLOB and b"BEGIN PGP" not in out.data
         assert nl == b"\n" or b"\n" not in out.data.replace(b"\r\n", b"")
+        assert isinstance(decrypt_pgp(alice.home)(out.data, blob_id=BLOB), Unchanged)
 
 
 def test_inline_pgp_in_a_multipart_keeps_the_other_parts(keys: dict[str, Keyring]) -> None:
@@ -136,6 +137,7 @@ def test_inline_pgp_in_a_multipart_keeps_the_other_parts(keys: dict[str, Keyring
     assert text.get_content().strip() == "naïve secret" and text.get_content_charset() == "utf-8"
     assert text["Content-Transfer-Encoding"] == "quoted-printable"  # 8-bit text in a 7-bit part
     assert att.get_payload(decode=True) == bytes(range(10))
+    assert isinstance(decrypt_pgp(alice.home)(out.data, blob_id=BLOB), Unchanged)
 
 
 def test_undecryptable_messages_fail_with_the_reason(keys: dict[str, Keyring]) -> None:

@@ -229,7 +229,8 @@ def _with_eol(data: bytes, nl: bytes) -> bytes:
 
 
 def _inline(gpg: Gpg, data: bytes, root: Entity, blob_id: str) -> Outcome:
-    """Each text part with ``-----BEGIN PGP MESSAGE-----`` blocks gets them replaced by their plaintext."""
+    """Each text part with ``-----BEGIN PGP MESSAGE-----`` blocks gets them replaced by their plaintext;
+    every other byte of the message stays, and the top-level header block gains the marker field."""
     targets = []
     for leaf in root.leaves():
         if leaf is not root and leaf.ctype != "text/plain":
@@ -242,27 +243,30 @@ def _inline(gpg: Gpg, data: bytes, root: Entity, blob_id: str) -> Outcome:
         return Unchanged("not encrypted")
     nl = entity.eol(data)
     notes: list[str] = []
-    pieces: list[bytes] = []
+    marker = f"{DECRYPTED_FROM}: {blob_id}".encode() + nl
+    if targets[0] is root:  # a single-part message: its header block is the part's
+        head, body = _decrypt_part(gpg, root, nl, notes)
+        lower = b"\n" + head.lower()
+        mime = b"MIME-Version: 1.0" + nl if b"\ncontent-type:" in lower and b"\nmime-version:" not in lower \
+            else b""
+        return Rewritten(head + marker + mime + nl + body, f"decrypted inline PGP; {'; '.join(notes)}")
+    out = bytearray()
     pos = 0
     for leaf in targets:
-        new_part = _decrypt_part(gpg, leaf, nl, notes, top=leaf is root)
-        if leaf is root:
-            head_end = _top_head(data, root, blob_id, nl, drop_content=True)
-            if b"mime-version:" not in head_end.lower():
-                head_end += b"MIME-Version: 1.0" + nl
-            return Rewritten(head_end + new_part, f"decrypted inline PGP; {'; '.join(notes)}")
-        pieces += [data[pos:leaf.start], new_part]
+        head, body = _decrypt_part(gpg, leaf, nl, notes)
+        out += data[pos:leaf.start] + head + nl + body
         pos = leaf.end
-    pieces.append(data[pos:])
-    body = b"".join(pieces)[root.body_start:]
-    head = _top_head(data, root, blob_id, nl, drop_content=False)
-    return Rewritten(head + nl + body, f"decrypted inline PGP in {len(targets)} part(s); {'; '.join(notes)}")
+    out += data[pos:]
+    top = len(root.head)
+    new = bytes(out[:top]) + nl + marker.rstrip(b"\r\n") + bytes(out[top:]) if top else marker + bytes(out)
+    return Rewritten(new, f"decrypted inline PGP in {len(targets)} part(s); {'; '.join(notes)}")
 
 
-def _decrypt_part(gpg: Gpg, leaf: Entity, nl: bytes, notes: list[str], *, top: bool) -> bytes:
-    """The part rebuilt: its text with each armored block replaced by the plaintext, re-encoded as the part
-    was (base64, quoted-printable), or quoted-printable when 8-bit text would go in a 7-bit part.  For the
-    top-level part only its Content-* fields are returned (the caller keeps the other headers)."""
+def _decrypt_part(gpg: Gpg, leaf: Entity, nl: bytes, notes: list[str]) -> tuple[bytes, bytes]:
+    """(header fields, body) of the part rebuilt: its text with each armored block replaced by the
+    plaintext, re-encoded as the part was (base64, quoted-printable), or quoted-printable when 8-bit text
+    would go in a 7-bit part.  Header fields are kept byte for byte but Content-Type (when a charset must be
+    declared) and Content-Transfer-Encoding (when it changes)."""
     text = entity.decoded(leaf)
     charsets: list[str] = []
 
@@ -277,29 +281,41 @@ def _decrypt_part(gpg: Gpg, leaf: Entity, nl: bytes, notes: list[str], *, top: b
 
     new_text = _ARMOR.sub(plain, text)
     msg = leaf.msg
-    cte = entity.field_text(msg, "Content-Transfer-Encoding").strip().lower() or "7bit"
+    old_cte = entity.field_text(msg, "Content-Transfer-Encoding").strip().lower()
+    cte = old_cte or "7bit"
     eight_bit = any(b > 127 for b in new_text)
-    declared = msg.get_content_charset()
-    if eight_bit and declared in (None, "us-ascii", "ascii"):
-        charset = charsets[0] if charsets else _guess_charset(new_text)
-        msg.set_param("charset", charset)
+    changes: dict[str, str] = {}
+    if eight_bit and msg.get_content_charset() in (None, "us-ascii", "ascii"):
+        msg.set_param("charset", charsets[0] if charsets else _guess_charset(new_text))
+        changes["Content-Type"] = _one_line(entity.field_text(msg, "Content-Type"))
     if cte == "base64":
         body = _with_eol(base64.encodebytes(new_text), nl)
-    elif cte == "quoted-printable" or (eight_bit and cte in ("7bit", "")):
+    elif cte == "quoted-printable" or (eight_bit and cte == "7bit"):
         body = _with_eol(quopri.encodestring(_with_eol(new_text, b"\n")), nl)
-        cte = "quoted-printable"
+        if cte != "quoted-printable":
+            changes["Content-Transfer-Encoding"] = "quoted-printable"
     else:
         body = new_text
-    keep = [raw for name, raw in _header_fields(leaf.head)
-            if name.lower() not in ("content-type", "content-transfer-encoding")
-            and not (top and not name.lower().startswith("content-"))]
-    kept = b"".join(keep)
-    if kept and not kept.endswith(b"\n"):
-        kept += nl
-    ctype = entity.field_text(msg, "Content-Type")
-    new_head = f"Content-Type: {_one_line(ctype)}".encode("latin-1", "replace") + nl if ctype else b""
-    new_head += f"Content-Transfer-Encoding: {cte}".encode() + nl
-    return kept + new_head + nl + body
+    return _fields_with(leaf.head, changes, nl), body
+
+
+def _fields_with(head: bytes, changes: dict[str, str], nl: bytes) -> bytes:
+    """A header block with the named fields' values replaced (added at the end when missing), every other
+    byte kept; the result ends with a line ending (or is empty)."""
+    spans = entity.fields(head)
+    out = head[:spans[0][1]] if spans else head
+    done: set[str] = set()
+    for name, a, b in spans:
+        want = next((k for k in changes if k.lower() == name.lower()), None)
+        raw = f"{want}: {changes[want]}".encode("latin-1", "replace") + nl if want and want not in done \
+            else head[a:b]
+        if want:
+            done.add(want)
+        out += raw if raw.endswith(b"\n") else raw + nl
+    for name, value in changes.items():
+        if name not in done:
+            out += f"{name}: {value}".encode("latin-1", "replace") + nl
+    return out
 
 
 def _one_line(value: object) -> str:
