@@ -78,6 +78,9 @@ def test_nothing_over_the_limit_is_unchanged() -> None:
     assert isinstance(slim_attachments(500_000, "a")(message(), blob_id="0" * 64), Unchanged)
     single = b"Subject: big text\r\n\r\n" + b"words " * 100_000
     assert isinstance(slim_attachments(10, "a")(single, blob_id="0" * 64), Unchanged)
+    # over the limit but smaller than the note that would replace it: left alone
+    out = slim_attachments(2, "a")(message(), blob_id="0" * 64)
+    assert isinstance(out, Rewritten) and "notes.txt" not in out.note
 
 
 def test_corpus_never_crashes(corpus_dir: Path) -> None:
@@ -88,7 +91,7 @@ def test_corpus_never_crashes(corpus_dir: Path) -> None:
         out = slim(data, blob_id="0" * 64)
         if isinstance(out, Rewritten):
             changed += 1
-            assert out.freed == len(data) - len(out.data), path
+            assert out.freed == len(data) - len(out.data) and out.freed > 0, path
     assert changed > 10
 
 

@@ -88,12 +88,17 @@ class Slim:
         pos = 0
         names = []
         for leaf, size in big:
-            out += data[pos:leaf.start] + self._placeholder(leaf, size, blob_id, nl)
+            note = self._placeholder(leaf, size, blob_id, nl)
+            if len(note) >= leaf.end - leaf.start:
+                continue  # the note would be as big as the part (a limit below a few hundred bytes)
+            out += data[pos:leaf.start] + note
             pos = leaf.end
             names.append(f"{filename(leaf) or leaf.ctype} ({size} bytes)")
+        if not names:
+            return Unchanged(f"no attachment over {self.limit} bytes is bigger than the note replacing it")
         out += data[pos:]
         freed = len(data) - len(out)
-        return Rewritten(bytes(out), f"{len(big)} attachment(s) slimmed: {', '.join(names)}", freed=freed)
+        return Rewritten(bytes(out), f"{len(names)} attachment(s) slimmed: {', '.join(names)}", freed=freed)
 
     def _placeholder(self, leaf: Entity, size: int, blob_id: str, nl: bytes) -> bytes:
         name = filename(leaf) or "(no name)"
