@@ -64,6 +64,9 @@ def test_date_from_internaldate_when_no_received() -> None:
     out = run(bare, internaldate=when)
     assert email.utils.parsedate_to_datetime(mail.get(out.data, "Date") or "") == when
     assert "INTERNALDATE" in out.note
+    # or looked up by blob id, for an operation that calls every transform alike
+    by_blob = fix_headers({BLOB: when}.get)(bare, blob_id=BLOB)
+    assert isinstance(by_blob, Rewritten) and by_blob.data == out.data
 
 
 def test_message_id_missing_broken_or_bare() -> None:

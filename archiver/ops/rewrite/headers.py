@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import email.utils
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -101,18 +102,23 @@ def _fix_from(raw: bytes) -> _Fix | None:
     return _Fix("From", UNKNOWN_SENDER, bool(values), f"From {state}: no sender known")
 
 
-def fix_headers() -> HeaderFix:
-    """The ``fix-headers`` transform.  Its call also takes ``internaldate`` (keyword, optional): the Date
-    of last resort for a message with neither a Date nor a dated Received field."""
-    return HeaderFix()
+def fix_headers(internaldate_of: Callable[[str], datetime | None] | None = None) -> HeaderFix:
+    """The ``fix-headers`` transform.  The Date of last resort (no Date, no dated Received field) is the
+    message's INTERNALDATE: ``internaldate_of(blob_id)``, or the call's ``internaldate`` keyword."""
+    return HeaderFix(internaldate_of)
 
 
+@dataclass(frozen=True)
 class HeaderFix:
+    internaldate_of: Callable[[str], datetime | None] | None = None
+
     @property
     def name(self) -> str:
         return "fix-headers"
 
     def __call__(self, data: bytes, *, blob_id: str, internaldate: datetime | None = None) -> Outcome:
+        if internaldate is None and self.internaldate_of is not None:
+            internaldate = self.internaldate_of(blob_id)
         date = _fix_date(data, internaldate)
         fixes = [f for f in (date, _fix_message_id(data, blob_id), _fix_from(data)) if isinstance(f, _Fix)]
         if not fixes:

@@ -173,11 +173,10 @@ def _header_fields(head: bytes) -> list[tuple[str, bytes]]:
     return [(name, head[a:b]) for name, a, b in entity.fields(head)]
 
 
-def _top_head(data: bytes, root: Entity, blob_id: str, nl: bytes, drop_content: bool) -> bytes:
-    """The original header block, Content-* fields dropped (when the payload brings its own), the marker
-    field added last."""
-    kept = [raw for name, raw in _header_fields(root.head)
-            if not (drop_content and name.lower().startswith("content-"))]
+def _top_head(root: Entity, blob_id: str, nl: bytes) -> bytes:
+    """The original header fields byte for byte but the Content-* ones (the payload brings its own), the
+    marker field added last."""
+    kept = [raw for name, raw in _header_fields(root.head) if not name.lower().startswith("content-")]
     out = b"".join(kept)
     if out and not out.endswith(b"\n"):
         out += nl
@@ -202,7 +201,7 @@ def _pgp_mime(gpg: Gpg, data: bytes, root: Entity, blob_id: str) -> Outcome:
                        if name.lower().startswith("content-"))
     if content and not content.endswith(b"\n"):
         content += nl
-    head = _top_head(data, root, blob_id, nl, drop_content=True)
+    head = _top_head(root, blob_id, nl)
     if b"mime-version:" not in head.lower():
         head += b"MIME-Version: 1.0" + nl
     new = head + content + nl + inner[payload.body_start:]
