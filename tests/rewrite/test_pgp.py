@@ -15,7 +15,7 @@ from archiver.errors import AuthError
 from archiver.ops.rewrite.pgp import DECRYPTED_FROM, decrypt_pgp
 from archiver.ops.rewrite.transform import Failed, Rewritten, Unchanged
 from tests.conftest import CORPUS
-from tests.rewrite.gpgkeys import Keyring, encrypt, make_keyring, share_public, stop_agent
+from tests.helpers.gpg import Keyring, encrypt, make_keyring, share_public, stop_agent
 
 BLOB = "ab" * 32
 SECRET = "correct horse battery staple"

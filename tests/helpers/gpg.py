@@ -1,4 +1,4 @@
-"""Real OpenPGP keyrings for the rewrite tests, made by the real ``gpg --batch`` in temporary GNUPGHOMEs."""
+"""Real OpenPGP keyrings for tests, made by the real ``gpg --batch`` in temporary GNUPGHOMEs."""
 
 from __future__ import annotations
 
