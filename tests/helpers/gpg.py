@@ -51,3 +51,22 @@ def encrypt(by: Keyring, data: bytes, to: Keyring, *, sign: Keyring | None = Non
                             always_trust=True, passphrase=passphrase)
     assert result.ok, result.status
     return bytes(result.data)
+
+
+def pgp_mime_message(head: bytes, armored: bytes) -> bytes:
+    """An RFC 3156 multipart/encrypted message (CRLF) with the header fields ``head`` (each ending in CRLF)
+    and the ASCII-armored ``armored`` as its encrypted part, as Thunderbird and mutt send it."""
+    return (head + b'MIME-Version: 1.0\r\nContent-Type: multipart/encrypted; '
+            b'protocol="application/pgp-encrypted"; boundary="=-enc"\r\n\r\n'
+            b"This is an OpenPGP/MIME encrypted message (RFC 4880 and 3156)\r\n"
+            b"--=-enc\r\nContent-Type: application/pgp-encrypted\r\nContent-Description: PGP/MIME version\r\n"
+            b"\r\nVersion: 1\r\n\r\n--=-enc\r\n"
+            b"Content-Type: application/octet-stream; name=\"encrypted.asc\"\r\n"
+            b"Content-Disposition: inline; filename=\"encrypted.asc\"\r\n\r\n"
+            + armored.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n") + b"\r\n--=-enc--\r\n")
+
+
+def inline_pgp_message(head: bytes, armored: bytes, before: bytes = b"", after: bytes = b"") -> bytes:
+    """A single-part text message (CRLF) whose body holds the ASCII-armored ``armored`` (inline PGP)."""
+    body = armored.replace(b"\r\n", b"\n").rstrip(b"\n").replace(b"\n", b"\r\n")
+    return head + b"\r\n" + before + body + b"\r\n" + after

@@ -15,7 +15,15 @@ from archiver.errors import AuthError
 from archiver.ops.rewrite.pgp import DECRYPTED_FROM, decrypt_pgp
 from archiver.ops.rewrite.transform import Failed, Rewritten, Unchanged
 from tests.conftest import CORPUS
-from tests.helpers.gpg import Keyring, encrypt, make_keyring, share_public, stop_agent
+from tests.helpers.gpg import (
+    Keyring,
+    encrypt,
+    inline_pgp_message,
+    make_keyring,
+    pgp_mime_message,
+    share_public,
+    stop_agent,
+)
 
 BLOB = "ab" * 32
 SECRET = "correct horse battery staple"
@@ -44,14 +52,7 @@ def keys(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Keyring
 
 
 def pgp_mime(armored: bytes, head: bytes = HEAD) -> bytes:
-    return (head + b'MIME-Version: 1.0\r\nContent-Type: multipart/encrypted; '
-            b'protocol="application/pgp-encrypted"; boundary="=-enc"\r\n\r\n'
-            b"This is an OpenPGP/MIME encrypted message (RFC 4880 and 3156)\r\n"
-            b"--=-enc\r\nContent-Type: application/pgp-encrypted\r\nContent-Description: PGP/MIME version\r\n"
-            b"\r\nVersion: 1\r\n\r\n--=-enc\r\n"
-            b"Content-Type: application/octet-stream; name=\"encrypted.asc\"\r\n"
-            b"Content-Disposition: inline; filename=\"encrypted.asc\"\r\n\r\n"
-            + armored.replace(b"\n", b"\r\n") + b"\r\n--=-enc--\r\n")
+    return pgp_mime_message(head, armored)
 
 
 def header_lines(data: bytes) -> list[bytes]:
@@ -104,8 +105,8 @@ def test_inline_pgp_in_a_plain_message(keys: dict[str, Keyring]) -> None:
     alice = keys["alice"]
     armored = encrypt(alice, "Grüße aus Köln\n".encode(), alice, sign=alice).rstrip(b"\n")
     for nl in (b"\r\n", b"\n"):
-        original = (HEAD + b"\r\nHello Bob,\r\n\r\n" + armored.replace(b"\n", b"\r\n")
-                    + b"\r\n-- \r\nAlice\r\n").replace(b"\r\n", nl)
+        original = inline_pgp_message(HEAD, armored, b"Hello Bob,\r\n\r\n", b"-- \r\nAlice\r\n"
+                                      ).replace(b"\r\n", nl)
         out = decrypt_pgp(alice.home)(original, blob_id=BLOB)
         assert isinstance(out, Rewritten), out
         assert "signature good" in out.note
@@ -222,3 +223,21 @@ def test_signed_then_encrypted_good_and_bad(keys: dict[str, Keyring]) -> None:
     bad = decrypt_pgp(alice.home)(pgp_mime(encrypt(alice, tampered, alice)), blob_id=BLOB)
     assert isinstance(bad, Rewritten) and "signature bad" in bad.note, bad
     assert alice.fingerprint[-16:] in bad.note
+
+
+def test_protected_subject_replaces_the_placeholder(keys: dict[str, Keyring]) -> None:
+    """Thunderbird's protected headers: the outer Subject is "...", the real one is inside."""
+    alice = keys["alice"]
+    inner = (b'Content-Type: multipart/mixed; boundary="in"; protected-headers="v1"\r\n'
+             b"From: Alice <alice@example.org>\r\nSubject: Die echte Betreffzeile\r\n\r\n"
+             b"--in\r\nContent-Type: text/plain; charset=utf-8\r\n\r\ngeheim\r\n--in--\r\n")
+    head = HEAD.replace("Subject: Grüße, geheim".encode(), b"Subject: ...")
+    out = decrypt_pgp(alice.home)(pgp_mime(encrypt(alice, inner, alice), head), blob_id=BLOB)
+    assert isinstance(out, Rewritten), out
+    assert mail.get_all(out.data, "Subject") == ["Die echte Betreffzeile"]
+    assert mail.get(out.data, "X-Archiver-Original-Subject") == "..."
+    assert "protected headers" in out.note
+    # without protected-headers="v1" the outer Subject stays
+    plain_inner = inner.replace(b'; protected-headers="v1"', b"")
+    out = decrypt_pgp(alice.home)(pgp_mime(encrypt(alice, plain_inner, alice), head), blob_id=BLOB)
+    assert isinstance(out, Rewritten) and mail.get_all(out.data, "Subject") == ["..."]

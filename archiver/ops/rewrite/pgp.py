@@ -173,14 +173,37 @@ def _header_fields(head: bytes) -> list[tuple[str, bytes]]:
     return [(name, head[a:b]) for name, a, b in entity.fields(head)]
 
 
-def _top_head(root: Entity, blob_id: str, nl: bytes) -> bytes:
+def _top_head(root: Entity, blob_id: str, nl: bytes, subject: bytes | None) -> bytes:
     """The original header fields byte for byte but the Content-* ones (the payload brings its own), the
-    marker field added last."""
-    kept = [raw for name, raw in _header_fields(root.head) if not name.lower().startswith("content-")]
-    out = b"".join(kept)
-    if out and not out.endswith(b"\n"):
-        out += nl
+    marker field added last.  ``subject``, the protected Subject field of the payload, replaces a different
+    outer one (``...`` in Thunderbird's mail), which is kept as X-Archiver-Original-Subject."""
+    out = b""
+    for name, raw in _header_fields(root.head):
+        if name.lower().startswith("content-"):
+            continue
+        raw = raw if raw.endswith(b"\n") else raw + nl
+        if subject is not None and name.lower() == "subject":
+            if _unfold(raw) != _unfold(subject):
+                raw = b"X-Archiver-Original-Subject" + raw[raw.index(b":"):] + subject
+            subject = None
+        out += raw
+    if subject is not None:
+        out += subject
     return out + f"{DECRYPTED_FROM}: {blob_id}".encode() + nl
+
+
+def _unfold(field: bytes) -> bytes:
+    return b" ".join(field.partition(b":")[2].split())
+
+
+def _protected_subject(payload: Entity, nl: bytes) -> bytes | None:
+    """The Subject field of a payload with protected headers (``protected-headers="v1"``), or None."""
+    if str(payload.msg.get_param("protected-headers") or "").lower() != "v1":
+        return None
+    found = next((raw for name, raw in _header_fields(payload.head) if name.lower() == "subject"), None)
+    if found is None:
+        return None
+    return found if found.endswith(b"\n") else found + nl
 
 
 def _pgp_mime(gpg: Gpg, data: bytes, root: Entity, blob_id: str) -> Outcome:
@@ -201,11 +224,13 @@ def _pgp_mime(gpg: Gpg, data: bytes, root: Entity, blob_id: str) -> Outcome:
                        if name.lower().startswith("content-"))
     if content and not content.endswith(b"\n"):
         content += nl
-    head = _top_head(root, blob_id, nl)
+    subject = _protected_subject(payload, nl)
+    head = _top_head(root, blob_id, nl, subject)
     if b"mime-version:" not in head.lower():
         head += b"MIME-Version: 1.0" + nl
     new = head + content + nl + inner[payload.body_start:]
-    return Rewritten(new, f"decrypted PGP/MIME ({payload.ctype}); {_inner_signature(gpg, plain)}")
+    protected = "; Subject from the protected headers" if b"X-Archiver-Original-Subject:" in head else ""
+    return Rewritten(new, f"decrypted PGP/MIME ({payload.ctype}){protected}; {_inner_signature(gpg, plain)}")
 
 
 def _inner_signature(gpg: Gpg, plain: Plain) -> str:
