@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs: Debian packages (Dovecot, mbsync, notmuch, mailutils, zstd; systemd for
-# systemd-analyze, which checks the units `schedule install` writes) and a
-# virtualenv in .venv with the package and its test extra.
+# systemd-analyze, which checks the units `schedule install` writes; gnupg, whose gpg rewrite --decrypt-pgp
+# drives) and a virtualenv in .venv with the package and its test extra.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 need=()
-for pkg in dovecot-imapd isync notmuch mailutils zstd systemd; do
+for pkg in dovecot-imapd isync notmuch mailutils zstd systemd gnupg; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then

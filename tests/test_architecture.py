@@ -20,7 +20,8 @@ BASE = ("errors", "model", "progress", "labels", "filters", "mail", "threads", "
 OPERATIONS = ("backup", "restore", "export", "verify", "retention", "query")
 THIRD_PARTY_HOME = {"msgpack": "store", "zstandard": "store", "imapclient": "imap", "imaplib": "imap",
                     "typer": "cli", "tqdm": "cli", "google_auth_oauthlib": "auth", "oauthlib": "auth",
-                    "requests_oauthlib": "auth", "requests": "auth", "google": "auth emulator"}
+                    "requests_oauthlib": "auth", "requests": "auth", "google": "auth emulator",
+                    "gnupg": "ops:rewrite"}
 """Where each third-party library may be imported (space-separated layers); google-auth also serves the
 emulator's OAuth authority (it checks service-account JWT signatures)."""
 
@@ -147,6 +148,7 @@ def test_the_checker_sees_planted_violations() -> None:
         ("archiver.imap.session", "from archiver.auth import credentials_for"),
         ("archiver.store.pack", "import google.auth"),
         ("archiver.ops.backup.operation", "import requests"),
+        ("archiver.ops.backup.operation", "import gnupg"),
     }
     for module, line in planted:
         assert violations(module, _imports(line, module)), (module, line)

@@ -23,8 +23,9 @@ QUERY_HELP = (
 )
 
 
-RefArg = Annotated[str, typer.Argument(metavar="KEY|MESSAGE-ID",
-                                       help="A key from ls/search, or a Message-ID.")]
+RefArg = Annotated[str, typer.Argument(metavar="KEY|MESSAGE-ID|BLOB-ID",
+                                       help="A key from ls/search, a Message-ID, or a blob id "
+                                            "(found in any snapshot).")]
 
 
 def _history_line(h: SearchHit) -> str:

@@ -55,7 +55,10 @@ Choices where the fact sheet is uncertain (each switchable in ``EmulatorConfig``
 - BYE_MID_FETCH / DROP_MID_FETCH fire after ``after_messages`` FETCH responses counted over all commands
   and connections since armed (or since the last firing); a drop flushes what was sent, then resets.
 - COMPRESS=DEFLATE works (mbsync uses it); ``stats`` count protocol bytes before compression.  ENVELOPE and
-  BODYSTRUCTURE FETCH items are not implemented (BAD).  OAUTHBEARER and QUOTA are minimal.
+  BODYSTRUCTURE FETCH items are not implemented (BAD).  OAUTHBEARER is minimal.
+- QUOTA: one root ``""``; STORAGE usage is the bytes of every stored message (Trash and Spam count until
+  deleted forever), limit ``storage_limit``, both in KiB (RFC 9208); an APPEND that would go over it gets
+  ``NO [OVERQUOTA]``; ``storage_used(user)`` gives the bytes.
 - Daily budgets (``download_budget``/``upload_budget``) answer ``NO [OVERQUOTA] Account exceeded command or
   bandwidth limits.`` once used up; the 16th connection (``max_connections``) gets
   ``NO [ALERT] Too many simultaneous connections. (Failure)``.

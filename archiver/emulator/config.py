@@ -112,6 +112,9 @@ class EmulatorConfig:
     """Bytes of message data served per account before FETCH gets ``NO [OVERQUOTA]``."""
     upload_budget: int = 500_000_000
     """Bytes of APPEND literals accepted per account before APPEND gets ``NO [OVERQUOTA]``."""
+    storage_limit: int = 15 * 1024 ** 3
+    """The account's storage quota in bytes (GETQUOTA reports it in KiB, RFC 9208); an APPEND that would
+    take the stored bytes (Trash and Spam included) over it gets ``NO [OVERQUOTA]``."""
 
     oauth: bool = False
     """Also run the OAuth 2.0 authority (``oauth.py``) on loopback HTTP; XOAUTH2 then accepts the access

@@ -44,6 +44,10 @@ async def append(s: Session, tag: str, args: list[Value], uid: bool) -> None:
         return
     with s.store.lock:
         f = _target(s, args[0])
+        over = acct.storage_used() + len(data) > s.config.storage_limit
+    if over:
+        s.line(f"{tag} NO [OVERQUOTA] Quota exceeded (storage)")
+        return
     if s.core.faults.take(Fault.BYE_ON_APPEND, user, "APPEND"):
         s.line("* BYE Session expired, please login again")
         raise Closing()

@@ -281,9 +281,15 @@ async def unsubscribe(s: Session, tag: str, args: list[Value], uid: bool) -> Non
 
 @command("GETQUOTAROOT", AUTHED)
 async def getquotaroot(s: Session, tag: str, args: list[Value], uid: bool) -> None:
-    """QUOTA (advertised): one root for the account, usage = stored bytes, limit 15 GB (in KiB)."""
+    """QUOTA (RFC 2087/9208): one root ``""`` for the whole account; STORAGE usage is the bytes of every
+    stored message (Trash and Spam included, until deleted forever) and the limit ``storage_limit``, both
+    in KiB."""
     if not args:
         raise Bad("GETQUOTAROOT needs a mailbox")
+    name = decode_name(s, args[0])
+    assert s.acct is not None
+    if s.acct.folder(name) is None:
+        raise No("NONEXISTENT", f"Unknown Mailbox: {text(args[0])}")
     s.line(b"* QUOTAROOT " + quote(text(args[0])) + b' ""')
     _quota_line(s)
     s.ok(tag, "Success")
@@ -291,6 +297,10 @@ async def getquotaroot(s: Session, tag: str, args: list[Value], uid: bool) -> No
 
 @command("GETQUOTA", AUTHED)
 async def getquota(s: Session, tag: str, args: list[Value], uid: bool) -> None:
+    if not args:
+        raise Bad("GETQUOTA needs a quota root")
+    if text(args[0]) != "":
+        raise No("NONEXISTENT", "No such quota root")
     _quota_line(s)
     s.ok(tag, "Success")
 
@@ -298,5 +308,5 @@ async def getquota(s: Session, tag: str, args: list[Value], uid: bool) -> None:
 def _quota_line(s: Session) -> None:
     assert s.acct is not None
     with s.store.lock:
-        used = sum(len(m.data) for m in s.acct.messages.values())
-    s.line(f'* QUOTA "" (STORAGE {used // 1024} {15 * 1024 * 1024})')
+        used = s.acct.storage_used()
+    s.line(f'* QUOTA "" (STORAGE {used // 1024} {s.config.storage_limit // 1024})')

@@ -208,6 +208,11 @@ class GmailEmulator:
         with self._store.lock:
             return dict(self._store.account(user).stats)
 
+    def storage_used(self, user: str) -> int:
+        """Bytes the account stores, as GETQUOTA counts them (in KiB on the wire)."""
+        with self._store.lock:
+            return self._store.account(user).storage_used()
+
     def connections(self, user: str) -> int:
         with self._store.lock:
             return self._store.account(user).connections

@@ -100,6 +100,11 @@ class Account:
         ("body_bytes_sent", "bytes_sent", "bytes_received", "commands", "appends", "logins",
          "expired_sessions", "refused_tokens"), 0))
 
+    def storage_used(self) -> int:
+        """Bytes the account stores (QUOTA STORAGE): every message, Trash and Spam included, until deleted
+        forever."""
+        return sum(len(m.data) for m in self.messages.values())
+
     def folder(self, name: str) -> Folder | None:
         """The folder called ``name`` (INBOX case-insensitively)."""
         if name.upper() == "INBOX":

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 
@@ -394,8 +395,13 @@ def find_message(archive: Archive | str | os.PathLike[str], ref: str, *, snapsho
                  account: str | None = None) -> Found:
     """The message with key ``ref`` (``gm:...``, ``h:...``) or Message-ID ``ref`` (with or without
     angle brackets) in the snapshot(s) ``snapshot`` of each account; UsageError if none or several
-    different messages match (each is named)."""
+    different messages match (each is named).  A blob id (64 hex digits, as ``rewrite`` names the original
+    of a changed message) is looked up in every snapshot, newest first, whatever ``snapshot`` says."""
     arch = archive if isinstance(archive, Archive) else Archive.open(archive)
+    if _BLOB_ID.fullmatch(ref) and arch.has_blob(ref):
+        by_blob = _find_blob(arch, ref, account)
+        if by_blob is not None:
+            return by_blob
     want_id = bare_id(ref)
     matches: list[tuple[MessageRecord, SnapshotInfo]] = []
     for group in _targets(arch, snapshot, account, all_snapshots=False):
@@ -416,6 +422,20 @@ def find_message(archive: Archive | str | os.PathLike[str], ref: str, *, snapsho
                          hint="name one by its key (the first column of ls and search)")
     rec, info = matches[0]
     return Found(rec, info.account, info, arch.get_blob(rec.blob_id))
+
+
+_BLOB_ID = re.compile(r"[0-9a-f]{64}")
+
+
+def _find_blob(arch: Archive, blob_id: str, account: str | None) -> Found | None:
+    """The record whose body is ``blob_id`` in the newest complete snapshot holding it (else the newest
+    checkpoint), or None."""
+    infos = sorted(arch.snapshots(account), key=lambda s: (not s.partial, s.time), reverse=True)
+    for info in infos:
+        for rec in arch.load(info.id):
+            if rec.blob_id == blob_id:
+                return Found(rec, info.account, info, arch.get_blob(blob_id))
+    return None
 
 
 @dataclass
