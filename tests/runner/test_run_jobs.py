@@ -15,11 +15,11 @@ from typing import Any
 import pytest
 
 from archiver import Archive, parse_shard, shard_of
-from archiver.emulator import GmailEmulator
+from archiver.emulator import EmulatorConfig, GmailEmulator
 from archiver.errors import UsageError
 from archiver.runner.shard import select
 from archiver.store.lock import lock_account
-from tests.helpers.emulator import Mail
+from tests.helpers.emulator import Mail, seed_mail
 
 REPO = Path(__file__).resolve().parents[2]
 USERS = {"ann@gmail.com": "pw-ann-1q", "ben@gmail.com": "pw-ben-2w", "cat@gmail.com": "pw-cat-3e",
@@ -39,7 +39,7 @@ def emu_mail() -> tuple[Mail, ...]:
 
 
 def write_config(tmp: Path, emu: GmailEmulator, accounts: list[tuple[str, str, str]],
-                 wrong: frozenset[str] = frozenset()) -> Path:
+                 wrong: frozenset[str] = frozenset(), extra: str = "") -> Path:
     """``accounts``: (config name, emulator user, archive folder under ``tmp/archives``); a name in ``wrong``
     gets a bad password."""
     tables = []
@@ -49,7 +49,7 @@ def write_config(tmp: Path, emu: GmailEmulator, accounts: list[tuple[str, str, s
         pw.chmod(0o600)
         url = f"imap://{user.replace('@', '%40')}@127.0.0.1:{emu.port}"
         tables.append(f'[accounts.{name}]\nsource = "{url}"\n'
-                      f'archive = "archives/{archive}"\npassword_command = "cat {pw}"\n{POLICY}')
+                      f'archive = "archives/{archive}"\npassword_command = "cat {pw}"\n{POLICY}{extra}')
     cfg = tmp / "config.toml"
     cfg.write_text("\n".join(tables))
     return cfg
@@ -113,6 +113,21 @@ def test_jobs_3_gives_the_archives_of_jobs_1(emu: GmailEmulator, tmp_path: Path)
     assert [snap[0] for snap in results[1]["team ann@gmail.com@127.0.0.1"]] == [40]
 
 
+@pytest.mark.parametrize("emu_config", [EmulatorConfig(max_connections=6)])
+def test_accounts_of_one_login_take_turns(emu: GmailEmulator, tmp_path: Path) -> None:
+    """Two config accounts of one mailbox, 4 connections each, on a server allowing 4 per user (Gmail: 15):
+    run at once, the second's logins would be refused ("Too many simultaneous connections") and retried."""
+    seed_mail(emu, Mail(300, seed=7, user="cat@gmail.com"))  # enough for the two backups to meet
+    accounts = [(name, user, name) for name, user, _ in ACCOUNTS if name in ("cat", "cat2")]
+    cfg = write_config(tmp_path, emu, accounts, extra="connections = 4\n")
+    res = cli(tmp_path, "run", "--config", str(cfg), "--init", "--jobs", "2", "--json")
+    assert res.returncode == 0, res.stdout + res.stderr
+    log = (tmp_path / "state" / "gmail-archiver" / "run.log").read_text()
+    assert "refused another connection" not in log and "Too many" not in log
+    assert [a["status"] for a in json.loads(res.stdout)["accounts"]] == ["ok", "ok"]
+    assert content(tmp_path / "archives")["cat cat@gmail.com@127.0.0.1"][0][0] == 330
+
+
 def test_one_failing_account_leaves_the_others_whole(emu: GmailEmulator, tmp_path: Path) -> None:
     accounts = [(name, user, name) for name, user, _ in ACCOUNTS if name != "cat2"]
     cfg = write_config(tmp_path, emu, accounts, wrong=frozenset({"ben"}))
@@ -152,6 +167,7 @@ def test_bad_shard_is_a_usage_error(text: str) -> None:
         parse_shard(text)
 
 
+@pytest.mark.slow
 def test_run_shard_takes_its_share(emu: GmailEmulator, tmp_path: Path) -> None:
     accounts = [(name, user, name) for name, user, _ in ACCOUNTS if name != "cat2"]
     cfg = write_config(tmp_path, emu, accounts)
