@@ -230,3 +230,42 @@ def test_wait_runs_the_busy_account_once_it_is_free(emu: GmailEmulator, tmp_path
     assert sorted(line.split(":")[0] for line in out.splitlines()[:2]) == ["ann", "ben"]
     assert out.splitlines()[-1].startswith("2 accounts (2 at a time) ok in ")
     assert len(Archive.open(tmp_path / "archives" / "ann").snapshots()) == 1
+
+
+@pytest.mark.slow
+def test_sigterm_mid_run_keeps_every_archive_and_the_next_run_completes(emu: GmailEmulator, tmp_path: Path
+                                                                        ) -> None:
+    """SIGTERM while three backups download: exit 143, each archive still opens and verifies, and the next
+    run completes all three."""
+    users = ("ann@gmail.com", "ben@gmail.com", "cat@gmail.com")
+    for i, user in enumerate(users):
+        seed_mail(emu, Mail(1500, seed=10 + i, user=user))
+    accounts = [(name, user, name) for name, user, _ in ACCOUNTS if user in users and name != "cat2"]
+    cfg = write_config(tmp_path, emu, accounts)
+    env = {**os.environ, "HOME": str(tmp_path), "XDG_STATE_HOME": str(tmp_path / "state")}
+    proc = subprocess.Popen([sys.executable, "-m", "archiver", "-v", "run", "--config", str(cfg), "--init",
+                             "--jobs", "3"], env=env, cwd=REPO, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stderr is not None
+        downloading = set()
+        for line in proc.stderr:
+            if ": download (" in line:
+                downloading.add(line.split(" INFO ")[1].split(":")[0])
+                if len(downloading) == 3:
+                    break
+        proc.terminate()
+        _, rest = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 143, rest
+    assert "interrupted while ann, ben, cat ran" in rest and "error: terminated (SIGTERM)" in rest
+    for name, _, _ in accounts:
+        res = cli(tmp_path, "verify", str(tmp_path / "archives" / name), "--json")
+        assert res.returncode == 0, res.stdout + res.stderr
+    res = cli(tmp_path, "run", "--config", str(cfg), "--jobs", "3", "--json")
+    assert res.returncode == 0, res.stdout + res.stderr
+    got = {a["name"]: a["steps"][0]["figures"]["messages"] for a in json.loads(res.stdout)["accounts"]}
+    assert got == {"ann": 1540, "ben": 1525, "cat": 1530}
