@@ -204,6 +204,8 @@ def test_a_busy_account_is_skipped_and_the_others_run(emu: GmailEmulator, tmp_pa
 
 @pytest.mark.slow
 def test_wait_runs_the_busy_account_once_it_is_free(emu: GmailEmulator, tmp_path: Path) -> None:
+    """`run --wait` waits for ann (a backup holds her lock); a second `run` started meanwhile skips ann, which
+    the first run is busy with; once the lock goes, the first run backs her up."""
     accounts = [(name, user, name) for name, user, _ in ACCOUNTS if name in ("ann", "ben")]
     cfg = write_config(tmp_path, emu, accounts)
     Archive.init(tmp_path / "archives" / "ann")
@@ -219,6 +221,7 @@ def test_wait_runs_the_busy_account_once_it_is_free(emu: GmailEmulator, tmp_path
             seen.append(line)
             if "waiting: account ann@gmail.com@127.0.0.1 is locked" in line:
                 break
+        second = cli(tmp_path, "run", "--config", str(cfg), "--jobs", "2")
         lock.release()
         out, rest = proc.communicate(timeout=120)
     finally:
@@ -230,6 +233,8 @@ def test_wait_runs_the_busy_account_once_it_is_free(emu: GmailEmulator, tmp_path
     assert sorted(line.split(":")[0] for line in out.splitlines()[:2]) == ["ann", "ben"]
     assert out.splitlines()[-1].startswith("2 accounts (2 at a time) ok in ")
     assert len(Archive.open(tmp_path / "archives" / "ann").snapshots()) == 1
+    assert second.returncode == 11, second.stdout + second.stderr
+    assert f"ann: locked: skipped: another run of this account is going on (pid {proc.pid})" in second.stderr
 
 
 @pytest.mark.slow
