@@ -56,10 +56,13 @@ from archiver.progress import NullProgress, Progress
 from archiver.runner import (
     AccountResult,
     RunReport,
+    Shard,
     StepResult,
     account_credentials,
     check_account,
+    parse_shard,
     run_accounts,
+    shard_of,
 )
 from archiver.runner.schedule import Plan as SchedulePlan
 from archiver.runner.schedule import install as schedule_install
@@ -178,6 +181,7 @@ __all__ = [
     "SchedulePlan",
     "SearchHit",
     "SearchResult",
+    "Shard",
     "SignInStatus",
     "Snapshot",
     "SnapshotDiff",
@@ -213,6 +217,7 @@ __all__ = [
     "message_summaries",
     "message_text",
     "open_archive",
+    "parse_shard",
     "parse_subset",
     "populate_emulator",
     "prune",
@@ -224,5 +229,6 @@ __all__ = [
     "schedule_remove",
     "schedule_status",
     "search",
+    "shard_of",
     "verify",
 ]

@@ -1,6 +1,8 @@
 """`gmail-archiver run` over three accounts: wall time, and what each step of each account took.
 
     .venv/bin/python benchmarks/bench_run.py [--messages 3000] [--append]
+    .venv/bin/python benchmarks/bench_run.py --jobs-compare [--accounts 6] [--messages 3000] [--jobs 3] \
+        [--runs 3] [--append]
 
 Two emulated Gmail accounts (each its own `gmail-archiver emulator` process, ``--messages`` synthetic
 messages) and one Dovecot account (the shared corpus, 775 real messages), each into its own archive, with
@@ -8,6 +10,11 @@ keep_daily = 7, prune = "always" and verify_subset = 7.  Runs `gmail-archiver ru
 full backup) and then `run --json` again (incremental, nothing new), each as its own process, and reports the
 wall time of each run and the duration of each step from the --json document.  ``--append`` adds the tables to
 benchmarks/README.md.
+
+``--jobs-compare``: ``--accounts`` emulated Gmail accounts (each its own emulator process, as each Gmail
+account is its own server-side limit), each into its own archive; the same first and second runs with
+``--jobs 1`` and with ``--jobs N`` (fresh archives and state for each, ``--runs`` times, alternating), and the
+median wall time of each.
 """
 
 from __future__ import annotations
@@ -17,6 +24,7 @@ import datetime as dt
 import json
 import os
 import platform
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -74,11 +82,61 @@ def table(title: str, wall: float, doc: dict[str, Any]) -> str:
     return "\n".join(rows) + "\n"
 
 
+def jobs_compare(accounts: int, messages: int, jobs: int, runs: int, append: bool) -> None:
+    """Wall time of `run --init` then `run` over ``accounts`` emulated accounts, 1 and ``jobs`` at a time."""
+    emus = [start_emulator(f"user{i}@gmail.com", f"pw-{i}", messages, seed=i) for i in range(accounts)]
+    samples: dict[int, list[tuple[float, float]]] = {1: [], jobs: []}
+    try:
+        for n in [1, jobs] * runs:
+            with tempfile.TemporaryDirectory() as tmp_name:
+                tmp = Path(tmp_name)
+                tables = []
+                for i, (_, port) in enumerate(emus):
+                    (tmp / f"pw{i}").write_text(f"pw-{i}\n")
+                    tables.append(f'[accounts.gmail{i}]\nsource = "imap://user{i}%40gmail.com@127.0.0.1:{port}"\n'
+                                  f'archive = "gmail{i}"\npassword_command = "cat {tmp}/pw{i}"\n'
+                                  'keep_daily = 7\nprune = "always"\nverify_subset = 7\n')
+                config = tmp / "config.toml"
+                config.write_text("\n".join(tables))
+                env = {**os.environ, "HOME": str(tmp / "home"), "XDG_STATE_HOME": str(tmp / "state")}
+                first, _ = run(config, env, "--init", "--jobs", str(n))
+                second, _ = run(config, env, "--jobs", str(n))
+                samples[n].append((first, second))
+    finally:
+        for proc, _ in emus:
+            proc.terminate()
+            proc.wait()
+    walls = {n: (statistics.median(a for a, _ in s), statistics.median(b for _, b in s))
+             for n, s in samples.items()}
+    load = os.getloadavg()[0]
+    rows = [f"### run --jobs 1 vs {jobs}: {accounts} emulated Gmail accounts x {messages} messages "
+            f"({dt.date.today().isoformat()}, {platform.machine()}, {platform.python_version()}, "
+            f"{os.cpu_count()} cores, load {load:.1f} at the end)",
+            f"`python benchmarks/bench_run.py --jobs-compare --accounts {accounts} --messages {messages} "
+            f"--jobs {jobs} --runs {runs}{' --append' if append else ''}` (median of {runs}; each account "
+            "its own emulator process on loopback and its own archive; keep_daily 7, prune always, "
+            "verify_subset 7)", "",
+            "| jobs | first run (full backups) | second run (nothing new) |", "|---|---|---|"]
+    rows += [f"| {n} | {a:.2f} s ({', '.join(f'{x:.2f}' for x, _ in samples[n])}) | {b:.2f} s "
+             f"({', '.join(f'{y:.2f}' for _, y in samples[n])}) |" for n, (a, b) in walls.items()]
+    a1, b1 = walls[1]
+    an, bn = walls[jobs]
+    rows += ["", f"Speed-up with --jobs {jobs}: first run {a1 / an:.2f}x, second run {b1 / bn:.2f}x."]
+    publish("\n".join(rows) + "\n", append)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--messages", type=int, default=3000)
     parser.add_argument("--append", action="store_true")
+    parser.add_argument("--jobs-compare", action="store_true", help="--jobs 1 against --jobs N instead")
+    parser.add_argument("--accounts", type=int, default=6)
+    parser.add_argument("--jobs", type=int, default=3)
+    parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
+    if args.jobs_compare:
+        jobs_compare(args.accounts, args.messages, args.jobs, args.runs, args.append)
+        return
     with tempfile.TemporaryDirectory() as tmp_name, DovecotServer(storage="maildir") as dove:
         tmp = Path(tmp_name)
         dove.add_user("alice", "secret")

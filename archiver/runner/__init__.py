@@ -15,16 +15,20 @@ from archiver.runner.run import (
     run_accounts,
     worst,
 )
+from archiver.runner.shard import Shard, parse_shard, shard_of
 
 __all__ = [
     "SEVERITY",
     "AccountResult",
     "RunReport",
+    "Shard",
     "StepResult",
     "account_credentials",
     "check_account",
+    "parse_shard",
     "run_account",
     "run_accounts",
     "schedule",
+    "shard_of",
     "worst",
 ]

@@ -1,9 +1,11 @@
-"""``run``: every configured account, one after the other: backup, forget, prune, verify, then its hook.
+"""``run``: every configured account (``jobs`` at a time, or one worker's ``shard`` of them): backup, forget,
+prune, verify, then its hook.
 
 One account's failure never stops the others.  Each step's outcome is a :class:`StepResult` (status, exit
 code, duration, key figures); an account's exit code is its worst step's, the run's the worst account's
 (order in :data:`SEVERITY`).  A second ``run`` of the same account while one is still going is skipped
-(exit 11) unless ``wait``; so is an account whose archive another writer holds.
+(exit 11) unless ``wait``; so is an account whose archive another writer holds.  Accounts running at once
+share :class:`~archiver.runner.limits.Limits`.
 """
 
 from __future__ import annotations
@@ -29,6 +31,9 @@ from archiver.ops.retention import RetentionPolicy, forget, prune
 from archiver.ops.verify import verify
 from archiver.runner.credentials import account_credentials
 from archiver.runner.hooks import run_hook
+from archiver.runner.jobs import LogProgress, run_all, tagged
+from archiver.runner.limits import Limits
+from archiver.runner.shard import Shard, select
 from archiver.runner.state import AccountState, due, load_state, private_dir, save_state, state_file
 from archiver.store import Archive
 
@@ -98,6 +103,11 @@ class RunReport:
     accounts: list[AccountResult]
     duration: float
     log_file: Path | None
+    jobs: int = 1
+    shard: Shard | None = None
+    """The worker's share (None: every account); ``accounts`` are the ones it owns."""
+    configured: int = 0
+    """How many accounts the config (or the names given) held before the shard took its share."""
 
     @property
     def exit_code(self) -> int:
@@ -109,7 +119,7 @@ def _step_text(s: StepResult) -> str:
     if s.status in ("failed", "partial") and s.step != "backup":
         return f"{s.step} {s.status.upper()} (exit {s.exit_code}): {s.message}"
     if s.status == "skipped":
-        return f"{s.step} skipped ({s.message})" if s.step != "lock" else s.message
+        return s.message if s.step == "lock" or s.exit_code else f"{s.step} skipped ({s.message})"
     if s.step == "backup":
         head = (f"backup {f.get('snapshot', '')[:8]} {f.get('messages', 0)} messages, {f.get('new', 0)} "
                 f"new, {f.get('bytes_downloaded', 0):,} bytes in {s.duration:.1f}s")
@@ -169,14 +179,16 @@ def _waiting(fn: Callable[[], Any], wait: bool) -> Any:
             time.sleep(WAIT_POLL)
 
 
-def _backup_step(acct: AccountConfig, init: bool, wait: bool, clock: Callable[[], dt.datetime]
+def _backup_step(acct: AccountConfig, init: bool, wait: bool, clock: Callable[[], dt.datetime], limits: Limits
                  ) -> tuple[StepResult, str | None]:
     step = _Step("backup")
     try:
         creds = account_credentials(acct)
-        r = _waiting(lambda: backup(acct.archive, acct.source, credentials=creds,
-                                    include_spam=acct.include_spam, connections=acct.connections, clock=clock,
-                                    init=init, cacert=str(acct.cacert) if acct.cacert else None), wait)
+        with limits.backup(acct):
+            r = _waiting(lambda: backup(acct.archive, acct.source, credentials=creds,
+                                        include_spam=acct.include_spam, connections=acct.connections,
+                                        clock=clock, init=init, progress=LogProgress(acct.name),
+                                        cacert=str(acct.cacert) if acct.cacert else None), wait)
     except Exception as exc:
         return step.failed(exc), None
     figures = {"snapshot": r.snapshot, "account": r.account, "mode": r.mode, "messages": r.messages,
@@ -189,7 +201,7 @@ def _backup_step(acct: AccountConfig, init: bool, wait: bool, clock: Callable[[]
     return step.done("ok", figures), r.account
 
 
-def _forget_step(acct: AccountConfig, account: str | None, wait: bool) -> StepResult:
+def _forget_step(acct: AccountConfig, account: str | None, wait: bool, limits: Limits) -> StepResult:
     if not acct.retention:
         return _skipped("forget", "no keep_* rule")
     if account is None:
@@ -197,13 +209,15 @@ def _forget_step(acct: AccountConfig, account: str | None, wait: bool) -> StepRe
     step = _Step("forget")
     try:
         policy = RetentionPolicy(**{k.removeprefix("keep_"): v for k, v in acct.retention.items()})
-        r = _waiting(lambda: forget(Archive.open(acct.archive), policy, account=account), wait)
+        with limits.exclusive(acct):
+            r = _waiting(lambda: forget(Archive.open(acct.archive), policy, account=account), wait)
     except Exception as exc:
         return step.failed(exc)
     return step.done("ok", {"forgotten": len(r.forgotten), "kept": len(r.kept)})
 
 
-def _prune_step(acct: AccountConfig, state: AccountState, now: dt.datetime, wait: bool) -> StepResult:
+def _prune_step(acct: AccountConfig, state: AccountState, now: dt.datetime, wait: bool, limits: Limits
+                ) -> StepResult:
     policy = acct.prune
     threshold = policy.min_percent is not None or policy.min_bytes is not None
     if not threshold and not due(policy.every, state.when("prune"), now):
@@ -211,24 +225,32 @@ def _prune_step(acct: AccountConfig, state: AccountState, now: dt.datetime, wait
         return _skipped("prune", f"{policy.every}; last {last:%Y-%m-%d}" if last else policy.every)
     step = _Step("prune")
     try:
-        if threshold:
-            plan = prune(Archive.open(acct.archive), dry_run=True)
-            free = plan.bytes_before - plan.bytes_after
-            pct = 100.0 * free / plan.bytes_before if plan.bytes_before else 0.0
-            enough = (free >= policy.min_bytes if policy.min_bytes is not None
-                      else pct >= (policy.min_percent or 0.0))
-            if not enough:
-                return step.done("skipped", {"reclaimable_bytes": free},
-                                 f"{free:,} bytes ({pct:.1f}%) reclaimable; prunes {policy.describe()}")
-        p = _waiting(lambda: prune(Archive.open(acct.archive)), wait)
+        with limits.exclusive(acct):
+            return _prune(acct, state, now, wait, step, threshold)
     except Exception as exc:
         return step.failed(exc)
+
+
+def _prune(acct: AccountConfig, state: AccountState, now: dt.datetime, wait: bool, step: _Step,
+           threshold: bool) -> StepResult:
+    """The prune step with the archive held: a threshold policy first measures what a prune would free."""
+    policy = acct.prune
+    if threshold:
+        plan = prune(Archive.open(acct.archive), dry_run=True)
+        free = plan.bytes_before - plan.bytes_after
+        pct = 100.0 * free / plan.bytes_before if plan.bytes_before else 0.0
+        enough = (free >= policy.min_bytes if policy.min_bytes is not None
+                  else pct >= (policy.min_percent or 0.0))
+        if not enough:
+            return step.done("skipped", {"reclaimable_bytes": free},
+                             f"{free:,} bytes ({pct:.1f}%) reclaimable; prunes {policy.describe()}")
+    p = _waiting(lambda: prune(Archive.open(acct.archive)), wait)
     state.last_prune = now.isoformat()
     return step.done("ok", {"packs_deleted": p.packs_deleted, "packs_repacked": p.packs_repacked,
                             "bytes_before": p.bytes_before, "bytes_after": p.bytes_after})
 
 
-def _verify_step(acct: AccountConfig, state: AccountState, now: dt.datetime) -> StepResult:
+def _verify_step(acct: AccountConfig, state: AccountState, now: dt.datetime, limits: Limits) -> StepResult:
     if not due(acct.verify, state.when("verify"), now):
         return _skipped("verify", acct.verify)
     n = acct.verify_subset
@@ -237,7 +259,8 @@ def _verify_step(acct: AccountConfig, state: AccountState, now: dt.datetime) -> 
     subset = (state.verify_next, n) if n > 1 else None
     step = _Step("verify")
     try:
-        report = verify(Archive.open(acct.archive), read_data=n >= 1, subset=subset)
+        with limits.reading(acct):
+            report = verify(Archive.open(acct.archive), read_data=n >= 1, subset=subset)
     except Exception as exc:
         return step.failed(exc)
     # the slice was read whatever it found: the next run reads the next one
@@ -304,13 +327,27 @@ def _holder(root: Path, acct: AccountConfig) -> str:
 
 
 def run_account(acct: AccountConfig, *, init: bool = False, wait: bool = False,
-                clock: Callable[[], dt.datetime] | None = None, state_root: Path | None = None
-                ) -> AccountResult:
-    """Back up, forget, prune and verify one account, then run its hook; never raises for a step's failure."""
+                clock: Callable[[], dt.datetime] | None = None, state_root: Path | None = None,
+                limits: Limits | None = None) -> AccountResult:
+    """Back up, forget, prune and verify one account, then run its hook; never raises for a step's failure.
+
+    ``limits`` are shared with the accounts running at the same time in this process (``run --jobs``).
+    """
     clock = clock or (lambda: dt.datetime.now(dt.UTC))
     root = state_root or state_dir()
     result = AccountResult(acct.name, acct.archive)
     start = time.monotonic()
+    try:
+        _run_locked(acct, result, init, wait, clock, root, limits or Limits())
+    except Exception as exc:  # a bug: this account fails, the others still run
+        result.steps.append(_Step("run").failed(exc))
+    result.duration = time.monotonic() - start
+    log.info("%s: exit %d, %s", acct.name, result.exit_code, result.summary())
+    return result
+
+
+def _run_locked(acct: AccountConfig, result: AccountResult, init: bool, wait: bool,
+                clock: Callable[[], dt.datetime], root: Path, limits: Limits) -> None:
     with _run_lock(root, acct, wait) as held:
         if not held:
             result.locked = True
@@ -318,25 +355,25 @@ def run_account(acct: AccountConfig, *, init: bool = False, wait: bool = False,
                                            f"skipped: another run of this account is going on "
                                            f"({_holder(root, acct)})", "wait for it, or run with --wait"))
         else:
-            _run_steps(acct, result, init, wait, clock, root)
+            _run_steps(acct, result, init, wait, clock, root, limits)
     if not result.locked:
         hook = _hook(acct, result)
         if hook is not None:
             result.steps.append(hook)
-    result.duration = time.monotonic() - start
-    log.info("%s: exit %d, %s", acct.name, result.exit_code, result.summary())
-    return result
 
 
 def _run_steps(acct: AccountConfig, result: AccountResult, init: bool, wait: bool,
-               clock: Callable[[], dt.datetime], root: Path) -> None:
+               clock: Callable[[], dt.datetime], root: Path, limits: Limits) -> None:
     path = state_file(root, acct.name)
     state = load_state(path)
     log.info("%s: backup of %s into %s", acct.name, acct.source, acct.archive)
-    step, account = _backup_step(acct, init, wait, clock)
+    step, account = _backup_step(acct, init, wait, clock, limits)
     result.steps.append(step)
     log.info("%s: %s", acct.name, _step_text(step))
-    if step.exit_code == ArchiveLocked.exit_code:
+    if step.exit_code == ArchiveLocked.exit_code:  # another writer: skipped, not failed
+        result.steps[-1] = dataclasses.replace(
+            step, status="skipped", message=f"skipped: another backup of this account is running "
+                                            f"({step.message})")
         result.locked = True
         return
     if step.exit_code == ArchiveNotFound.exit_code and not init:
@@ -351,18 +388,20 @@ def _run_steps(acct: AccountConfig, result: AccountResult, init: bool, wait: boo
         result.steps.append(s)
         log.info("%s: %s (%.1fs)", acct.name, _step_text(s), s.duration)
 
-    add(_forget_step(acct, account, wait))
-    add(_prune_step(acct, state, clock(), wait) if account is not None
+    add(_forget_step(acct, account, wait, limits))
+    add(_prune_step(acct, state, clock(), wait, limits) if account is not None
         else _skipped("prune", "backup failed"))
-    add(_verify_step(acct, state, clock()))
+    add(_verify_step(acct, state, clock(), limits))
     save_state(path, state)
 
 
 @contextlib.contextmanager
 def _log_to(path: Path | None) -> Iterator[None]:
-    """Attach a rotating log file to the ``archiver`` logger (INFO) for the duration of the run."""
+    """Attach a rotating log file to the ``archiver`` logger (INFO) for the duration of the run; every
+    handler of that logger tags a line logged for an account with its name."""
     if path is None:
-        yield
+        with tagged(logging.getLogger("archiver").handlers):
+            yield
         return
     private_dir(path.parent)
     os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600))  # 0600 before the first line
@@ -376,7 +415,8 @@ def _log_to(path: Path | None) -> Iterator[None]:
         logger.setLevel(logging.INFO)
     logger.addHandler(handler)
     try:
-        yield
+        with tagged(logger.handlers):
+            yield
     finally:
         logger.removeHandler(handler)
         logger.setLevel(old_level)
@@ -386,13 +426,18 @@ def _log_to(path: Path | None) -> Iterator[None]:
 def run_accounts(config: Config, names: Sequence[str] = (), *, init: bool = False, wait: bool = False,
                  log_file: Path | bool | None = True, clock: Callable[[], dt.datetime] | None = None,
                  state_root: Path | None = None,
-                 on_account: Callable[[AccountResult], None] | None = None) -> RunReport:
-    """Run every account of ``config`` (or those in ``names``, in that order) one after the other.
+                 on_account: Callable[[AccountResult], None] | None = None, jobs: int = 1,
+                 shard: Shard | None = None) -> RunReport:
+    """Run every account of ``config`` (or those in ``names``, in that order), ``jobs`` at a time.
 
-    ``log_file``: True logs to ``<state dir>/run.log`` (rotated at 1 MiB, 5 kept), a path logs there, None
-    or False not at all.  ``on_account`` is called after each account (the CLI prints its line).  UsageError
-    for a name the config lacks, before anything runs.
+    ``shard`` keeps the accounts that worker owns (:mod:`archiver.runner.shard`).  ``log_file``: True logs
+    to ``<state dir>/run.log`` (rotated at 1 MiB, 5 kept), a path logs there, None or False not at all.
+    ``on_account`` is called as each account finishes, one call at a time (the CLI prints its line); the
+    report lists the accounts in their order.  UsageError for a name the config lacks or ``jobs`` < 1, before
+    anything runs.
     """
+    if jobs < 1:
+        raise UsageError(f"--jobs {jobs}: at least 1 account at a time", hint="use --jobs 1 or more")
     root = state_root or state_dir()
     chosen = list(config.accounts)
     if names:
@@ -401,16 +446,19 @@ def run_accounts(config: Config, names: Sequence[str] = (), *, init: bool = Fals
             raise UsageError(f"{config.path}: no account named {', '.join(map(repr, unknown))}",
                              hint=f"the accounts are: {', '.join(config.names())}")
         chosen = [config.account(n) for n in names]
+    configured = len(chosen)
+    if shard is not None:
+        mine = set(select([a.name for a in chosen], shard))
+        chosen = [a for a in chosen if a.name in mine]
     path = root / "run.log" if log_file is True else (log_file or None)
     start = time.monotonic()
-    results = []
+    limits = Limits()
     with _log_to(path):
-        log.info("run of %d account(s) from %s", len(chosen), config.path)
-        for acct in chosen:
-            r = run_account(acct, init=init, wait=wait, clock=clock, state_root=root)
-            results.append(r)
-            if on_account is not None:
-                on_account(r)
-        report = RunReport(results, time.monotonic() - start, path)
+        log.info("run of %d account(s) from %s, %d at a time%s", len(chosen), config.path, jobs,
+                 f", shard {shard}: {len(chosen)} of {configured}" if shard else "")
+        results = run_all(chosen, jobs, lambda a: a.name,
+                          lambda a: run_account(a, init=init, wait=wait, clock=clock, state_root=root,
+                                                limits=limits), on_account)
+        report = RunReport(results, time.monotonic() - start, path, jobs, shard, configured)
         log.info("run finished in %.1fs, exit %d", report.duration, report.exit_code)
     return report

@@ -80,8 +80,8 @@ def test_an_archive_another_backup_holds_is_skipped(emu: GmailEmulator, tmp_path
         report = run_accounts(load_config(cfg), state_root=tmp_path / "state", log_file=None)
     (result,) = report.accounts
     assert report.exit_code == 11 and result.status == "locked"
-    assert result.summary().startswith("locked: backup FAILED (exit 11): account me@gmail.com@127.0.0.1 is "
-                                       "locked by pid ")
+    assert result.summary().startswith("locked: skipped: another backup of this account is running (account "
+                                       "me@gmail.com@127.0.0.1 is locked by pid ")
     assert not (tmp_path / "hook-ran").exists() and len(result.steps) == 1
 
 
