@@ -115,11 +115,19 @@ def test_kill_9_mid_download_then_resume_gmail(emu: GmailEmulator, tmp_path: Pat
         held.append(_kill_mid_download(_cli(path, url, PASSWORD), path))
         assert served0 < emu.stats(USER)["body_bytes_sent"] < served0 + mailbox  # a partial download
     assert 0 < held[0] < held[1] < held[2] < N
+    kept = Archive.open(path)
+    stored = sum(len(m.raw) for m in synth if kept.has_blob(sha(m.raw)))
+    kept.close()
+    before = emu.stats(USER)["body_bytes_sent"]
     doc = _finish(path, url, PASSWORD)
     assert doc["mode"] == "gmail"
 
-    served = emu.stats(USER)["body_bytes_sent"]
-    assert mailbox <= served < 1.3 * mailbox, (served, mailbox)  # all four runs together
+    # The resuming run downloads only what no killed run stored.  (What the killed runs fetched past their
+    # last durable checkpoint is lost with them; how much depends on how fast this test's polling sees the
+    # archive grow, so it is not bounded here: the four runs' total flaked under load.)
+    final = emu.stats(USER)["body_bytes_sent"] - before
+    assert mailbox - stored <= final <= (mailbox - stored) * 1.02 + 200_000, (final, mailbox, stored)
+    assert emu.stats(USER)["body_bytes_sent"] >= mailbox
     want = expected(emu)
     archive = _check_archive(path, doc["snapshot"], {sha(body) for _, _, body in want.values()})
     check(archive, doc["snapshot"], want)  # one record per X-GM-MSGID, labels and threads as served
