@@ -20,6 +20,7 @@ from archiver import Archive, verify
 from archiver.emulator import GmailEmulator
 from archiver.emulator.synth import generate
 from archiver.errors import ArchiveNotFound
+from archiver.ops.backup.checkpoint import CheckpointPolicy
 from tests.backup.helpers import check, dovecot_settled, expected, server_view, sha
 from tests.helpers.emulator import PASSWORD, USER, emu_url
 from tests.servers.dovecot import DovecotServer
@@ -122,11 +123,15 @@ def test_kill_9_mid_download_then_resume_gmail(emu: GmailEmulator, tmp_path: Pat
     doc = _finish(path, url, PASSWORD)
     assert doc["mode"] == "gmail"
 
-    # The resuming run downloads only what no killed run stored.  (What the killed runs fetched past their
-    # last durable checkpoint is lost with them; how much depends on how fast this test's polling sees the
-    # archive grow, so it is not bounded here: the four runs' total flaked under load.)
+    # The resuming run downloads what no killed run stored, and little more: blobs a killed run stored but
+    # had not yet journalled (flushed, then killed before the journal append: about one make-durable
+    # interval, more when checkpoints queue up under load) are fetched again.  Re-downloading what the
+    # journal holds would cost >= 1,200 messages (~12 MB).  What the killed runs fetched past their last
+    # durable write depends on how fast this test polls, so the four runs' total (once < 1.3x) is not
+    # bounded: it flaked under load.
+    slack = 4 * CheckpointPolicy().bytes_for(mailbox)
     final = emu.stats(USER)["body_bytes_sent"] - before
-    assert mailbox - stored <= final <= (mailbox - stored) * 1.02 + 200_000, (final, mailbox, stored)
+    assert mailbox - stored <= final <= mailbox - stored + slack, (final, mailbox, stored, slack)
     assert emu.stats(USER)["body_bytes_sent"] >= mailbox
     want = expected(emu)
     archive = _check_archive(path, doc["snapshot"], {sha(body) for _, _, body in want.values()})
