@@ -41,6 +41,7 @@ class Snapshot:
         self.info: SnapshotInfo = record.info
         self.folders: tuple[FolderState, ...] = record.folders
         self.root = record.root
+        self.key_seq = record.key_seq
         self._pages: OrderedDict[str, Page] = OrderedDict()
 
     def __iter__(self) -> Iterator[MessageRecord]:
