@@ -29,6 +29,7 @@ from archiver.imap.retry import Reconnecting, RetryPolicy
 from archiver.model import MessageRecord
 from archiver.ops.backup.checkpoint import Checkpointer, CheckpointPolicy, Durable, Found, read_journal
 from archiver.ops.backup.fetch import Downloader, Job, Stored, make_jobs
+from archiver.ops.backup.keys import GenericKeys
 from archiver.ops.backup.plan import (
     Entry,
     LiveRecords,
@@ -179,6 +180,7 @@ class _Run:
         self.refs: dict[str, tuple[str, ...]] = {}
         self.gmail = False
         self.prev = PreviousState()
+        self.keys = GenericKeys({})
         self.threads = ThreadIndex()
         self.checkpoints = 0
         self._lock = threading.RLock()
@@ -211,7 +213,8 @@ class _Run:
                          "bytes_downloaded": downloaded, "bytes_stored": stored,
                          "problems": len(self.problems)}
                 info = writer.commit(records, [s.state for s in self.scans], source=self.endpoint.display(),
-                                     time=self.clock(), partial=not complete, stats=stats)
+                                     time=self.clock(), partial=not complete, stats=stats,
+                                     key_seq=self.keys.next_seq)
                 log.info("snapshot %s written: %d messages of %s (%d new, %d changed, %d deleted)%s",
                          info.id[:8], len(records), self.account, counts.new, counts.changed, counts.deleted,
                          "" if complete else f"; PARTIAL, {len(self.problems)} problem(s)")
@@ -241,6 +244,7 @@ class _Run:
             try:
                 snap = self.archive.load(info.id)
                 self.prev = PreviousState.build(snap.folders, snap)
+                self.keys = GenericKeys(self.prev.by_key, snap.key_seq)
                 break
             except IntegrityError as exc:
                 self._warn(f"snapshot {info.short_id} is damaged ({exc}); building on an older snapshot "
@@ -345,7 +349,7 @@ class _Run:
         self.progress.start("download", total=sum(len(j.uids) for j in jobs), unit="msg")
         self._writer = writer
         self._live = LiveRecords({s.name: (s.role, s.entries) for s in self.scans}, gmail=self.gmail,
-                                 threads=self.threads, refs=self.refs)
+                                 threads=self.threads, refs=self.refs, keys=self.keys)
         self._uidvalidity = {s.name: s.state.uidvalidity for s in self.scans}
         self._checkpointer = Checkpointer(self._make_durable, self._write_checkpoint, self.checkpoint, total)
         stored_before = self.archive.stats().blob_stored_bytes
@@ -456,11 +460,12 @@ class _Run:
     def _write_checkpoint(self, records: Sequence[MessageRecord]) -> None:
         """Checkpoint thread: commit what is known so far as a partial snapshot."""
         self._writer.commit(records, [s.state for s in self.scans], source=self.endpoint.display(),
-                            time=self.clock(), partial=True, stats={"checkpoint": 1})
+                            time=self.clock(), partial=True, stats={"checkpoint": 1},
+                            key_seq=self.keys.next_seq)
 
     def _records(self) -> list[MessageRecord]:
         if self.gmail:
             return assemble_gmail({s.name: (s.role, list(s.entries.values())) for s in self.scans})
         folders = {s.name: list(s.entries.values()) for s in self.scans}
-        return assemble_generic(folders, self.threads, self.refs)
+        return assemble_generic(folders, self.threads, self.refs, self.keys)
 
