@@ -94,15 +94,10 @@ def encode_leaf(records: Sequence[MessageRecord]) -> tuple[object, ...]:
     for i, r in enumerate(records):
         threads.append(_thread_item(r, first_of))
         first_of.setdefault(r.thread_id, i)
-    last_uid: dict[int, int] = {}
-    uids: list[list[int]] = []
-    for r in records:
-        row: list[int] = []
-        for folder, uid in r.uids:
-            f = where[folder]
-            row += (f, uid - last_uid.get(f, 0))
-            last_uid[f] = uid
-        uids.append(row)
+    counts = [len(r.uids) for r in records]
+    pairs = [(where[f], u) for r in records for f, u in r.uids]
+    uids = (1 if all(c == 1 for c in counts) else counts, [f for f, _u in pairs],
+            _deltas([u for _f, u in pairs]))
     gm_ids: list[object] = []
     gm_thr: list[object] = []
     for r in records:
@@ -146,25 +141,35 @@ def decode_leaf(cols: Sequence[Any], make: Any) -> tuple[MessageRecord, ...]:
         blob_ids = [h[i:i + 64] for i in range(0, 64 * n, 64)]
     else:
         blob_ids = list(blobs)
-    columns = (sizes, dates, tzs, flags, labels, threads, msgids, uids_col, gm_ids, gm_thr)
+    columns = (sizes, dates, tzs, flags, labels, threads, msgids, gm_ids, gm_thr)
     if any(len(c) != n for c in columns) or len(blob_ids) != n:
         raise ValueError("columns of different lengths")
     msgid_ints = [
         (int(k[3:]) if g is True else g) for k, g in zip(keys, gm_ids, strict=True)]
     thr_ints = [(m if t is True else t) for m, t in zip(msgid_ints, gm_thr, strict=True)]
-    last_uid: dict[int, int] = {}
-    uids: list[tuple[tuple[str, int], ...]] = []
-    for row in uids_col:
-        if not row:
-            uids.append(())
-            continue
-        pairs = []
-        for j in range(0, len(row), 2):
-            f = row[j]
-            u = last_uid.get(f, 0) + row[j + 1]
-            last_uid[f] = u
-            pairs.append((table[f], u))
-        uids.append(tuple(pairs))
+    counts, folders, uid_deltas = uids_col
+    pairs = list(zip([table[f] for f in folders], itertools.accumulate(uid_deltas), strict=True))
+    uids: list[tuple[tuple[str, int], ...]]
+    if counts == 1:
+        if len(pairs) != n:
+            raise ValueError(f"{len(pairs)} UIDs for {n} records")
+        uids = [(p,) for p in pairs]
+    else:
+        if len(counts) != n or sum(counts) != len(pairs):
+            raise ValueError("UID counts do not match the UIDs")
+        at = list(itertools.accumulate(counts, initial=0))
+        uids = [tuple(pairs[a:b]) for a, b in itertools.pairwise(at)]
+    thread_ids: list[str]
+    if all(item is None for item in threads):
+        thread_ids = list(map(str, thr_ints))
+    else:
+        thread_ids = _thread_ids(threads, thr_ints, msgids)
+    return tuple(map(make, keys, blob_ids, sizes, itertools.accumulate(dates), tzs,
+                     [sets[i] for i in flags], [sets[i] for i in labels], thread_ids, msgids, uids,
+                     msgid_ints, thr_ints))
+
+
+def _thread_ids(threads: Sequence[Any], thr_ints: Sequence[int | None], msgids: Sequence[Any]) -> list[str]:
     thread_ids: list[str] = []
     for i, item in enumerate(threads):
         if item is None:
@@ -187,9 +192,7 @@ def decode_leaf(cols: Sequence[Any], make: Any) -> tuple[MessageRecord, ...]:
             thread_ids.append(item)
         else:
             raise TypeError(f"thread item {item!r}")
-    return tuple(map(make, keys, blob_ids, sizes, itertools.accumulate(dates), tzs,
-                     [sets[i] for i in flags], [sets[i] for i in labels], thread_ids, msgids, uids,
-                     msgid_ints, thr_ints))
+    return thread_ids
 
 
 # -- inner pages ---------------------------------------------------------------------------------------------

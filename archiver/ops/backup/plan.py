@@ -318,7 +318,8 @@ class LiveRecords:
             self._keys[group].append(rec.key)
 
     def records(self) -> list[MessageRecord]:
-        for group in sorted(self._dirty):
+        # in folder and UID order: new keys are numbered so (keys.py), neighbours share a manifest leaf
+        for group in sorted(self._dirty, key=lambda g: min((n, e.uid) for n, e in self._groups[g])):
             self._rebuild(group)
         self._dirty.clear()
         return list(self._records.values())
