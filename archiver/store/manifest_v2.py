@@ -1,16 +1,19 @@
 """The version-2 encoding of manifest pages (formats/manifest.md "Pages, version 2"): column-wise, with a
-per-page string table, integer keys, dates and UIDs as differences, binary blob and page ids, and thread ids
-derived where they can be.  zstd then finds the repetition each column holds.  Pure functions, no I/O.
+per-page string table, integer keys, dates and UIDs as differences in little-endian integer arrays, binary
+blob and page ids, and thread ids derived where they can be.  zstd then finds the repetition each column
+holds, and decoding an integer column is one C call.  Pure functions, no I/O.
 
-    leaf:  [2, 0, [table, sets, keys, blobs, sizes, dates, tzs, flags, labels, threads, msgids, uids,
+    leaf:  [2, 0, [table, sets, keys, blobs, sizes, dates, tzs, flags, labels, uids, msgids, threads,
                    gm_msgids, gm_thrids]]
     inner: [2, level, [keys, ids, counts]]
 """
 
 from __future__ import annotations
 
+import array
 import itertools
 import re
+import sys
 from collections.abc import Sequence
 from typing import Any
 
@@ -26,6 +29,42 @@ _THREAD_HEX = re.compile(r"[0-9a-f]{16}")
 _THREAD_PREFIX_LEN = len(THREAD_PREFIX)
 _INT_LIMIT = 1 << 63
 """Key numbers and their differences stay msgpack int64s."""
+
+_TYPECODES = {array.array(c).itemsize: c for c in "qlihb"}
+"""Signed array typecode of each width 1, 2, 4, 8 (the smallest C type of that size)."""
+_BIG_ENDIAN = sys.byteorder == "big"
+
+# -- integer columns -----------------------------------------------------------------------------------------
+
+
+def encode_ints(values: Sequence[int]) -> bytes | list[int]:
+    """An integer column: bin = one byte w (1, 2, 4 or 8) then each value as a w-byte little-endian signed
+    integer, w the smallest that holds them all; a msgpack array when a value needs more than 64 bits."""
+    lo, hi = (min(values), max(values)) if values else (0, 0)
+    for width in (1, 2, 4, 8):
+        bound = 1 << (8 * width - 1)
+        if -bound <= lo and hi < bound:
+            arr = array.array(_TYPECODES[width], values)
+            if _BIG_ENDIAN:
+                arr.byteswap()
+            return bytes((width,)) + arr.tobytes()
+    return list(values)
+
+
+def decode_ints(col: Any) -> list[int]:
+    if not isinstance(col, bytes):
+        if any(type(v) is not int for v in col):
+            raise TypeError("an integer column holds something else")
+        return list(col)
+    code = _TYPECODES.get(col[0]) if col else None
+    if code is None or (len(col) - 1) % col[0]:
+        raise ValueError("an integer column of a bad width or length")
+    arr = array.array(code)
+    arr.frombytes(memoryview(col)[1:])
+    if _BIG_ENDIAN:
+        arr.byteswap()
+    return arr.tolist()
+
 
 # -- keys ----------------------------------------------------------------------------------------------------
 
@@ -50,18 +89,23 @@ def encode_keys(keys: Sequence[str]) -> tuple[object, ...]:
                     break
                 nums.append(n)
             else:
-                return (prefix, width, _deltas(nums))
+                return (prefix, width, encode_ints(_deltas(nums)))
     return (None, 0, list(keys))
 
 
-def decode_keys(col: Sequence[Any]) -> list[str]:
+def decode_keys(col: Sequence[Any]) -> tuple[list[str], list[int] | None]:
+    """The keys, and their numbers when they are ``prefix`` + number."""
     prefix, width, items = col
     if prefix is None:
-        return [str(k) for k in items] if any(type(k) is not str for k in items) else list(items)
-    nums = itertools.accumulate(items)
+        if any(type(k) is not str for k in items):
+            raise TypeError("a key that is not a string")
+        return list(items), None
+    if not isinstance(prefix, str) or type(width) is not int:
+        raise TypeError("a malformed key column")
+    nums = list(itertools.accumulate(decode_ints(items)))
     if width:
-        return [f"{prefix}{n:0{width}d}" for n in nums]
-    return [f"{prefix}{n}" for n in nums]
+        return [f"{prefix}{n:0{width}d}" for n in nums], nums
+    return [f"{prefix}{n}" for n in nums], nums
 
 
 def _deltas(nums: Sequence[int]) -> list[int]:
@@ -75,43 +119,58 @@ def encode_leaf(records: Sequence[MessageRecord]) -> tuple[object, ...]:
     table = sorted({s for r in records for s in (*r.flags, *r.labels, *(f for f, _u in r.uids))})
     where = {s: i for i, s in enumerate(table)}
     sets: dict[tuple[str, ...], int] = {}
-
-    def set_of(items: tuple[str, ...]) -> int:
-        i = sets.get(items)
-        if i is None:
-            i = sets[items] = len(sets)
-        return i
-
     flags, labels = [], []
     for r in records:
-        flags.append(set_of(r.flags))
-        labels.append(set_of(r.labels))
+        flags.append(sets.setdefault(r.flags, len(sets)))
+        labels.append(sets.setdefault(r.labels, len(sets)))
     blob_ids = [r.blob_id for r in records]
     blobs: object = (bytes.fromhex("".join(blob_ids)) if all(_HEX64.fullmatch(b) for b in blob_ids)
                      else blob_ids)
-    threads: list[object] = []
-    first_of: dict[str, int] = {}
-    for i, r in enumerate(records):
-        threads.append(_thread_item(r, first_of))
-        first_of.setdefault(r.thread_id, i)
     counts = [len(r.uids) for r in records]
     pairs = [(where[f], u) for r in records for f, u in r.uids]
-    uids = (1 if all(c == 1 for c in counts) else counts, [f for f, _u in pairs],
-            _deltas([u for _f, u in pairs]))
-    gm_ids: list[object] = []
-    gm_thr: list[object] = []
-    for r in records:
-        gm_ids.append(True if r.gm_msgid is not None and r.key == f"gm:{r.gm_msgid}" else r.gm_msgid)
-        gm_thr.append(True if r.gm_thrid is not None and r.gm_thrid == r.gm_msgid else r.gm_thrid)
-    return (table, [[where[s] for s in items] for items in sets], encode_keys([r.key for r in records]),
-            blobs, [r.size for r in records], _deltas([r.internaldate for r in records]),
-            [r.tz_minutes for r in records], flags, labels, threads, [r.message_id for r in records],
-            uids, gm_ids, gm_thr)
+    uids = (1 if all(c == 1 for c in counts) else encode_ints(counts), encode_ints([f for f, _u in pairs]),
+            encode_ints(_deltas([u for _f, u in pairs])))
+    keys = [r.key for r in records]
+    return (table, [[where[s] for s in items] for items in sets], encode_keys(keys), blobs,
+            encode_ints([r.size for r in records]), encode_ints(_deltas([r.internaldate for r in records])),
+            encode_ints([r.tz_minutes for r in records]), encode_ints(flags), encode_ints(labels), uids,
+            [r.message_id for r in records], _threads(records), *_gmail(records, keys))
+
+
+def _gmail(records: Sequence[MessageRecord], keys: list[str]) -> tuple[object, object]:
+    """gm_msgids: nil (none has one) | true (each is its key's number, keys being ``gm:<number>``) |
+    array of int or nil.  gm_thrids: nil (none) | integer column of gm_msgid - gm_thrid (every record has
+    both, differences within 64 bits) | array of int or nil."""
+    ids = [r.gm_msgid for r in records]
+    thrs = [r.gm_thrid for r in records]
+    msgids: object = ids
+    if all(i is None for i in ids):
+        msgids = None
+    elif all(i is not None and k == f"gm:{i}" for i, k in zip(ids, keys, strict=True)):
+        msgids = True
+    thrids: object = thrs
+    if all(t is None for t in thrs):
+        thrids = None
+    elif all(i is not None and t is not None for i, t in zip(ids, thrs, strict=True)):
+        diffs = [i - t for i, t in zip(ids, thrs, strict=True)]  # type: ignore[operator]
+        if all(-_INT_LIMIT <= d < _INT_LIMIT for d in diffs):
+            thrids = encode_ints(diffs)
+    return msgids, thrids
+
+
+def _threads(records: Sequence[MessageRecord]) -> object:
+    """nil: every thread id is str(gm_thrid); else an array, each item nil: str(gm_thrid); -1: the root
+    key of the message's own Message-ID; n >= 0: the thread of row n; bin 8: the ``r:`` key of these 8
+    bytes; a string: itself."""
+    items: list[object] = []
+    first_of: dict[str, int] = {}
+    for i, r in enumerate(records):
+        items.append(_thread_item(r, first_of))
+        first_of.setdefault(r.thread_id, i)
+    return None if all(item is None for item in items) else items
 
 
 def _thread_item(r: MessageRecord, first_of: dict[str, int]) -> object:
-    """nil: str(gm_thrid); -1: the root key of the message's own Message-ID; n >= 0: the thread of row n;
-    bin 8: the ``r:`` key of these 8 bytes; else the string itself."""
     t = r.thread_id
     if r.gm_thrid is not None and t == str(r.gm_thrid):
         return None
@@ -129,10 +188,11 @@ def _thread_item(r: MessageRecord, first_of: dict[str, int]) -> object:
 def decode_leaf(cols: Sequence[Any], make: Any) -> tuple[MessageRecord, ...]:
     """Records of a v2 leaf's entries; ``make`` builds one record from the 12 fields (positional).
     Raises TypeError / ValueError / IndexError on malformed input (the caller names the page)."""
-    (table, sets_col, keys_col, blobs, sizes, dates, tzs, flags, labels, threads, msgids, uids_col,
-     gm_ids, gm_thr) = cols
-    sets = [tuple([table[i] for i in s]) for s in sets_col]
-    keys = decode_keys(keys_col)
+    (table, sets_col, keys_col, blobs, sizes_col, dates_col, tzs_col, flags_col, labels_col, uids_col, msgids,
+     threads, gm_ids, gm_thr) = cols
+    pick = table.__getitem__
+    sets = [tuple(map(pick, s)) for s in sets_col]
+    keys, nums = decode_keys(keys_col)
     n = len(keys)
     if isinstance(blobs, bytes):
         if len(blobs) != 32 * n:
@@ -141,32 +201,47 @@ def decode_leaf(cols: Sequence[Any], make: Any) -> tuple[MessageRecord, ...]:
         blob_ids = [h[i:i + 64] for i in range(0, 64 * n, 64)]
     else:
         blob_ids = list(blobs)
-    columns = (sizes, dates, tzs, flags, labels, threads, msgids, gm_ids, gm_thr)
-    if any(len(c) != n for c in columns) or len(blob_ids) != n:
-        raise ValueError("columns of different lengths")
-    msgid_ints = [
-        (int(k[3:]) if g is True else g) for k, g in zip(keys, gm_ids, strict=True)]
-    thr_ints = [(m if t is True else t) for m, t in zip(msgid_ints, gm_thr, strict=True)]
+    sizes, dates, tzs = decode_ints(sizes_col), decode_ints(dates_col), decode_ints(tzs_col)
+    flags = [sets[i] for i in decode_ints(flags_col)]
+    labels = [sets[i] for i in decode_ints(labels_col)]
+    msgid_ints: list[Any]
+    if gm_ids is None:
+        msgid_ints = [None] * n
+    elif gm_ids is True:
+        if nums is None or not keys or not keys[0].startswith("gm:"):
+            raise ValueError("X-GM-MSGIDs said to be the keys' numbers, keys not gm:<number>")
+        msgid_ints = nums
+    else:
+        msgid_ints = list(gm_ids)
+    thr_ints: list[Any]
+    if gm_thr is None:
+        thr_ints = [None] * n
+    elif isinstance(gm_thr, bytes):
+        thr_ints = [i - d for i, d in zip(msgid_ints, decode_ints(gm_thr), strict=True)]
+    else:
+        thr_ints = list(gm_thr)
     counts, folders, uid_deltas = uids_col
-    pairs = list(zip([table[f] for f in folders], itertools.accumulate(uid_deltas), strict=True))
+    pairs = list(zip([table[f] for f in decode_ints(folders)], itertools.accumulate(decode_ints(uid_deltas)),
+                     strict=True))
     uids: list[tuple[tuple[str, int], ...]]
     if counts == 1:
         if len(pairs) != n:
             raise ValueError(f"{len(pairs)} UIDs for {n} records")
         uids = [(p,) for p in pairs]
     else:
-        if len(counts) != n or sum(counts) != len(pairs):
+        per = decode_ints(counts)
+        if len(per) != n or sum(per) != len(pairs) or min(per, default=0) < 0:
             raise ValueError("UID counts do not match the UIDs")
-        at = list(itertools.accumulate(counts, initial=0))
+        at = list(itertools.accumulate(per, initial=0))
         uids = [tuple(pairs[a:b]) for a, b in itertools.pairwise(at)]
-    thread_ids: list[str]
-    if all(item is None for item in threads):
-        thread_ids = list(map(str, thr_ints))
-    else:
-        thread_ids = _thread_ids(threads, thr_ints, msgids)
-    return tuple(map(make, keys, blob_ids, sizes, itertools.accumulate(dates), tzs,
-                     [sets[i] for i in flags], [sets[i] for i in labels], thread_ids, msgids, uids,
-                     msgid_ints, thr_ints))
+    thread_ids = (list(map(str, thr_ints)) if threads is None else _thread_ids(threads, thr_ints, msgids))
+    columns = (blob_ids, sizes, dates, tzs, flags, labels, msgids, thread_ids, msgid_ints, thr_ints)
+    if any(len(c) != n for c in columns):
+        raise ValueError("columns of different lengths")
+    if threads is None and None in thr_ints:
+        raise ValueError("a derived thread id without X-GM-THRID")
+    return tuple(map(make, keys, blob_ids, sizes, itertools.accumulate(dates), tzs, flags, labels, thread_ids,
+                     msgids, uids, msgid_ints, thr_ints))
 
 
 def _thread_ids(threads: Sequence[Any], thr_ints: Sequence[int | None], msgids: Sequence[Any]) -> list[str]:
@@ -199,12 +274,13 @@ def _thread_ids(threads: Sequence[Any], thr_ints: Sequence[int | None], msgids: 
 
 def encode_inner(first_keys: Sequence[str], child_ids: Sequence[str], counts: Sequence[int]
                  ) -> tuple[object, ...]:
-    return (encode_keys(first_keys), bytes.fromhex("".join(child_ids)), list(counts))
+    return (encode_keys(first_keys), bytes.fromhex("".join(child_ids)), encode_ints(counts))
 
 
 def decode_inner(cols: Sequence[Any]) -> tuple[tuple[str, ...], tuple[str, ...], tuple[int, ...]]:
-    keys_col, ids, counts = cols
-    keys = decode_keys(keys_col)
+    keys_col, ids, counts_col = cols
+    keys, _nums = decode_keys(keys_col)
+    counts = decode_ints(counts_col)
     if len(ids) != 32 * len(keys) or len(counts) != len(keys):
         raise ValueError("columns of different lengths")
     h = ids.hex()
