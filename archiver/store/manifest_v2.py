@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import array
 import itertools
+import operator
 import re
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from archiver.mail import normalize_id
@@ -202,8 +203,7 @@ def decode_leaf(cols: Sequence[Any], make: Any) -> tuple[MessageRecord, ...]:
     else:
         blob_ids = list(blobs)
     sizes, dates, tzs = decode_ints(sizes_col), decode_ints(dates_col), decode_ints(tzs_col)
-    flags = [sets[i] for i in decode_ints(flags_col)]
-    labels = [sets[i] for i in decode_ints(labels_col)]
+    flag_sets, label_sets = decode_ints(flags_col), decode_ints(labels_col)
     msgid_ints: list[Any]
     if gm_ids is None:
         msgid_ints = [None] * n
@@ -217,30 +217,43 @@ def decode_leaf(cols: Sequence[Any], make: Any) -> tuple[MessageRecord, ...]:
     if gm_thr is None:
         thr_ints = [None] * n
     elif isinstance(gm_thr, bytes):
-        thr_ints = [i - d for i, d in zip(msgid_ints, decode_ints(gm_thr), strict=True)]
+        diffs = decode_ints(gm_thr)
+        if len(diffs) != n or None in msgid_ints:
+            raise ValueError("X-GM-THRIDs without X-GM-MSGIDs")
+        thr_ints = list(map(operator.sub, msgid_ints, diffs))
     else:
         thr_ints = list(gm_thr)
-    counts, folders, uid_deltas = uids_col
-    pairs = list(zip([table[f] for f in decode_ints(folders)], itertools.accumulate(decode_ints(uid_deltas)),
-                     strict=True))
-    uids: list[tuple[tuple[str, int], ...]]
+    counts, folders_col, deltas_col = uids_col
+    folders, uid_deltas = decode_ints(folders_col), decode_ints(deltas_col)
+    if len(folders) != len(uid_deltas):
+        raise ValueError("UID columns of different lengths")
+    pairs = zip(map(table.__getitem__, folders), itertools.accumulate(uid_deltas), strict=True)
+    uids: Iterable[tuple[tuple[str, int], ...]]
     if counts == 1:
-        if len(pairs) != n:
-            raise ValueError(f"{len(pairs)} UIDs for {n} records")
-        uids = [(p,) for p in pairs]
+        if len(folders) != n:
+            raise ValueError(f"{len(folders)} UIDs for {n} records")
+        uids = zip(pairs)  # one (folder, UID) each: 1-tuples
     else:
         per = decode_ints(counts)
-        if len(per) != n or sum(per) != len(pairs) or min(per, default=0) < 0:
+        if len(per) != n or sum(per) != len(folders) or min(per, default=0) < 0:
             raise ValueError("UID counts do not match the UIDs")
+        flat = list(pairs)
         at = list(itertools.accumulate(per, initial=0))
-        uids = [tuple(pairs[a:b]) for a, b in itertools.pairwise(at)]
-    thread_ids = (list(map(str, thr_ints)) if threads is None else _thread_ids(threads, thr_ints, msgids))
-    columns = (blob_ids, sizes, dates, tzs, flags, labels, msgids, thread_ids, msgid_ints, thr_ints)
+        uids = [tuple(flat[a:b]) for a, b in itertools.pairwise(at)]
+    thread_ids: Iterable[str]
+    if threads is None:
+        if n and (gm_thr is None or None in thr_ints):
+            raise ValueError("a derived thread id without X-GM-THRID")
+        thread_ids = map(str, thr_ints)
+    else:
+        thread_ids = _thread_ids(threads, thr_ints, msgids)
+        if len(thread_ids) != n:
+            raise ValueError("columns of different lengths")
+    columns = (blob_ids, sizes, dates, tzs, flag_sets, label_sets, msgids, msgid_ints, thr_ints)
     if any(len(c) != n for c in columns):
         raise ValueError("columns of different lengths")
-    if threads is None and None in thr_ints:
-        raise ValueError("a derived thread id without X-GM-THRID")
-    return tuple(map(make, keys, blob_ids, sizes, itertools.accumulate(dates), tzs, flags, labels, thread_ids,
+    return tuple(map(make, keys, blob_ids, sizes, itertools.accumulate(dates), tzs,
+                     map(sets.__getitem__, flag_sets), map(sets.__getitem__, label_sets), thread_ids,
                      msgids, uids, msgid_ints, thr_ints))
 
 

@@ -116,3 +116,28 @@ def test_page_versions_are_told_apart() -> None:
                              [[]], [None], [None]]))
     with pytest.raises(IntegrityError, match="malformed"):
         decode_page(raw, codec.sha256_hex(raw))
+
+
+scalars = st.one_of(st.none(), st.booleans(), st.integers(-(2**63), 2**64 - 1), st.binary(max_size=40),
+                    st.text(max_size=5))
+junk = st.recursive(scalars, lambda inner: st.lists(inner, max_size=4), max_leaves=8)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.integers(0, 13), junk, st.sampled_from([0, 1]))
+def test_a_malformed_column_is_an_integrity_error_naming_the_page(col: int, value: object,
+                                                                  level: int) -> None:
+    recs = [_rec(i, ("INBOX", "Work") if i % 3 else ("INBOX",)) for i in range(5)]
+    recs[2] = MessageRecord(recs[2].key, recs[2].blob_id, 1, 2, 3, (), ("X",), "loose", None,
+                            (("INBOX", 1), ("Work", 2)), 7, 8)
+    if level == 0:
+        columns = list(manifest.manifest_v2.encode_leaf(recs))
+    else:
+        columns = list(manifest.manifest_v2.encode_inner(["a", "b"], ["00" * 32, "11" * 32], [3, 4]))
+    columns[col % len(columns)] = value
+    raw = codec.pack((2, level, columns))
+    pid = codec.sha256_hex(raw)
+    try:
+        decode_page(raw, pid)
+    except IntegrityError as exc:
+        assert pid[:12] in str(exc)
