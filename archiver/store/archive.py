@@ -41,7 +41,6 @@ class Snapshot:
         self.info: SnapshotInfo = record.info
         self.folders: tuple[FolderState, ...] = record.folders
         self.root = record.root
-        self.key_seq = record.key_seq
         self._pages: OrderedDict[str, Page] = OrderedDict()
 
     def __iter__(self) -> Iterator[MessageRecord]:
@@ -338,6 +337,11 @@ class Archive:
         unknown version are left out and listed in ``unreadable_snapshots`` (id -> why); ``load`` of one
         raises the error."""
         return [r.info for r in self._records() if account is None or r.info.account == account]
+
+    def key_seq(self, account: str) -> int:
+        """The next ``n:`` key number of ``account``: the largest ``key_seq`` of its readable snapshot
+        records (formats/snapshot.md "Keys"), so no number is given twice, even past a damaged manifest."""
+        return max((r.key_seq for r in self._records() if r.info.account == account), default=0)
 
     def accounts(self) -> list[str]:
         """The accounts with at least one readable snapshot, sorted."""

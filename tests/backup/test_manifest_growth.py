@@ -8,11 +8,13 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from imapclient import IMAPClient
 
 from archiver import Archive, Credentials, backup
 from archiver.emulator import GmailEmulator
 from archiver.ops.backup.checkpoint import CheckpointPolicy
 from archiver.store.manifest import iter_page_ids
+from archiver.store.pack import pack_path
 from benchmarks._common import plain_messages
 from tests.helpers.emulator import PASSWORD, Mail, emu_url
 from tests.servers.dovecot import DovecotServer
@@ -59,3 +61,30 @@ def test_checkpoints_on_the_gmail_emulator(make_emu: Callable[..., GmailEmulator
                connections=1, checkpoint=OFTEN)
     assert r.complete and r.mode == "gmail"
     _check_checkpoints_add_only_the_right_edge(tmp_path / "a", r.snapshot)
+
+
+@pytest.mark.slow
+def test_numbers_a_damaged_newer_snapshot_gave_are_not_given_again(dovecot: DovecotServer,
+                                                                   tmp_path: Path) -> None:
+    url, creds = f"imap://alice@127.0.0.1:{dovecot.port}", Credentials(password="secret")
+    dovecot.write_maildir("alice", "INBOX", plain_messages(30, 500, seed=1, tag="a"))
+    r1 = backup(tmp_path / "a", url, credentials=creds, init=True)
+    dovecot.write_maildir("alice", "INBOX", plain_messages(2, 500, seed=2, tag="b"))
+    r2 = backup(tmp_path / "a", url, credentials=creds)
+    archive = Archive.open(tmp_path / "a")
+    given = {r.key for r in archive.load(r2.snapshot)} - {r.key for r in archive.load(r1.snapshot)}
+    assert sorted(given) == ["n:0000000030", "n:0000000031"]
+    root = archive.load(r2.snapshot).root
+    assert root is not None
+    pack_path(archive.layout.packs, archive.index.pages[root].pack).unlink()  # r2's manifest: unreadable
+    with IMAPClient("127.0.0.1", port=dovecot.port, ssl=False) as c:  # one of r2's new messages goes
+        c.login("alice", "secret")
+        c.select_folder("INBOX")
+        c.delete_messages([max(c.search("ALL"))])
+        c.expunge()
+    dovecot.write_maildir("alice", "INBOX", plain_messages(1, 500, seed=3, tag="c"))
+    r3 = backup(tmp_path / "a", url, credentials=creds)
+    assert any("damaged" in w for w in r3.warnings)  # built on r1
+    new = {r.key for r in Archive.open(tmp_path / "a").load(r3.snapshot)} - {
+        r.key for r in Archive.open(tmp_path / "a").load(r1.snapshot)}
+    assert len(new) == 2 and not new & given, new  # numbers 30 and 31 named other messages in r2

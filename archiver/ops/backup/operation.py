@@ -240,16 +240,18 @@ class _Run:
         for sid, why in self.archive.unreadable_of(self.account).items():
             self._warn(f"snapshot record {sid[:12]} is unreadable ({why}); if it was this account's, the run "
                        f"builds on an older snapshot (`gmail-archiver forget ARCHIVE {sid[:12]}` removes it)")
+        seq = self.archive.key_seq(self.account)  # past numbers a newer, damaged snapshot gave too
         for info in reversed(snaps):  # the newest snapshot whose manifest reads whole
             try:
                 snap = self.archive.load(info.id)
                 self.prev = PreviousState.build(snap.folders, snap)
-                self.keys = GenericKeys(self.prev.by_key, snap.key_seq)
+                self.keys = GenericKeys(self.prev.by_key, seq)
                 break
             except IntegrityError as exc:
                 self._warn(f"snapshot {info.short_id} is damaged ({exc}); building on an older snapshot "
                            f"(`gmail-archiver forget ARCHIVE {info.short_id}` removes it)")
                 self.prev = PreviousState()
+                self.keys = GenericKeys({}, seq)
         if snaps and not any(r.gm_msgid is not None for r in self.prev.by_key.values()):
             self.threads = ThreadIndex((r.message_id, r.thread_id) for r in self.prev.by_key.values())
 
