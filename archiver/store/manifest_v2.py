@@ -24,7 +24,7 @@ from archiver.threads import PREFIX as THREAD_PREFIX
 from archiver.threads import root_key
 
 VERSION = 2
-_HEX64 = re.compile(r"[0-9a-f]{64}")
+_HEX = re.compile(r"[0-9a-f]*")
 _NUMBERED = re.compile(r"(.*?)([0-9]+)")
 _THREAD_HEX = re.compile(r"[0-9a-f]{16}")
 _THREAD_PREFIX_LEN = len(THREAD_PREFIX)
@@ -71,7 +71,12 @@ def decode_ints(col: Any) -> list[int]:
 
 
 def encode_keys(keys: Sequence[str]) -> tuple[object, ...]:
-    """``[prefix, width, numbers]`` when every key is ``prefix`` + a decimal number < 2^63 written in
+    return _key_column(keys)[0]
+
+
+def _key_column(keys: Sequence[str]) -> tuple[tuple[object, ...], list[int] | None]:
+    """The key column and the keys' numbers (None when they are stored as strings):
+    ``[prefix, width, numbers]`` when every key is ``prefix`` + a decimal number < 2^63 written in
     ``width`` digits (zero-padded; width 0: no leading zero), numbers as differences from the previous one;
     otherwise ``[nil, 0, keys]``."""
     if keys:
@@ -80,18 +85,21 @@ def encode_keys(keys: Sequence[str]) -> tuple[object, ...]:
             prefix, digits = m.group(1), m.group(2)
             width = len(digits) if digits.startswith("0") and len(digits) > 1 else 0
             cut = len(prefix)
-            nums: list[int] = []
-            for k in keys:
-                tail = k[cut:]
-                if not k.startswith(prefix) or not tail.isascii() or not tail.isdigit():
-                    break
-                n = int(tail)
-                if n >= _INT_LIMIT or (f"{n:0{width}d}" if width else str(n)) != tail:
-                    break
-                nums.append(n)
-            else:
-                return (prefix, width, encode_ints(_deltas(nums)))
-    return (None, 0, list(keys))
+            try:
+                nums = [int(k[cut:]) for k in keys]
+            except ValueError:
+                nums = []
+            # int() also takes signs, spaces, "_" and other digits: the keys must be exactly what decodes
+            fits = bool(nums) and min(nums) >= 0 and max(nums) < _INT_LIMIT
+            if fits and _format_keys(prefix, width, nums) == list(keys):
+                return (prefix, width, encode_ints(_deltas(nums))), nums
+    return (None, 0, list(keys)), None
+
+
+def _format_keys(prefix: str, width: int, nums: Iterable[int]) -> list[str]:
+    if width:
+        return [f"{prefix}{n:0{width}d}" for n in nums]
+    return [f"{prefix}{n}" for n in nums]
 
 
 def decode_keys(col: Sequence[Any]) -> tuple[list[str], list[int] | None]:
@@ -104,41 +112,43 @@ def decode_keys(col: Sequence[Any]) -> tuple[list[str], list[int] | None]:
     if not isinstance(prefix, str) or type(width) is not int:
         raise TypeError("a malformed key column")
     nums = list(itertools.accumulate(decode_ints(items)))
-    if width:
-        return [f"{prefix}{n:0{width}d}" for n in nums], nums
-    return [f"{prefix}{n}" for n in nums], nums
+    return _format_keys(prefix, width, nums), nums
 
 
-def _deltas(nums: Sequence[int]) -> list[int]:
-    return [nums[0], *(b - a for a, b in itertools.pairwise(nums))] if nums else []
+def _deltas(nums: list[int]) -> list[int]:
+    return [nums[0], *map(operator.sub, nums[1:], nums)] if nums else []
 
 
 # -- leaves --------------------------------------------------------------------------------------------------
 
 def encode_leaf(records: Sequence[MessageRecord]) -> tuple[object, ...]:
     """The v2 leaf entries (third element of the page array) of ``records`` (in key order)."""
-    table = sorted({s for r in records for s in (*r.flags, *r.labels, *(f for f, _u in r.uids))})
-    where = {s: i for i, s in enumerate(table)}
     sets: dict[tuple[str, ...], int] = {}
     flags, labels = [], []
     for r in records:
         flags.append(sets.setdefault(r.flags, len(sets)))
         labels.append(sets.setdefault(r.labels, len(sets)))
+    folder_names = {f for r in records for f, _u in r.uids}
+    table = sorted(folder_names.union(*sets))
+    where = {s: i for i, s in enumerate(table)}
     blob_ids = [r.blob_id for r in records]
-    blobs: object = (bytes.fromhex("".join(blob_ids)) if all(_HEX64.fullmatch(b) for b in blob_ids)
-                     else blob_ids)
+    joined = "".join(blob_ids)
+    blobs: object = blob_ids
+    if all(len(b) == 64 for b in blob_ids) and _HEX.fullmatch(joined):
+        blobs = bytes.fromhex(joined)
     counts = [len(r.uids) for r in records]
     pairs = [(where[f], u) for r in records for f, u in r.uids]
     uids = (1 if all(c == 1 for c in counts) else encode_ints(counts), encode_ints([f for f, _u in pairs]),
             encode_ints(_deltas([u for _f, u in pairs])))
-    keys = [r.key for r in records]
-    return (table, [[where[s] for s in items] for items in sets], encode_keys(keys), blobs,
+    key_col, nums = _key_column([r.key for r in records])
+    gm_numbers = nums if key_col[0] == "gm:" and key_col[1] == 0 else None
+    return (table, [[where[s] for s in items] for items in sets], key_col, blobs,
             encode_ints([r.size for r in records]), encode_ints(_deltas([r.internaldate for r in records])),
             encode_ints([r.tz_minutes for r in records]), encode_ints(flags), encode_ints(labels), uids,
-            [r.message_id for r in records], _threads(records), *_gmail(records, keys))
+            [r.message_id for r in records], _threads(records), *_gmail(records, gm_numbers))
 
 
-def _gmail(records: Sequence[MessageRecord], keys: list[str]) -> tuple[object, object]:
+def _gmail(records: Sequence[MessageRecord], gm_numbers: list[int] | None) -> tuple[object, object]:
     """gm_msgids: nil (none has one) | true (each is its key's number, keys being ``gm:<number>``) |
     array of int or nil.  gm_thrids: nil (none) | integer column of gm_msgid - gm_thrid (every record has
     both, differences within 64 bits) | array of int or nil."""
@@ -147,14 +157,14 @@ def _gmail(records: Sequence[MessageRecord], keys: list[str]) -> tuple[object, o
     msgids: object = ids
     if all(i is None for i in ids):
         msgids = None
-    elif all(i is not None and k == f"gm:{i}" for i, k in zip(ids, keys, strict=True)):
+    elif ids == gm_numbers:
         msgids = True
     thrids: object = thrs
     if all(t is None for t in thrs):
         thrids = None
     elif all(i is not None and t is not None for i, t in zip(ids, thrs, strict=True)):
         diffs = [i - t for i, t in zip(ids, thrs, strict=True)]  # type: ignore[operator]
-        if all(-_INT_LIMIT <= d < _INT_LIMIT for d in diffs):
+        if min(diffs) >= -_INT_LIMIT and max(diffs) < _INT_LIMIT:
             thrids = encode_ints(diffs)
     return msgids, thrids
 
@@ -163,6 +173,9 @@ def _threads(records: Sequence[MessageRecord]) -> object:
     """nil: every thread id is str(gm_thrid); else an array, each item nil: str(gm_thrid); -1: the root
     key of the message's own Message-ID; n >= 0: the thread of row n; bin 8: the ``r:`` key of these 8
     bytes; a string: itself."""
+    thrs = [r.gm_thrid for r in records]
+    if None not in thrs and list(map(str, thrs)) == [r.thread_id for r in records]:
+        return None
     items: list[object] = []
     first_of: dict[str, int] = {}
     for i, r in enumerate(records):
