@@ -39,7 +39,7 @@ class GenericKeys:
 
     def __init__(self, previous: Mapping[str, MessageRecord], key_seq: int = 0) -> None:
         self._previous = previous
-        self._by_blob: dict[str, list[str]] | None = None
+        self._by_blob: dict[str, str | list[str]] | None = None
         self._given: dict[tuple[str, int], str] = {}
         top = max((int(m.group(1)) for k in previous if (m := _NUMBERED.fullmatch(k))), default=-1)
         self.next_seq = max(key_seq, top + 1)
@@ -49,7 +49,8 @@ class GenericKeys:
         """The key of the ``n``-th byte-identical copy (n >= 1) of ``blob_id``."""
         given = self._given.get((blob_id, n))
         if given is None:
-            earlier = self._index().get(blob_id, ())
+            found = self._index().get(blob_id, ())
+            earlier = (found,) if isinstance(found, str) else found
             if n <= len(earlier):
                 given = earlier[n - 1]
             else:
@@ -58,13 +59,14 @@ class GenericKeys:
             self._given[(blob_id, n)] = given
         return given
 
-    def _index(self) -> dict[str, list[str]]:
+    def _index(self) -> dict[str, str | list[str]]:
+        """Blob id -> the previous snapshot's key(s) of it (a list, in copy order, only for several)."""
         if self._by_blob is None:
-            index: dict[str, list[str]] = {}
+            index: dict[str, str | list[str]] = {}
             for rec in self._previous.values():
-                index.setdefault(rec.blob_id, []).append(rec.key)
-            for keys in index.values():
-                if len(keys) > 1:
-                    keys.sort(key=_rank)
+                had = index.setdefault(rec.blob_id, rec.key)
+                if had is not rec.key:  # a second copy of these bytes
+                    copies = [had] if isinstance(had, str) else had
+                    index[rec.blob_id] = sorted([*copies, rec.key], key=_rank)
             self._by_blob = index
         return self._by_blob
