@@ -34,8 +34,10 @@ def _check_checkpoints_add_only_the_right_edge(path: Path, snapshot_id: str) -> 
     partial = [s for s in archive.snapshots() if s.partial]
     assert len(partial) >= 2, "the run wrote too few checkpoints to tell"
     extra = set(archive.index.pages) - final
-    # each checkpoint: at most its unfinished last leaf and one page per inner level
-    assert len(extra) <= len(partial) * height, (len(extra), len(partial), height, len(final))
+    # each checkpoint: its unfinished last leaf and one page per inner level, and at most as much again for
+    # a message whose body came before its metadata (it joins the records one checkpoint late, in a leaf
+    # already closed); hash keys rewrite most of the tree at every checkpoint instead
+    assert len(extra) <= 2 * len(partial) * height, (len(extra), len(partial), height, len(final))
 
 
 @pytest.mark.slow
