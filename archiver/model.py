@@ -3,8 +3,9 @@
 Vocabulary (the same words as ``formats/README.md``):
 - *blob id*: lowercase hex SHA-256 of the exact bytes the server served for ``BODY.PEEK[]``.
 - *key*: the identity of a message inside one account's snapshots.  Gmail: ``"gm:<X-GM-MSGID>"``.
-  Other servers: ``"h:<blob id>"`` (plus ``"#<n>"`` for the n-th byte-identical copy, n >= 2), or
-  ``"oid:<OBJECTID>"`` where the server has one.  Opaque to the store; unique within a snapshot.
+  Other servers: ``"n:<number>"`` (ten digits, in the order the archive first saw the message; format v1
+  wrote ``"h:<blob id>"``, plus ``"#<n>"`` for the n-th byte-identical copy, and those stay).  Opaque to
+  the store; unique within a snapshot.
 - *labels*: Gmail: the X-GM-LABELS of the message (decoded from modified UTF-7, system labels with one
   leading backslash, e.g. ``\\Inbox``), plus ``\\Trash`` / ``\\Spam`` when the message sits in those
   folders.  Other servers: the names of the folders the message is in.  Always a sorted tuple.

@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 
 from archiver.model import FolderState, MessageRecord
-from archiver.store import Archive
+from archiver.store import Archive, manifest, snapshot
 
 LABELS = ["\\Inbox", "\\Important", "\\Sent", "\\Starred", "Work", "Family", "Receipts", "Travel",
           "Lists/python", "Lists/debian", "Newsletters", "Old/2015", "Old/2016"]
@@ -140,6 +140,8 @@ def main() -> None:
     ap.add_argument("--load-only")
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--index", type=int, help="measure loading an index of this many blobs instead")
+    ap.add_argument("--page-version", type=int, choices=(1, 2), default=manifest.WRITE_VERSION,
+                    help="write manifest pages and snapshot records of this version (1: as before v2)")
     args = ap.parse_args()
     if args.index:
         index_bench(args.index)
@@ -150,6 +152,7 @@ def main() -> None:
     if args.load_only:
         load_only(args.load_only, args.runs)
         return
+    manifest.WRITE_VERSION = snapshot.WRITE_VERSION = args.page_version
     n = args.messages
     records = synth(n)
     with tempfile.TemporaryDirectory() as tmp:
@@ -172,7 +175,8 @@ def main() -> None:
         out = subprocess.run([sys.executable, __file__, "--load-child", str(archive.path)], check=True,
                              capture_output=True, text=True).stdout
         load = json.loads(out)
-    result = {"messages": n, "first_snapshot_bytes": first, "first_commit_s": round(first_s, 2),
+    result = {"page_version": args.page_version, "messages": n, "first_snapshot_bytes": first,
+              "first_commit_s": round(first_s, 2),
               "unchanged_snapshot_bytes": same, "unchanged_commit_s": round(same_s, 2),
               "changed_snapshot_bytes": small, "changed_commit_s": round(small_s, 2), **load}
     if args.json:

@@ -338,6 +338,11 @@ class Archive:
         raises the error."""
         return [r.info for r in self._records() if account is None or r.info.account == account]
 
+    def key_seq(self, account: str) -> int:
+        """The next ``n:`` key number of ``account``: the largest ``key_seq`` of its readable snapshot
+        records (formats/snapshot.md "Keys"), so no number is given twice, even past a damaged manifest."""
+        return max((r.key_seq for r in self._records() if r.info.account == account), default=0)
+
     def accounts(self) -> list[str]:
         """The accounts with at least one readable snapshot, sorted."""
         return sorted({r.info.account for r in self._records()})

@@ -1,15 +1,16 @@
 """Paged, content-addressed manifests: a snapshot's MessageRecords as a prolly tree (formats/manifest.md).
 
-Records are sorted by key and cut into *leaf pages*: a leaf ends after a record once it holds at least
-``LEAF_MIN`` records and the record's key hash is a multiple of ``LEAF_DIV`` (mean ~ LEAF_MIN + LEAF_DIV).
-Leaves are grouped into *inner pages* (level 1, 2, ...) the same way (``INNER_MIN``, ``INNER_DIV``, with a
-hash of the child's last key salted by the level).  Boundaries depend on the keys alone (and on the previous
-boundary), so two snapshots that differ by a few records share every other page.  The minimum size keeps
-page sizes even: a random change then rewrites a page of average size, not a size-biased large one.
-A page's id is the SHA-256 of its msgpack encoding; pages are stored as entries of kind ``page`` in packs.
+Records are sorted by key and cut into *leaf pages*; leaves are grouped into *inner pages* (level 1, 2, ...).
+A page ends after an entry once it is big enough and the entry's key hash is a multiple of a divisor, so
+boundaries depend on the keys alone (and on the previous boundary): two snapshots that differ by a few
+records share every other page.  Version 1 measures pages in entries (``LEAF_MIN`` records, ``INNER_MIN``
+children); version 2 (written now) in bytes of a record's *weight* (``LEAF_MIN_BYTES``...), and encodes a
+page column-wise (manifest_v2.py).  A page's id is the SHA-256 of its msgpack encoding; pages are stored as
+entries of kind ``page`` in packs.  Both versions are read.
 
-    leaf:  [1, 0, [row, ...]]        row = MessageRecord fields in declaration order
-    inner: [1, level, [[first key, child page id (32 bytes), record count], ...]]
+    v1 leaf:  [1, 0, [row, ...]]        row = MessageRecord fields in declaration order
+    v1 inner: [1, level, [[first key, child page id (32 bytes), record count], ...]]
+    v2:       [2, level, columns]       (manifest_v2.py)
 """
 
 from __future__ import annotations
@@ -27,15 +28,26 @@ from typing import Any
 
 from archiver.errors import IntegrityError, UnsupportedVersion, UsageError
 from archiver.model import MessageRecord
-from archiver.store import codec
+from archiver.store import codec, manifest_v2
 
 PAGE_VERSION = 1
+"""The first page version (its constants below are part of it)."""
+READ_VERSIONS = (1, 2)
+WRITE_VERSION = 2
+"""The page version new trees are written in (1 only to regenerate v1 goldens)."""
 LEAF_MIN = 10
 LEAF_DIV = 10
 INNER_MIN = 4
 INNER_DIV = 4
 MAX_ENTRIES = 1024
 """Hard cap on a page's entries (reached only by pathological key sets; it makes the cut positional)."""
+LEAF_MIN_BYTES = 4096
+LEAF_DIV_V2 = 16
+INNER_MIN_BYTES = 2048
+INNER_DIV_V2 = 8
+MAX_BYTES = 65536
+"""Version 2: a page closes after an entry once its weight is >= the minimum and the entry's hash is a
+multiple of the divisor, or once it reaches ``MAX_BYTES`` (formats/manifest.md)."""
 
 ReadPage = Callable[[str], bytes]
 """Returns the msgpack bytes of the page with this id (already checked against the id)."""
@@ -87,12 +99,14 @@ def record_row(r: MessageRecord) -> tuple[object, ...]:
             r.message_id, r.uids, r.gm_msgid, r.gm_thrid)
 
 
-def encode_leaf(records: list[MessageRecord]) -> tuple[str, bytes]:
-    return encode_page(0, [record_row(r) for r in records])
+def encode_leaf(records: Sequence[MessageRecord], version: int | None = None) -> tuple[str, bytes]:
+    if (version or WRITE_VERSION) == 1:
+        return encode_page(0, [record_row(r) for r in records], 1)
+    return encode_page(0, manifest_v2.encode_leaf(records), 2)
 
 
-def encode_page(level: int, entries: Sequence[tuple[object, ...]]) -> tuple[str, bytes]:
-    raw = codec.pack((PAGE_VERSION, level, entries))
+def encode_page(level: int, entries: object, version: int = PAGE_VERSION) -> tuple[str, bytes]:
+    raw = codec.pack((version, level, entries))
     return codec.sha256_hex(raw), raw
 
 
@@ -105,6 +119,7 @@ class Page:
     first_keys: tuple[str, ...] = ()
     children: tuple[str, ...] = ()
     counts: tuple[int, ...] = ()
+    version: int = PAGE_VERSION
 
 
 def decode_page(raw: bytes, page_id: str) -> Page:
@@ -117,14 +132,20 @@ def decode_page(raw: bytes, page_id: str) -> Page:
             version, level, entries = doc
         except (TypeError, ValueError):
             raise IntegrityError(f"{what} is not a manifest page") from None
-        if version != PAGE_VERSION:
-            raise UnsupportedVersion(f"{what} has version {version}; this program reads {PAGE_VERSION}")
+        if version not in READ_VERSIONS:
+            raise UnsupportedVersion(f"{what} has version {version}; this program reads versions "
+                                     f"{', '.join(map(str, READ_VERSIONS))}")
         try:
+            if version == 2:
+                if level == 0:
+                    return Page(0, records=manifest_v2.decode_leaf(entries, make_record), version=2)
+                keys, ids, counts = manifest_v2.decode_inner(entries)
+                return Page(level, first_keys=keys, children=ids, counts=counts, version=2)
             if level == 0:
                 return Page(0, records=tuple(itertools.starmap(make_record, entries)))
             return Page(level, first_keys=tuple([e[0] for e in entries]),
                         children=tuple([e[1].hex() for e in entries]), counts=tuple([e[2] for e in entries]))
-        except (TypeError, IndexError, AttributeError, ValueError) as exc:
+        except (TypeError, IndexError, AttributeError, ValueError, KeyError) as exc:
             raise IntegrityError(f"{what} has a malformed entry: {exc}") from None
     finally:
         if enabled:
@@ -140,45 +161,73 @@ def sorted_records(records: Iterable[MessageRecord]) -> list[MessageRecord]:
     return out
 
 
-def build_tree(records: list[MessageRecord], emit: EmitPage) -> str | None:
+def leaf_weight(r: MessageRecord) -> int:
+    """Version 2: what a record counts towards its leaf's size, about its encoded bytes: 40 + the
+    characters of its key and of its Message-ID."""
+    return 40 + len(r.key) + len(r.message_id or "")
+
+
+def build_tree(records: list[MessageRecord], emit: EmitPage, version: int | None = None) -> str | None:
     """Write (through ``emit``) every page of the tree over sorted ``records``; return the root id."""
     if not records:
         return None
+    version = version or WRITE_VERSION
     level: list[tuple[str, str, str, int]] = []  # (first key, last key, page id, records)
     rows: list[MessageRecord] = []
-    for r in records:
-        rows.append(r)
-        if (len(rows) >= LEAF_MIN and key_hash(r.key) % LEAF_DIV == 0) or len(rows) >= MAX_ENTRIES:
-            level.append(_leaf(rows, emit))
-            rows = []
+    if version == 1:
+        for r in records:
+            rows.append(r)
+            if (len(rows) >= LEAF_MIN and key_hash(r.key) % LEAF_DIV == 0) or len(rows) >= MAX_ENTRIES:
+                level.append(_leaf(rows, emit, version))
+                rows = []
+    else:
+        weight = 0
+        for r in records:
+            rows.append(r)
+            weight += leaf_weight(r)
+            if (weight >= LEAF_MIN_BYTES and key_hash(r.key) % LEAF_DIV_V2 == 0) or weight >= MAX_BYTES:
+                level.append(_leaf(rows, emit, version))
+                rows, weight = [], 0
     if rows:
-        level.append(_leaf(rows, emit))
+        level.append(_leaf(rows, emit, version))
     n = 1
     while len(level) > 1:
         upper: list[tuple[str, str, str, int]] = []
         group: list[tuple[str, str, str, int]] = []
+        weight = 0
         for child in level:
             group.append(child)
-            if ((len(group) >= INNER_MIN and inner_hash(child[1], n) % INNER_DIV == 0)
-                    or len(group) >= MAX_ENTRIES):
-                upper.append(_inner(n, group, emit))
-                group = []
+            if version == 1:
+                close = ((len(group) >= INNER_MIN and inner_hash(child[1], n) % INNER_DIV == 0)
+                         or len(group) >= MAX_ENTRIES)
+            else:
+                weight += 40 + len(child[0])
+                close = ((weight >= INNER_MIN_BYTES and inner_hash(child[1], n) % INNER_DIV_V2 == 0)
+                         or weight >= MAX_BYTES)
+            if close:
+                upper.append(_inner(n, group, emit, version))
+                group, weight = [], 0
         if group:
-            upper.append(_inner(n, group, emit))
+            upper.append(_inner(n, group, emit, version))
         level = upper
         n += 1
     return level[0][2]
 
 
-def _leaf(rows: list[MessageRecord], emit: EmitPage) -> tuple[str, str, str, int]:
-    pid, raw = encode_leaf(rows)
+def _leaf(rows: list[MessageRecord], emit: EmitPage, version: int) -> tuple[str, str, str, int]:
+    pid, raw = encode_leaf(rows, version)
     emit(pid, raw)
     return rows[0].key, rows[-1].key, pid, len(rows)
 
 
-def _inner(level: int, group: list[tuple[str, str, str, int]], emit: EmitPage) -> tuple[str, str, str, int]:
-    entries: list[tuple[object, ...]] = [(k, bytes.fromhex(pid), c) for k, _, pid, c in group]
-    pid, raw = encode_page(level, entries)
+def _inner(level: int, group: list[tuple[str, str, str, int]], emit: EmitPage,
+           version: int) -> tuple[str, str, str, int]:
+    if version == 1:
+        entries: object = [(k, bytes.fromhex(pid), c) for k, _, pid, c in group]
+    else:
+        entries = manifest_v2.encode_inner([g[0] for g in group], [g[2] for g in group],
+                                           [g[3] for g in group])
+    pid, raw = encode_page(level, entries, version)
     emit(pid, raw)
     return group[0][0], group[-1][1], pid, sum(c for *_, c in group)
 

@@ -248,8 +248,9 @@ class ArchiveWriter:
 
     def commit(self, records: Iterable[MessageRecord], folders: Sequence[FolderState], *, source: str,
                time: dt.datetime | None = None, partial: bool = False,
-               stats: Mapping[str, int] | None = None) -> SnapshotInfo:
-        """Flush, write the manifest pages, then the snapshot record (the single commit point)."""
+               stats: Mapping[str, int] | None = None, key_seq: int = 0) -> SnapshotInfo:
+        """Flush, write the manifest pages, then the snapshot record (the single commit point);
+        ``key_seq``: the account's next ``n:`` key number (formats/snapshot.md)."""
         self._check_open()
         if _has_password(source):
             raise UsageError("the snapshot's source URL contains a password (never stored in an archive)")
@@ -261,7 +262,7 @@ class ArchiveWriter:
         when = time or dt.datetime.now(dt.UTC)
         data = encode_snapshot(account=self.account, time=when, message_count=len(ordered), source=source,
                                parent=self._parent, partial=partial, stats=dict(stats or {}),
-                               folders=folders, root=root)
+                               folders=folders, root=root, key_seq=key_seq)
         snap_id = codec.sha256_hex(data)
         write_named(self.core.layout.snapshots, snap_id, data, self.core.layout.tmp)
         self._parent = snap_id

@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from archiver.model import FolderState, MessageRecord
-from archiver.store import Archive, dictionary
+from archiver.store import Archive, dictionary, manifest, snapshot
 from archiver.store.codec import sha256_hex
 from archiver.store.index import encode_segment, list_segments, read_segment
 from archiver.store.pack import KIND_PAGE, pack_path, read_toc
@@ -134,6 +134,17 @@ def _small_dictionaries() -> Iterator[None]:
         yield
     finally:
         dictionary.TRAIN_BYTES, dictionary.DICT_SIZE, dictionary.MIN_SAMPLES = saved
+
+
+@contextmanager
+def v1_manifests() -> Iterator[None]:
+    """Manifest pages and snapshot records written in version 1 (the v1 goldens stay byte for byte)."""
+    saved = manifest.WRITE_VERSION, snapshot.WRITE_VERSION
+    manifest.WRITE_VERSION = snapshot.WRITE_VERSION = 1
+    try:
+        yield
+    finally:
+        manifest.WRITE_VERSION, snapshot.WRITE_VERSION = saved
 
 
 def with_dictionary(out: Path) -> None:
@@ -262,12 +273,12 @@ def generate(target: Path) -> list[str]:
     written = []
     for name, make in GOLDENS.items():
         if not (target / name).exists():
-            with tempfile.TemporaryDirectory() as tmp:
+            with tempfile.TemporaryDirectory() as tmp, v1_manifests():
                 make(Path(tmp) / name)
                 shutil.copytree(Path(tmp) / name, target / name)
             written.append(name)
     if not any((target / n).exists() for n in ("v1-damaged-missing-pack",)):
-        with tempfile.TemporaryDirectory() as tmp:
+        with tempfile.TemporaryDirectory() as tmp, v1_manifests():
             damaged(target / "v1-incremental", Path(tmp))
             for d in sorted(Path(tmp).iterdir()):
                 _clean(d / "archive")

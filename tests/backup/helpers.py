@@ -7,6 +7,7 @@ import hashlib
 import re
 import time
 from collections import defaultdict
+from collections.abc import Iterable
 from pathlib import Path
 
 from imapclient import IMAPClient
@@ -72,6 +73,19 @@ def expected_generic(view: dict[str, dict[int, tuple[bytes, tuple[str, ...]]]]) 
             count[h] += 1
             labels[f"h:{h}" if count[h] == 1 else f"h:{h}#{count[h]}"].add(folder)
     return {k: tuple(sorted(v)) for k, v in labels.items()}
+
+
+def copy_labels(records: Iterable[MessageRecord]) -> dict[str, tuple[str, ...]]:
+    """What :func:`expected_generic` compares with: each record as ``h:<blob>`` / ``h:<blob>#n``, n being the
+    rank of its key among the records of the same blob (the n-th copy was numbered n-th), -> labels."""
+    by_blob: dict[str, list[MessageRecord]] = defaultdict(list)
+    for r in records:
+        by_blob[r.blob_id].append(r)
+    out = {}
+    for blob, recs in by_blob.items():
+        for n, r in enumerate(sorted(recs, key=lambda r: r.key), 1):
+            out[f"h:{blob}" if n == 1 else f"h:{blob}#{n}"] = r.labels
+    return out
 
 
 def check_blobs(archive: Archive, records: list[MessageRecord],

@@ -3,6 +3,7 @@ incremental runs, changes, UIDVALIDITY reset; every stored byte compared with wh
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from imapclient import IMAPClient
@@ -10,6 +11,7 @@ from imapclient import IMAPClient
 from archiver import Archive, Credentials, backup, mail
 from tests.backup.helpers import (
     check_blobs,
+    copy_labels,
     corpus_messages,
     dovecot_settled,
     expected_generic,
@@ -28,7 +30,8 @@ def _url(dv: DovecotServer) -> str:
 def _check_snapshot(archive: Archive, snapshot_id: str, view: dict, links: bool = True) -> None:  # type: ignore[type-arg]
     snap = archive.load(snapshot_id)
     records = list(snap)
-    assert {r.key: r.labels for r in records} == expected_generic(view)
+    assert copy_labels(records) == expected_generic(view)
+    assert all(re.fullmatch(r"n:[0-9]{10}", r.key) for r in records)  # numbered in first-seen order
     check_blobs(archive, records, view)
     for r in records:
         assert r.flags == tuple(sorted({f for fo, u in r.uids for f in view[fo][u][1]})), r.key
@@ -92,7 +95,14 @@ def test_generic_backup_incremental_changes_and_uidvalidity(dovecot: DovecotServ
     archive = Archive.open(path)
     _check_snapshot(archive, r3.snapshot, view3)
     assert r3.new >= 10 and r3.changed >= 3 and r3.deleted >= 1 and r3.complete
-    assert {r.key: r.labels for r in archive.load(r1.snapshot)} == expected_generic(view1)  # history kept
+    assert copy_labels(archive.load(r1.snapshot)) == expected_generic(view1)  # history kept
+    # a message keeps its key; new mail gets keys above every earlier one (it lands in the last leaves)
+    old = {(r.blob_id, r.message_id): r.key for r in archive.load(r1.snapshot)}
+    now = list(archive.load(r3.snapshot))
+    kept = [r for r in now if (r.blob_id, r.message_id) in old]
+    assert len(kept) > 250 and all(old[(r.blob_id, r.message_id)] == r.key for r in kept
+                                   if sum(1 for x in now if x.blob_id == r.blob_id) == 1)
+    assert min(r.key for r in now if (r.blob_id, r.message_id) not in old) > max(old.values())
 
     # UIDVALIDITY reset of Work: old messages are found again without downloading their bodies
     work = dovecot.maildir("alice", "Work")

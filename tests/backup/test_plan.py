@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from archiver.model import FolderState
+from archiver.ops.backup.keys import GenericKeys
 from archiver.ops.backup.plan import (
     Entry,
     PreviousState,
@@ -142,3 +143,30 @@ def test_folder_choice() -> None:
     assert choose_folders(server, gmail=True, include_spam=True)[-1] == ("[Gmail]/Spam", "\\Junk")  # type: ignore[arg-type]
     generic = choose_folders(server, gmail=False, include_spam=False)  # type: ignore[arg-type]
     assert [n for n, _r in generic] == ["INBOX", "Work", "[Gmail]/Bin", "[Gmail]/Sent", "[Gmail]/Spam"]
+
+
+def test_numbered_keys_are_kept_given_in_order_and_never_reused() -> None:
+    folders = {"INBOX": [_e(1, "aa"), _e(2, "bb"), _e(3, "aa")], "Work": [_e(7, "aa")]}
+    keys = GenericKeys({})
+    first = {r.key: r for r in assemble_generic(folders, ThreadIndex(), {}, keys)}
+    assert sorted(first) == ["n:0000000000", "n:0000000001", "n:0000000002"]
+    assert first["n:0000000000"].labels == ("INBOX", "Work") and first["n:0000000001"].uids == (("INBOX", 2),)
+    assert first["n:0000000002"].uids == (("INBOX", 3),)  # the second copy of aa in INBOX
+    assert keys.next_seq == 3
+    # next run: bb deleted, aa moved out of Work, cc new: old keys kept, the number of bb never given again
+    again = GenericKeys({k: r for k, r in first.items() if r.blob_id != "bb"}, key_seq=keys.next_seq)
+    recs = {r.key: r for r in assemble_generic({"INBOX": [_e(1, "aa"), _e(3, "aa"), _e(9, "cc")]},
+                                               ThreadIndex(), {}, again)}
+    assert sorted(recs) == ["n:0000000000", "n:0000000002", "n:0000000003"]
+    assert recs["n:0000000003"].blob_id == "cc" and recs["n:0000000000"].labels == ("INBOX",)
+
+
+def test_v1_hash_keys_are_kept_and_new_mail_numbered_after_them() -> None:
+    blob_a, blob_b = "a" * 64, "b" * 64
+    v1 = {r.key: r for r in assemble_generic({"INBOX": [_e(1, blob_a), _e(2, blob_a)]}, ThreadIndex(), {})}
+    assert sorted(v1) == [f"h:{blob_a}", f"h:{blob_a}#2"]
+    keys = GenericKeys(v1)
+    recs = assemble_generic({"INBOX": [_e(1, blob_a), _e(2, blob_a), _e(3, blob_a), _e(4, blob_b)]},
+                            ThreadIndex(), {}, keys)
+    assert [r.key for r in recs] == [f"h:{blob_a}", f"h:{blob_a}#2", "n:0000000000", "n:0000000001"]
+    assert [r.uids for r in recs] == [(("INBOX", 1),), (("INBOX", 2),), (("INBOX", 3),), (("INBOX", 4),)]

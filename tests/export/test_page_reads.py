@@ -22,7 +22,7 @@ class CountingArchive(Archive):
 
 
 def test_each_page_read_once_with_hash_keys(tmp_path: Path) -> None:
-    n = 8000  # > 256 leaf pages (the snapshot's page cache) of ~20 records
+    n = 16000  # > 256 leaf pages (the snapshot's page cache) of ~50 records
     archive = Archive.init(tmp_path / "a")
     records = []
     with archive.writer("imap@example.com") as w:

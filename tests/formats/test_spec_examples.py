@@ -46,3 +46,57 @@ def test_manifest_md_constants_are_the_codes() -> None:
     inner = f"`inner_hash(last key under c, n) % {manifest.INNER_DIV} == 0`"
     assert f">= {manifest.INNER_MIN} children and {inner}" in text
     assert f"holds {manifest.MAX_ENTRIES} records" in text
+
+
+def _show(o: object) -> str:
+    """The notation of the worked example in manifest.md (msgpack values, h'..' for short bins)."""
+    if isinstance(o, bytes):
+        return f"h'{o.hex()}'" if len(o) < 20 else f"<{len(o)} bytes: {o[:4].hex()}...>"
+    if isinstance(o, list | tuple):
+        return "[" + ", ".join(_show(x) for x in o) + "]"
+    if o is None or o is True:
+        return "nil" if o is None else "true"
+    if isinstance(o, str):
+        return '"' + o.replace("\\", "\\\\") + '"'
+    return repr(o)
+
+
+def test_manifest_md_v2_worked_example_is_what_the_code_writes() -> None:
+    import hashlib
+
+    from archiver.mail import normalize_id
+    from archiver.model import MessageRecord
+    from archiver.store import codec, manifest
+    from archiver.threads import root_key
+
+    text = (FORMATS / "manifest.md").read_text()
+    example = text[text.index("### Worked example"):text.index("### Reading")]
+    b = [hashlib.sha256(x).hexdigest() for x in (b"one", b"two", b"three")]
+    root = root_key(normalize_id("<a@example.org>") or "")
+    recs = [
+        MessageRecord("n:0000000007", b[0], 2048, 1714550400, 120, ("\\Seen",), ("INBOX",), root,
+                      "<a@example.org>", (("INBOX", 41),)),
+        MessageRecord("n:0000000008", b[1], 3100, 1714550460, 120, ("\\Seen",), ("INBOX", "Work"), root,
+                      "<b@example.org>", (("INBOX", 42), ("Work", 7))),
+        MessageRecord("n:0000000009", b[2], 1500, 1714554000, 0, (), ("INBOX",), "x:" + b[2][:16], None,
+                      (("INBOX", 45),)),
+    ]
+    pid, raw = manifest.encode_leaf(recs, 2)
+    assert f"of {len(raw)} bytes, page id `{pid[:12]}...`" in example
+    version, level, columns = codec.unpack(raw, "example")
+    assert (version, level) == (2, 0)
+    block = example[example.index("```\n0 ") + 4:]
+    lines = block[:block.index("```")].splitlines()
+    assert lines == [f"{i:<2} {_show(c)}" for i, c in enumerate(columns)]
+    assert manifest.decode_page(raw, pid).records == tuple(recs)
+
+
+def test_manifest_md_v2_constants_are_the_codes() -> None:
+    from archiver.store import manifest as m
+    text = (FORMATS / "manifest.md").read_text()
+    leaf = f"weight is >= {m.LEAF_MIN_BYTES} and `key_hash(r.key) % {m.LEAF_DIV_V2} == 0`"
+    assert f"{leaf}, or when its weight reaches {m.MAX_BYTES}" in text
+    assert f"is >= {m.INNER_MIN_BYTES} and `inner_hash(last key under c, n) % {m.INNER_DIV_V2} == 0`" in text
+    r = m.make_record("k", "0" * 64, 0, 0, 0, (), (), "t", "<m@x>", (), None, None)
+    assert m.leaf_weight(r) == 40 + 1 + 5
+    assert "weight(r)          = 40 + len(r.key) + len(r.message_id" in text

@@ -152,7 +152,7 @@ def _readers() -> list[threading.Thread]:
 def test_large_snapshot_read_ahead_and_early_stop(archive: Archive) -> None:
     with archive.writer("a") as w:
         bid = w.put_blob(b"shared body")
-        recs = [record(f"k{i:06}", bid, labels=(f"L{i % 7}",)) for i in range(5000)]
+        recs = [record(f"k{i:06}", bid, labels=(f"L{i % 7}",)) for i in range(15000)]
         info = w.commit(recs, [], source="s")
     snap = Archive.open(archive.path).load(info.id)
     assert list(snap) == recs  # > 128 leaves: read ahead on the helper thread
@@ -161,4 +161,4 @@ def test_large_snapshot_read_ahead_and_early_stop(archive: Archive) -> None:
     assert _readers()  # the helper thread is running
     del it  # stopping early must not hang or leak the helper thread
     assert not _readers()
-    assert snap.get("k004999") == recs[-1]
+    assert snap.get("k014999") == recs[-1]

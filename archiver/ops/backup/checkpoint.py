@@ -34,6 +34,8 @@ class CheckpointPolicy:
     max_bytes: int = 256 << 20
     seconds: float = 60.0
     cost_factor: float = 2.0
+    snapshot_cost_factor: float = 20.0
+    """A partial snapshot is never started sooner than this many times the previous one's duration."""
 
     def bytes_for(self, total: int) -> int:
         if self.nbytes is not None:
@@ -74,7 +76,7 @@ class Checkpointer:
         self._raise()
         now = time.monotonic()
         snapshotting = self._snapshotter is not None and self._snapshotter.is_alive()
-        wait = max(self._policy.seconds, 20 * self._full_cost)  # a slow snapshot is taken less often
+        wait = max(self._policy.seconds, self._policy.snapshot_cost_factor * self._full_cost)
         if not snapshotting and now - self._last_full >= wait:
             known = list(records())
             if known:  # an empty snapshot would be no point to resume from

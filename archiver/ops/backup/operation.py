@@ -29,6 +29,7 @@ from archiver.imap.retry import Reconnecting, RetryPolicy
 from archiver.model import MessageRecord
 from archiver.ops.backup.checkpoint import Checkpointer, CheckpointPolicy, Durable, Found, read_journal
 from archiver.ops.backup.fetch import Downloader, Job, Stored, make_jobs
+from archiver.ops.backup.keys import GenericKeys
 from archiver.ops.backup.plan import (
     Entry,
     LiveRecords,
@@ -179,6 +180,7 @@ class _Run:
         self.refs: dict[str, tuple[str, ...]] = {}
         self.gmail = False
         self.prev = PreviousState()
+        self.keys = GenericKeys({})
         self.threads = ThreadIndex()
         self.checkpoints = 0
         self._lock = threading.RLock()
@@ -211,7 +213,8 @@ class _Run:
                          "bytes_downloaded": downloaded, "bytes_stored": stored,
                          "problems": len(self.problems)}
                 info = writer.commit(records, [s.state for s in self.scans], source=self.endpoint.display(),
-                                     time=self.clock(), partial=not complete, stats=stats)
+                                     time=self.clock(), partial=not complete, stats=stats,
+                                     key_seq=self.keys.next_seq)
                 log.info("snapshot %s written: %d messages of %s (%d new, %d changed, %d deleted)%s",
                          info.id[:8], len(records), self.account, counts.new, counts.changed, counts.deleted,
                          "" if complete else f"; PARTIAL, {len(self.problems)} problem(s)")
@@ -237,15 +240,18 @@ class _Run:
         for sid, why in self.archive.unreadable_of(self.account).items():
             self._warn(f"snapshot record {sid[:12]} is unreadable ({why}); if it was this account's, the run "
                        f"builds on an older snapshot (`gmail-archiver forget ARCHIVE {sid[:12]}` removes it)")
+        seq = self.archive.key_seq(self.account)  # past numbers a newer, damaged snapshot gave too
         for info in reversed(snaps):  # the newest snapshot whose manifest reads whole
             try:
                 snap = self.archive.load(info.id)
                 self.prev = PreviousState.build(snap.folders, snap)
+                self.keys = GenericKeys(self.prev.by_key, seq)
                 break
             except IntegrityError as exc:
                 self._warn(f"snapshot {info.short_id} is damaged ({exc}); building on an older snapshot "
                            f"(`gmail-archiver forget ARCHIVE {info.short_id}` removes it)")
                 self.prev = PreviousState()
+                self.keys = GenericKeys({}, seq)
         if snaps and not any(r.gm_msgid is not None for r in self.prev.by_key.values()):
             self.threads = ThreadIndex((r.message_id, r.thread_id) for r in self.prev.by_key.values())
 
@@ -345,7 +351,7 @@ class _Run:
         self.progress.start("download", total=sum(len(j.uids) for j in jobs), unit="msg")
         self._writer = writer
         self._live = LiveRecords({s.name: (s.role, s.entries) for s in self.scans}, gmail=self.gmail,
-                                 threads=self.threads, refs=self.refs)
+                                 threads=self.threads, refs=self.refs, keys=self.keys)
         self._uidvalidity = {s.name: s.state.uidvalidity for s in self.scans}
         self._checkpointer = Checkpointer(self._make_durable, self._write_checkpoint, self.checkpoint, total)
         stored_before = self.archive.stats().blob_stored_bytes
@@ -456,11 +462,12 @@ class _Run:
     def _write_checkpoint(self, records: Sequence[MessageRecord]) -> None:
         """Checkpoint thread: commit what is known so far as a partial snapshot."""
         self._writer.commit(records, [s.state for s in self.scans], source=self.endpoint.display(),
-                            time=self.clock(), partial=True, stats={"checkpoint": 1})
+                            time=self.clock(), partial=True, stats={"checkpoint": 1},
+                            key_seq=self.keys.next_seq)
 
     def _records(self) -> list[MessageRecord]:
         if self.gmail:
             return assemble_gmail({s.name: (s.role, list(s.entries.values())) for s in self.scans})
         folders = {s.name: list(s.entries.values()) for s in self.scans}
-        return assemble_generic(folders, self.threads, self.refs)
+        return assemble_generic(folders, self.threads, self.refs, self.keys)
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from archiver.labels import FOLDER_LABEL, Role
 from archiver.model import FolderState, MessageRecord
+from archiver.ops.backup.keys import GenericKeys
 from archiver.threads import ThreadIndex
 
 TRASH, JUNK, ALL = Role.TRASH, Role.JUNK, Role.ALL
@@ -185,21 +186,27 @@ def generic_key(blob_id: str, n: int) -> str:
 
 
 def assemble_generic(folders: Mapping[str, Sequence[Entry]], threads: ThreadIndex,
-                     refs: Mapping[str, Sequence[str]]) -> list[MessageRecord]:
+                     refs: Mapping[str, Sequence[str]], keys: GenericKeys | None = None
+                     ) -> list[MessageRecord]:
     """Generic records: copies of the same bytes in different folders are one message labelled with
     every folder name; the n-th identical copy within one folder (by UID order) is message ``#n``.
 
     ``refs`` gives the References/In-Reply-To ids of blobs read in this run, for entries without a
-    known thread; ``threads`` is seeded with the previous snapshot's threads.
+    known thread; ``threads`` is seeded with the previous snapshot's threads.  ``keys`` names each
+    (blob, n) (keys.py: ``n:<number>``); without it, messages are named ``h:<blob>#n`` as in format v1.
     """
     grouped: dict[str, list[tuple[str, Entry]]] = defaultdict(list)
+    named: dict[str, str] = {}
     for name in sorted(folders):
         per_blob: dict[str, int] = defaultdict(int)
         for e in sorted(folders[name], key=lambda x: x.uid):
             if e.blob_id is None:
                 continue
             per_blob[e.blob_id] += 1
-            grouped[generic_key(e.blob_id, per_blob[e.blob_id])].append((name, e))
+            group = generic_key(e.blob_id, per_blob[e.blob_id])
+            if keys is not None and group not in named:
+                named[group] = keys.key(e.blob_id, per_blob[e.blob_id])
+            grouped[group].append((name, e))
     # thread keys: known ones kept; new messages oldest first, so parents usually come first
     thread_of: dict[str, str] = {}
     for key, seen in grouped.items():
@@ -225,7 +232,8 @@ def assemble_generic(folders: Mapping[str, Sequence[Entry]], threads: ThreadInde
             labels = tuple(sorted({n for n, _c in seen}))
             uids = tuple(sorted((n, c.uid) for n, c in seen))
         records.append(MessageRecord(
-            key=key, blob_id=e.blob_id, size=e.size, internaldate=e.internaldate, tz_minutes=e.tz_minutes,
+            key=named.get(key, key), blob_id=e.blob_id, size=e.size, internaldate=e.internaldate,
+            tz_minutes=e.tz_minutes,
             flags=flags, labels=labels, thread_id=thread_of[key], message_id=e.message_id, uids=uids))
     records.sort(key=lambda r: r.key)
     return records
@@ -260,8 +268,10 @@ class LiveRecords:
     all copies of the same bytes, whose ``#n`` keys depend on each other)."""
 
     def __init__(self, folders: Mapping[str, tuple[str | None, Mapping[int, Entry]]], *, gmail: bool,
-                 threads: ThreadIndex, refs: Mapping[str, Sequence[str]]) -> None:
+                 threads: ThreadIndex, refs: Mapping[str, Sequence[str]],
+                 keys: GenericKeys | None = None) -> None:
         self._gmail = gmail
+        self._names = keys
         self._roles = {name: role for name, (role, _e) in folders.items()}
         self._threads = threads
         self._refs = refs
@@ -302,13 +312,14 @@ class LiveRecords:
             plain: dict[str, list[Entry]] = defaultdict(list)
             for name, e in members:
                 plain[name].append(e)
-            recs = assemble_generic(plain, self._threads, self._refs)
+            recs = assemble_generic(plain, self._threads, self._refs, self._names)
         for rec in recs:
             self._records[rec.key] = rec
             self._keys[group].append(rec.key)
 
     def records(self) -> list[MessageRecord]:
-        for group in sorted(self._dirty):
+        # in folder and UID order: new keys are numbered so (keys.py), neighbours share a manifest leaf
+        for group in sorted(self._dirty, key=lambda g: min((n, e.uid) for n, e in self._groups[g])):
             self._rebuild(group)
         self._dirty.clear()
         return list(self._records.values())
