@@ -12,23 +12,25 @@ import os
 import sys
 from typing import TYPE_CHECKING, Any
 
-from tqdm import tqdm
+if TYPE_CHECKING:  # annotations only: the library's layers load when a command first uses them
+    from tqdm import tqdm
 
-from archiver import (
-    ArchiveStats,
-    BackupResult,
-    Change,
-    ExportResult,
-    ForgetResult,
-    IndexRepair,
-    MessageRecord,
-    PruneResult,
-    SnapshotInfo,
-    VerifyReport,
-)
-
-if TYPE_CHECKING:  # search's types: the search code loads only for the commands that search
-    from archiver import ExtractResult, SearchHit, SearchResult, Summary
+    from archiver import (
+        ArchiveStats,
+        BackupResult,
+        Change,
+        ExportResult,
+        ExtractResult,
+        ForgetResult,
+        IndexRepair,
+        MessageRecord,
+        PruneResult,
+        SearchHit,
+        SearchResult,
+        SnapshotInfo,
+        Summary,
+        VerifyReport,
+    )
 
 _emitted = 0
 """How many JSON documents this invocation printed (the exit path prints no second one after an error)."""
@@ -189,6 +191,8 @@ class TqdmProgress:
     def start(self, phase: str, total: int | None = None, unit: str = "msg") -> None:
         self.finish()
         if self.enabled:
+            from tqdm import tqdm  # ~20 ms: only when a bar is shown
+
             self._bar = tqdm(total=total, desc=phase, unit=unit, file=sys.stderr, dynamic_ncols=True,
                              smoothing=0.1)
 
