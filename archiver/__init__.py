@@ -108,6 +108,7 @@ if TYPE_CHECKING:
         message_summaries,
         message_text,
         search,
+        with_summaries,
     )
     from archiver.ops.verify import (
         AffectedMessage,
@@ -161,7 +162,7 @@ _EXPORTS: dict[str, str] = {  # module -> the exports it defines under the same 
     "archiver.store": "Archive ArchiveStats ArchiveWriter IndexRepair Journal Snapshot",
     "archiver.ops.search": ("ExtractResult Found LabelState SearchHit SearchResult Summary search "
                             "extract_attachments find_message message_headers message_summaries "
-                            "message_text"),
+                            "message_text with_summaries"),
 }
 _MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names.split()}
 """Export -> the module that defines it under the same name (imported when the export is first used)."""
@@ -305,4 +306,5 @@ __all__ = [
     "schedule_status",
     "search",
     "verify",
+    "with_summaries",
 ]
