@@ -57,7 +57,7 @@ def main() -> None:
             if not (arch / "archive.json").exists():
                 build(arch, n)
             out = Path(tmp) / "out.mbox"
-            argv = [sys.executable, "-m", "archiver"]
+            argv = [sys.executable, "-P", "-m", "archiver"]  # -P: PYTHONPATH decides which code runs
             run_measured([*argv, "ls", str(arch), "--account", "gmail@example.com"], env=env)  # index built
             for name, cmd in COMMANDS.items():
                 for _ in range(args.runs):

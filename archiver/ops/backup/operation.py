@@ -387,6 +387,14 @@ class _Run:
         writer.flush()  # blobs still buffered for dictionary training count too
         return dl.bytes_downloaded, self.archive.stats().blob_stored_bytes - stored_before
 
+    def _unchanged(self) -> bool:
+        """Every folder of the last snapshot read again and found as it was (same UIDs, flags and labels),
+        no other folder, nothing downloaded, healed or missing: the records cannot differ."""
+        return (bool(self.prev.by_key) and all(s.unchanged for s in self.scans)
+                and sorted(s.name for s in self.scans) == sorted(self.prev.folders)
+                and not self.problems and not self.healed and not self.refs
+                and all(e.blob_id is not None for s in self.scans for e in s.entries.values()))
+
     def _deferred(self) -> dict[str, tuple[int, ...]]:
         """Folder -> new UIDs whose metadata comes during the download; bodies a killed run journaled
         are noted in ``_early`` and not downloaded again."""
@@ -459,6 +467,8 @@ class _Run:
                             time=self.clock(), partial=True, stats={"checkpoint": 1})
 
     def _records(self) -> list[MessageRecord]:
+        if self._unchanged():  # nothing to assemble: the last snapshot's records, as they were
+            return sorted(self.prev.by_key.values(), key=lambda r: r.key)
         if self.gmail:
             return assemble_gmail({s.name: (s.role, list(s.entries.values())) for s in self.scans})
         folders = {s.name: list(s.entries.values()) for s in self.scans}

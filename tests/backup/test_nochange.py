@@ -1,0 +1,66 @@
+"""A run that finds every folder as the last snapshot left it reuses that snapshot's records (nothing is
+assembled again); any change on the server (a flag, a new message, a deleted one) takes the full path."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from imapclient import IMAPClient
+
+from archiver import Archive, Credentials, backup
+from archiver.model import MessageRecord
+from archiver.ops.backup import operation
+from tests.backup.helpers import corpus_messages, dovecot_settled
+from tests.servers.dovecot import DovecotServer
+
+CREDS = Credentials(password="secret")
+
+
+def _records(path: Path, snapshot: str) -> list[MessageRecord]:
+    archive = Archive.open(path)
+    try:
+        return list(archive.load(snapshot))
+    finally:
+        archive.close()
+
+
+def test_no_change_reuses_the_records_and_a_change_does_not(dovecot: DovecotServer, corpus_dir: Path,
+                                                            tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+                                                            ) -> None:
+    msgs = corpus_messages(corpus_dir, 41)
+    dovecot.write_maildir("alice", "INBOX", msgs[:30])
+    dovecot.write_maildir("alice", "Work", msgs[20:40], flags="")
+    url, path = f"imap://alice@127.0.0.1:{dovecot.port}", tmp_path / "a"
+    first = backup(path, url, credentials=CREDS, init=True)
+    assert first.complete and first.new == 40  # 50 copies, 10 in both folders
+    dovecot_settled(dovecot)
+
+    assembled: list[int] = []
+    real = operation.assemble_generic
+
+    def spy(folders, threads, refs):  # type: ignore[no-untyped-def]
+        assembled.append(sum(len(v) for v in folders.values()))
+        return real(folders, threads, refs)
+
+    monkeypatch.setattr(operation, "assemble_generic", spy)
+    second = backup(path, url, credentials=CREDS)
+    assert second.complete and (second.new, second.changed, second.deleted) == (0, 0, 0)
+    assert assembled == []  # reused, not assembled
+    assert _records(path, second.snapshot) == _records(path, first.snapshot)
+
+    with IMAPClient("127.0.0.1", port=dovecot.port, ssl=False) as c:
+        c.login("alice", "secret")
+        c.select_folder("Work")
+        uid = c.search("ALL")[0]
+        c.add_flags([uid], [b"\\Flagged"])
+    third = backup(path, url, credentials=CREDS)
+    assert third.complete and third.changed == 1 and assembled  # the full path
+    flagged = [r for r in _records(path, third.snapshot) if "\\Flagged" in r.flags]
+    assert [u for r in flagged for u in r.uids if u[0] == "Work"] == [("Work", uid)]
+
+    assembled.clear()
+    dovecot.write_maildir("alice", "Work", msgs[40:41], flags="")
+    fourth = backup(path, url, credentials=CREDS)
+    assert fourth.complete and assembled
+    assert len(_records(path, fourth.snapshot)) == len(_records(path, third.snapshot)) + 1
