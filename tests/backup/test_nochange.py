@@ -3,6 +3,7 @@ assembled again); any change on the server (a flag, a new message, a deleted one
 
 from __future__ import annotations
 
+import gc
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,8 @@ from imapclient import IMAPClient
 from archiver import Archive, Credentials, backup
 from archiver.model import MessageRecord
 from archiver.ops.backup import operation
+from archiver.ops.backup.plan import Entry
+from archiver.store import ArchiveWriter
 from tests.backup.helpers import corpus_messages, dovecot_settled
 from tests.servers.dovecot import DovecotServer
 
@@ -64,3 +67,26 @@ def test_no_change_reuses_the_records_and_a_change_does_not(dovecot: DovecotServ
     fourth = backup(path, url, credentials=CREDS)
     assert fourth.complete and assembled
     assert len(_records(path, fourth.snapshot)) == len(_records(path, third.snapshot)) + 1
+
+
+def test_per_message_state_is_let_go_before_the_final_commit(dovecot: DovecotServer, corpus_dir: Path,
+                                                              tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+                                                              ) -> None:
+    """The commit is a first backup's peak: by then only the records are held, not the entries they were
+    built from (nor the checkpoints' live records)."""
+    dovecot.write_maildir("alice", "INBOX", corpus_messages(corpus_dir, 30))
+    live_at_commit: list[tuple[bool, int, int]] = []
+    real = ArchiveWriter.commit
+
+    def counting(self: ArchiveWriter, records, *args, **kwargs):  # type: ignore[no-untyped-def]
+        gc.collect()
+        objects = gc.get_objects()
+        live_at_commit.append((kwargs.get("partial", False), sum(isinstance(o, Entry) for o in objects),
+                               len(records)))
+        return real(self, records, *args, **kwargs)
+
+    monkeypatch.setattr(ArchiveWriter, "commit", counting)
+    result = backup(tmp_path / "a", f"imap://alice@127.0.0.1:{dovecot.port}", credentials=CREDS, init=True)
+    assert result.complete and result.new == 30
+    final = [(entries, n) for partial, entries, n in live_at_commit if not partial]
+    assert final == [(0, 30)]

@@ -206,6 +206,7 @@ class _Run:
                 downloaded, stored = self._download(first, writer)
                 records = self._records()
                 counts = diff_counts(self.prev.by_key, records)
+                self._release()
                 complete = not any(p for p in self.problems if p not in self.lost)
                 stats = {"new": counts.new, "changed": counts.changed, "deleted": counts.deleted,
                          "bytes_downloaded": downloaded, "bytes_stored": stored,
@@ -386,6 +387,18 @@ class _Run:
             self.progress.note(str(self.problems[-1]))
         writer.flush()  # blobs still buffered for dictionary training count too
         return dl.bytes_downloaded, self.archive.stats().blob_stored_bytes - stored_before
+
+    def _release(self) -> None:
+        """Let go of the per-message state once the records are built, before the commit (the peak of a
+        first backup): the entries, the checkpoints' live records, the previous snapshot's indexes, the
+        references read from bodies.  The folder states stay (the commit writes them)."""
+        for scan in self.scans:
+            scan.entries = {}
+        self._live = self._by_folder = self._by_key = None  # type: ignore[assignment]
+        self.prev = PreviousState(folders=self.prev.folders)
+        self.refs = {}
+        self._by_uid = {}
+        self.threads = ThreadIndex()
 
     def _unchanged(self) -> bool:
         """Every folder of the last snapshot read again and found as it was (same UIDs, flags and labels),
