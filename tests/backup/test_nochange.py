@@ -12,6 +12,7 @@ from imapclient import IMAPClient
 from archiver import Archive, Credentials, backup
 from archiver.model import MessageRecord
 from archiver.ops.backup import operation
+from archiver.ops.backup.checkpoint import CheckpointPolicy
 from archiver.ops.backup.plan import Entry
 from archiver.store import ArchiveWriter
 from tests.backup.helpers import corpus_messages, dovecot_settled
@@ -85,8 +86,20 @@ def test_per_message_state_is_let_go_before_the_final_commit(dovecot: DovecotSer
                                len(records)))
         return real(self, records, *args, **kwargs)
 
+    records_at_assembly: list[int] = []
+    assemble = operation.assemble_generic
+
+    def assembling(folders, threads, refs):  # type: ignore[no-untyped-def]
+        gc.collect()
+        records_at_assembly.append(sum(isinstance(o, MessageRecord) for o in gc.get_objects()))
+        return assemble(folders, threads, refs)
+
     monkeypatch.setattr(ArchiveWriter, "commit", counting)
-    result = backup(tmp_path / "a", f"imap://alice@127.0.0.1:{dovecot.port}", credentials=CREDS, init=True)
+    monkeypatch.setattr(operation, "assemble_generic", assembling)  # the final records only
+    result = backup(tmp_path / "a", f"imap://alice@127.0.0.1:{dovecot.port}", credentials=CREDS, init=True,
+                    checkpoint=CheckpointPolicy(seconds=0.0))
     assert result.complete and result.new == 30
     final = [(entries, n) for partial, entries, n in live_at_commit if not partial]
     assert final == [(0, 30)]
+    assert any(partial for partial, _e, _n in live_at_commit)  # checkpoints kept live records meanwhile
+    assert records_at_assembly == [0]  # ... which are gone before the final ones are built

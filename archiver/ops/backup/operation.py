@@ -186,6 +186,7 @@ class _Run:
         self.lost: list[BackupProblem] = []
         self.healed = 0
         self._by_uid: dict[tuple[str, int, int], Found] = {}
+        self._live: LiveRecords | None = None
 
     def connect(self) -> Session:
         return self.server.connect()
@@ -204,6 +205,7 @@ class _Run:
                 self._heal(writer)
                 first, handed_off = rc.session, True  # the download owns it from here
                 downloaded, stored = self._download(first, writer)
+                self._live = None  # the checkpoints' records: not needed any more
                 records = self._records()
                 counts = diff_counts(self.prev.by_key, records)
                 self._release()
@@ -389,12 +391,12 @@ class _Run:
         return dl.bytes_downloaded, self.archive.stats().blob_stored_bytes - stored_before
 
     def _release(self) -> None:
-        """Let go of the per-message state once the records are built, before the commit (the peak of a
-        first backup): the entries, the checkpoints' live records, the previous snapshot's indexes, the
-        references read from bodies.  The folder states stay (the commit writes them)."""
+        """Let go of the per-message state once the records are built, before the commit: the entries, the
+        previous snapshot's indexes, the references read from bodies.  The folder states stay (the commit
+        writes them)."""
         for scan in self.scans:
             scan.entries = {}
-        self._live = self._by_folder = self._by_key = None  # type: ignore[assignment]
+        self._by_folder = self._by_key = None  # type: ignore[assignment]
         self.prev = PreviousState(folders=self.prev.folders)
         self.refs = {}
         self._by_uid = {}
@@ -433,7 +435,7 @@ class _Run:
                 if early is not None:
                     entry.blob_id = early[0]
                     self.refs[early[0]] = early[1]
-                    self._live.stored(folder, entry)
+                    self._live_records().stored(folder, entry)
 
     def _wanted(self) -> dict[str, list[int]]:
         """Folder -> UIDs to download: Gmail, one copy per X-GM-MSGID; others, every unknown body."""
@@ -461,12 +463,16 @@ class _Run:
                 same = self._by_key.get(entry.key, [entry]) if entry.key is not None else [entry]
                 for e in same:
                     e.blob_id = item.blob_id
-                self._live.stored(item.folder, entry)
+                self._live_records().stored(item.folder, entry)
             self.progress.advance(1, item.size)
             durable = StoredBlob(item.folder, self._uidvalidity[item.folder], item.uid, item.blob_id,
                                  item.message_id, tuple(item.refs),
                                  entry.gm_msgid if entry is not None else None)
-            self._checkpointer.offer(item.size, durable, self._live.records)
+            self._checkpointer.offer(item.size, durable, self._live_records().records)
+
+    def _live_records(self) -> LiveRecords:
+        assert self._live is not None, "only while bodies download"
+        return self._live
 
     def _make_durable(self, items: Sequence[Durable]) -> None:
         """Checkpoint thread: seal the packs, then journal which messages the new blobs are."""
