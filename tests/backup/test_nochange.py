@@ -13,7 +13,7 @@ from archiver import Archive, Credentials, backup
 from archiver.model import MessageRecord
 from archiver.ops.backup import operation
 from archiver.ops.backup.checkpoint import CheckpointPolicy
-from archiver.ops.backup.plan import Entry
+from archiver.ops.backup.plan import Entry, PreviousState
 from archiver.store import ArchiveWriter
 from tests.backup.helpers import corpus_messages, dovecot_settled
 from tests.servers.dovecot import DovecotServer
@@ -47,10 +47,18 @@ def test_no_change_reuses_the_records_and_a_change_does_not(dovecot: DovecotServ
         assembled.append(sum(len(v) for v in folders.values()))
         return real(folders, threads, refs)
 
+    rebuilt: list[int] = []
+    entry = PreviousState.entry
+
+    def rebuilding(self: PreviousState, folder: str, uid: int, role: str | None = None) -> Entry:
+        rebuilt.append(uid)
+        return entry(self, folder, uid, role)
+
     monkeypatch.setattr(operation, "assemble_generic", spy)
+    monkeypatch.setattr(PreviousState, "entry", rebuilding)
     second = backup(path, url, credentials=CREDS)
     assert second.complete and (second.new, second.changed, second.deleted) == (0, 0, 0)
-    assert assembled == []  # reused, not assembled
+    assert assembled == [] and rebuilt == []  # reused: no entry rebuilt, nothing assembled
     assert _records(path, second.snapshot) == _records(path, first.snapshot)
 
     with IMAPClient("127.0.0.1", port=dovecot.port, ssl=False) as c:
@@ -60,6 +68,7 @@ def test_no_change_reuses_the_records_and_a_change_does_not(dovecot: DovecotServ
         c.add_flags([uid], [b"\\Flagged"])
     third = backup(path, url, credentials=CREDS)
     assert third.complete and third.changed == 1 and assembled  # the full path
+    assert len(rebuilt) == 50  # every copy's entry, the unchanged INBOX's too
     flagged = [r for r in _records(path, third.snapshot) if "\\Flagged" in r.flags]
     assert [u for r in flagged for u in r.uids if u[0] == "Work"] == [("Work", uid)]
 

@@ -275,8 +275,21 @@ class _Run:
                     self.scans.append(kept)
             self.progress.advance(1)
         self.progress.finish()
+        if not self._reusable():
+            self._materialize()
         log.info("scanned %d folders of %s (%s)", len(self.scans), self.account,
                  "Gmail" if self.gmail else "IMAP")
+
+    def _materialize(self) -> None:
+        """Every folder's entries, including those an unchanged folder deferred (``FolderScan.kept``)."""
+        for scan in self.scans:
+            scan.materialize(self.prev)
+
+    def _reusable(self) -> bool:
+        """Every folder of the last snapshot read again and found as it was, no other folder and no
+        problem: the last snapshot's records will do (unless a stored body needs healing)."""
+        return (bool(self.prev.by_key) and all(s.unchanged for s in self.scans) and not self.problems
+                and sorted(s.name for s in self.scans) == sorted(self.prev.folders))
 
     def _resume_from_journal(self) -> None:
         """Bodies an interrupted run since the last complete snapshot already stored are not downloaded
@@ -304,6 +317,7 @@ class _Run:
         self.unusable = self.archive.unusable_blobs(ids) if ids else {}
         if not self.unusable:
             return
+        self._materialize()
         writer.renew(self.unusable)
         on_server: set[str] = set()
         for scan in self.scans:
@@ -342,6 +356,7 @@ class _Run:
         if not deferred and not any(pairs.values()):  # nothing to read: no connection, no checkpoint
             session.logout()
             return 0, 0
+        self._materialize()  # (done already when something changed: then nothing was deferred)
         # batches: small enough that a kill loses little in flight, big enough for few round trips
         batch = max(256 << 10, min(2 << 20, total // 128))
         jobs: list[Job] = [j for name, p in pairs.items() for j in make_jobs(name, p, max_bytes=batch)]
@@ -405,9 +420,7 @@ class _Run:
     def _unchanged(self) -> bool:
         """Every folder of the last snapshot read again and found as it was (same UIDs, flags and labels),
         no other folder, nothing downloaded, healed or missing: the records cannot differ."""
-        return (bool(self.prev.by_key) and all(s.unchanged for s in self.scans)
-                and sorted(s.name for s in self.scans) == sorted(self.prev.folders)
-                and not self.problems and not self.healed and not self.refs
+        return (self._reusable() and not self.healed and not self.refs
                 and all(e.blob_id is not None for s in self.scans for e in s.entries.values()))
 
     def _deferred(self) -> dict[str, tuple[int, ...]]:
@@ -488,6 +501,7 @@ class _Run:
     def _records(self) -> list[MessageRecord]:
         if self._unchanged():  # nothing to assemble: the last snapshot's records, as they were
             return sorted(self.prev.by_key.values(), key=lambda r: r.key)
+        self._materialize()
         if self.gmail:
             return assemble_gmail({s.name: (s.role, list(s.entries.values())) for s in self.scans})
         folders = {s.name: list(s.entries.values()) for s in self.scans}

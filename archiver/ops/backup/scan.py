@@ -38,6 +38,17 @@ class FolderScan:
     unchanged: bool = False
     """Same folder, UIDVALIDITY, UIDs, flags and labels as in the last snapshot: its records stay as they
     were (a no-change run reuses them instead of assembling them again)."""
+    kept: tuple[str, tuple[int, ...]] | None = None
+    """(previous folder, UIDs) whose entries are still to be rebuilt from the last snapshot: an unchanged
+    folder (same HIGHESTMODSEQ) defers that work to ``materialize``, which a no-change run never needs."""
+
+    def materialize(self, prev: PreviousState) -> None:
+        """Rebuild the deferred entries of kept UIDs from the last snapshot (no-op when none are)."""
+        if self.kept is not None:
+            pname, uids = self.kept
+            for uid in uids:
+                self.entries[uid] = prev.entry(pname, uid, self.role)
+            self.kept = None
 
 
 def choose_folders(session: Session, *, gmail: bool, include_spam: bool) -> list[tuple[str, str | None]]:
@@ -92,9 +103,12 @@ def scan_folder(rc: Reconnecting, name: str, role: str | None, prev: PreviousSta
                                               status.highestmodseq, role),
                       new=len(plan.new_uids), gone=len(plan.gone_uids))
     assert pname is not None or not plan.kept_uids
+    same = pname == name and not plan.remap and not plan.new_uids and not plan.gone_uids
+    if same and plan.changedsince is None and not plan.refresh_all:  # CONDSTORE says nothing changed
+        scan.unchanged, scan.kept = True, (name, plan.kept_uids)
+        return scan
     for uid in plan.kept_uids:
         scan.entries[uid] = prev.entry(pname or name, uid, role)
-    same = pname == name and not plan.remap and not plan.new_uids and not plan.gone_uids
     if plan.kept_uids and (plan.changedsince is not None or plan.refresh_all):
         for meta in _metas(rc, plan.kept_uids, plan.changedsince):
             entry = scan.entries.get(meta.uid)
