@@ -60,7 +60,7 @@ def main() -> None:
                     shutil.rmtree(arch)
     shutil.rmtree(work, ignore_errors=True)
     lo, hi = sizes[0], sizes[-1]
-    before = f" --before {args.before}" if args.before else ""
+    before = " --before SRC" if args.before else ""
     lines = [f"### memory: peak RSS of a first backup, {', '.join(f'{n:,}' for n in sizes)} x ~{args.size} B "
              "from local Dovecot",
              f"`.venv/bin/python benchmarks/bench_backup_memory.py --messages {args.messages} "

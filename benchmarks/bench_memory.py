@@ -69,7 +69,8 @@ def main() -> None:
     lo, hi = sizes[0], sizes[-1]
     counts = ", ".join(f"{n:,}" for n in sizes)
     lines = [f"### memory: peak RSS of whole-snapshot commands, {counts} messages",
-             f"`.venv/bin/python benchmarks/bench_memory.py --messages {args.messages} --runs {args.runs}` "
+             f"`.venv/bin/python benchmarks/bench_memory.py --messages {args.messages} --runs {args.runs}"
+             f"{' --before SRC' if args.before else ''}` "
              "(~1.5 KB synthetic messages, one snapshot with Gmail keys; median of the runs, min-max)", "",
              "| command | " + " | ".join(f"{n:,} msgs" for n in sizes) + " | growth per message |",
              "|---|" + "---|" * (len(sizes) + 1)]

@@ -21,6 +21,7 @@ import platform
 import statistics
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -33,6 +34,21 @@ from tests.servers.dovecot import DovecotServer  # noqa: E402
 
 def _median(values: list[float]) -> str:
     return f"{statistics.median(values):.3f} s ({min(values):.3f}-{max(values):.3f})"
+
+
+def run_timed(argv: list[str], env: dict[str, str]) -> tuple[float, float]:
+    """Wall seconds and CPU seconds (user + system, from wait4: what the machine's other load does not
+    inflate as much as the wall time) of one subprocess, its output discarded."""
+    start = time.perf_counter()
+    pid = os.posix_spawnp(argv[0], argv, env, file_actions=[
+        (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
+        (os.POSIX_SPAWN_OPEN, 1, os.devnull, os.O_WRONLY, 0),
+        (os.POSIX_SPAWN_OPEN, 2, os.devnull, os.O_WRONLY, 0)])
+    _pid, status, usage = os.wait4(pid, 0)
+    wall = time.perf_counter() - start
+    if status != 0:
+        raise RuntimeError(f"{argv[:4]} failed ({status})")
+    return wall, usage.ru_utime + usage.ru_stime
 
 
 def main() -> None:
@@ -50,7 +66,9 @@ def main() -> None:
     base = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     envs = {name: dict(base, PYTHONPATH=str(src), GMAIL_ARCHIVER_PASSWORD="secret")
             for name, src in sources.items()}
-    times: dict[str, list[float]] = {name: [] for name in ["mbsync", *envs, "--version", "python -c pass"]}
+    names = ["mbsync", *envs, "--version", "python -c pass"]
+    times: dict[str, list[float]] = {name: [] for name in names}
+    cpus: dict[str, list[float]] = {name: [] for name in names}
     work = Path(tempfile.mkdtemp(prefix="gma-nochange-"))
     with DovecotServer(storage="maildir") as dv:
         dv.add_user("alice", "secret")
@@ -63,15 +81,16 @@ def main() -> None:
                 f"imap://alice@127.0.0.1:{dv.port}", "--no-progress"]
         run_measured(mbsync)
         run_measured([*ours, "--init"], env=envs["gmail-archiver"])
+        runs = {"mbsync": (mbsync, base), **{name: (ours, env) for name, env in envs.items()},
+                "--version": ([sys.executable, "-P", "-m", "archiver", "--version"], envs["gmail-archiver"]),
+                "python -c pass": ([sys.executable, "-c", "pass"], base)}
         for _ in range(args.runs):
-            times["mbsync"].append(run_measured(mbsync)[0])
-            for name, env in envs.items():
-                times[name].append(run_measured(ours, env=env)[0])
-            times["--version"].append(run_measured([sys.executable, "-P", "-m", "archiver", "--version"],
-                                                   env=envs["gmail-archiver"])[0])
-            times["python -c pass"].append(run_measured([sys.executable, "-c", "pass"], env=base)[0])
+            for name, (argv, env) in runs.items():
+                wall, cpu = run_timed(argv, env)
+                times[name].append(wall)
+                cpus[name].append(cpu)
     med = {name: statistics.median(t) for name, t in times.items()}
-    before = f" --before {args.before}" if args.before else ""
+    before = " --before SRC" if args.before else ""
     lines = [
         f"### no-change backup: {args.messages:,} x ~{args.size:,} B on local Dovecot (maildir), "
         "gmail-archiver vs mbsync",
@@ -80,9 +99,10 @@ def main() -> None:
         f"- machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
         f"{dt.date.today().isoformat()}, load average {os.getloadavg()[0]:.1f} at the end",
         "",
-        "| run | wall | vs mbsync |",
-        "|---|---|---|",
-        *(f"| {name} | {_median(t)} | {med[name] / med['mbsync']:.1f}x |" for name, t in times.items()),
+        "| run | wall | vs mbsync | CPU (user+sys) |",
+        "|---|---|---|---|",
+        *(f"| {name} | {_median(t)} | {med[name] / med['mbsync']:.1f}x | {_median(cpus[name])} |"
+          for name, t in times.items()),
         "",
         f"Target <= 0.3 s: {'met' if med['gmail-archiver'] <= 0.3 else 'missed'} "
         f"({med['gmail-archiver']:.3f} s); <= 4x mbsync: "
