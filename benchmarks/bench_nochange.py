@@ -18,6 +18,7 @@ import compileall
 import datetime as dt
 import os
 import platform
+import shutil
 import statistics
 import sys
 import tempfile
@@ -89,6 +90,7 @@ def main() -> None:
                 wall, cpu = run_timed(argv, env)
                 times[name].append(wall)
                 cpus[name].append(cpu)
+    shutil.rmtree(work, ignore_errors=True)
     med = {name: statistics.median(t) for name, t in times.items()}
     before = " --before SRC" if args.before else ""
     lines = [
