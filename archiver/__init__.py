@@ -1,6 +1,9 @@
 """gmail-archiver: incremental, deduplicated backups of Gmail and any IMAP server.
 
 The public library API.  The command line (``archiver.cli``) uses only what is exported here.
+
+Every export but the errors is imported on first use (PEP 562 ``__getattr__``): a command pays only for the
+layers it touches (``--version`` imports none of them; ``backup`` no search, export or restore code).
 """
 
 from __future__ import annotations
@@ -8,14 +11,6 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING
 
-from archiver.config import (
-    AccountConfig,
-    Config,
-    PrunePolicy,
-    default_config_path,
-    load_config,
-    resolve_archive,
-)
 from archiver.errors import (
     ArchiveLocked,
     ArchiveNotFound,
@@ -33,52 +28,73 @@ from archiver.errors import (
     UnsupportedVersion,
     UsageError,
 )
-from archiver.filters import MessageFilter
-from archiver.imap import AppendRefused, Credentials, credentials_from_env_or_command
-from archiver.labels import label_filter
-from archiver.model import FolderState, MessageRecord, SnapshotInfo
-from archiver.ops.backup import BackupProblem, BackupResult, backup
-from archiver.ops.export import ExportProblem, ExportResult, export
-from archiver.ops.query import ArchiveView, Change, SnapshotDiff, SnapshotView, diff_snapshots, open_archive
-from archiver.ops.restore import PlannedAction, RestoreProblem, RestoreResult, restore
-from archiver.ops.retention import (
-    ForgetResult,
-    PolicyDecision,
-    PruneResult,
-    RetentionPolicy,
-    apply_policy,
-    forget,
-    forget_snapshots,
-    prune,
-)
-from archiver.ops.verify import AffectedMessage, VerifyReport, parse_subset, verify
-from archiver.progress import NullProgress, Progress
-from archiver.runner import (
-    AccountResult,
-    RunReport,
-    Shard,
-    StepResult,
-    account_credentials,
-    check_account,
-    parse_shard,
-    run_accounts,
-    shard_of,
-)
-from archiver.runner.schedule import Plan as SchedulePlan
-from archiver.runner.schedule import install as schedule_install
-from archiver.runner.schedule import plan as schedule_plan
-from archiver.runner.schedule import remove as schedule_remove
-from archiver.runner.schedule import status as schedule_status
-from archiver.store import Archive, ArchiveStats, ArchiveWriter, IndexRepair, Journal, Snapshot
 
 if TYPE_CHECKING:
     from archiver.auth import LoginResult, LogoutResult, SignInStatus, credentials_for
     from archiver.auth import login as auth_login
     from archiver.auth import logout as auth_logout
     from archiver.auth import status as auth_status
+    from archiver.config import (
+        AccountConfig,
+        Config,
+        PrunePolicy,
+        default_config_path,
+        load_config,
+        resolve_archive,
+    )
     from archiver.emulator import EmulatorConfig, GmailEmulator
     from archiver.emulator.demo import populate as populate_emulator
+    from archiver.filters import (
+        MessageFilter,
+    )
+    from archiver.imap import (
+        AppendRefused,
+        Credentials,
+        credentials_from_env_or_command,
+    )
+    from archiver.labels import (
+        label_filter,
+    )
+    from archiver.model import (
+        FolderState,
+        MessageRecord,
+        SnapshotInfo,
+    )
+    from archiver.ops.backup import (
+        BackupProblem,
+        BackupResult,
+        backup,
+    )
     from archiver.ops.backup.demo import DemoResult, demo
+    from archiver.ops.export import (
+        ExportProblem,
+        ExportResult,
+        export,
+    )
+    from archiver.ops.query import (
+        ArchiveView,
+        Change,
+        SnapshotDiff,
+        SnapshotView,
+        diff_snapshots,
+        open_archive,
+    )
+    from archiver.ops.restore import (
+        PlannedAction,
+        RestoreProblem,
+        RestoreResult,
+        restore,
+    )
+    from archiver.ops.retention import (
+        ForgetResult,
+        PolicyDecision,
+        PruneResult,
+        RetentionPolicy,
+        apply_policy,
+        forget,
+        forget_snapshots,
+        prune,
+    )
     from archiver.ops.search import (
         ExtractResult,
         Found,
@@ -92,9 +108,75 @@ if TYPE_CHECKING:
         message_summaries,
         message_text,
         search,
+        with_summaries,
+    )
+    from archiver.ops.verify import (
+        AffectedMessage,
+        VerifyReport,
+        parse_subset,
+        verify,
+    )
+    from archiver.progress import (
+        NullProgress,
+        Progress,
+    )
+    from archiver.runner import (
+        AccountResult,
+        RunReport,
+        Shard,
+        StepResult,
+        account_credentials,
+        check_account,
+        parse_shard,
+        run_accounts,
+        shard_of,
+    )
+    from archiver.runner.schedule import Plan as SchedulePlan
+    from archiver.runner.schedule import install as schedule_install
+    from archiver.runner.schedule import plan as schedule_plan
+    from archiver.runner.schedule import remove as schedule_remove
+    from archiver.runner.schedule import status as schedule_status
+    from archiver.store import (
+        Archive,
+        ArchiveStats,
+        ArchiveWriter,
+        IndexRepair,
+        Journal,
+        Snapshot,
     )
 
-_LAZY = {  # the Google sign-in (archiver.auth) too: few commands need it
+_EXPORTS: dict[str, str] = {  # module -> the exports it defines under the same name
+    "archiver.config": "AccountConfig Config PrunePolicy default_config_path load_config resolve_archive",
+    "archiver.filters": "MessageFilter",
+    "archiver.imap": "AppendRefused Credentials credentials_from_env_or_command",
+    "archiver.labels": "label_filter",
+    "archiver.model": "FolderState MessageRecord SnapshotInfo",
+    "archiver.ops.backup": "BackupProblem BackupResult backup",
+    "archiver.ops.export": "ExportProblem ExportResult export",
+    "archiver.ops.query": "ArchiveView Change SnapshotDiff SnapshotView diff_snapshots open_archive",
+    "archiver.ops.restore": "PlannedAction RestoreProblem RestoreResult restore",
+    "archiver.ops.retention": ("ForgetResult PolicyDecision PruneResult RetentionPolicy apply_policy forget "
+                               "forget_snapshots prune"),
+    "archiver.ops.verify": "AffectedMessage VerifyReport parse_subset verify",
+    "archiver.progress": "NullProgress Progress",
+    "archiver.runner.run": "AccountResult RunReport StepResult run_accounts",
+    "archiver.runner.credentials": "account_credentials",
+    "archiver.runner.check": "check_account",
+    "archiver.runner.shard": "Shard parse_shard shard_of",
+    "archiver.store": "Archive ArchiveStats ArchiveWriter IndexRepair Journal Snapshot",
+    "archiver.ops.search": ("ExtractResult Found LabelState SearchHit SearchResult Summary search "
+                            "extract_attachments find_message message_headers message_summaries "
+                            "message_text with_summaries"),
+}
+_MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names.split()}
+"""Export -> the module that defines it under the same name (imported when the export is first used)."""
+
+_LAZY: dict[str, tuple[str, str]] = {
+    "SchedulePlan": ("archiver.runner.schedule", "Plan"),
+    "schedule_install": ("archiver.runner.schedule", "install"),
+    "schedule_plan": ("archiver.runner.schedule", "plan"),
+    "schedule_remove": ("archiver.runner.schedule", "remove"),
+    "schedule_status": ("archiver.runner.schedule", "status"),
     "credentials_for": ("archiver.auth", "credentials_for"),
     "auth_login": ("archiver.auth", "login"),
     "auth_logout": ("archiver.auth", "logout"),
@@ -107,18 +189,18 @@ _LAZY = {  # the Google sign-in (archiver.auth) too: few commands need it
     "EmulatorConfig": ("archiver.emulator", "EmulatorConfig"),
     "GmailEmulator": ("archiver.emulator", "GmailEmulator"),
     "populate_emulator": ("archiver.emulator.demo", "populate"),
-    **{name: ("archiver.ops.search", name) for name in (
-        "ExtractResult", "Found", "LabelState", "SearchHit", "SearchResult", "extract_attachments",
-        "find_message", "message_headers", "message_text", "search", "Summary", "message_summaries")},
 }
-"""Exports imported on first use: the emulator is a server of its own, ~30 ms of every CLI start; search
-brings sqlite3 and the email parser."""
+"""Exports under another name than their module gives them; the emulator, search and the Google sign-in
+are what few commands need."""
 
 
 def __getattr__(name: str) -> object:
-    if name not in _LAZY:
+    if name in _LAZY:
+        module, attr = _LAZY[name]
+    elif name in _MODULE_OF:
+        module, attr = _MODULE_OF[name], name
+    else:
         raise AttributeError(f"module 'archiver' has no attribute {name!r}")
-    module, attr = _LAZY[name]
     value = getattr(importlib.import_module(module), attr)
     globals()[name] = value
     return value
@@ -231,4 +313,5 @@ __all__ = [
     "search",
     "shard_of",
     "verify",
+    "with_summaries",
 ]

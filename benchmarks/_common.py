@@ -28,12 +28,13 @@ def plain_messages(n: int, size: int, seed: int, tag: str) -> list[bytes]:
     return out
 
 
-def mbsync_config(port: int, maildir: Path, direction: Literal["pull", "push"]) -> str:
+def mbsync_config(port: int, maildir: Path, direction: Literal["pull", "push"], fsync: bool = True) -> str:
     """mbsync (isync) settings used against the private Dovecot (user alice): ``pull`` mirrors every folder
-    into ``maildir`` (the backup peer), ``push`` uploads its INBOX (the restore peer)."""
+    into ``maildir`` (the backup peer), ``push`` uploads its INBOX (the restore peer).  ``fsync=False`` is
+    mbsync's other mode (``FSync no``: no forced flush per message)."""
     channel = ("Patterns *\nCreate Near\nSync Pull" if direction == "pull"
                else "Patterns INBOX\nCreate Far\nSync Push")
-    return f"""IMAPAccount bench
+    return ("" if fsync else "FSync no\n\n") + f"""IMAPAccount bench
 Host 127.0.0.1
 Port {port}
 User alice

@@ -1,7 +1,9 @@
 """The ``gmail-archiver`` command line: a thin typer app over the library.
 
 Every command lives in its own ``cmd_<name>.py`` module exposing ``register(app)``; COMMANDS below is the one
-ordered list of them (what ``--help`` shows).
+ordered list of them (what ``--help`` shows).  A command's module (and through it the library layers it uses)
+is imported only when that command is looked up: ``backup`` does not pay for restore, search, the emulator
+or the Google sign-in, and ``--version`` for none of them.
 """
 
 from __future__ import annotations
@@ -9,9 +11,12 @@ from __future__ import annotations
 import importlib
 import logging
 import sys
-from typing import Annotated
+from collections.abc import Iterable, Iterator, MutableMapping
+from typing import Annotated, Any
 
 import typer
+import typer.main
+from typer.core import TyperGroup
 
 from archiver import __version__
 from archiver.cli._common import EXIT_CODES_HELP, PROG, Frame
@@ -38,9 +43,73 @@ COMMANDS: list[str] = [
     "auth",
 ]
 
+ALSO: dict[str, tuple[str, ...]] = {"search": ("show", "extract")}
+"""The commands a ``cmd_<name>`` module registers besides ``name`` (listed after it in ``--help``)."""
+MODULE_OF = {command: module for module in COMMANDS for command in (module, *ALSO.get(module, ()))}
+"""Command name -> the ``cmd_<module>`` that registers it."""
+
+_LOADED: dict[str, Any] = {}
+"""Command name -> its click command, built once per process (a test runner invokes the app many times)."""
+
+
+def registered_by(module: str) -> dict[str, Any]:
+    """The click commands ``cmd_<module>`` registers (on a Typer of its own), by name."""
+    sub = typer.Typer()
+    importlib.import_module(f"archiver.cli.cmd_{module}").register(sub)
+    group = typer.main.get_group(sub)
+    assert isinstance(group, TyperGroup)
+    return dict(group.commands)
+
+
+def load_command(name: str) -> Any:
+    """The click command ``name``, its module imported on first use."""
+    if name not in _LOADED:
+        _LOADED.update(registered_by(MODULE_OF[name]))
+    return _LOADED[name]
+
+
+class LazyCommands(MutableMapping[str, Any]):
+    """The group's name -> command table with every command name listed up front and each command built on
+    first access, so listing, suggestions ("did you mean") and completion see every command."""
+
+    def __init__(self, names: Iterable[str], added: MutableMapping[str, Any]) -> None:
+        self._names = list(names)
+        self._added = dict(added)
+
+    def __getitem__(self, name: str) -> Any:
+        if name in self._added:
+            return self._added[name]
+        if name in self._names:
+            return load_command(name)
+        raise KeyError(name)
+
+    def __setitem__(self, name: str, command: Any) -> None:
+        self._added[name] = command
+
+    def __delitem__(self, name: str) -> None:
+        if name in self._names:
+            self._names.remove(name)
+        self._added.pop(name, None)
+
+    def __iter__(self) -> Iterator[str]:
+        yield from self._names
+        yield from (n for n in self._added if n not in self._names)
+
+    def __len__(self) -> int:
+        return len(self._names) + sum(1 for n in self._added if n not in self._names)
+
+
+class _App(Frame):
+    """The top-level group: ``Frame``'s exit path, with the commands of COMMANDS loaded on demand."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.commands = LazyCommands(MODULE_OF, self.commands)
+
+
 app = typer.Typer(
     name=PROG,
-    cls=Frame,
+    cls=_App,
     help="Back up Gmail (labels and threads kept) or any IMAP server into a deduplicated archive; restore, "
     "export and verify it.\n\n" + EXIT_CODES_HELP,
     no_args_is_help=True,
@@ -84,10 +153,6 @@ def _global_options(
 ) -> None:
     """Options that apply to every command."""
     configure_logging(verbose)
-
-
-for _name in COMMANDS:
-    importlib.import_module(f"archiver.cli.cmd_{_name}").register(app)
 
 
 def main() -> None:

@@ -20,24 +20,16 @@ import urllib.parse
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from types import FrameType
-from typing import Annotated, Any, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, ParamSpec, TypeVar
 
 import typer
 from typer.core import TyperGroup
 
-from archiver import (
-    Archive,
-    ArchiverError,
-    ArchiveView,
-    Cancelled,
-    Credentials,
-    MessageFilter,
-    UsageError,
-    credentials_from_env_or_command,
-    open_archive,
-    resolve_archive,
-)
+from archiver import ArchiverError, Cancelled, UsageError
 from archiver.cli import render
+
+if TYPE_CHECKING:  # the library's layers load when a command first uses them, not with the command line
+    from archiver import ArchiveView, Credentials, MessageFilter
 from archiver.cli.render import emit_json as emit_json
 
 P = ParamSpec("P")
@@ -241,12 +233,16 @@ def local_path(path: Path | str) -> Path:
 
 def open_view(path: Path | str) -> ArchiveView:
     """The one way commands open an existing archive (``.archive`` is the store underneath)."""
+    from archiver import open_archive
+
     return open_archive(local_path(path))
 
 
 def open_view_for_repair(path: Path | str) -> tuple[ArchiveView, bool]:
     """``open_view`` for ``verify --repair-index``: a missing or damaged ``archive.json`` is written again
     first when the folder holds an archive's folders; returns (view, whether it was written again)."""
+    from archiver import Archive, ArchiveView
+
     archive, rewritten = Archive.open_for_repair(local_path(path))
     return ArchiveView(archive), rewritten
 
@@ -289,6 +285,8 @@ def query_keys(archive: Path, query: str | None, snapshot: str, account: str | N
 def message_filter(label: list[str] | None, since: str | None, until: str | None,
                    account: str | None = None) -> MessageFilter:
     """The filter of ``--label``/``--since``/``--until`` (UsageError, exit 2, for a bad or inverted range)."""
+    from archiver import MessageFilter
+
     return MessageFilter.of(label, parse_time(since, "--since"), parse_time(until, "--until"), account)
 
 
@@ -297,8 +295,15 @@ def warn(warnings: list[str]) -> None:
     for w in warnings:
         err(f"warning: {w}")
 
+def _resolve_archive(arg: Path) -> Path:
+    """``archiver.resolve_archive``, the config code loaded only when an ARCHIVE argument is given."""
+    from archiver import resolve_archive
+
+    return resolve_archive(arg)
+
+
 ArchiveArg = Annotated[Path, typer.Argument(
-    help="The archive directory, or the name of an account of the config file.", callback=resolve_archive)]
+    help="The archive directory, or the name of an account of the config file.", callback=_resolve_archive)]
 """ARCHIVE of the commands that read or thin out an archive: a config account's name works too."""
 
 # -- options shared by the commands that talk to a server (backup, restore) ---------------------------------
@@ -318,6 +323,8 @@ ShowProgress = Annotated[bool | None, typer.Option(
 
 def credentials(password_command: str | None, oauth2_token_command: str | None) -> Credentials:
     """The secret from the token/password command, GMAIL_ARCHIVER_PASSWORD, or a prompt on a terminal."""
+    from archiver import Credentials, credentials_from_env_or_command
+
     found = credentials_from_env_or_command(password_command, oauth2_token_command)
     if found is not None:
         return found

@@ -13,13 +13,12 @@ from archiver.cli._common import (
     LabelOption,
     SinceOption,
     UntilOption,
-    emit_json,
     handle_errors,
     message_filter,
     open_view,
     warn,
 )
-from archiver.cli.render import message_json, snapshot_json
+from archiver.cli.render import emit_json_stream, message_json, snapshot_json
 
 
 def register(app: typer.Typer) -> None:
@@ -47,18 +46,18 @@ def register(app: typer.Typer) -> None:
         where = message_filter(label, since, until, account)
         opened = open_view(archive)
         view = opened.snapshot(snapshot, where.account)
-        messages = view.messages(where)
         warnings = where.warnings(view.labels()) if where.labels else []
-        about = archiver.message_summaries(opened.archive, view.info.id, messages)
-        none = archiver.Summary("", "")
+        # streamed: one batch of records in memory at a time, however big the snapshot
+        rows = archiver.with_summaries(opened.archive, view.info.id, lambda: where.apply(view))
         if json:
-            emit_json({"snapshot": snapshot_json(view.info), "warnings": warnings,
-                       "messages": [message_json(m, about.get(m.blob_id, none)) for m in messages]})
+            emit_json_stream({"snapshot": snapshot_json(view.info), "warnings": warnings}, "messages",
+                             (message_json(m, s) for m, s in rows))
             return
         warn(warnings)
-        for m in messages:
-            s = about.get(m.blob_id, none)
+        count = 0
+        for m, s in rows:
             typer.echo("\t".join([m.key, m.date.isoformat(), str(m.size), " ".join(m.flags) or "-",
                                   ",".join(m.labels) or "-", m.thread_id, m.message_id or "-",
                                   s.sender or "-", s.subject or "-"]))
-        typer.echo(f"{len(messages)} messages in snapshot {view.info.short_id}", err=True)
+            count += 1
+        typer.echo(f"{count} messages in snapshot {view.info.short_id}", err=True)

@@ -10,25 +10,28 @@ import enum
 import json
 import os
 import sys
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from tqdm import tqdm
+if TYPE_CHECKING:  # annotations only: the library's layers load when a command first uses them
+    from tqdm import tqdm
 
-from archiver import (
-    ArchiveStats,
-    BackupResult,
-    Change,
-    ExportResult,
-    ForgetResult,
-    IndexRepair,
-    MessageRecord,
-    PruneResult,
-    SnapshotInfo,
-    VerifyReport,
-)
-
-if TYPE_CHECKING:  # search's types: the search code loads only for the commands that search
-    from archiver import ExtractResult, SearchHit, SearchResult, Summary
+    from archiver import (
+        ArchiveStats,
+        BackupResult,
+        Change,
+        ExportResult,
+        ExtractResult,
+        ForgetResult,
+        IndexRepair,
+        MessageRecord,
+        PruneResult,
+        SearchHit,
+        SearchResult,
+        SnapshotInfo,
+        Summary,
+        VerifyReport,
+    )
 
 _emitted = 0
 """How many JSON documents this invocation printed (the exit path prints no second one after an error)."""
@@ -58,6 +61,31 @@ def emit_json(document: Any) -> None:
     sys.stdout.write(json.dumps(document, indent=2, sort_keys=True, default=_jsonable) + "\n")
     sys.stdout.flush()
     _emitted += 1
+
+
+def emit_json_stream(document: dict[str, Any], key: str, items: Iterable[Any]) -> int:
+    """``emit_json`` of ``document`` with ``document[key]`` the list of ``items``, written element by element:
+    the same text, with one element in memory at a time (``ls --json`` of a big snapshot).  Returns the
+    number of elements written.  Counted as emitted from its first byte: a failure mid-way is reported on
+    stderr (and by the exit code) rather than by a second document after the cut one."""
+    global _emitted
+    marker = "\x00stream\x00"
+    head, tail = json.dumps({**document, key: marker}, indent=2, sort_keys=True,
+                            default=_jsonable).split(json.dumps(marker))
+    line = head.rsplit("\n", 1)[-1]  # '  "key": '
+    indent = "\n" + " " * (len(line) - len(line.lstrip(" ")))
+    inner = indent + "  "
+    out = sys.stdout
+    out.write(head + "[")
+    _emitted += 1
+    count = 0
+    for item in items:
+        text = json.dumps(item, indent=2, sort_keys=True, default=_jsonable)
+        out.write(("," if count else "") + inner + text.replace("\n", inner))
+        count += 1
+    out.write((indent + "]" if count else "]") + tail + "\n")
+    out.flush()
+    return count
 
 
 def error_document(kind: str, message: str, hint: str | None, exit_code: int) -> dict[str, Any]:
@@ -189,6 +217,8 @@ class TqdmProgress:
     def start(self, phase: str, total: int | None = None, unit: str = "msg") -> None:
         self.finish()
         if self.enabled:
+            from tqdm import tqdm  # ~20 ms: only when a bar is shown
+
             self._bar = tqdm(total=total, desc=phase, unit=unit, file=sys.stderr, dynamic_ncols=True,
                              smoothing=0.1)
 

@@ -188,6 +188,7 @@ class _Run:
         self.lost: list[BackupProblem] = []
         self.healed = 0
         self._by_uid: dict[tuple[str, int, int], Found] = {}
+        self._live: LiveRecords | None = None
 
     def connect(self) -> Session:
         return self.server.connect()
@@ -206,8 +207,10 @@ class _Run:
                 self._heal(writer)
                 first, handed_off = rc.session, True  # the download owns it from here
                 downloaded, stored = self._download(first, writer)
+                self._live = None  # the checkpoints' records: not needed any more
                 records = self._records()
                 counts = diff_counts(self.prev.by_key, records)
+                self._release()
                 complete = not any(p for p in self.problems if p not in self.lost)
                 stats = {"new": counts.new, "changed": counts.changed, "deleted": counts.deleted,
                          "bytes_downloaded": downloaded, "bytes_stored": stored,
@@ -278,8 +281,21 @@ class _Run:
                     self.scans.append(kept)
             self.progress.advance(1)
         self.progress.finish()
+        if not self._reusable():
+            self._materialize()
         log.info("scanned %d folders of %s (%s)", len(self.scans), self.account,
                  "Gmail" if self.gmail else "IMAP")
+
+    def _materialize(self) -> None:
+        """Every folder's entries, including those an unchanged folder deferred (``FolderScan.kept``)."""
+        for scan in self.scans:
+            scan.materialize(self.prev)
+
+    def _reusable(self) -> bool:
+        """Every folder of the last snapshot read again and found as it was, no other folder and no
+        problem: the last snapshot's records will do (unless a stored body needs healing)."""
+        return (bool(self.prev.by_key) and all(s.unchanged for s in self.scans) and not self.problems
+                and sorted(s.name for s in self.scans) == sorted(self.prev.folders))
 
     def _resume_from_journal(self) -> None:
         """Bodies an interrupted run since the last complete snapshot already stored are not downloaded
@@ -307,6 +323,7 @@ class _Run:
         self.unusable = self.archive.unusable_blobs(ids) if ids else {}
         if not self.unusable:
             return
+        self._materialize()
         writer.renew(self.unusable)
         on_server: set[str] = set()
         for scan in self.scans:
@@ -345,6 +362,7 @@ class _Run:
         if not deferred and not any(pairs.values()):  # nothing to read: no connection, no checkpoint
             session.logout()
             return 0, 0
+        self._materialize()  # (done already when something changed: then nothing was deferred)
         # batches: small enough that a kill loses little in flight, big enough for few round trips
         batch = max(256 << 10, min(2 << 20, total // 128))
         jobs: list[Job] = [j for name, p in pairs.items() for j in make_jobs(name, p, max_bytes=batch)]
@@ -393,6 +411,24 @@ class _Run:
         writer.flush()  # blobs still buffered for dictionary training count too
         return dl.bytes_downloaded, self.archive.stats().blob_stored_bytes - stored_before
 
+    def _release(self) -> None:
+        """Let go of the per-message state once the records are built, before the commit: the entries, the
+        previous snapshot's indexes, the references read from bodies.  The folder states stay (the commit
+        writes them)."""
+        for scan in self.scans:
+            scan.entries = {}
+        self._by_folder = self._by_key = None  # type: ignore[assignment]
+        self.prev = PreviousState(folders=self.prev.folders)
+        self.refs = {}
+        self._by_uid = {}
+        self.threads = ThreadIndex()
+
+    def _unchanged(self) -> bool:
+        """Every folder of the last snapshot read again and found as it was (same UIDs, flags and labels),
+        no other folder, nothing downloaded, healed or missing: the records cannot differ."""
+        return (self._reusable() and not self.healed and not self.refs
+                and all(e.blob_id is not None for s in self.scans for e in s.entries.values()))
+
     def _deferred(self) -> dict[str, tuple[int, ...]]:
         """Folder -> new UIDs whose metadata comes during the download; bodies a killed run journaled
         are noted in ``_early`` and not downloaded again."""
@@ -418,7 +454,7 @@ class _Run:
                 if early is not None:
                     entry.blob_id = early[0]
                     self.refs[early[0]] = early[1]
-                    self._live.stored(folder, entry)
+                    self._live_records().stored(folder, entry)
 
     def _wanted(self) -> dict[str, list[int]]:
         """Folder -> UIDs to download: Gmail, one copy per X-GM-MSGID; others, every unknown body."""
@@ -446,12 +482,16 @@ class _Run:
                 same = self._by_key.get(entry.key, [entry]) if entry.key is not None else [entry]
                 for e in same:
                     e.blob_id = item.blob_id
-                self._live.stored(item.folder, entry)
+                self._live_records().stored(item.folder, entry)
             self.progress.advance(1, item.size)
             durable = StoredBlob(item.folder, self._uidvalidity[item.folder], item.uid, item.blob_id,
                                  item.message_id, tuple(item.refs),
                                  entry.gm_msgid if entry is not None else None)
-            self._checkpointer.offer(item.size, durable, self._live.records)
+            self._checkpointer.offer(item.size, durable, self._live_records().records)
+
+    def _live_records(self) -> LiveRecords:
+        assert self._live is not None, "only while bodies download"
+        return self._live
 
     def _make_durable(self, items: Sequence[Durable]) -> None:
         """Checkpoint thread: seal the packs, then journal which messages the new blobs are."""
@@ -466,6 +506,9 @@ class _Run:
                             key_seq=self.keys.next_seq)
 
     def _records(self) -> list[MessageRecord]:
+        if self._unchanged():  # nothing to assemble: the last snapshot's records, as they were
+            return sorted(self.prev.by_key.values(), key=lambda r: r.key)
+        self._materialize()
         if self.gmail:
             return assemble_gmail({s.name: (s.role, list(s.entries.values())) for s in self.scans})
         folders = {s.name: list(s.entries.values()) for s in self.scans}

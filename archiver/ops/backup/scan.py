@@ -35,6 +35,20 @@ class FolderScan:
     gone: int = 0
     deferred: tuple[int, ...] = ()
     """New UIDs whose metadata is read while their bodies download (see DeferredMeta)."""
+    unchanged: bool = False
+    """Same folder, UIDVALIDITY, UIDs, flags and labels as in the last snapshot: its records stay as they
+    were (a no-change run reuses them instead of assembling them again)."""
+    kept: tuple[str, tuple[int, ...]] | None = None
+    """(previous folder, UIDs) whose entries are still to be rebuilt from the last snapshot: an unchanged
+    folder (same HIGHESTMODSEQ) defers that work to ``materialize``, which a no-change run never needs."""
+
+    def materialize(self, prev: PreviousState) -> None:
+        """Rebuild the deferred entries of kept UIDs from the last snapshot (no-op when none are)."""
+        if self.kept is not None:
+            pname, uids = self.kept
+            for uid in uids:
+                self.entries[uid] = prev.entry(pname, uid, self.role)
+            self.kept = None
 
 
 def choose_folders(session: Session, *, gmail: bool, include_spam: bool) -> list[tuple[str, str | None]]:
@@ -89,15 +103,21 @@ def scan_folder(rc: Reconnecting, name: str, role: str | None, prev: PreviousSta
                                               status.highestmodseq, role),
                       new=len(plan.new_uids), gone=len(plan.gone_uids))
     assert pname is not None or not plan.kept_uids
+    same = pname == name and not plan.remap and not plan.new_uids and not plan.gone_uids
+    if same and plan.changedsince is None and not plan.refresh_all:  # CONDSTORE says nothing changed
+        scan.unchanged, scan.kept = True, (name, plan.kept_uids)
+        return scan
     for uid in plan.kept_uids:
         scan.entries[uid] = prev.entry(pname or name, uid, role)
     if plan.kept_uids and (plan.changedsince is not None or plan.refresh_all):
         for meta in _metas(rc, plan.kept_uids, plan.changedsince):
             entry = scan.entries.get(meta.uid)
             if entry is not None:
-                entry.flags = clean_flags(meta.flags)
-                if meta.gm_labels is not None:
-                    entry.gm_labels = tuple(meta.gm_labels)
+                flags = clean_flags(meta.flags)
+                labels = entry.gm_labels if meta.gm_labels is None else tuple(meta.gm_labels)
+                same = same and flags == entry.flags and labels == entry.gm_labels
+                entry.flags, entry.gm_labels = flags, labels
+    scan.unchanged = same
     new_uids = plan.new_uids
     # Gmail needs the X-GM-MSGIDs first to skip known bodies, unless the account has none yet
     can_defer = not (plan.remap and pname is not None) and (not gmail or not prev.by_key)

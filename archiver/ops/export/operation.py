@@ -1,12 +1,14 @@
 """Export a snapshot (or a filtered part of it) to mbox, Maildir or one .eml per message.
 
 Blobs are read with ``Archive.iter_blobs`` in pack order and written one at a time, so bodies never pile up
-in memory.  The selected records are kept, grouped by blob, from the one pass over the manifest: looking
-each up again by key as its body comes decodes a manifest page per message when pack order is not key
-order, as with the ``h:<blob>`` keys of non-Gmail accounts (4.1 s -> 1.5 s for 50,000 messages, peak
-memory unchanged; benchmarks/README.md).  The store checks every blob against its hash as it reads it: a
-damaged or missing blob is skipped and reported in ``ExportResult.skipped`` (with the messages it affects)
-rather than aborting.
+in memory.  The selected records are taken from the manifest a chunk at a time (``CHUNK`` records, in key
+order), grouped by blob, and each chunk's bodies are read in pack order: memory stays flat however big the
+snapshot, and no record is looked up again by key as its body comes (that decodes a manifest page per
+message when pack order is not key order, as with the ``h:<blob>`` keys of non-Gmail accounts: 4.1 s ->
+1.5 s for 50,000 messages; benchmarks/README.md).  For a Maildir, a first pass over the manifest counts the
+selection and gathers its labels (folder names are chosen up front).  The store checks every blob against
+its hash as it reads it: a damaged or missing blob is skipped and reported in ``ExportResult.skipped``
+(with the messages it affects) rather than aborting.
 """
 
 from __future__ import annotations
@@ -70,22 +72,41 @@ class ExportResult:
 
 @dataclass(slots=True)
 class _Selection:
-    """What the filters kept: blob id -> its records (in key order), and every label used (Maildir folder
-    names are chosen up front)."""
+    """What the filters keep, counted in a first pass: how many messages, every label used (Maildir folder
+    names are chosen up front) and whether any message has none."""
 
-    by_blob: dict[str, list[MessageRecord]] = field(default_factory=dict)
     labels: set[str] = field(default_factory=set)
     count: int = 0
+    unlabelled: bool = False
 
 
 def _select(records: Iterator[MessageRecord], where: MessageFilter, seen_labels: set[str]) -> _Selection:
-    """Apply the filter in one pass over the manifest (every label read goes into ``seen_labels``)."""
+    """Count what the filter keeps in one pass over the manifest, holding no record (every label read goes
+    into ``seen_labels``)."""
     sel = _Selection()
     for r in where.apply(records, seen_labels):
-        sel.by_blob.setdefault(r.blob_id, []).append(r)
         sel.labels.update(r.labels)
+        sel.unlabelled = sel.unlabelled or not r.labels
         sel.count += 1
     return sel
+
+
+CHUNK = 20_000
+"""Records whose bodies are read and written together (in pack order) before the next are taken."""
+
+
+def _chunks(records: Iterator[MessageRecord], size: int) -> Iterator[dict[str, list[MessageRecord]]]:
+    """The records, ``size`` at a time, grouped by blob (each blob's records in key order)."""
+    chunk: dict[str, list[MessageRecord]] = {}
+    n = 0
+    for r in records:
+        chunk.setdefault(r.blob_id, []).append(r)
+        n += 1
+        if n == size:
+            yield chunk
+            chunk, n = {}, 0
+    if chunk:
+        yield chunk
 
 
 PREFETCH_BYTES = 32 * 1024 * 1024
@@ -189,45 +210,49 @@ def export(archive: Archive, snapshot: str, fmt: str, output: str | os.PathLike[
     info = archive.resolve(snapshot, where.account)
     snap = archive.load(info.id)
     seen: set[str] = set()
-    sel = _select(iter(snap), where, seen)
+    sel = _select(iter(snap), where, set()) if fmt == "maildir" else None
     if stream is None:
         check_output(fmt, out, overwrite)
-    result = ExportResult(format=fmt, output=out, snapshot=info, selected=sel.count,
-                          warnings=where.warnings(seen))
+    result = ExportResult(format=fmt, output=out, snapshot=info)
+    narrowed = bool(where.labels) or any(v is not None for v in (where.since, where.until, where.keys))
+    total = sel.count if sel is not None else None if narrowed else info.message_count
 
-    problems: dict[str, str] = {}
-    present = []
-    for blob_id in sel.by_blob:
-        if archive.has_blob(blob_id):
-            present.append(blob_id)
-        else:
-            problems[blob_id] = "missing from the archive"
     writer: Writer
     if fmt == "mbox":
         writer = MboxWriter(stream if stream is not None else out, extra_headers)
-    elif fmt == "maildir":
-        unlabelled = any(not r.labels for records in sel.by_blob.values() for r in records)
-        writer = maildir = MaildirWriter(out, sel.labels, unlabelled)
+    elif sel is not None:
+        writer = maildir = MaildirWriter(out, sel.labels, sel.unlabelled)
         result.shortened_folders = maildir.shortened
     else:
         writer = EmlWriter(out)
-    progress.start("export", total=result.selected, unit="msg")
+    progress.start("export", total=total, unit="msg")
     ok = False
     try:
-        for blob_id, data in _blobs(archive, present, problems):
-            records = sel.by_blob[blob_id]
-            n = len(records)
-            result.files += writer.write(records, data)
-            result.messages += n
-            result.bytes += len(data)
-            progress.advance(n, len(data))
-        progress.advance(result.selected - result.messages)  # the skipped ones
+        for by_blob in _chunks(where.apply(iter(snap), seen), CHUNK):
+            result.selected += sum(len(records) for records in by_blob.values())
+            problems: dict[str, str] = {}
+            present = []
+            for blob_id in by_blob:
+                if archive.has_blob(blob_id):
+                    present.append(blob_id)
+                else:
+                    problems[blob_id] = "missing from the archive"
+            for blob_id, data in _blobs(archive, present, problems):
+                records = by_blob[blob_id]
+                n = len(records)
+                result.files += writer.write(records, data)
+                result.messages += n
+                result.bytes += len(data)
+                progress.advance(n, len(data))
+            for blob_id, reason in sorted(problems.items()):
+                for r in by_blob[blob_id]:
+                    result.skipped.append(ExportProblem(r.key, r.message_id, blob_id, reason))
+                    progress.advance(1)
         ok = True
     finally:
         writer.close(ok)
         progress.finish()
-    for blob_id, reason in sorted(problems.items()):
-        for r in sel.by_blob[blob_id]:
-            result.skipped.append(ExportProblem(r.key, r.message_id, blob_id, reason))
-            progress.note(f"skipped {r.key} {r.message_id or ''}: {reason}")
+    result.warnings = where.warnings(seen)
+    for problem in result.skipped:
+        progress.note(f"skipped {problem.key} {problem.message_id or ''}: {problem.reason}")
     return result

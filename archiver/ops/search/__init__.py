@@ -19,6 +19,7 @@ from archiver.ops.search.operation import (
     find_message,
     message_summaries,
     search,
+    with_summaries,
 )
 
 __all__ = [
@@ -34,4 +35,5 @@ __all__ = [
     "message_summaries",
     "message_text",
     "search",
+    "with_summaries",
 ]

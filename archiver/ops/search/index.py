@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import mmap
 import os
 import sqlite3
 import time
@@ -82,14 +81,21 @@ class UpdateReport:
     """Why the index was rebuilt from nothing (damaged, missing, other schema), or None."""
 
 
-def _crc(path: Path) -> tuple[int, int]:
-    """Size and CRC-32 of a file (read through a memory map: no copies)."""
+CRC_CHUNK = 1 << 20
+
+
+def _crc(path: Path, chunk: int = CRC_CHUNK) -> tuple[int, int]:
+    """Size and CRC-32 of a file, read ``chunk`` bytes at a time into one buffer: a memory map of the whole
+    file counted its size in the resident memory of every command that opens the index (~60 MB for
+    80,000 messages)."""
+    crc = size = 0
+    buf = bytearray(chunk)
+    view = memoryview(buf)
     with open(path, "rb") as f:
-        size = os.fstat(f.fileno()).st_size
-        if size == 0:
-            return 0, 0
-        with mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as view:
-            return size, zlib.crc32(view)
+        while n := f.readinto(buf):
+            crc = zlib.crc32(view[:n], crc)
+            size += n
+    return size, crc
 
 
 class SearchIndex:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 
 from archiver.errors import UsageError
@@ -503,3 +503,36 @@ def message_summaries(archive: Archive | str | os.PathLike[str], snapshot_id: st
     with SearchIndex(arch) as index:
         index.cover(snapshot_id, blobs, {}, on_progress)
         return {b: Summary(d.sender, d.subject) for b, d in index.docs(blobs).items()}
+
+
+SUMMARY_BATCH = 1000
+"""Records looked up in the index at a time by ``with_summaries``."""
+
+
+def with_summaries(archive: Archive | str | os.PathLike[str], snapshot_id: str,
+                   records: Callable[[], Iterable[MessageRecord]],
+                   on_progress: Callable[[int, int], None] | None = None,
+                   batch: int = SUMMARY_BATCH) -> Iterator[tuple[MessageRecord, Summary]]:
+    """Each record ``records()`` yields, in order, with its sender and subject from the search index
+    (empty when the index has no row for it): ``message_summaries`` holding one batch of records at a time,
+    so that listing a big snapshot takes the same memory as a small one (``ls``).  ``records`` is called a
+    second time, before the first, when the index must be brought up to date for the snapshot."""
+    arch = archive if isinstance(archive, Archive) else Archive.open(archive)
+    none = Summary("", "")
+    with SearchIndex(arch) as index:
+        if not index.covers(snapshot_id):
+            index.cover(snapshot_id, (r.blob_id for r in records()), {}, on_progress)
+        chunk: list[MessageRecord] = []
+        for record in records():
+            chunk.append(record)
+            if len(chunk) < batch:
+                continue
+            docs = index.docs(r.blob_id for r in chunk)
+            yield from ((r, _summary(docs.get(r.blob_id), none)) for r in chunk)
+            chunk = []
+        docs = index.docs(r.blob_id for r in chunk)
+        yield from ((r, _summary(docs.get(r.blob_id), none)) for r in chunk)
+
+
+def _summary(doc: Doc | None, none: Summary) -> Summary:
+    return none if doc is None else Summary(doc.sender, doc.subject)
