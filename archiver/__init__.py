@@ -51,6 +51,9 @@ from archiver.ops.retention import (
     forget_snapshots,
     prune,
 )
+from archiver.ops.rewrite.factory import make_transform as rewrite_transform
+from archiver.ops.rewrite.result import RewriteChange, RewriteProblem, RewriteResult
+from archiver.ops.rewrite.transform import Failed, Outcome, Rewritten, Transform, Unchanged
 from archiver.ops.verify import AffectedMessage, VerifyReport, parse_subset, verify
 from archiver.progress import NullProgress, Progress
 from archiver.runner import (
@@ -61,6 +64,7 @@ from archiver.runner import (
     check_account,
     run_accounts,
 )
+from archiver.runner.rewrite import rewrite
 from archiver.runner.schedule import Plan as SchedulePlan
 from archiver.runner.schedule import install as schedule_install
 from archiver.runner.schedule import plan as schedule_plan
@@ -150,6 +154,7 @@ __all__ = [
     "ExportProblem",
     "ExportResult",
     "ExtractResult",
+    "Failed",
     "FolderState",
     "ForgetResult",
     "FormatError",
@@ -164,6 +169,7 @@ __all__ = [
     "MessageFilter",
     "MessageRecord",
     "NullProgress",
+    "Outcome",
     "PartialFailure",
     "PlannedAction",
     "PolicyDecision",
@@ -174,6 +180,10 @@ __all__ = [
     "RestoreProblem",
     "RestoreResult",
     "RetentionPolicy",
+    "RewriteChange",
+    "RewriteProblem",
+    "RewriteResult",
+    "Rewritten",
     "RunReport",
     "SchedulePlan",
     "SearchHit",
@@ -186,6 +196,8 @@ __all__ = [
     "StepResult",
     "Summary",
     "Throttled",
+    "Transform",
+    "Unchanged",
     "UnsupportedVersion",
     "UsageError",
     "VerifyReport",
@@ -218,6 +230,8 @@ __all__ = [
     "prune",
     "resolve_archive",
     "restore",
+    "rewrite",
+    "rewrite_transform",
     "run_accounts",
     "schedule_install",
     "schedule_plan",

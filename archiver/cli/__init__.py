@@ -26,6 +26,7 @@ COMMANDS: list[str] = [
     "diff",
     "search",
     "restore",
+    "rewrite",
     "export",
     "verify",
     "forget",

@@ -1,0 +1,83 @@
+"""Rewrite in place on the Gmail emulator (duplicate dropping on): labels, flags, dates, Message-IDs, Trash
+and threads kept, one copy each; a second run changes nothing; ``--undo`` puts the originals back byte for
+byte."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from pathlib import Path
+
+import pytest
+
+from archiver import Credentials, GmailEmulator, backup, rewrite
+from archiver.emulator.store import EmuMessage
+from tests.helpers.emulator import PASSWORD, USER, Mail, emu_url, msg
+from tests.helpers.rewriter import Stamp, stamped
+
+CRED = Credentials(password=PASSWORD)
+
+
+@pytest.fixture
+def emu_mail() -> tuple[Mail, ...]:
+    return (Mail(200, seed=7),)
+
+
+def state(emu: GmailEmulator) -> dict[str | None, EmuMessage]:
+    msgs = emu.messages(USER)
+    assert len({m.message_id for m in msgs}) == len(msgs)  # one copy each
+    return {m.message_id: m for m in msgs}
+
+
+def threads(msgs: dict[str | None, EmuMessage]) -> set[frozenset[str | None]]:
+    by: dict[int, set[str | None]] = defaultdict(set)
+    for mid, m in msgs.items():
+        by[m.gm_thrid].add(mid)
+    return {frozenset(v) for v in by.values()}
+
+
+def test_rewrite_keeps_labels_flags_dates_threads_and_undo_restores(tmp_path: Path,
+                                                                     emu: GmailEmulator) -> None:
+    for m in emu.messages(USER)[::10]:
+        emu.trash(USER, m.gm_msgid)
+    arch = tmp_path / "a"
+    assert backup(arch, emu_url(emu), credentials=CRED, init=True).complete
+    emu.seed(USER, msg(9001), labels=("\\Inbox", "Late"), flags=("\\Seen", "\\Flagged"))  # not archived yet
+    before = state(emu)
+    assert len(before) == 201 and sum(m.trashed for m in before.values()) == 20
+    assert len(threads(before)) < 190 and {lb for m in before.values() for lb in m.labels} > {"\\Inbox"}
+
+    result = rewrite(arch, emu_url(emu), Stamp(), credentials=CRED)
+    assert result.ok and result.backed_up is not None      # the late message made a backup run first
+    assert len(result.changed) == 201 and result.failed == []
+    after = state(emu)
+    assert set(after) == set(before)
+    for mid, old in before.items():
+        new = after[mid]
+        assert new.data == stamped(old.data), mid
+        assert new.gm_msgid != old.gm_msgid
+        assert (new.labels, new.flags, new.internaldate, new.trashed) == (
+            old.labels, old.flags, old.internaldate, old.trashed), mid
+    assert threads(after) == threads(before)
+    assert {c.thread for c in result.changed} == {m.gm_thrid for m in after.values()}
+
+    again = rewrite(arch, emu_url(emu), Stamp(), credentials=CRED)
+    assert again.ok and again.changed == [] and again.selected >= 201
+    assert {m.gm_msgid for m in emu.messages(USER)} == {m.gm_msgid for m in after.values()}
+
+    undone = rewrite(arch, emu_url(emu), credentials=CRED, undo=result.run)
+    assert undone.ok and len(undone.changed) == 201
+    back = state(emu)
+    for mid, old in before.items():
+        assert back[mid].data == old.data, mid
+        assert (back[mid].labels, back[mid].flags, back[mid].internaldate, back[mid].trashed) == (
+            old.labels, old.flags, old.internaldate, old.trashed), mid
+    assert threads(back) == threads(before)
+
+
+def test_failed_messages_are_listed_and_left_as_they_are(tmp_path: Path, emu: GmailEmulator) -> None:
+    keep = emu.seed(USER, msg(1, extra="X-Note: fail-me\r\n"), labels=("\\Inbox",))
+    arch = tmp_path / "a"
+    assert backup(arch, emu_url(emu), credentials=CRED, init=True).complete
+    result = rewrite(arch, emu_url(emu), Stamp(), credentials=CRED, labels=["\\Inbox"])
+    assert not result.ok and [p.reason for p in result.failed] == ["the test transform refuses this message"]
+    assert emu.message(USER, keep).data == msg(1, extra="X-Note: fail-me\r\n")
