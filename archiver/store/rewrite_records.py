@@ -104,9 +104,33 @@ class Done:
     version: int = VERSION
 
 
-RewriteRecord = Begin | Intent | Appended | Removed | Done
-_OPS: dict[str, type[RewriteRecord]] = {"begin": Begin, "intent": Intent, "appended": Appended,
-                                        "removed": Removed, "done": Done}
+@dataclass(frozen=True, slots=True)
+class Start:
+    """Run ``run`` began: ``mode`` rewrite with ``transform`` over ``selection`` (the filter, as text), or
+    undo (``selection`` names the run taken back).  A run with no ``finish`` is continued, under its id, by
+    the next run of the same mode, transform and selection."""
+
+    run: str
+    mode: str
+    transform: str
+    selection: str
+    time: float = 0.0
+    version: int = VERSION
+
+
+@dataclass(frozen=True, slots=True)
+class Finish:
+    """Run ``run`` went through its whole selection."""
+
+    run: str
+    time: float = 0.0
+    version: int = VERSION
+
+
+RewriteRecord = Start | Begin | Intent | Appended | Removed | Done | Finish
+_OPS: dict[str, type[RewriteRecord]] = {"start": Start, "begin": Begin, "intent": Intent,
+                                        "appended": Appended, "removed": Removed, "done": Done,
+                                        "finish": Finish}
 _NAMES = {cls: name for name, cls in _OPS.items()}
 
 

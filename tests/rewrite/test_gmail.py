@@ -35,6 +35,7 @@ def threads(msgs: dict[str | None, EmuMessage]) -> set[frozenset[str | None]]:
     return {frozenset(v) for v in by.values()}
 
 
+@pytest.mark.slow
 def test_rewrite_keeps_labels_flags_dates_threads_and_undo_restores(tmp_path: Path,
                                                                      emu: GmailEmulator) -> None:
     for m in emu.messages(USER)[::10]:

@@ -34,7 +34,7 @@ from archiver.ops.rewrite.state import Item, JournalState, journal_name, read_st
 from archiver.ops.rewrite.transform import Failed, Rewritten, Transform, Unchanged
 from archiver.progress import NullProgress, Progress
 from archiver.store import Archive, Snapshot
-from archiver.store.rewrite_records import Begin, Place
+from archiver.store.rewrite_records import Begin, Finish, Place, Start
 
 log = logging.getLogger(__name__)
 Target = GmailTarget | GenericTarget
@@ -85,6 +85,7 @@ class _Run:
         try:
             target: Target = GmailTarget(session) if session.is_gmail else GenericTarget(session)
             if not self.dry_run:
+                self._start()
                 self._finish_interrupted(target)
             if self.undo is not None:
                 self._undo(target, self.undo)
@@ -101,7 +102,22 @@ class _Run:
             session.logout()
             raise
         session.logout()
+        if not self.dry_run:
+            self.ctx.log(Finish(self.result.run, self.ctx.clock()))
         return self.result
+
+    def _start(self) -> None:
+        """Journal the run's start, or continue the same run an interruption left unfinished."""
+        r = self.result
+        selection = f"undo:{self.undo}" if self.undo is not None else repr(
+            (self.where.labels, self.where.since, self.where.until, self.where.account,
+             sorted(self.where.keys) if self.where.keys is not None else None))
+        earlier = self.state.unfinished(r.mode, r.transform, selection)
+        if earlier is not None:
+            r.run = earlier
+            self.progress.note(f"continuing run {earlier}, which was interrupted")
+            return
+        self.ctx.log(Start(r.run, r.mode, r.transform, selection, self.ctx.clock()))
 
     # -- an interrupted run's messages --------------------------------------------------------------------
     def _finish_interrupted(self, target: Target) -> None:

@@ -5,7 +5,17 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from archiver.store import Journal
-from archiver.store.rewrite_records import Appended, Begin, Done, Intent, Place, Removed, decode_all
+from archiver.store.rewrite_records import (
+    Appended,
+    Begin,
+    Done,
+    Finish,
+    Intent,
+    Place,
+    Removed,
+    Start,
+    decode_all,
+)
 
 
 def journal_name(account: str) -> str:
@@ -31,7 +41,16 @@ class JournalState:
     """Every item by (run, key), in journal order, and how many entries could not be read."""
 
     items: dict[tuple[str, str], Item] = field(default_factory=dict)
+    starts: dict[str, Start] = field(default_factory=dict)
+    finished: set[str] = field(default_factory=set)
     skipped: int = 0
+
+    def unfinished(self, mode: str, transform: str, selection: str) -> str | None:
+        """The id of the latest run of this mode, transform and selection that never finished, if that run
+        is the latest of them at all (a finished later one means it was given up)."""
+        same = [s for s in self.starts.values()
+                if (s.mode, s.transform, s.selection) == (mode, transform, selection)]
+        return same[-1].run if same and same[-1].run not in self.finished else None
 
     def open_items(self) -> list[Item]:
         """Begun and not done: an interrupted run's work, to finish first."""
@@ -46,7 +65,7 @@ class JournalState:
         return [i for (r, _), i in self.items.items() if r == run]
 
     def runs(self) -> list[str]:
-        return list(dict.fromkeys(r for r, _ in self.items))
+        return [s.run for s in self.starts.values() if s.mode == "rewrite"]
 
     def live_outputs(self) -> tuple[set[int], set[tuple[str, int, int]], set[str]]:
         """(X-GM-MSGIDs, (folder, UIDVALIDITY, UID) places, original keys) of finished rewrites that no
@@ -70,6 +89,12 @@ def read_state(journal: Journal) -> JournalState:
     records, skipped = decode_all(journal)
     state = JournalState(skipped=skipped)
     for r in records:
+        if isinstance(r, Start):
+            state.starts[r.run] = r
+            continue
+        if isinstance(r, Finish):
+            state.finished.add(r.run)
+            continue
         if isinstance(r, Begin):
             state.items[(r.run, r.key)] = Item(r)
             continue
