@@ -141,3 +141,48 @@ def test_kill_9_during_dovecot_rewrite_then_rerun_and_undo(tmp_path: Path, dovec
     p = cli(str(arch), url, "--undo", doc["run"], "--json", password="secret")
     assert p.returncode == 0, p.stderr.decode()
     assert contents() == before
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("server", ["gmail", "dovecot"])
+def test_kill_9_at_every_step_of_one_message(tmp_path: Path, server: str, emu: GmailEmulator,
+                                             dovecot: DovecotServer) -> None:
+    """Every durable step of a one-message rewrite in turn (a fresh account each time): killed there, the
+    re-run leaves exactly one copy, rewritten, with its flags and date.  On Gmail the message has no
+    Message-ID: Gmail's de-duplication cannot hide a second upload, the journalled APPEND intent must."""
+    original = message(1, mid=None if server == "gmail" else "auto")
+    if server == "dovecot":
+        for k in range(1, 60):                 # all at once: Dovecot rereads its passwd file by mtime
+            dovecot.add_user(f"u{k}", "secret")
+    n = 0
+    while True:
+        n += 1
+        assert n < 60
+        user = f"u{n}@example.org"
+        if server == "gmail":
+            emu.add_account(user, password=PASSWORD)
+            emu.seed(user, original, labels=("\\Inbox", "Work"), flags=("\\Seen",))
+            url, password = emu_url(emu, user), PASSWORD
+
+            def rows(user: str = user) -> list[tuple[bytes, object, object, object]]:
+                return sorted((m.data, m.labels, m.flags, m.internaldate) for m in emu.messages(user))
+        else:
+            user = f"u{n}"
+            with client(dovecot.port, user) as c:
+                c.append("INBOX", original, flags=["\\Seen"])
+            url, password = f"imap://{user}@127.0.0.1:{dovecot.port}", "secret"
+
+            def rows(user: str = user) -> list[tuple[bytes, object, object, object]]:
+                with client(dovecot.port, user) as c:
+                    return [(b, f, d, "INBOX") for b, f, d in folder_contents(c, "INBOX")]
+        arch = tmp_path / f"a{n}"
+        assert backup(arch, url, credentials=Credentials(password=password), init=True).complete
+        before = rows()
+        p = cli(str(arch), url, "--fix-headers", password=password, crash_at=n)
+        if p.returncode == 0:
+            break                                         # n is past the run's last step: every one was hit
+        assert p.returncode == -9, p.stderr.decode()
+        p = cli(str(arch), url, "--fix-headers", "--json", password=password)
+        assert p.returncode == 0, (n, p.stderr.decode())
+        assert rows() == [(stamped(before[0][0]), *before[0][1:])], n
+    assert n > 10
