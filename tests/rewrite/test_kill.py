@@ -9,6 +9,7 @@ import os
 import random
 import subprocess
 import sys
+import time
 from collections import defaultdict
 from collections.abc import Callable
 from pathlib import Path
@@ -19,6 +20,7 @@ import pytest
 from archiver import Archive, Credentials, GmailEmulator, backup, verify
 from archiver.store.fsutil import CRASH_ENV
 from tests.helpers.emulator import PASSWORD, USER, Mail, emu_url
+from tests.helpers.net import SlowLink
 from tests.helpers.rewriter import HEADER, stamped
 from tests.restore.helpers import client, folder_contents, message
 from tests.servers.dovecot import DovecotServer
@@ -186,3 +188,37 @@ def test_kill_9_at_every_step_of_one_message(tmp_path: Path, server: str, emu: G
         assert p.returncode == 0, (n, p.stderr.decode())
         assert rows() == [(stamped(before[0][0]), *before[0][1:])], n
     assert n > 10
+
+
+@pytest.mark.slow
+def test_kill_9_mid_append_over_a_slow_link_no_second_copy(tmp_path: Path, dovecot: DovecotServer) -> None:
+    """Killed while its APPEND is still crossing a slow link: the dead client's kernel keeps sending, the
+    server stores the upload late, after the re-run started.  The re-run waits for it (the journalled intent
+    is young) instead of uploading a second copy."""
+    big = message(1, size=600_000)
+    with client(dovecot.port) as c:
+        c.append("INBOX", big, flags=["\\Seen"])
+    link = SlowLink(dovecot.port, up_rate=200_000)
+    try:
+        url = f"imap://alice@127.0.0.1:{link.port}"
+        arch = tmp_path / "a"
+        direct = f"imap://alice@127.0.0.1:{dovecot.port}"
+        assert backup(arch, direct, credentials=Credentials(password="secret"), init=True).complete
+        env = {**os.environ, "GMAIL_ARCHIVER_PASSWORD": "secret"}
+        p = subprocess.Popen([sys.executable, "-m", "tests.helpers.rewriter", "rewrite", str(arch), url,
+                              "--fix-headers", "--no-progress"], cwd=REPO, env=env)
+        deadline = time.monotonic() + 60
+        while not any(b"intent" in j.read_bytes() for j in (arch / "journals").glob("rewrite-*")):
+            assert p.poll() is None and time.monotonic() < deadline
+            time.sleep(0.01)
+        time.sleep(0.3)                                  # the APPEND is handed to the kernel, not yet stored
+        p.kill()
+        p.wait()
+        with client(dovecot.port) as c:
+            assert [b for b, _, _ in folder_contents(c, "INBOX")] == [big]    # killed before it landed
+        p2 = cli(str(arch), url, "--fix-headers", password="secret")
+        assert p2.returncode == 0, p2.stderr.decode()
+        with client(dovecot.port) as c:
+            assert [b for b, _, _ in folder_contents(c, "INBOX")] == [stamped(big)]
+    finally:
+        link.close()
