@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from archiver import Credentials, backup, rewrite
+from archiver import CapabilityMissing, Credentials, backup, rewrite
 from tests.helpers.rewriter import Stamp, stamped
 from tests.restore.helpers import Row, client, folder_contents, message
-from tests.servers.dovecot import DovecotServer
+from tests.servers.dovecot import GMAIL_LIKE_CAPABILITY, DovecotServer
 
 CRED = Credentials(password="secret")
 FOLDERS = ("INBOX", "Sent", "Trash", "Projects/Alpha")
@@ -56,3 +56,19 @@ def test_rewrite_on_dovecot_and_undo(tmp_path: Path, dovecot: DovecotServer) -> 
     undone = rewrite(arch, url, credentials=CRED, undo=result.run)
     assert undone.ok and len(undone.changed) == 200
     assert contents(dovecot) == before
+
+
+def test_a_server_without_uidplus_is_refused_before_anything_changes(tmp_path: Path,
+                                                                     dovecot: DovecotServer) -> None:
+    """(``dovecot``: the fixture checks that Dovecot is installed; this test starts one of its own.)"""
+    with DovecotServer(capability=GMAIL_LIKE_CAPABILITY.replace(" UIDPLUS", "")) as dv:
+        dv.add_user("alice", "secret")
+        with client(dv.port) as c:
+            c.append("INBOX", message(1), flags=["\\Seen"])
+            assert b"UIDPLUS" not in c.capabilities()
+        url = f"imap://alice@127.0.0.1:{dv.port}"
+        assert backup(tmp_path / "a", url, credentials=CRED, init=True).complete
+        with pytest.raises(CapabilityMissing, match="lacks UIDPLUS"):
+            rewrite(tmp_path / "a", url, Stamp(), credentials=CRED)
+        with client(dv.port) as c:
+            assert [b for b, _, _ in folder_contents(c, "INBOX")] == [message(1)]
