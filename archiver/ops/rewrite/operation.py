@@ -57,12 +57,12 @@ def run_rewrite(archive_path: str | os.PathLike[str], server: ServerOptions, tra
     is raised after the journal recorded every finished step (run again to finish)."""
     if (transform is None) == (undo is None):
         raise UsageError("give a transform or --undo RUN (one of them)")
-    archive = Archive.open(archive_path)
+    run = _Run(Archive.open(archive_path), server, transform, where or MessageFilter(), undo, dry_run,
+               account, ensure_backup, progress or NullProgress())
     try:
-        return _Run(archive, server, transform, where or MessageFilter(), undo, dry_run, account,
-                    ensure_backup, progress or NullProgress()).execute()
+        return run.execute()
     finally:
-        archive.close()
+        run.archive.close()   # reopened after a backup-first: close the one open now
 
 
 class _Run:
@@ -76,6 +76,8 @@ class _Run:
         self.journal = archive.journal(journal_name(f"{ep.user}@{ep.host}:{ep.port}"))
         self.ctx = Context(self.journal)
         self.state: JournalState = read_state(self.journal)
+        self.snap_uv: dict[str, int] = {}
+        """Folder -> UIDVALIDITY of the snapshot selected from."""
         self.result = RewriteResult(run=new_run_id(), mode="undo" if undo else "rewrite",
                                     transform=transform.name if transform else "undo", target=ep.display(),
                                     account=account or "", dry_run=dry_run)
@@ -164,8 +166,9 @@ class _Run:
         self.progress.start("rewrite", len(records))
         for rec in records:
             self.progress.advance()
+            mine = self._places(rec, survey) if rec.gm_msgid is None else []
             if rec.key in keys or (rec.gm_msgid is not None and rec.gm_msgid in gms) or (
-                    rec.uids and all(p in places for p in self._places(rec, survey, all_of=True))):
+                    mine and all(p in places for p in mine)):
                 r.already += 1
                 continue
             old, meta = self._locate(target, rec, survey)
@@ -214,12 +217,13 @@ class _Run:
         r.changed.append(RewriteChange(rec.key, mid_after, out.note, out.freed,
                                        done.new[0].gm_msgid if done.new else None, done.thread))
 
-    @staticmethod
-    def _places(rec: MessageRecord, survey: Survey, all_of: bool = False) -> list[tuple[str, int, int]]:
+    def _places(self, rec: MessageRecord, survey: Survey) -> list[tuple[str, int, int]]:
+        """(folder, UIDVALIDITY, UID) of the record's copies, in folders whose UIDVALIDITY is still the
+        snapshot's (else the UID may name another message)."""
         out = []
         for folder, uid in rec.uids:
             uv = survey.uidvalidity.get(folder)
-            if uv is not None:
+            if uv is not None and uv == self.snap_uv.get(folder):
                 out.append((folder, uv, uid))
         return out
 
@@ -267,7 +271,9 @@ class _Run:
                                         hint="run `gmail-archiver backup` until it completes, then rewrite")
         assert info is not None
         self.result.snapshot, self.result.account = info.id, info.account
-        return self.archive.load(info.id)
+        snap = self.archive.load(info.id)
+        self.snap_uv = {f.name: f.uidvalidity for f in snap.folders}
+        return snap
 
     def _missing(self, snap: Snapshot, survey: Survey) -> int:
         records = list(snap)
