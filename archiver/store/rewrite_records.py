@@ -73,6 +73,17 @@ class Intent:
 
 
 @dataclass(frozen=True, slots=True)
+class Refused:
+    """The server answered NO to the APPEND of ``key`` into ``folder`` (it stored nothing): closes the
+    intent, so the next run does not wait for a copy that cannot land."""
+
+    run: str
+    key: str
+    folder: str
+    version: int = VERSION
+
+
+@dataclass(frozen=True, slots=True)
 class Appended:
     """The new version of ``key`` is confirmed at ``place`` (bytes and size checked)."""
 
@@ -127,10 +138,10 @@ class Finish:
     version: int = VERSION
 
 
-RewriteRecord = Start | Begin | Intent | Appended | Removed | Done | Finish
+RewriteRecord = Start | Begin | Intent | Refused | Appended | Removed | Done | Finish
 _OPS: dict[str, type[RewriteRecord]] = {"start": Start, "begin": Begin, "intent": Intent,
-                                        "appended": Appended, "removed": Removed, "done": Done,
-                                        "finish": Finish}
+                                        "refused": Refused, "appended": Appended, "removed": Removed,
+                                        "done": Done, "finish": Finish}
 _NAMES = {cls: name for name, cls in _OPS.items()}
 
 

@@ -4,15 +4,17 @@ byte."""
 
 from __future__ import annotations
 
+import time
 from collections import defaultdict
 from pathlib import Path
 
 import pytest
 
-from archiver import Credentials, GmailEmulator, backup, rewrite
+from archiver import Credentials, EmulatorConfig, GmailEmulator, Throttled, backup, rewrite
 from archiver.emulator.store import EmuMessage
+from archiver.ops.rewrite.common import SETTLE_SECONDS
 from tests.helpers.emulator import PASSWORD, USER, Mail, emu_url, msg
-from tests.helpers.rewriter import Stamp, stamped
+from tests.helpers.rewriter import HEADER, Stamp, stamped
 
 CRED = Credentials(password=PASSWORD)
 
@@ -82,3 +84,25 @@ def test_failed_messages_are_listed_and_left_as_they_are(tmp_path: Path, emu: Gm
     result = rewrite(arch, emu_url(emu), Stamp(), credentials=CRED, labels=["\\Inbox"])
     assert not result.ok and [p.reason for p in result.failed] == ["the test transform refuses this message"]
     assert emu.message(USER, keep).data == msg(1, extra="X-Note: fail-me\r\n")
+
+
+@pytest.mark.parametrize("emu_config", [EmulatorConfig(upload_budget=2500)])
+@pytest.mark.parametrize("emu_mail", [()])
+def test_upload_quota_stops_the_run_and_the_rerun_uploads_the_deleted_message_first(
+        tmp_path: Path, emu: GmailEmulator) -> None:
+    originals = [msg(i, body="x" * 900) for i in range(5)]
+    for data in originals:
+        emu.seed(USER, data, labels=("\\Inbox",))
+    arch = tmp_path / "a"
+    assert backup(arch, emu_url(emu), credentials=CRED, init=True).complete
+    with pytest.raises(Throttled, match="only in the archive") as stop:
+        rewrite(arch, emu_url(emu), Stamp(), credentials=CRED)
+    assert "run the same command again later" in (stop.value.hint or "")
+    held = sorted(m.data for m in emu.messages(USER))
+    assert len(held) == 4 and sum(HEADER in d for d in held) == 3       # one message off the server, no more
+    emu.config.upload_budget = 10**6                                    # the next day
+    started = time.monotonic()
+    result = rewrite(arch, emu_url(emu), Stamp(), credentials=CRED)
+    assert time.monotonic() - started < SETTLE_SECONDS    # the refused APPEND is journalled: no wait for it
+    assert result.ok and sum(c.resumed for c in result.changed) == 1
+    assert sorted(m.data for m in emu.messages(USER)) == sorted(stamped(d) for d in originals)

@@ -17,7 +17,7 @@ from archiver.imap.records import AppendRefused, MessageMeta
 from archiver.imap.upload import remove_uids
 from archiver.ops.rewrite.common import Context, Survey, clean_flags, find_copy, served, settle_find
 from archiver.ops.rewrite.state import Item
-from archiver.store.rewrite_records import Appended, Done, Intent, Place, Removed
+from archiver.store.rewrite_records import Appended, Done, Intent, Place, Refused, Removed
 
 
 class GenericTarget:
@@ -87,6 +87,8 @@ class GenericTarget:
         try:
             res = s.append(folder, data, flags=clean_flags(b.flags), date=date)
         except AppendRefused as exc:
+            ctx.log(Refused(b.run, b.key, folder))
+            item.intents.pop(folder, None)
             raise RemoteError(f"{s.where} refused the new version of {b.key} in {folder} ({exc.reason}); the "
                               "old copy is still there", hint="run the same rewrite again") from None
         s.select(folder, readonly=True)

@@ -10,15 +10,16 @@ message on the server also carries is refused before anything changes (Gmail wou
 from __future__ import annotations
 
 import datetime as _dt
+from typing import NoReturn
 
-from archiver.errors import CapabilityMissing, RemoteError
+from archiver.errors import CapabilityMissing, RemoteError, Throttled
 from archiver.imap import Session
 from archiver.imap.records import AppendRefused, MessageMeta
 from archiver.imap.upload import remove_uids
 from archiver.labels import Role
 from archiver.ops.rewrite.common import Context, Survey, clean_flags, find_copy, served, settle_find
 from archiver.ops.rewrite.state import Item
-from archiver.store.rewrite_records import Appended, Done, Intent, Place, Removed
+from archiver.store.rewrite_records import Appended, Done, Intent, Place, Refused, Removed
 
 NOT_LABELS = frozenset({"\\Trash", "\\Spam", "\\Starred"})
 """Not re-applied as labels: Trash is where the upload goes, Spam is never rewritten, Starred follows
@@ -100,6 +101,21 @@ class GmailTarget:
         item.done = done
         return done
 
+    @staticmethod
+    def _refused(item: Item, exc: AppendRefused | Throttled) -> NoReturn:
+        """The new version was not taken after the old copy was deleted: say what that means, and stop."""
+        b = item.begin
+        where = f"{b.key} ({b.message_id or 'no Message-ID'})"
+        if isinstance(exc, Throttled):   # NO [OVERQUOTA]: the day's upload quota is spent
+            raise Throttled(f"{exc}: the rewrite stopped; {where} was deleted from the server and its new "
+                            "version not taken, so until the quota allows uploads again it is only in the "
+                            "archive", hint="run the same command again later: it uploads that message first "
+                                            f"(or `gmail-archiver rewrite --undo {b.run}` puts the originals "
+                                            "back)") from None
+        raise RemoteError(f"Gmail refused the new version of {where} ({exc.reason}) after its old copy was "
+                          "deleted; the original is in the archive",
+                          hint=f"`gmail-archiver rewrite --undo {b.run}` puts the originals back") from None
+
     def _delete_forever(self, gm: int) -> None:
         """Move X-GM-MSGID ``gm`` to Trash (unless it is there) and expunge it from Trash: gone for good."""
         s = self.session
@@ -128,11 +144,11 @@ class GmailTarget:
         date = _dt.datetime.fromtimestamp(b.internaldate, _dt.timezone(_dt.timedelta(minutes=b.tz_minutes)))
         try:
             res = s.append(dest, data, flags=clean_flags(b.flags), date=date)
-        except AppendRefused as exc:
-            raise RemoteError(f"Gmail refused the new version of {b.key} ({exc.reason}) after its old copy "
-                              "was deleted; the original is in the archive",
-                              hint=f"run `gmail-archiver rewrite --undo {b.run}` to put the original back"
-                              ) from None
+        except (AppendRefused, Throttled) as exc:
+            if isinstance(exc, AppendRefused) or "(APPEND)" in str(exc):   # a tagged NO: nothing stored
+                ctx.log(Refused(b.run, b.key, dest))
+                item.intents.pop(dest, None)
+            self._refused(item, exc)
         s.select(dest, readonly=True)
         metas = s.fetch_meta([res.uid]) if res.uid is not None else []
         meta = metas[0] if metas else find_copy(s, dest, data, from_uid=st.uidnext, message_id=b.message_id,

@@ -12,6 +12,7 @@ from archiver.store.rewrite_records import (
     Finish,
     Intent,
     Place,
+    Refused,
     Removed,
     Start,
     decode_all,
@@ -103,6 +104,8 @@ def read_state(journal: Journal) -> JournalState:
             state.skipped += 1
         elif isinstance(r, Intent):
             item.intents[r.folder] = r
+        elif isinstance(r, Refused):
+            item.intents.pop(r.folder, None)
         elif isinstance(r, Appended):
             item.appended[r.place.folder] = r.place
         elif isinstance(r, Removed):
