@@ -11,7 +11,9 @@ from pathlib import Path
 import pytest
 
 from archiver import Credentials, EmulatorConfig, GmailEmulator, Throttled, backup, rewrite
+from archiver.emulator.faults import Fault
 from archiver.emulator.store import EmuMessage
+from archiver.imap import RetryPolicy
 from archiver.ops.rewrite.common import SETTLE_SECONDS
 from tests.helpers.emulator import PASSWORD, USER, Mail, emu_url, msg
 from tests.helpers.rewriter import HEADER, Stamp, stamped
@@ -106,3 +108,25 @@ def test_upload_quota_stops_the_run_and_the_rerun_uploads_the_deleted_message_fi
     assert time.monotonic() - started < SETTLE_SECONDS    # the refused APPEND is journalled: no wait for it
     assert result.ok and sum(c.resumed for c in result.changed) == 1
     assert sorted(m.data for m in emu.messages(USER)) == sorted(stamped(d) for d in originals)
+
+
+@pytest.mark.slow   # each reconnect waits the settle time for the APPEND the server may still store
+@pytest.mark.parametrize("emu_mail", [()])
+def test_a_dropped_connection_between_delete_and_upload_is_resumed_in_the_same_run(
+        tmp_path: Path, emu: GmailEmulator) -> None:
+    """The server hangs up on the APPEND of a new version (the old copy already deleted forever): the run
+    reconnects, uploads it first, and goes on; one copy each, nothing reported twice.  (The second hang-up
+    hits the retried upload of the same message.)"""
+    originals = [msg(i) for i in range(6)]
+    for data in originals:
+        emu.seed(USER, data, labels=("\\Inbox", "Keep"), flags=("\\Seen",))
+    arch = tmp_path / "a"
+    assert backup(arch, emu_url(emu), credentials=CRED, init=True).complete
+    emu.inject(Fault.BYE_ON_APPEND, times=2)
+    result = rewrite(arch, emu_url(emu), Stamp(), credentials=CRED, retry=RetryPolicy(base_delay=0.01))
+    assert emu.faults.fired[Fault.BYE_ON_APPEND] == 2
+    assert result.ok and len(result.changed) == 6 and sum(c.resumed for c in result.changed) == 1
+    assert (result.already, result.unchanged, result.gone) == (0, 0, 0)
+    msgs = emu.messages(USER)
+    assert sorted(m.data for m in msgs) == sorted(stamped(d) for d in originals)
+    assert all(m.labels == {"\\Inbox", "Keep"} and m.flags == {"\\Seen"} for m in msgs)

@@ -21,7 +21,7 @@ import secrets
 from collections.abc import Callable
 
 from archiver import mail
-from archiver.errors import ArchiverError, Cancelled, IntegrityError, UsageError
+from archiver.errors import ArchiverError, Cancelled, ConnectionLost, IntegrityError, UsageError
 from archiver.filters import MessageFilter
 from archiver.imap import ServerOptions
 from archiver.imap.records import MessageMeta
@@ -34,7 +34,7 @@ from archiver.ops.rewrite.state import Item, JournalState, journal_name, read_st
 from archiver.ops.rewrite.transform import Failed, Rewritten, Transform, Unchanged
 from archiver.progress import NullProgress, Progress
 from archiver.store import Archive, Snapshot
-from archiver.store.rewrite_records import Begin, Finish, Place, Start
+from archiver.store.rewrite_records import Begin, Done, Finish, Place, Start
 
 log = logging.getLogger(__name__)
 Target = GmailTarget | GenericTarget
@@ -76,6 +76,9 @@ class _Run:
         self.journal = archive.journal(journal_name(f"{ep.user}@{ep.host}:{ep.port}"))
         self.ctx = Context(self.journal)
         self.state: JournalState = read_state(self.journal)
+        self.connected = False
+        self.mine: set[object] = set()
+        """Keys, X-GM-MSGIDs and places this run changed or produced (not counted as ``already``)."""
         self.snap_uv: dict[str, int] = {}
         """Folder -> UIDVALIDITY of the snapshot selected from."""
         self.result = RewriteResult(run=new_run_id(), mode="undo" if undo else "rewrite",
@@ -83,7 +86,34 @@ class _Run:
                                     account=account or "", dry_run=dry_run)
 
     def execute(self) -> RewriteResult:
+        """Run; after a dropped connection, reconnect and go on (the journal says where), as long as each
+        attempt changed something or fewer than ``retry.max_attempts`` in a row changed nothing.  The first
+        connection is not retried: a refused port or a wrong password reach the user at once."""
+        retry, fruitless, first = self.server.retry, 0, True
+        while True:
+            mark = len(self.result.changed)
+            try:
+                return self._attempt()
+            except ConnectionLost as exc:
+                if self.dry_run or (first and not self.connected):
+                    raise
+                fruitless = 0 if len(self.result.changed) > mark else fruitless + 1
+                if fruitless >= retry.max_attempts:
+                    raise
+                delay = retry.delay(max(1, fruitless))
+                self.progress.note(f"{exc}; reconnecting in {delay:.1f} s ({len(self.result.changed)} "
+                                   "changed so far)")
+                retry.sleep(delay)
+                self.state = read_state(self.journal)
+                first = False
+
+    def _attempt(self) -> RewriteResult:
         session = self.server.connect()   # the first connection: errors go to the user as they are
+        self.connected = True
+        r = self.result   # counts start afresh each attempt (the journal tells what is done)
+        r.failed.clear()
+        r.warnings.clear()
+        r.unchanged = r.already = r.gone = 0
         try:
             target: Target = GmailTarget(session) if session.is_gmail else GenericTarget(session)
             if not self.dry_run:
@@ -121,6 +151,15 @@ class _Run:
             return
         self.ctx.log(Start(r.run, r.mode, r.transform, selection, self.ctx.clock()))
 
+    def _carry(self, target: Target, item: Item, data: bytes) -> Done:
+        done = target.carry_out(self.ctx, item, data)
+        self.mine.add(item.begin.key)
+        for p in done.new:
+            self.mine.add((p.folder, p.uidvalidity, p.uid))
+            if p.gm_msgid is not None:
+                self.mine.add(p.gm_msgid)
+        return done
+
     # -- an interrupted run's messages --------------------------------------------------------------------
     def _finish_interrupted(self, target: Target) -> None:
         for item in self.state.open_items():
@@ -130,7 +169,7 @@ class _Run:
                 self.result.failed.append(RewriteProblem(b.key, b.message_id, data))
                 continue
             self.progress.note(f"finishing {b.key}, which run {b.run} left half-done")
-            done = target.carry_out(self.ctx, item, data)
+            done = self._carry(target, item, data)
             self.result.changed.append(RewriteChange(b.key, b.message_id, f"{b.note} (run {b.run}, resumed)",
                                                      b.freed, done.new[0].gm_msgid if done.new else None,
                                                      done.thread, resumed=True))
@@ -169,7 +208,9 @@ class _Run:
             mine = self._places(rec, survey) if rec.gm_msgid is None else []
             if rec.key in keys or (rec.gm_msgid is not None and rec.gm_msgid in gms) or (
                     mine and all(p in places for p in mine)):
-                r.already += 1
+                if not (rec.key in self.mine or rec.gm_msgid in self.mine
+                        or (mine and all(p in self.mine for p in mine))):
+                    r.already += 1          # an earlier run's (this run's own are in ``changed``)
                 continue
             old, meta = self._locate(target, rec, survey)
             if meta is None:
@@ -213,7 +254,7 @@ class _Run:
         self.ctx.log(begin)
         item = Item(begin)
         self.state.items[(r.run, rec.key)] = item
-        done = target.carry_out(self.ctx, item, out.data)
+        done = self._carry(target, item, out.data)
         r.changed.append(RewriteChange(rec.key, mid_after, out.note, out.freed,
                                        done.new[0].gm_msgid if done.new else None, done.thread))
 
@@ -314,7 +355,7 @@ class _Run:
             self.progress.advance()
             b = i.begin
             if (run, b.key) in undone:
-                r.already += 1
+                r.already += 0 if b.key in self.mine else 1
                 continue
             if i.done is None:
                 r.failed.append(RewriteProblem(b.key, b.message_id,
@@ -345,7 +386,7 @@ class _Run:
             self.ctx.log(begin)
             item = Item(begin)
             self.state.items[(r.run, b.key)] = item
-            done = target.carry_out(self.ctx, item, original)
+            done = self._carry(target, item, original)
             r.changed.append(RewriteChange(b.key, b.message_id, "original put back", 0,
                                            done.new[0].gm_msgid if done.new else None, done.thread))
 
