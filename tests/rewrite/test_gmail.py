@@ -130,3 +130,19 @@ def test_a_dropped_connection_between_delete_and_upload_is_resumed_in_the_same_r
     msgs = emu.messages(USER)
     assert sorted(m.data for m in msgs) == sorted(stamped(d) for d in originals)
     assert all(m.labels == {"\\Inbox", "Keep"} and m.flags == {"\\Seen"} for m in msgs)
+
+
+@pytest.mark.parametrize("emu_mail", [()])
+def test_a_message_id_two_messages_share_is_refused_before_anything_changes(tmp_path: Path,
+                                                                           emu: GmailEmulator) -> None:
+    """Gmail would merge the new version into the other message with that Message-ID (and the deleted one
+    would be gone): both are listed as failed and left as they are."""
+    a = emu.seed(USER, msg(1, body="first"), labels=("\\Inbox",))
+    b = emu.seed(USER, msg(1, body="second"), labels=("\\Inbox",))      # same <1@test>, other bytes
+    arch = tmp_path / "a"
+    assert backup(arch, emu_url(emu), credentials=CRED, init=True).complete
+    result = rewrite(arch, emu_url(emu), Stamp(), credentials=CRED)
+    assert [p.reason.split(":")[0] for p in result.failed] == [
+        "another message on the server carries Message-ID <1@test>"] * 2
+    assert (emu.message(USER, a).data, emu.message(USER, b).data) == (msg(1, body="first"),
+                                                                      msg(1, body="second"))

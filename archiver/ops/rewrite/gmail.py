@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as _dt
 from typing import NoReturn
 
+from archiver import mail
 from archiver.errors import CapabilityMissing, RemoteError, Throttled
 from archiver.imap import Session
 from archiver.imap.records import AppendRefused, MessageMeta
@@ -61,9 +62,11 @@ class GmailTarget:
             return "the new version holds NUL bytes, which Gmail refuses"
         if len(data) > GMAIL_LIMIT:
             return f"the new version ({len(data):,} bytes) is over Gmail's upload limit"
-        mid = meta.message_id
-        if mid and any(m.message_id == mid and gm != meta.gm_msgid for gm, (_, _, m) in survey.by_gm.items()):
-            return (f"another message on the server carries Message-ID {mid}: Gmail would merge the new "
+        mids = {meta.message_id, mail.message_id(data)} - {None}   # fix-headers may add one
+        clash = next((m.message_id for gm, (_, _, m) in survey.by_gm.items()
+                      if m.message_id in mids and gm != meta.gm_msgid), None)
+        if clash is not None:
+            return (f"another message on the server carries Message-ID {clash}: Gmail would merge the new "
                     "version into it and drop it")
         return None
 
