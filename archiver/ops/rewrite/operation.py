@@ -183,8 +183,8 @@ class _Run:
         if b.mode == "undo":
             data = original
         elif self.transform is None or self.transform.name != b.transform:
-            return (f"run {b.run} was changing this message with {b.transform} when it stopped: run "
-                    f"`rewrite --{b.transform}` again to finish it, or `rewrite --undo {b.run}`")
+            return (f"run {b.run} was changing this message with the transform {b.transform!r} when it "
+                    "stopped: run a rewrite with that transform again to finish it first")
         else:
             out = self.transform(original, blob_id=b.blob_id)
             data = out.data if isinstance(out, Rewritten) else b""
