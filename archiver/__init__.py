@@ -95,6 +95,9 @@ if TYPE_CHECKING:
         forget_snapshots,
         prune,
     )
+    from archiver.ops.rewrite.factory import make_transform as rewrite_transform
+    from archiver.ops.rewrite.result import RewriteChange, RewriteProblem, RewriteResult
+    from archiver.ops.rewrite.transform import Failed, Outcome, Rewritten, Transform, Unchanged
     from archiver.ops.search import (
         ExtractResult,
         Found,
@@ -131,6 +134,7 @@ if TYPE_CHECKING:
         run_accounts,
         shard_of,
     )
+    from archiver.runner.rewrite import rewrite
     from archiver.runner.schedule import Plan as SchedulePlan
     from archiver.runner.schedule import install as schedule_install
     from archiver.runner.schedule import plan as schedule_plan
@@ -157,12 +161,15 @@ _EXPORTS: dict[str, str] = {  # module -> the exports it defines under the same 
     "archiver.ops.restore": "PlannedAction RestoreProblem RestoreResult restore",
     "archiver.ops.retention": ("ForgetResult PolicyDecision PruneResult RetentionPolicy apply_policy forget "
                                "forget_snapshots prune"),
+    "archiver.ops.rewrite.result": "RewriteChange RewriteProblem RewriteResult",
+    "archiver.ops.rewrite.transform": "Failed Outcome Rewritten Transform Unchanged",
     "archiver.ops.verify": "AffectedMessage VerifyReport parse_subset verify",
     "archiver.progress": "NullProgress Progress",
     "archiver.runner.run": "AccountResult RunReport StepResult run_accounts",
     "archiver.runner.credentials": "account_credentials",
     "archiver.runner.check": "check_account",
     "archiver.runner.shard": "Shard parse_shard shard_of",
+    "archiver.runner.rewrite": "rewrite",
     "archiver.store": "Archive ArchiveStats ArchiveWriter IndexRepair Journal Snapshot",
     "archiver.ops.search": ("ExtractResult Found LabelState SearchHit SearchResult Summary search "
                             "extract_attachments find_message message_headers message_summaries "
@@ -186,6 +193,7 @@ _LAZY: dict[str, tuple[str, str]] = {
     "SignInStatus": ("archiver.auth", "SignInStatus"),
     "DemoResult": ("archiver.ops.backup.demo", "DemoResult"),
     "demo": ("archiver.ops.backup.demo", "demo"),
+    "rewrite_transform": ("archiver.ops.rewrite.factory", "make_transform"),
     "EmulatorConfig": ("archiver.emulator", "EmulatorConfig"),
     "GmailEmulator": ("archiver.emulator", "GmailEmulator"),
     "populate_emulator": ("archiver.emulator.demo", "populate"),
@@ -235,6 +243,7 @@ __all__ = [
     "ExportProblem",
     "ExportResult",
     "ExtractResult",
+    "Failed",
     "FolderState",
     "ForgetResult",
     "FormatError",
@@ -249,6 +258,7 @@ __all__ = [
     "MessageFilter",
     "MessageRecord",
     "NullProgress",
+    "Outcome",
     "PartialFailure",
     "PlannedAction",
     "PolicyDecision",
@@ -259,6 +269,10 @@ __all__ = [
     "RestoreProblem",
     "RestoreResult",
     "RetentionPolicy",
+    "RewriteChange",
+    "RewriteProblem",
+    "RewriteResult",
+    "Rewritten",
     "RunReport",
     "SchedulePlan",
     "SearchHit",
@@ -272,6 +286,8 @@ __all__ = [
     "StepResult",
     "Summary",
     "Throttled",
+    "Transform",
+    "Unchanged",
     "UnsupportedVersion",
     "UsageError",
     "VerifyReport",
@@ -305,6 +321,8 @@ __all__ = [
     "prune",
     "resolve_archive",
     "restore",
+    "rewrite",
+    "rewrite_transform",
     "run_accounts",
     "schedule_install",
     "schedule_plan",

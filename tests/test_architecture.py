@@ -17,7 +17,7 @@ from pathlib import Path
 PKG = Path(__file__).resolve().parent.parent / "archiver"
 
 BASE = ("errors", "model", "progress", "labels", "filters", "mail", "threads", "credentials")
-OPERATIONS = ("backup", "restore", "export", "verify", "retention", "query")
+OPERATIONS = ("backup", "restore", "export", "verify", "retention", "query", "rewrite")
 THIRD_PARTY_HOME = {"msgpack": "store", "zstandard": "store", "imapclient": "imap", "imaplib": "imap",
                     "typer": "cli", "tqdm": "cli", "google_auth_oauthlib": "auth", "oauthlib": "auth",
                     "requests_oauthlib": "auth", "requests": "auth", "google": "auth emulator",

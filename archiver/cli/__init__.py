@@ -31,6 +31,7 @@ COMMANDS: list[str] = [
     "diff",
     "search",
     "restore",
+    "rewrite",
     "export",
     "verify",
     "forget",

@@ -351,3 +351,14 @@ def server_credentials(password_command: str | None, oauth2_token_command: str |
     from archiver import credentials_for  # the sign-in code loads only when used (~25 ms)
 
     return credentials_for(oauth, user=urllib.parse.unquote(urllib.parse.urlsplit(url).username or ""))
+
+
+_SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMGT]?)B?\s*$", re.I)
+
+
+def parse_size(text: str) -> int:
+    """``500M``, ``2G``, ``1048576`` -> bytes (powers of 1024)."""
+    m = _SIZE_RE.match(text)
+    if not m:
+        raise UsageError(f"not a size: {text!r} (e.g. 500M, 2G)")
+    return int(float(m.group(1)) * 1024 ** " KMGT".index(m.group(2).upper() or " "))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from typing import Annotated
 
 import typer
@@ -26,6 +25,7 @@ from archiver.cli._common import (
     handle_errors,
     local_path,
     message_filter,
+    parse_size,
     query_keys,
     server_credentials,
     warn,
@@ -57,17 +57,6 @@ LABELS_HELP = (
     "folders (special ones by SPECIAL-USE role); a message without one goes to --default-folder.  Restore "
     "never removes a label, a flag or a message; \\Deleted is never restored."
 )
-_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMGT]?)B?\s*$", re.I)
-
-
-def parse_size(text: str) -> int:
-    """``500M``, ``2G``, ``1048576`` -> bytes (powers of 1024)."""
-    m = _SIZE.match(text)
-    if not m:
-        raise UsageError(f"not a size: {text!r} (e.g. 500M, 2G)")
-    return int(float(m.group(1)) * 1024 ** " KMGT".index(m.group(2).upper() or " "))
-
-
 def _report(r: RestoreResult) -> None:
     if r.dry_run:
         for a in r.planned:

@@ -57,11 +57,14 @@ def free_port() -> int:
 class DovecotServer:
     """One Dovecot instance with its own config, users, mail folder, port and logs."""
 
-    def __init__(self, storage: str = "maildir", gmail_like: bool = False, port: int | None = None) -> None:
+    def __init__(self, storage: str = "maildir", gmail_like: bool = False, port: int | None = None,
+                 capability: str | None = None) -> None:
+        """``capability``: the CAPABILITY list to announce after login (e.g. one without UIDPLUS)."""
         if storage not in ("maildir", "sdbox", "mdbox"):
             raise ValueError(f"unknown storage {storage!r}")
         self.storage = storage
         self.gmail_like = gmail_like
+        self.capability = capability
         self.port = port or free_port()
         self.root = Path(tempfile.mkdtemp(prefix="gma-dv-"))
         os.chmod(self.root, 0o755)
@@ -94,6 +97,8 @@ class DovecotServer:
         caps = ""
         if self.gmail_like:
             caps = f"  imap_capability = {GMAIL_LIKE_CAPABILITY}\n  imap_literal_minus = yes\n"
+        if self.capability is not None:
+            caps = f"  imap_capability = {self.capability}\n"
         return f"""
 protocols = imap
 listen = 127.0.0.1

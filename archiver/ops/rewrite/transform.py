@@ -3,8 +3,10 @@ and the operation that puts their output on the server."""
 
 from __future__ import annotations
 
+import datetime as dt
+import inspect
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 
 @dataclass(frozen=True)
@@ -44,3 +46,19 @@ class Transform(Protocol):
 
     def __call__(self, data: bytes, *, blob_id: str) -> Outcome:
         ...
+
+
+def apply(transform: Transform, data: bytes, *, blob_id: str, internaldate: int, tz_minutes: int) -> Outcome:
+    """``transform(data, blob_id=...)``, with the message's INTERNALDATE as an aware datetime for a
+    transform that takes an ``internaldate`` keyword (fix-headers dates a message without a usable Date
+    header by it).  A resumed run calls this with the journalled date, so it computes the same bytes."""
+    try:
+        takes_date = "internaldate" in inspect.signature(transform).parameters
+    except (TypeError, ValueError):  # a callable without a signature Python can read
+        takes_date = False
+    if not takes_date:
+        return transform(data, blob_id=blob_id)
+    when = dt.datetime.fromtimestamp(internaldate, dt.timezone(dt.timedelta(minutes=tz_minutes)))
+    call: Any = transform
+    out: Outcome = call(data, blob_id=blob_id, internaldate=when)
+    return out
