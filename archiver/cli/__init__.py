@@ -30,6 +30,7 @@ COMMANDS: list[str] = [
     "verify",
     "forget",
     "prune",
+    "upgrade",
     "stats",
     "config",
     "run",

@@ -6,6 +6,7 @@ import contextlib
 import datetime as dt
 import os
 import re
+import threading
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -23,6 +24,7 @@ from archiver.store.journal import Journal, journal_path, remove_journal
 from archiver.store.layout import (
     CONFIG,
     DATA_DIRS,
+    FORMAT_VERSION,
     LOCAL_DIRS,
     SUBDIRS,
     Layout,
@@ -31,7 +33,9 @@ from archiver.store.layout import (
     pack_name,
 )
 from archiver.store.lock import FileLock, lock_archive_exclusive
+from archiver.store.maintenance import UpgradeReport, upgrade_archive
 from archiver.store.manifest import Page, decode_page, iter_records, lookup
+from archiver.store.pack import list_packs, read_dict_copy
 from archiver.store.repair import IndexRepair, repair_config, repair_index
 from archiver.store.snapio import load_snapshot, salvage_snapshot, snapshot_ids
 from archiver.store.snapshot import SnapshotRecord
@@ -39,6 +43,8 @@ from archiver.store.stats import ArchiveStats, compute_stats
 from archiver.store.writer import ArchiveWriter
 
 _HEX = re.compile(r"^[0-9a-f]{4,64}$")
+BLOCK_CACHE_BYTES = 16 * 1024 * 1024
+"""Decompressed v2 blocks kept for the next reads (about 16 blocks of ~1 MiB)."""
 
 
 class Snapshot:
@@ -95,6 +101,11 @@ class Archive:
         self.layout = Layout.of(backend)
         self.path = self.layout.root
         """The local folder (for a local archive, the archive itself)."""
+        self.format_version = FORMAT_VERSION
+        """The archive's format version (archive.json): 2 writes v2 packs, 1 keeps writing v1 packs."""
+        self._blocks: OrderedDict[tuple[str, int], bytes] = OrderedDict()
+        self._blocks_size = 0
+        self._block_lock = threading.Lock()
         self.codecs = Codecs()
         self._index: Index | None = None
         self._index_problems: dict[str, str] = {}
@@ -110,7 +121,7 @@ class Archive:
     # -- opening -------------------------------------------------------------------------------------
 
     @classmethod
-    def init(cls, path: str | os.PathLike[str]) -> Archive:
+    def init(cls, path: str | os.PathLike[str], *, version: int = FORMAT_VERSION) -> Archive:
         """Create an empty archive; UsageError if ``path`` exists and is not an empty folder.
 
         A folder holding only the empty sub-folders of an init that has not written ``archive.json`` yet (one
@@ -124,7 +135,7 @@ class Archive:
         for sub in SUBDIRS:
             ensure_dir(root / sub)
         backend = LocalBackend(root)
-        backend.replace(CONFIG, config_bytes())
+        backend.replace(CONFIG, config_bytes(version))
         fsync_dir(root)
         return cls.open_backend(backend)
 
@@ -134,29 +145,29 @@ class Archive:
         return cls.open_backend(LocalBackend(Path(path)))
 
     @classmethod
-    def init_backend(cls, backend: Backend) -> Archive:
+    def init_backend(cls, backend: Backend, *, version: int = FORMAT_VERSION) -> Archive:
         """Create an empty archive in ``backend`` (an object store, an encrypting layer...); UsageError
         when it already holds archive data.  Two inits at once both succeed (the same ``archive.json``)."""
         if isinstance(backend, LocalBackend):
-            return cls.init(backend.root)
+            return cls.init(backend.root, version=version)
         for folder in DATA_DIRS:
             if next(iter(backend.list(folder)), None) is not None:
                 raise UsageError(f"{backend.url} already holds archive data ({folder}/)",
                                  hint="give a new, empty location")
-        if backend.exists(CONFIG) and backend.read(CONFIG) != config_bytes():
+        if backend.exists(CONFIG) and backend.read(CONFIG) != config_bytes(version):
             raise UsageError(f"{backend.url} already holds an archive", hint="give a new, empty location")
         local = Path(backend.local_state)
         ensure_dir(local)
         for sub in LOCAL_DIRS:
             ensure_dir(local / sub)
-        backend.write_if_absent(CONFIG, config_bytes())
+        backend.write_if_absent(CONFIG, config_bytes(version))
         return cls.open_backend(backend)
 
     @classmethod
     def open_backend(cls, backend: Backend) -> Archive:
         """Open the archive held by ``backend``: ArchiveNotFound, UnsupportedVersion, FormatError."""
         archive = cls(backend)
-        check_config(archive.layout)
+        archive.format_version = check_config(archive.layout)
         return archive
 
     @classmethod
@@ -210,6 +221,18 @@ class Archive:
         self._index_problems = {}
         return result
 
+    def upgrade(self) -> UpgradeReport:
+        """Make the archive format v2, repacking its v1 packs into v2 blocks, under the exclusive lock
+        (ArchiveLocked while a writer runs; DamageFound on a damaged archive, as prune).  Crash-safe at every
+        step; running it again finishes an interrupted upgrade (formats/invariants.md "Upgrading")."""
+        with self.exclusive_lock():
+            report = upgrade_archive(self.layout)
+        self.format_version = 2
+        self._index = None
+        self._index_problems = {}
+        self.close()
+        return report
+
     def refresh(self) -> None:
         """Read index segments written since the index was loaded (by another process); start over if
         prune replaced segments meanwhile (packs it deleted must not stay in memory)."""
@@ -230,19 +253,38 @@ class Archive:
                     return
 
     def current_dict_id(self, role: int = ROLE_BLOB, refresh: bool = False) -> str | None:
-        """The dictionary of ``role`` new entries are compressed with (the smallest id of that role)."""
+        """The dictionary of ``role`` new entries are compressed with (the smallest id of that role whose
+        bytes can be had: from ``dicts/``, else from a copy a v2 pack carries).  A dictionary no sound copy
+        of which is left is passed over, so that damage never blocks the backup that heals it."""
         if role not in self._dict_ids or refresh:
-            for dict_id in list_dicts(self.backend):
-                if self._load_dict(dict_id) == role:
-                    self._dict_ids[role] = dict_id
-                    break
+            # dicts/ and the dictionaries the index names (whose file may be lost: packs carry copies)
+            known = {d for d in self.index.tables.dicts if d is not None}
+            for dict_id in sorted(known | set(list_dicts(self.backend))):
+                try:
+                    if self._load_dict(dict_id) == role:
+                        self._dict_ids[role] = dict_id
+                        break
+                except FormatError:
+                    continue
         return self._dict_ids.get(role)
 
-    def _load_dict(self, dict_id: str) -> int:
-        """Make the dictionary usable by codecs; return its role."""
+    def _load_dict(self, dict_id: str, pack: str | None = None) -> int:
+        """Make the dictionary usable by codecs; return its role.  When ``dicts/<id>`` is missing or damaged,
+        the copy carried by ``pack`` (or, without one, by any v2 pack) is used (formats/pack.md)."""
         if not self.codecs.has(dict_id):
-            self.codecs.add(dict_id, read_dict(self.backend, dict_id))
+            self.codecs.add(dict_id, self._dict_bytes(dict_id, pack))
         return self.codecs.role(dict_id)
+
+    def _dict_bytes(self, dict_id: str, pack: str | None) -> bytes:
+        try:
+            return read_dict(self.backend, dict_id)
+        except FormatError as exc:
+            first = exc
+        for pid in [pack] if pack is not None else list_packs(self.backend):
+            data = read_dict_copy(self.backend, pid, dict_id)
+            if data is not None:
+                return data
+        raise first
 
     # -- raw reads -----------------------------------------------------------------------------------
 
@@ -257,12 +299,37 @@ class Archive:
 
     def _read_entry(self, loc: Location, entry_id: str, what: str) -> bytes:
         if loc.dict_id is not None:
-            self._load_dict(loc.dict_id)
-        raw = self.codecs.decompress(self._pread(loc, what), loc.dict_id, loc.raw_length,
-                                     f"{what} in pack {loc.pack[:12]}")
+            self._load_dict(loc.dict_id, loc.pack)
+        where = f"{what} in pack {loc.pack[:12]}"
+        if loc.inner is None:  # a v1 frame: the entry itself
+            raw = self.codecs.decompress(self._pread(loc, what), loc.dict_id, loc.raw_length, where)
+        else:
+            block = self._block(loc, what, where)
+            raw = block[loc.inner:loc.inner + loc.raw_length]
+            if len(raw) != loc.raw_length:
+                raise IntegrityError(f"{where} is damaged (it lies beyond the end of its block)")
         if codec.sha256_hex(raw) != entry_id:
-            raise IntegrityError(f"{what} in pack {loc.pack[:12]} is damaged (its bytes do not match its id)")
+            raise IntegrityError(f"{where} is damaged (its bytes do not match its id)")
         return raw
+
+    def _block(self, loc: Location, what: str, where: str) -> bytes:
+        """The decompressed v2 block at ``loc``, from a small cache of recent blocks (bounded by
+        ``BLOCK_CACHE_BYTES``): sequential reads decompress each block once."""
+        key = (loc.pack, loc.offset)
+        with self._block_lock:
+            hit = self._blocks.get(key)
+            if hit is not None:
+                self._blocks.move_to_end(key)
+                return hit
+        data = self.codecs.decompress_block(self._pread(loc, what), loc.dict_id, where)
+        if len(data) > loc.raw_length:  # a block of several entries: others may be read next
+            with self._block_lock:
+                if key not in self._blocks:
+                    self._blocks[key] = data
+                    self._blocks_size += len(data)
+                while self._blocks_size > BLOCK_CACHE_BYTES and len(self._blocks) > 1:
+                    self._blocks_size -= len(self._blocks.popitem(last=False)[1])
+        return data
 
     def read_page(self, page_id: str) -> bytes:
         """The msgpack bytes of one manifest page, checked against its id."""
@@ -485,7 +552,10 @@ class Archive:
         return lock_archive_exclusive(self.layout.locks)
 
     def close(self) -> None:
-        """Drop cached pack reads (the archive stays usable)."""
+        """Drop cached blocks (the archive stays usable)."""
+        with self._block_lock:
+            self._blocks.clear()
+            self._blocks_size = 0
 
     def __del__(self) -> None:
         with contextlib.suppress(Exception):

@@ -17,7 +17,7 @@ from archiver.store.dictionary import Codecs, read_dict
 from archiver.store.index import Index, Location, list_segments, read_cache, read_segment
 from archiver.store.layout import Layout, check_config, pack_name
 from archiver.store.manifest import decode_page
-from archiver.store.pack import KIND_BLOB, PackEntry, list_packs, read_pack_toc
+from archiver.store.pack import KIND_BLOB, PackEntry, list_packs, read_dict_copy, read_pack_toc
 from archiver.store.snapio import load_snapshot, snapshot_ids
 from archiver.store.snapshot import SnapshotRecord
 
@@ -79,7 +79,7 @@ def load_segments(layout: Layout) -> Segments:
                 target = out.blobs if e.kind == KIND_BLOB else out.pages
                 old = target.get(e.id)
                 if old is None or pid < old.pack:
-                    target[e.id] = Location(pid, e.offset, e.length, e.raw_length, e.dict_id)
+                    target[e.id] = Location(pid, e.offset, e.length, e.raw_length, e.dict_id, e.inner)
     return out
 
 
@@ -119,15 +119,41 @@ def load_snapshots(layout: Layout) -> tuple[dict[str, SnapshotRecord], list[Find
 
 
 def load_dicts(layout: Layout, wanted: set[str]) -> tuple[dict[str, bytes], list[Finding]]:
-    """The named dictionaries that exist and match their hash."""
+    """The named dictionaries: from ``dicts/`` when sound, else from a copy a v2 pack carries.  A missing or
+    damaged dictionary file is a finding either way; when a copy was found the dictionary is in the first
+    result too (nothing that needs it is lost) and the finding says so."""
     good: dict[str, bytes] = {}
     bad: list[Finding] = []
+    packs: list[str] | None = None
     for did in sorted(wanted):
         try:
             good[did] = read_dict(layout.backend, did)
         except FormatError as exc:
-            bad.append(Finding("dict", did, str(exc)))
+            packs = list_packs(layout.backend) if packs is None else packs
+            copy = next((c for pid in packs if (c := read_dict_copy(layout.backend, pid, did)) is not None),
+                        None)
+            if copy is None:
+                bad.append(Finding("dict", did, str(exc)))
+                continue
+            good[did] = copy
+            bad.append(Finding("dict", did, f"{exc}; {DICT_COPY_NOTE}"))
     return good, bad
+
+
+DICT_COPY_NOTE = ("packs carry copies of it, so nothing is lost; `gmail-archiver verify --repair-index` "
+                  "writes it back")
+
+
+def entry_bytes(codecs: Codecs, frame: bytes | memoryview, e: PackEntry | Location, what: str) -> bytes:
+    """The bytes of the entry ``e`` whose frame (v1) or block (v2) is ``frame``; FormatError when the frame
+    does not decompress or the entry lies outside its block (the caller checks the hash)."""
+    if e.inner is None:
+        return codecs.decompress(frame, e.dict_id, e.raw_length, what)  # type: ignore[arg-type]
+    block = codecs.decompress_block(frame, e.dict_id, what)
+    raw = block[e.inner:e.inner + e.raw_length]
+    if len(raw) != e.raw_length:
+        raise FormatError(f"{what} lies beyond the end of its block")
+    return raw
 
 
 def present_packs(layout: Layout) -> list[str]:
@@ -154,9 +180,13 @@ def check_pack_toc(layout: Layout, pack_id: str, indexed: list[PackEntry]) -> Fi
         toc = read_pack_toc(layout.backend, pack_id)
     except FormatError as exc:
         return Finding("pack", pack_id, str(exc))
-    if sorted(toc, key=lambda e: e.offset) != sorted(indexed, key=lambda e: e.offset):
+    if sorted(toc, key=_place) != sorted(indexed, key=_place):
         return Finding("pack", pack_id, f"pack {pack_id[:12]}: its table of contents differs from the index")
     return None
+
+
+def _place(e: PackEntry) -> tuple[int, int]:
+    return e.offset, e.inner or 0
 
 
 def lost_frames(layout: Layout, pack_id: str, indexed: list[PackEntry]) -> set[str]:
@@ -217,14 +247,13 @@ class PageReader:
                 for e in entries:
                     if e.kind != KIND_BLOB:
                         self._copies.setdefault(e.id, []).append(
-                            Location(pid, e.offset, e.length, e.raw_length, e.dict_id))
+                            Location(pid, e.offset, e.length, e.raw_length, e.dict_id, e.inner))
         return sorted((c for c in self._copies.get(page_id, ()) if c.pack != pack), key=lambda c: c.pack)
 
     def _read(self, loc: Location, page_id: str) -> bytes:
         if not self.codecs.has(loc.dict_id):
             raise FormatError(f"manifest page {page_id[:12]} needs a missing or damaged dictionary")
-        raw = self.codecs.decompress(read_frame(self.layout, loc), loc.dict_id, loc.raw_length,
-                                     f"manifest page {page_id[:12]}")
+        raw = entry_bytes(self.codecs, read_frame(self.layout, loc), loc, f"manifest page {page_id[:12]}")
         if codec.sha256_hex(raw) != page_id:
             raise FormatError(f"manifest page {page_id[:12]} does not match its name")
         return raw
@@ -307,6 +336,8 @@ def check_entries(pack_id: str, data: bytes, entries: list[PackEntry], codecs: C
     findings: list[Finding] = []
     failed: list[str] = []
     view = memoryview(data)
+    block_at: tuple[int, int] | None = None
+    block: bytes | FormatError = b""
     for e in entries:
         kind = "blob" if e.kind == KIND_BLOB else "page"
         what = f"{kind} {e.id[:12]} in pack {pack_id[:12]}"
@@ -316,7 +347,21 @@ def check_entries(pack_id: str, data: bytes, entries: list[PackEntry], codecs: C
             if not codecs.has(e.dict_id):
                 raise FormatError(f"{what} needs a missing or damaged dictionary")
             frame = view[e.offset:e.offset + e.length]
-            raw = codecs.decompress(frame, e.dict_id, e.raw_length, what)  # type: ignore[arg-type]
+            if e.inner is None:
+                raw = codecs.decompress(frame, e.dict_id, e.raw_length, what)  # type: ignore[arg-type]
+            else:  # a v2 block: decompressed once for the entries of it that follow one another
+                if block_at != (e.offset, e.length):
+                    block_at = (e.offset, e.length)
+                    try:
+                        block = codecs.decompress_block(frame, e.dict_id, f"block at {e.offset} of pack "
+                                                                          f"{pack_id[:12]}")
+                    except FormatError as exc:
+                        block = exc
+                if isinstance(block, FormatError):
+                    raise FormatError(f"{what}: {block}")
+                raw = block[e.inner:e.inner + e.raw_length]
+                if len(raw) != e.raw_length:
+                    raise FormatError(f"{what} lies beyond the end of its block")
             if hashlib.sha256(raw).hexdigest() != e.id:
                 raise FormatError(f"{what} does not match its hash")
         except FormatError as exc:

@@ -23,7 +23,7 @@ from pathlib import Path
 from archiver.store.backend import Backend
 from archiver.store.index import Index, Location
 from archiver.store.layout import Layout, pack_name
-from archiver.store.pack import END_MAGIC, MAGIC, TRAILER
+from archiver.store.pack import END_MAGIC, END_MAGIC2, MAGIC, TRAILER
 
 FILE = "damage.json"
 VERSION = 1
@@ -98,7 +98,7 @@ def _pack_problem(backend: Backend, pack_id: str, needed_end: int) -> str | None
         return f"{name} is missing"
     except (OSError, struct.error) as exc:
         return f"{name} cannot be read: {exc}"
-    if end != END_MAGIC or size - TRAILER.size - toc_len < needed_end:
+    if end not in (END_MAGIC, END_MAGIC2) or size - TRAILER.size - toc_len < needed_end:
         return f"{name} is truncated or damaged (its size does not match the index)"
     return None
 

@@ -29,6 +29,8 @@ TRAIN_BYTES = 4 * 1024 * 1024
 MIN_SAMPLES = 64
 PAGE_DICT_SIZE = 16 * 1024
 PAGE_TRAIN_PAGES = 2000
+BLOCK_LIMIT = 1 << 32
+"""No v2 block decompresses to more (a block holds entries up to 4 GiB; the frame header says its size)."""
 SAMPLE_PREFIX = 16 * 1024
 """Only the first bytes of each message are used for training: headers and text, not attachments."""
 
@@ -88,6 +90,23 @@ class Codecs:
             c = cache[dict_id] = zstandard.ZstdCompressor(level=codec.LEVEL, dict_data=self._dicts[dict_id],
                                                           write_checksum=False, write_content_size=True)
         return c.compress(data)
+
+    def data(self, dict_id: str) -> bytes:
+        """The bytes of a dictionary added before (a v2 pack carries a copy)."""
+        zd = self._dicts[dict_id]
+        assert zd is not None
+        return zd.as_bytes()
+
+    def decompress_block(self, frame: bytes | memoryview, dict_id: str | None, what: str) -> bytes:
+        """A v2 block (its frame carries its size; at most ``BLOCK_LIMIT`` bytes)."""
+        cache: dict[str | None, zstandard.ZstdDecompressor] = self._local.__dict__.setdefault("d", {})
+        d = cache.get(dict_id)
+        if d is None:
+            d = cache[dict_id] = zstandard.ZstdDecompressor(dict_data=self._dicts[dict_id])
+        try:
+            return d.decompress(frame, max_output_size=BLOCK_LIMIT)
+        except zstandard.ZstdError as exc:
+            raise IntegrityError(f"{what} does not decompress: {exc}") from None
 
     def decompress(self, frame: bytes, dict_id: str | None, raw_length: int, what: str) -> bytes:
         cache: dict[str | None, zstandard.ZstdDecompressor] = self._local.__dict__.setdefault("d", {})

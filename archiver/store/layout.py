@@ -23,7 +23,9 @@ from archiver.errors import ArchiveNotFound, FormatError, IntegrityError, Unsupp
 from archiver.store.backend import Backend, LocalBackend
 
 FORMAT_NAME = "gmail-archiver"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+"""The version new archives get (formats/CHANGES.md); this program reads and writes ``VERSIONS``."""
+VERSIONS = (1, 2)
 CONFIG = "archive.json"
 SUBDIRS = ("packs", "index", "dicts", "snapshots", "journals", "locks", "tmp", "cache")
 
@@ -102,8 +104,8 @@ class Layout:
         return self.root / "cache"
 
 
-def config_bytes() -> bytes:
-    return (json.dumps({"format": FORMAT_NAME, "version": FORMAT_VERSION}, sort_keys=True) + "\n").encode()
+def config_bytes(version: int = FORMAT_VERSION) -> bytes:
+    return (json.dumps({"format": FORMAT_NAME, "version": version}, sort_keys=True) + "\n").encode()
 
 
 # -- names of archive files in a backend --------------------------------------------------------------
@@ -146,8 +148,9 @@ REPAIR_HINT = ("if this folder is an archive, `gmail-archiver verify --repair-in
                "archive.json")
 
 
-def check_config(layout: Layout) -> None:
-    """ArchiveNotFound, UnsupportedVersion or FormatError unless ``layout`` is a readable v1 archive."""
+def check_config(layout: Layout) -> int:
+    """The archive's format version; ArchiveNotFound, UnsupportedVersion or FormatError unless ``layout`` is
+    an archive of a version this program reads."""
     config = layout.config if layout.is_local else f"{layout.where}/{CONFIG}"
     try:
         data = layout.backend.read(CONFIG)
@@ -168,10 +171,12 @@ def check_config(layout: Layout) -> None:
         raise FormatError(f"{config} is not valid JSON", hint=REPAIR_HINT) from None
     if not isinstance(doc, dict) or doc.get("format") != FORMAT_NAME:
         raise FormatError(f"{config} does not describe a gmail-archiver archive", hint=REPAIR_HINT)
-    if doc.get("version") != FORMAT_VERSION:
-        raise UnsupportedVersion(f"archive format version {doc.get('version')} is not supported "
-                                 f"(this program reads version {FORMAT_VERSION})",
+    version = doc.get("version")
+    if version not in VERSIONS or isinstance(version, bool):
+        raise UnsupportedVersion(f"archive format version {version} is not supported "
+                                 f"(this program reads versions {', '.join(map(str, VERSIONS))})",
                                  hint="upgrade gmail-archiver")
+    return int(version)
 
 
 ARCHIVE_DIRS = ("snapshots", "packs", "index")

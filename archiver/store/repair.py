@@ -28,7 +28,7 @@ from archiver.store.index import encode_segment, list_segments, load_index, read
 from archiver.store.layout import CONFIG, Layout, check_config, config_bytes, looks_like_archive, pack_name
 from archiver.store.lock import lock_archive_exclusive
 from archiver.store.maintenance import PrunePlan, execute_prune
-from archiver.store.pack import PackEntry, list_packs, read_pack_toc
+from archiver.store.pack import MAGIC2, PackEntry, list_packs, read_pack_toc
 
 
 @dataclass
@@ -150,6 +150,17 @@ def _repair_segments(layout: Layout) -> IndexRepair:
     return result
 
 
+def _version_of_data(layout: Layout) -> int:
+    """2 when any pack is a v2 pack (the archive was v2: a v1 archive never holds one), else 1."""
+    for pid in list_packs(layout.backend):
+        try:
+            if layout.backend.read_range(pack_name(pid), 0, len(MAGIC2)) == MAGIC2:
+                return 2
+        except OSError:
+            continue
+    return 1
+
+
 def repair_config(layout: Layout) -> bool:
     """Rewrite a missing or damaged ``archive.json`` when the folder holds the folders of an archive
     (snapshots/, packs/, index/); return whether it was rewritten (formats/layout.md "A lost config").
@@ -172,5 +183,5 @@ def repair_config(layout: Layout) -> bool:
         except UnsupportedVersion:
             raise
         except (ArchiveNotFound, FormatError):
-            layout.backend.replace(CONFIG, config_bytes())
+            layout.backend.replace(CONFIG, config_bytes(_version_of_data(layout)))
     return True

@@ -71,8 +71,12 @@ def _total_bytes(layout: Layout) -> int:
 def compute_stats(layout: Layout, index: Index, snapshots: list[SnapshotInfo],
                   unreadable: dict[str, str] | None = None) -> ArchiveStats:
     raw = stored = with_dict = 0
-    for length, raw_length, dict_no in index.blobs.raw_lengths():
-        stored += length
+    blocks: set[int] = set()
+    for length, raw_length, dict_no, block in index.blobs.raw_lengths():
+        if block is None or block not in blocks:  # a v2 block counts once, whatever it holds
+            stored += length
+            if block is not None:
+                blocks.add(block)
         raw += raw_length
         with_dict += dict_no != 0
     packs = list_packs(layout.backend)
