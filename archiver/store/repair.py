@@ -23,12 +23,12 @@ from archiver.store.check import (
     load_segments,
     read_pack,
 )
-from archiver.store.dictionary import Codecs
+from archiver.store.dictionary import Codecs, read_dict
 from archiver.store.index import encode_segment, list_segments, load_index, read_segment, write_cache
 from archiver.store.layout import CONFIG, Layout, check_config, config_bytes, looks_like_archive, pack_name
 from archiver.store.lock import lock_archive_exclusive
 from archiver.store.maintenance import PrunePlan, execute_prune
-from archiver.store.pack import MAGIC2, PackEntry, list_packs, read_pack_toc
+from archiver.store.pack import MAGIC2, PackEntry, list_packs, read_dict_copy, read_pack_toc
 
 
 @dataclass
@@ -52,12 +52,15 @@ class IndexRepair:
     frames_lost: int = 0
     """Frames of those packs that were damaged too (left out: verify names the messages they held)."""
     config_rewritten: bool = False
+    dicts_restored: dict[str, str] = field(default_factory=dict)
+    """Dictionary files that were missing or damaged (id -> why) and were written back from the copy a v2
+    pack carries (formats/pack.md "Dictionaries")."""
     """``archive.json`` was missing or damaged and was written again (``Archive.open_for_repair``)."""
 
     @property
     def changed(self) -> bool:
         return bool(self.damaged_segments or self.segment_written or self.damaged_cache
-                    or self.tocs_rewritten or self.config_rewritten)
+                    or self.tocs_rewritten or self.config_rewritten or self.dicts_restored)
 
 
 def repair_index(layout: Layout) -> IndexRepair:
@@ -67,6 +70,7 @@ def repair_index(layout: Layout) -> IndexRepair:
     A segment of an unknown version raises UnsupportedVersion and nothing is changed.
     """
     result = _repair_segments(layout)
+    restore_dicts(layout, result)
     repair_tocs(layout, result)
     cache = layout.cache / "index"
     finding = check_cache(layout, load_segments(layout))
@@ -75,6 +79,27 @@ def repair_index(layout: Layout) -> IndexRepair:
         cache.unlink(missing_ok=True)
         write_cache(cache, load_index(layout.backend))
     return result
+
+
+def restore_dicts(layout: Layout, result: IndexRepair) -> None:
+    """Write back every dictionary the index names whose file is missing or damaged, from a sound copy in a
+    v2 pack (the copy is checked against the id; one atomic replace each).  Without a copy it stays as it is
+    (verify keeps naming what it costs)."""
+    wanted = {e.dict_id for entries in load_segments(layout).packs.values() for e in entries if e.dict_id}
+    packs: list[str] | None = None
+    for did in sorted(wanted):
+        try:
+            read_dict(layout.backend, did)
+            continue
+        except FormatError as exc:
+            why = str(exc)
+        packs = list_packs(layout.backend) if packs is None else packs
+        for pid in packs:
+            copy = read_dict_copy(layout.backend, pid, did)
+            if copy is not None:
+                layout.backend.replace(f"dicts/{did}", copy)
+                result.dicts_restored[did] = why
+                break
 
 
 def repair_tocs(layout: Layout, result: IndexRepair) -> None:

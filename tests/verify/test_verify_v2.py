@@ -98,3 +98,18 @@ def test_a_damaged_dictionary_file_costs_no_message_nor_a_later_backup(
     after = Archive.open(root)
     assert all(after.get_blob(r.blob_id) for r in more[::25])
     assert {after.index.blobs[r.blob_id].dict_id for r in more} == {dict_file.name}  # the same dictionary
+
+
+def test_repair_index_writes_a_damaged_dictionary_back_from_a_pack(v2: tuple[Path, list[MessageRecord], str],
+                                                                  tmp_path: Path) -> None:
+    src, _records, _sid = v2
+    root = tmp_path / "a"
+    shutil.copytree(src, root)
+    (dict_file,) = [p for p in (root / "dicts").iterdir() if p.stat().st_size > 50_000]
+    good = dict_file.read_bytes()
+    dict_file.write_bytes(good[:1000])  # truncated
+    assert not verify(Archive.open(root)).ok
+    fixed = Archive.open(root).rebuild_index()
+    assert set(fixed.dicts_restored) == {dict_file.name} and fixed.changed
+    assert dict_file.read_bytes() == good
+    assert verify(Archive.open(root), read_data=True).ok
