@@ -16,6 +16,7 @@ from archiver.model import MessageRecord
 from archiver.ops.export.operation import export
 from archiver.ops.verify import verify
 from archiver.store import Archive
+from archiver.store.dictionary import Codecs
 from archiver.store.pack import KIND_BLOB, PackEntry, list_packs, pack_path, read_toc
 from tests.query.builder import commit, make_records, synthetic_messages
 
@@ -113,3 +114,28 @@ def test_repair_index_writes_a_damaged_dictionary_back_from_a_pack(v2: tuple[Pat
     assert set(fixed.dicts_restored) == {dict_file.name} and fixed.changed
     assert dict_file.read_bytes() == good
     assert verify(Archive.open(root), read_data=True).ok
+
+
+def test_sequential_reads_decompress_each_block_once(v2: tuple[Path, list[MessageRecord], str],
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    root, records, _sid = v2
+    blocks = _blocks(root)
+    calls: list[int] = []
+    real = Codecs.decompress_block
+
+    def counting(self: Codecs, frame: bytes, dict_id: str | None, what: str) -> bytes:
+        calls.append(len(frame))
+        return real(self, frame, dict_id, what)
+
+    monkeypatch.setattr(Codecs, "decompress_block", counting)
+    archive = Archive.open(root)
+    ids = [r.blob_id for r in records]
+    got = dict(archive.iter_blobs(ids))
+    assert len(got) == len(set(ids))
+    assert len(calls) == len(blocks)  # once per block, not once per message
+    calls.clear()
+    members = max(blocks.values(), key=len)
+    fresh = Archive.open(root)
+    for e in members[:10]:
+        fresh.get_blob(e.id)
+    assert len(calls) == 1  # random reads in one block: one decompression, then the cache
