@@ -36,6 +36,7 @@ COMMANDS: list[str] = [
     "verify",
     "forget",
     "prune",
+    "upgrade",
     "stats",
     "config",
     "run",

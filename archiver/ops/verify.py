@@ -142,7 +142,7 @@ def verify(archive: Archive, read_data: bool = False, subset: tuple[int, int] | 
     wanted = {loc.dict_id for loc in (*segments.blobs.values(), *segments.pages.values()) if loc.dict_id}
     dicts, bad_dicts = load_dicts(layout, wanted)
     report.damage.extend(bad_dicts)
-    bad_dict_ids = {f.id for f in bad_dicts}
+    bad_dict_ids = {f.id for f in bad_dicts if f.id not in dicts}  # not even a copy in a pack
 
     cache = check_cache(layout, segments)
     if cache is not None:
@@ -305,12 +305,17 @@ CHUNK_BYTES = 2 * 1024 * 1024
 def _chunks(entries: list[PackEntry]) -> list[list[PackEntry]]:
     out: list[list[PackEntry]] = [[]]
     size = 0
-    for e in sorted(entries, key=lambda e: e.offset):
+    last = -1
+    for e in sorted(entries, key=lambda e: (e.offset, e.inner or 0)):
+        if e.offset == last:  # another entry of the same v2 block: same task, its bytes counted once
+            out[-1].append(e)
+            continue
         if size >= CHUNK_BYTES:
             out.append([])
             size = 0
         out[-1].append(e)
         size += e.length
+        last = e.offset
     return out
 
 

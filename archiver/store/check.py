@@ -7,7 +7,6 @@ read plus a list of :class:`Finding` naming what it could not.  Nothing here wri
 from __future__ import annotations
 
 import hashlib
-import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
@@ -16,10 +15,11 @@ from archiver.model import MessageRecord
 from archiver.store import codec
 from archiver.store.dictionary import Codecs, read_dict
 from archiver.store.index import Index, Location, list_segments, read_cache, read_segment
-from archiver.store.layout import Layout, check_config
+from archiver.store.layout import Layout, check_config, pack_name
 from archiver.store.manifest import decode_page
-from archiver.store.pack import KIND_BLOB, PackEntry, list_packs, pack_path, read_toc
-from archiver.store.snapshot import SnapshotRecord, list_snapshot_ids, read_snapshot
+from archiver.store.pack import KIND_BLOB, PackEntry, list_packs, read_dict_copy, read_pack_toc
+from archiver.store.snapio import load_snapshot, snapshot_ids
+from archiver.store.snapshot import SnapshotRecord
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +55,8 @@ def check_layout(layout: Layout) -> list[Finding]:
         check_config(layout)
     except FormatError as exc:
         return [Finding("config", "archive.json", str(exc))]
+    if not layout.is_local:  # an object store has no folders, only names
+        return []
     return [Finding("folder", f"{name}/", f"the {name}/ folder is missing")
             for name in REQUIRED_DIRS if not (layout.root / name).is_dir()]
 
@@ -62,9 +64,9 @@ def check_layout(layout: Layout) -> list[Finding]:
 def load_segments(layout: Layout) -> Segments:
     """The union of all readable segments (a blob in several packs: the smallest pack id wins)."""
     out = Segments()
-    for name in list_segments(layout.index):
+    for name in list_segments(layout.backend):
         try:
-            packs = read_segment(layout.index, name)
+            packs = read_segment(layout.backend, name)
         except FormatError as exc:
             out.findings.append(Finding("index", name, str(exc)))
             continue
@@ -77,7 +79,7 @@ def load_segments(layout: Layout) -> Segments:
                 target = out.blobs if e.kind == KIND_BLOB else out.pages
                 old = target.get(e.id)
                 if old is None or pid < old.pack:
-                    target[e.id] = Location(pid, e.offset, e.length, e.raw_length, e.dict_id)
+                    target[e.id] = Location(pid, e.offset, e.length, e.raw_length, e.dict_id, e.inner)
     return out
 
 
@@ -88,7 +90,7 @@ def check_cache(layout: Layout, segments: Segments) -> Finding | None:
     """``cache/index`` (rebuildable, so never trusted): its header and checksum hold, and it locates every
     entry exactly as the segments it lists do.  A missing, old-format or stale cache is no finding."""
     cache = layout.cache / "index"
-    cached, why = read_cache(cache, set(list_segments(layout.index)))
+    cached, why = read_cache(cache, set(list_segments(layout.backend)))
     if why is not None:
         return Finding("cache", "cache/index", f"{why}; {CACHE_FIX}")
     if cached is None or not cached.segments <= set(segments.by_segment):
@@ -108,37 +110,63 @@ def load_snapshots(layout: Layout) -> tuple[dict[str, SnapshotRecord], list[Find
     """Every snapshot record that reads and matches its name, and findings for the others."""
     good: dict[str, SnapshotRecord] = {}
     bad: list[Finding] = []
-    for sid in list_snapshot_ids(layout.snapshots):
+    for sid in snapshot_ids(layout.backend):
         try:
-            good[sid] = read_snapshot(layout.snapshots, sid)
+            good[sid] = load_snapshot(layout.backend, sid)
         except FormatError as exc:
             bad.append(Finding("snapshot", sid, str(exc)))
     return good, bad
 
 
 def load_dicts(layout: Layout, wanted: set[str]) -> tuple[dict[str, bytes], list[Finding]]:
-    """The named dictionaries that exist and match their hash."""
+    """The named dictionaries: from ``dicts/`` when sound, else from a copy a v2 pack carries.  A missing or
+    damaged dictionary file is a finding either way; when a copy was found the dictionary is in the first
+    result too (nothing that needs it is lost) and the finding says so."""
     good: dict[str, bytes] = {}
     bad: list[Finding] = []
+    packs: list[str] | None = None
     for did in sorted(wanted):
         try:
-            good[did] = read_dict(layout.dicts, did)
+            good[did] = read_dict(layout.backend, did)
         except FormatError as exc:
-            bad.append(Finding("dict", did, str(exc)))
+            packs = list_packs(layout.backend) if packs is None else packs
+            copy = next((c for pid in packs if (c := read_dict_copy(layout.backend, pid, did)) is not None),
+                        None)
+            if copy is None:
+                bad.append(Finding("dict", did, str(exc)))
+                continue
+            good[did] = copy
+            bad.append(Finding("dict", did, f"{exc}; {DICT_COPY_NOTE}"))
     return good, bad
 
 
+DICT_COPY_NOTE = ("packs carry copies of it, so nothing is lost; `gmail-archiver verify --repair-index` "
+                  "writes it back")
+
+
+def entry_bytes(codecs: Codecs, frame: bytes | memoryview, e: PackEntry | Location, what: str) -> bytes:
+    """The bytes of the entry ``e`` whose frame (v1) or block (v2) is ``frame``; FormatError when the frame
+    does not decompress or the entry lies outside its block (the caller checks the hash)."""
+    if e.inner is None:
+        return codecs.decompress(frame, e.dict_id, e.raw_length, what)  # type: ignore[arg-type]
+    block = codecs.decompress_block(frame, e.dict_id, what)
+    raw = block[e.inner:e.inner + e.raw_length]
+    if len(raw) != e.raw_length:
+        raise FormatError(f"{what} lies beyond the end of its block")
+    return raw
+
+
 def present_packs(layout: Layout) -> list[str]:
-    return list_packs(layout.packs)
+    return list_packs(layout.backend)
 
 
 def unindexed_entries(layout: Layout, indexed_packs: set[str]) -> dict[str, str]:
     """Entry id -> pack id for the entries of packs present on disk but in no index segment (left by an
     interrupted write, or orphaned by a damaged segment); unreadable packs are skipped."""
     out: dict[str, str] = {}
-    for pid in sorted(set(list_packs(layout.packs)) - indexed_packs):
+    for pid in sorted(set(list_packs(layout.backend)) - indexed_packs):
         try:
-            toc = read_toc(pack_path(layout.packs, pid))
+            toc = read_pack_toc(layout.backend, pid)
         except FormatError:
             continue
         for e in toc:
@@ -149,20 +177,24 @@ def unindexed_entries(layout: Layout, indexed_packs: set[str]) -> dict[str, str]
 def check_pack_toc(layout: Layout, pack_id: str, indexed: list[PackEntry]) -> Finding | None:
     """The pack exists, its trailer and TOC are sound, and the TOC lists exactly the indexed entries."""
     try:
-        toc = read_toc(pack_path(layout.packs, pack_id))
+        toc = read_pack_toc(layout.backend, pack_id)
     except FormatError as exc:
         return Finding("pack", pack_id, str(exc))
-    if sorted(toc, key=lambda e: e.offset) != sorted(indexed, key=lambda e: e.offset):
+    if sorted(toc, key=_place) != sorted(indexed, key=_place):
         return Finding("pack", pack_id, f"pack {pack_id[:12]}: its table of contents differs from the index")
     return None
+
+
+def _place(e: PackEntry) -> tuple[int, int]:
+    return e.offset, e.inner or 0
 
 
 def lost_frames(layout: Layout, pack_id: str, indexed: list[PackEntry]) -> set[str]:
     """Ids of the indexed entries a pack cannot hold any more: all of them when it is missing, else those
     lying beyond its end (a truncated pack); frames within it are checked by reading (``check_entries``)."""
     try:
-        size = pack_path(layout.packs, pack_id).stat().st_size
-    except FileNotFoundError:
+        size = layout.backend.size(pack_name(pack_id))
+    except (FileNotFoundError, NotADirectoryError):
         return {e.id for e in indexed}
     return {e.id for e in indexed if e.offset + e.length > size}
 
@@ -170,9 +202,8 @@ def lost_frames(layout: Layout, pack_id: str, indexed: list[PackEntry]) -> set[s
 def read_frame(layout: Layout, loc: Location) -> bytes:
     """The stored (compressed) frame at ``loc``; FormatError when the pack is missing or too short."""
     try:
-        with open(pack_path(layout.packs, loc.pack), "rb") as f:
-            data = os.pread(f.fileno(), loc.length, loc.offset)
-    except FileNotFoundError:
+        data = layout.backend.read_range(pack_name(loc.pack), loc.offset, loc.length)
+    except (FileNotFoundError, NotADirectoryError):
         raise FormatError(f"pack {loc.pack[:12]} is missing") from None
     if len(data) != loc.length:
         raise FormatError(f"pack {loc.pack[:12]} is shorter than its index says")
@@ -216,14 +247,13 @@ class PageReader:
                 for e in entries:
                     if e.kind != KIND_BLOB:
                         self._copies.setdefault(e.id, []).append(
-                            Location(pid, e.offset, e.length, e.raw_length, e.dict_id))
+                            Location(pid, e.offset, e.length, e.raw_length, e.dict_id, e.inner))
         return sorted((c for c in self._copies.get(page_id, ()) if c.pack != pack), key=lambda c: c.pack)
 
     def _read(self, loc: Location, page_id: str) -> bytes:
         if not self.codecs.has(loc.dict_id):
             raise FormatError(f"manifest page {page_id[:12]} needs a missing or damaged dictionary")
-        raw = self.codecs.decompress(read_frame(self.layout, loc), loc.dict_id, loc.raw_length,
-                                     f"manifest page {page_id[:12]}")
+        raw = entry_bytes(self.codecs, read_frame(self.layout, loc), loc, f"manifest page {page_id[:12]}")
         if codec.sha256_hex(raw) != page_id:
             raise FormatError(f"manifest page {page_id[:12]} does not match its name")
         return raw
@@ -285,8 +315,8 @@ def subset_of(pack_id: str, subset: tuple[int, int] | None) -> bool:
 def read_pack(layout: Layout, pack_id: str) -> bytes | None:
     """The whole pack file (one sequential read), or None when it is missing."""
     try:
-        return pack_path(layout.packs, pack_id).read_bytes()
-    except FileNotFoundError:
+        return layout.backend.read(pack_name(pack_id))
+    except (FileNotFoundError, NotADirectoryError):
         return None
 
 
@@ -306,6 +336,8 @@ def check_entries(pack_id: str, data: bytes, entries: list[PackEntry], codecs: C
     findings: list[Finding] = []
     failed: list[str] = []
     view = memoryview(data)
+    block_at: tuple[int, int] | None = None
+    block: bytes | FormatError = b""
     for e in entries:
         kind = "blob" if e.kind == KIND_BLOB else "page"
         what = f"{kind} {e.id[:12]} in pack {pack_id[:12]}"
@@ -315,7 +347,21 @@ def check_entries(pack_id: str, data: bytes, entries: list[PackEntry], codecs: C
             if not codecs.has(e.dict_id):
                 raise FormatError(f"{what} needs a missing or damaged dictionary")
             frame = view[e.offset:e.offset + e.length]
-            raw = codecs.decompress(frame, e.dict_id, e.raw_length, what)  # type: ignore[arg-type]
+            if e.inner is None:
+                raw = codecs.decompress(frame, e.dict_id, e.raw_length, what)  # type: ignore[arg-type]
+            else:  # a v2 block: decompressed once for the entries of it that follow one another
+                if block_at != (e.offset, e.length):
+                    block_at = (e.offset, e.length)
+                    try:
+                        block = codecs.decompress_block(frame, e.dict_id, f"block at {e.offset} of pack "
+                                                                          f"{pack_id[:12]}")
+                    except FormatError as exc:
+                        block = exc
+                if isinstance(block, FormatError):
+                    raise FormatError(f"{what}: {block}")
+                raw = block[e.inner:e.inner + e.raw_length]
+                if len(raw) != e.raw_length:
+                    raise FormatError(f"{what} lies beyond the end of its block")
             if hashlib.sha256(raw).hexdigest() != e.id:
                 raise FormatError(f"{what} does not match its hash")
         except FormatError as exc:

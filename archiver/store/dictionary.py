@@ -19,7 +19,8 @@ import zstandard
 
 from archiver.errors import IntegrityError
 from archiver.store import codec
-from archiver.store.fsutil import read_named
+from archiver.store.backend import Backend
+from archiver.store.layout import as_backend, hashed_names, read_hashed
 
 ROLE_BLOB = 1
 ROLE_PAGE = 2
@@ -28,6 +29,8 @@ TRAIN_BYTES = 4 * 1024 * 1024
 MIN_SAMPLES = 64
 PAGE_DICT_SIZE = 16 * 1024
 PAGE_TRAIN_PAGES = 2000
+BLOCK_LIMIT = 1 << 32
+"""No v2 block decompresses to more (a block holds entries up to 4 GiB; the frame header says its size)."""
 SAMPLE_PREFIX = 16 * 1024
 """Only the first bytes of each message are used for training: headers and text, not attachments."""
 
@@ -43,15 +46,14 @@ def train(samples: list[bytes], role: int = ROLE_BLOB) -> bytes | None:
         return None
 
 
-def list_dicts(dicts_dir: Path) -> list[str]:
-    if not dicts_dir.is_dir():
-        return []
-    return sorted(p.name for p in dicts_dir.iterdir() if len(p.name) == 64)
+def list_dicts(dicts_dir: Backend | Path) -> list[str]:
+    """Ids of the stored dictionaries (``dicts_dir``: a backend, or a local archive's dicts/)."""
+    return hashed_names(as_backend(dicts_dir), "dicts")
 
 
-def read_dict(dicts_dir: Path, dict_id: str) -> bytes:
+def read_dict(dicts_dir: Backend | Path, dict_id: str) -> bytes:
     """The dictionary's bytes, checked against its id; IntegrityError names it when missing or damaged."""
-    return read_named(dicts_dir / dict_id, f"dictionary {dict_id[:12]}")
+    return read_hashed(as_backend(dicts_dir), f"dicts/{dict_id}", f"dictionary {dict_id[:12]}")
 
 
 class Codecs:
@@ -88,6 +90,23 @@ class Codecs:
             c = cache[dict_id] = zstandard.ZstdCompressor(level=codec.LEVEL, dict_data=self._dicts[dict_id],
                                                           write_checksum=False, write_content_size=True)
         return c.compress(data)
+
+    def data(self, dict_id: str) -> bytes:
+        """The bytes of a dictionary added before (a v2 pack carries a copy)."""
+        zd = self._dicts[dict_id]
+        assert zd is not None
+        return zd.as_bytes()
+
+    def decompress_block(self, frame: bytes | memoryview, dict_id: str | None, what: str) -> bytes:
+        """A v2 block (its frame carries its size; at most ``BLOCK_LIMIT`` bytes)."""
+        cache: dict[str | None, zstandard.ZstdDecompressor] = self._local.__dict__.setdefault("d", {})
+        d = cache.get(dict_id)
+        if d is None:
+            d = cache[dict_id] = zstandard.ZstdDecompressor(dict_data=self._dicts[dict_id])
+        try:
+            return d.decompress(frame, max_output_size=BLOCK_LIMIT)
+        except zstandard.ZstdError as exc:
+            raise IntegrityError(f"{what} does not decompress: {exc}") from None
 
     def decompress(self, frame: bytes, dict_id: str | None, raw_length: int, what: str) -> bytes:
         cache: dict[str | None, zstandard.ZstdDecompressor] = self._local.__dict__.setdefault("d", {})

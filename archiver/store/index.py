@@ -16,15 +16,31 @@ from typing import Any
 
 from archiver.errors import FormatError, IntegrityError, UnsupportedVersion
 from archiver.store import codec
-from archiver.store.fsutil import read_named, write_atomic
+from archiver.store.backend import Backend
+from archiver.store.fsutil import write_atomic
+from archiver.store.layout import as_backend, hashed_names, read_hashed
 from archiver.store.locmap import Location, LocationMap, Tables
-from archiver.store.pack import KIND_BLOB, KIND_PAGE, PackEntry, dict_hex, list_packs, pack_path, read_toc
+from archiver.store.pack import (
+    KIND_BLOB,
+    KIND_PAGE,
+    PackEntry,
+    block_dicts,
+    decode_blocks,
+    dict_hex,
+    encode_blocks,
+    entry_row,
+    list_packs,
+    read_pack_toc,
+)
 
 __all__ = ["Index", "Location", "add_segment", "adopt_packs", "decode_segment", "encode_segment",
            "list_segments", "load_index", "load_index_tolerant", "read_cache", "read_segment",
            "rebuild_from_packs", "write_cache"]
 
-VERSION = 1
+VERSION = 2
+"""The newest segment version: 2 may list v2 packs (each as its dictionaries and blocks, as in its TOC) beside
+v1 packs (rows as in version 1).  A segment listing only v1 packs is written as version 1, as before."""
+VERSIONS = (1, 2)
 
 
 @dataclass
@@ -43,17 +59,19 @@ class Index:
         self.pages = LocationMap(self.tables)
 
     def add_pack(self, pack_id: str, entries: Iterable[PackEntry]) -> None:
-        self.add_rows(pack_id, [(e.kind, bytes.fromhex(e.id), e.offset, e.length, e.raw_length,
-                                 bytes.fromhex(e.dict_id) if e.dict_id else None) for e in entries])
+        self.add_rows(pack_id, [entry_row(e) for e in entries])
 
     def add_rows(self, pack_id: str, rows: Sequence[Sequence[Any]]) -> None:
-        """Add a pack's entries as decoded from msgpack: (kind, id bytes, offset, length, raw, dict bytes)."""
+        """Add a pack's entries as decoded from msgpack: (kind, id bytes, offset, length, raw, dict bytes
+        [, offset in block])."""
         pack_no = self.tables.pack_number(pack_id)
         dict_number = self.tables.dict_number
         blobs, pages = self.blobs.put, self.pages.put
-        for kind, raw_id, off, length, raw_len, dict_raw in rows:
+        for row in rows:
+            kind, raw_id, off, length, raw_len, dict_raw = row[:6]
+            inner = row[6] if len(row) > 6 else None
             (blobs if kind == KIND_BLOB else pages)(raw_id, pack_no, off, length, raw_len,
-                                                    dict_number(dict_hex(dict_raw)))
+                                                    dict_number(dict_hex(dict_raw)), inner)
         self.packs[pack_id] = self.packs.get(pack_id, 0) + len(rows)
 
     def as_mapping(self) -> dict[tuple[int, str], Location]:
@@ -65,10 +83,29 @@ class Index:
 
 def encode_segment(packs: Mapping[str, Sequence[PackEntry]]) -> bytes:
     """The bytes of one index segment listing ``packs`` (deterministic: packs sorted by id)."""
-    rows = [(bytes.fromhex(pid), [(e.kind, bytes.fromhex(e.id), e.offset, e.length, e.raw_length,
-                                   bytes.fromhex(e.dict_id) if e.dict_id else None) for e in entries])
-            for pid, entries in sorted(packs.items())]
-    return codec.packz({"version": VERSION, "packs": rows})
+    v2 = any(e.inner is not None for entries in packs.values() for e in entries)
+    rows = [(bytes.fromhex(pid), _listing(entries)) for pid, entries in sorted(packs.items())]
+    return codec.packz({"version": 2 if v2 else 1, "packs": rows})
+
+
+def _listing(entries: Sequence[PackEntry]) -> object:
+    """A pack's entries in a segment: v1 rows, or (a v2 pack) its dictionaries and blocks as in its TOC."""
+    if not any(e.inner is not None for e in entries):
+        return [entry_row(e) for e in entries]
+    names = block_dicts(entries)
+    return {"dicts": [bytes.fromhex(d) for d in names], "blocks": encode_blocks(entries, names)}
+
+
+def _entries(listing: Any, what: str) -> list[PackEntry]:
+    """Inverse of :func:`_listing`."""
+    if isinstance(listing, dict):
+        return decode_blocks(listing["blocks"], [d.hex() for d in listing["dicts"]], 1 << 62, what)
+    out = []
+    for row in listing:
+        if len(row) != 6 or len(row[1]) != 32:
+            raise ValueError("an entry is not [kind, id, offset, length, raw length, dict]")
+        out.append(PackEntry(row[0], row[1].hex(), row[2], row[3], row[4], dict_hex(row[5])))
+    return out
 
 
 def decode_segment(data: bytes, name: str) -> dict[str, list[PackEntry]]:
@@ -77,27 +114,26 @@ def decode_segment(data: bytes, name: str) -> dict[str, list[PackEntry]]:
     doc = codec.unpackz(data, what)
     if not isinstance(doc, dict) or "version" not in doc:
         raise IntegrityError(f"{what} is not an index segment")
-    if doc["version"] != VERSION:
+    if doc["version"] not in VERSIONS:
         raise UnsupportedVersion(f"{what} has version {doc['version']}; this program reads {VERSION}")
     out: dict[str, list[PackEntry]] = {}
     try:
-        for raw_pid, rows in doc["packs"]:
-            out[raw_pid.hex()] = [PackEntry(k, i.hex(), o, n, r, dict_hex(d))
-                                  for k, i, o, n, r, d in rows]
+        for raw_pid, listing in doc["packs"]:
+            out[raw_pid.hex()] = _entries(listing, what)
     except (TypeError, ValueError, AttributeError) as exc:
         raise IntegrityError(f"{what} has a malformed entry: {exc}") from None
     return out
 
 
-def read_segment(index_dir: Path, name: str) -> dict[str, list[PackEntry]]:
+def read_segment(index_dir: Backend | Path, name: str) -> dict[str, list[PackEntry]]:
     """Read and check one segment file (its name must be the SHA-256 of its bytes)."""
-    data = read_named(index_dir / name, f"index segment {name[:12]}")
+    data = read_hashed(as_backend(index_dir), f"index/{name}", f"index segment {name[:12]}")
     return decode_segment(data, name)
 
 
-def add_segment(index: Index, index_dir: Path, name: str) -> None:
+def add_segment(index: Index, index_dir: Backend | Path, name: str) -> None:
     """Read one segment (checked against its name) into ``index`` without building PackEntry objects."""
-    data = read_named(index_dir / name, f"index segment {name[:12]}")
+    data = read_hashed(as_backend(index_dir), f"index/{name}", f"index segment {name[:12]}")
     what = f"index segment {name[:12]}"
     try:  # streamed pack by pack: a 10^6-entry segment is never decoded whole
         stream = codec.unpacker(codec.decompress(data, what))
@@ -107,16 +143,20 @@ def add_segment(index: Index, index_dir: Path, name: str) -> None:
             key = stream.unpack()
             if key == "version":
                 version = stream.unpack()
-                if version != VERSION:
+                if version not in VERSIONS:
                     raise UnsupportedVersion(f"{what} has version {version}; this program reads {VERSION}")
-            elif key == "packs" and version == VERSION:
+            elif key == "packs" and version in VERSIONS:
                 for _ in range(stream.read_array_header()):
                     raw_pid, rows = stream.unpack()
                     pid = raw_pid.hex()
-                    if pid not in index.packs:
-                        if any(len(row) != 6 or len(row[1]) != 32 for row in rows):
-                            raise ValueError("an entry is not [kind, id, offset, length, raw length, dict]")
-                        index.add_rows(pid, rows)
+                    if pid in index.packs:
+                        continue
+                    if isinstance(rows, dict):  # a v2 pack: its blocks
+                        index.add_pack(pid, _entries(rows, what))
+                        continue
+                    if any(len(row) != 6 or len(row[1]) != 32 for row in rows):
+                        raise ValueError("an entry is not [kind, id, offset, length, raw length, dict]")
+                    index.add_rows(pid, rows)
             else:  # unknown keys are ignored; "packs" must come after "version"
                 if key == "packs":
                     raise ValueError('"packs" before "version"')
@@ -130,13 +170,12 @@ def add_segment(index: Index, index_dir: Path, name: str) -> None:
     index.segments.add(name)
 
 
-def list_segments(index_dir: Path) -> list[str]:
-    if not index_dir.is_dir():
-        return []
-    return sorted(p.name for p in index_dir.iterdir() if len(p.name) == 64)
+def list_segments(index_dir: Backend | Path) -> list[str]:
+    """The ids of every segment (``index_dir``: a backend, or a local archive's index/)."""
+    return hashed_names(as_backend(index_dir), "index")
 
 
-def load_index(index_dir: Path, cache: Path | None = None) -> Index:
+def load_index(index_dir: Backend | Path, cache: Path | None = None) -> Index:
     """The union of every segment in ``index_dir``.
 
     With ``cache`` (a file under ``cache/``), segments already merged into it are not read again, and the
@@ -144,6 +183,7 @@ def load_index(index_dir: Path, cache: Path | None = None) -> Index:
     cache is local and rebuildable: it is checked whole (its checksum) and used only when every segment it
     lists still exists; correctness never needs it.
     """
+    index_dir = as_backend(index_dir)
     names = list_segments(index_dir)
     index = Index()
     damaged = False
@@ -160,8 +200,7 @@ def load_index(index_dir: Path, cache: Path | None = None) -> Index:
     return index
 
 
-def load_index_tolerant(index_dir: Path, packs_dir: Path, cache: Path | None = None
-                        ) -> tuple[Index, dict[str, str]]:
+def load_index_tolerant(backend: Backend, cache: Path | None = None) -> tuple[Index, dict[str, str]]:
     """Like :func:`load_index`, but a damaged segment does not stop reading: returns the union of the
     readable segments plus the TOCs of the packs none of them lists, and the damaged segments (id -> why).
 
@@ -169,6 +208,7 @@ def load_index_tolerant(index_dir: Path, packs_dir: Path, cache: Path | None = N
     (formats/invariants.md "Read order").  A segment of an unknown version still raises
     (UnsupportedVersion): that is not damage.  Nothing is written.
     """
+    index_dir = backend
     try:
         return load_index(index_dir, cache), {}
     except UnsupportedVersion:
@@ -187,11 +227,12 @@ def load_index_tolerant(index_dir: Path, packs_dir: Path, cache: Path | None = N
             raise
         except IntegrityError as exc:
             damaged[name] = str(exc)
-    adopt_packs(index, packs_dir)
+    adopt_packs(index, backend)
     return index, damaged
 
 
-def adopt_packs(index: Index, packs_dir: Path, unreadable: dict[str, str] | None = None) -> list[str]:
+def adopt_packs(index: Index, packs_dir: Backend | Path, unreadable: dict[str, str] | None = None
+                ) -> list[str]:
     """Add the TOC of every pack in ``packs_dir`` that ``index`` lacks; return their ids.
 
     Packs are immutable and named by their hash, so an entry read this way is as good as an indexed one.
@@ -199,11 +240,12 @@ def adopt_packs(index: Index, packs_dir: Path, unreadable: dict[str, str] | None
     when already there).
     """
     adopted = []
-    for pid in list_packs(packs_dir):
+    backend = as_backend(packs_dir)
+    for pid in list_packs(backend):
         if pid in index.packs or (unreadable is not None and pid in unreadable):
             continue
         try:
-            entries = read_toc(pack_path(packs_dir, pid))
+            entries = read_pack_toc(backend, pid)
         except (FormatError, OSError) as exc:
             if unreadable is not None:
                 unreadable[pid] = str(exc)
@@ -249,7 +291,7 @@ def read_cache(cache: Path, present: set[str]) -> tuple[Index | None, str | None
             return None, None  # prune or repair replaced segments since
         index = Index()
         for raw_pid, rows in doc["packs"]:
-            if any(len(row) != 6 or len(row[1]) != 32 for row in rows):
+            if any(len(row) not in (6, 7) or len(row[1]) != 32 for row in rows):
                 raise ValueError("an entry is not [kind, id, offset, length, raw length, dict]")
             index.add_rows(raw_pid.hex(), rows)
         if sum(index.packs.values()) != doc["entries"]:
@@ -266,10 +308,8 @@ def write_cache(cache: Path, index: Index) -> None:
     for kind, table in ((KIND_BLOB, index.blobs), (KIND_PAGE, index.pages)):
         for entry_id, loc in table.all_items():  # the other copies too
             packs.setdefault(loc.pack, []).append(
-                PackEntry(kind, entry_id, loc.offset, loc.length, loc.raw_length, loc.dict_id))
-    rows = [(bytes.fromhex(pid), [(e.kind, bytes.fromhex(e.id), e.offset, e.length, e.raw_length,
-                                   bytes.fromhex(e.dict_id) if e.dict_id else None)
-                                  for e in sorted(entries, key=lambda e: e.offset)])
+                PackEntry(kind, entry_id, loc.offset, loc.length, loc.raw_length, loc.dict_id, loc.inner))
+    rows = [(bytes.fromhex(pid), [entry_row(e) for e in sorted(entries, key=_place)])
             for pid, entries in sorted(packs.items())]
     body = codec.packz({"version": CACHE_VERSION, "segments": sorted(index.segments),
                         "entries": sum(len(r) for _, r in rows), "packs": rows})
@@ -278,9 +318,14 @@ def write_cache(cache: Path, index: Index) -> None:
         write_atomic(cache, data, cache.parent.parent / "tmp", sync_dir=False)
 
 
-def rebuild_from_packs(packs_dir: Path) -> Index:
+def _place(e: PackEntry) -> tuple[int, int]:
+    return e.offset, e.inner or 0
+
+
+def rebuild_from_packs(packs_dir: Backend | Path) -> Index:
     """The index from the packs' tables of contents alone (for repair, and to check the segments)."""
     index = Index()
-    for pid in list_packs(packs_dir):
-        index.add_pack(pid, read_toc(pack_path(packs_dir, pid)))
+    backend = as_backend(packs_dir)
+    for pid in list_packs(backend):
+        index.add_pack(pid, read_pack_toc(backend, pid))
     return index

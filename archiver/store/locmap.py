@@ -13,6 +13,9 @@ from dataclasses import dataclass, field
 _DICT_BITS = 16
 _LEN_BITS = 32
 _OFF_BITS = 40
+_INNER_BITS = 33
+"""The offset of an entry inside its v2 block, plus one (0: a v1 frame, the entry itself)."""
+_HEAD = _OFF_BITS + 2 * _LEN_BITS + _DICT_BITS + _INNER_BITS
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,6 +27,8 @@ class Location:
     length: int
     raw_length: int
     dict_id: str | None
+    inner: int | None = None
+    """In a v2 pack: where the entry starts inside the decompressed block at (offset, length)."""
 
 
 @dataclass
@@ -63,18 +68,19 @@ class LocationMap(Mapping[str, Location]):
         self._t = tables
 
     def put(self, entry_id: bytes, pack_no: int, offset: int, length: int, raw_length: int,
-            dict_no: int) -> None:
-        new = ((((pack_no << _OFF_BITS | offset) << _LEN_BITS | length) << _LEN_BITS
-                | raw_length) << _DICT_BITS) | dict_no
+            dict_no: int, inner: int | None = None) -> None:
+        tag = 0 if inner is None else 1 + inner
+        new = ((((((pack_no << _OFF_BITS | offset) << _LEN_BITS | length) << _LEN_BITS
+                  | raw_length) << _DICT_BITS) | dict_no) << _INNER_BITS) | tag
         old = self._d.get(entry_id)
         if old is None:
             self._d[entry_id] = new
             return
-        old_pack = old >> (_OFF_BITS + 2 * _LEN_BITS + _DICT_BITS)
+        old_pack = old >> _HEAD
         if old_pack == pack_no:
             return  # the same pack listed again (two segments, or a segment and its TOC)
         alt = self._alt.setdefault(entry_id, [])
-        if any(a >> (_OFF_BITS + 2 * _LEN_BITS + _DICT_BITS) == pack_no for a in alt):
+        if any(a >> _HEAD == pack_no for a in alt):
             return
         if self._t.packs[old_pack] <= self._t.packs[pack_no]:
             alt.append(new)  # stored twice: the smallest pack id wins, the other copy is kept aside
@@ -99,7 +105,7 @@ class LocationMap(Mapping[str, Location]):
             return []
         out = []
         for w in (v, *self._alt.get(raw, ())):
-            w >>= 2 * _LEN_BITS + _DICT_BITS - _LEN_BITS  # drop dict and raw length: pack|offset|length
+            w >>= _INNER_BITS + _DICT_BITS + _LEN_BITS  # drop inner, dict and raw length: pack|offset|length
             length = w & 0xFFFFFFFF
             w >>= _LEN_BITS
             out.append((self._t.packs[w >> _OFF_BITS], (w & ((1 << _OFF_BITS) - 1)) + length))
@@ -113,6 +119,8 @@ class LocationMap(Mapping[str, Location]):
                 yield k.hex(), self._loc(v)
 
     def _loc(self, v: int) -> Location:
+        inner = v & ((1 << _INNER_BITS) - 1)
+        v >>= _INNER_BITS
         dict_no = v & 0xFFFF
         v >>= _DICT_BITS
         raw = v & 0xFFFFFFFF
@@ -120,7 +128,8 @@ class LocationMap(Mapping[str, Location]):
         length = v & 0xFFFFFFFF
         v >>= _LEN_BITS
         offset = v & ((1 << _OFF_BITS) - 1)
-        return Location(self._t.packs[v >> _OFF_BITS], offset, length, raw, self._t.dicts[dict_no])
+        return Location(self._t.packs[v >> _OFF_BITS], offset, length, raw, self._t.dicts[dict_no],
+                        inner - 1 if inner else None)
 
     def __getitem__(self, key: str) -> Location:
         try:
@@ -142,7 +151,11 @@ class LocationMap(Mapping[str, Location]):
     def __len__(self) -> int:
         return len(self._d)
 
-    def raw_lengths(self) -> Iterator[tuple[int, int, int]]:
-        """(length, raw length, dictionary number) of every entry, without building Locations (stats)."""
+    def raw_lengths(self) -> Iterator[tuple[int, int, int, int | None]]:
+        """(length, raw length, dictionary number, block key) of every entry, without building Locations
+        (stats); the block key (pack and offset) is None for a v1 frame, the same for entries of one block."""
         for v in self._d.values():
-            yield (v >> (_DICT_BITS + _LEN_BITS)) & 0xFFFFFFFF, (v >> _DICT_BITS) & 0xFFFFFFFF, v & 0xFFFF
+            inner = v & ((1 << _INNER_BITS) - 1)
+            v >>= _INNER_BITS
+            yield ((v >> (_DICT_BITS + _LEN_BITS)) & 0xFFFFFFFF, (v >> _DICT_BITS) & 0xFFFFFFFF, v & 0xFFFF,
+                   v >> (_DICT_BITS + 2 * _LEN_BITS) if inner else None)

@@ -23,13 +23,12 @@ from archiver.store.check import (
     load_segments,
     read_pack,
 )
-from archiver.store.dictionary import Codecs
-from archiver.store.fsutil import fsync_dir, step, write_atomic
+from archiver.store.dictionary import Codecs, read_dict
 from archiver.store.index import encode_segment, list_segments, load_index, read_segment, write_cache
-from archiver.store.layout import Layout, check_config, config_bytes, looks_like_archive
+from archiver.store.layout import CONFIG, Layout, check_config, config_bytes, looks_like_archive, pack_name
 from archiver.store.lock import lock_archive_exclusive
 from archiver.store.maintenance import PrunePlan, execute_prune
-from archiver.store.pack import PackEntry, list_packs, pack_path, read_toc
+from archiver.store.pack import MAGIC2, PackEntry, list_packs, read_dict_copy, read_pack_toc
 
 
 @dataclass
@@ -53,12 +52,15 @@ class IndexRepair:
     frames_lost: int = 0
     """Frames of those packs that were damaged too (left out: verify names the messages they held)."""
     config_rewritten: bool = False
+    dicts_restored: dict[str, str] = field(default_factory=dict)
+    """Dictionary files that were missing or damaged (id -> why) and were written back from the copy a v2
+    pack carries (formats/pack.md "Dictionaries")."""
     """``archive.json`` was missing or damaged and was written again (``Archive.open_for_repair``)."""
 
     @property
     def changed(self) -> bool:
         return bool(self.damaged_segments or self.segment_written or self.damaged_cache
-                    or self.tocs_rewritten or self.config_rewritten)
+                    or self.tocs_rewritten or self.config_rewritten or self.dicts_restored)
 
 
 def repair_index(layout: Layout) -> IndexRepair:
@@ -68,14 +70,36 @@ def repair_index(layout: Layout) -> IndexRepair:
     A segment of an unknown version raises UnsupportedVersion and nothing is changed.
     """
     result = _repair_segments(layout)
+    restore_dicts(layout, result)
     repair_tocs(layout, result)
     cache = layout.cache / "index"
     finding = check_cache(layout, load_segments(layout))
     if finding is not None:
         result.damaged_cache = finding.detail.split("; ")[0]
         cache.unlink(missing_ok=True)
-        write_cache(cache, load_index(layout.index))
+        write_cache(cache, load_index(layout.backend))
     return result
+
+
+def restore_dicts(layout: Layout, result: IndexRepair) -> None:
+    """Write back every dictionary the index names whose file is missing or damaged, from a sound copy in a
+    v2 pack (the copy is checked against the id; one atomic replace each).  Without a copy it stays as it is
+    (verify keeps naming what it costs)."""
+    wanted = {e.dict_id for entries in load_segments(layout).packs.values() for e in entries if e.dict_id}
+    packs: list[str] | None = None
+    for did in sorted(wanted):
+        try:
+            read_dict(layout.backend, did)
+            continue
+        except FormatError as exc:
+            why = str(exc)
+        packs = list_packs(layout.backend) if packs is None else packs
+        for pid in packs:
+            copy = read_dict_copy(layout.backend, pid, did)
+            if copy is not None:
+                layout.backend.replace(f"dicts/{did}", copy)
+                result.dicts_restored[did] = why
+                break
 
 
 def repair_tocs(layout: Layout, result: IndexRepair) -> None:
@@ -88,7 +112,7 @@ def repair_tocs(layout: Layout, result: IndexRepair) -> None:
     segments = load_segments(layout)
     bad: dict[str, str] = {}
     for pid, entries in sorted(segments.packs.items()):
-        if not pack_path(layout.packs, pid).exists():
+        if not layout.backend.exists(pack_name(pid)):
             continue  # a lost pack: nothing to copy
         finding = check_pack_toc(layout, pid, entries)
         if finding is not None:
@@ -101,7 +125,7 @@ def repair_tocs(layout: Layout, result: IndexRepair) -> None:
     for did, data in dicts.items():
         codecs.add(did, data)
     unusable = {f.id for f in missing}
-    plan = PrunePlan(old_segments=list_segments(layout.index))
+    plan = PrunePlan(old_segments=list_segments(layout.backend))
     for pid, entries in segments.packs.items():
         if pid not in bad or any(e.dict_id in unusable for e in entries):
             plan.keep[pid] = entries
@@ -120,16 +144,17 @@ def _repair_segments(layout: Layout) -> IndexRepair:
     """Index every pack no sound segment lists, then delete the damaged segments."""
     result = IndexRepair()
     listed: set[str] = set()
-    for name in list_segments(layout.index):
+    backend = layout.backend
+    for name in list_segments(backend):
         try:
-            listed.update(read_segment(layout.index, name))
+            listed.update(read_segment(backend, name))
         except IntegrityError as exc:
             result.damaged_segments[name] = str(exc)
     unlisted: dict[str, list[PackEntry]] = {}
-    for pid in list_packs(layout.packs):
+    for pid in list_packs(backend):
         if pid not in listed:
             try:
-                unlisted[pid] = read_toc(pack_path(layout.packs, pid))
+                unlisted[pid] = read_pack_toc(backend, pid)
             except FormatError as exc:
                 result.unreadable_packs[pid] = str(exc)
     if not unlisted and not result.damaged_segments:
@@ -139,16 +164,26 @@ def _repair_segments(layout: Layout) -> IndexRepair:
         data = encode_segment(unlisted)
         result.segment_written = codec.sha256_hex(data)
         result.packs_indexed = len(unlisted)
-        target = layout.index / result.segment_written
-        if result.segment_written in result.damaged_segments or not target.exists():
-            write_atomic(target, data, layout.tmp)
+        target = f"index/{result.segment_written}"
+        if result.segment_written in result.damaged_segments:
+            backend.replace(target, data)
+        else:
+            backend.write_if_absent(target, data)
     doomed = sorted(set(result.damaged_segments) - {result.segment_written})
     for name in doomed:
-        step()
-        (layout.index / name).unlink(missing_ok=True)
-    if doomed:
-        fsync_dir(layout.index)
+        backend.delete(f"index/{name}")
     return result
+
+
+def _version_of_data(layout: Layout) -> int:
+    """2 when any pack is a v2 pack (the archive was v2: a v1 archive never holds one), else 1."""
+    for pid in list_packs(layout.backend):
+        try:
+            if layout.backend.read_range(pack_name(pid), 0, len(MAGIC2)) == MAGIC2:
+                return 2
+        except OSError:
+            continue
+    return 1
 
 
 def repair_config(layout: Layout) -> bool:
@@ -164,7 +199,7 @@ def repair_config(layout: Layout) -> bool:
     except UnsupportedVersion:
         raise
     except (ArchiveNotFound, FormatError):
-        if not looks_like_archive(layout) or layout.config.is_dir():
+        if not looks_like_archive(layout) or (layout.is_local and layout.config.is_dir()):
             raise
     with lock_archive_exclusive(layout.locks):
         try:
@@ -173,5 +208,5 @@ def repair_config(layout: Layout) -> bool:
         except UnsupportedVersion:
             raise
         except (ArchiveNotFound, FormatError):
-            write_atomic(layout.config, config_bytes(), layout.tmp)
+            layout.backend.replace(CONFIG, config_bytes(_version_of_data(layout)))
     return True

@@ -18,9 +18,8 @@ from archiver.model import FolderState, MessageRecord, SnapshotInfo
 from archiver.store import codec, dictionary
 from archiver.store.damage import PackPresence, put_back_pack
 from archiver.store.dictionary import ROLE_BLOB, Codecs
-from archiver.store.fsutil import write_atomic, write_named
 from archiver.store.index import Index, encode_segment
-from archiver.store.layout import Layout
+from archiver.store.layout import Layout, pack_name
 from archiver.store.lock import FileLock, lock_account, lock_archive_shared
 from archiver.store.manifest import build_tree, sorted_records
 from archiver.store.pack import KIND_BLOB, KIND_PAGE, PackBuilder, PackEntry
@@ -40,6 +39,8 @@ class WriterCore(Protocol):
     @property
     def index(self) -> Index: ...
 
+    format_version: int
+
     def refresh(self) -> None: ...
 
     def has_blob(self, blob_id: str) -> bool: ...
@@ -57,6 +58,10 @@ class WriterCore(Protocol):
 
 
 PACK_TARGET = 16 * 1024 * 1024
+BLOCK_TARGET = 1024 * 1024
+"""A v2 block is sealed (compressed as one frame) once it holds this many message bytes."""
+BIG = 256 * 1024
+"""A message larger than this is a block of its own in a v2 pack (formats/pack.md)."""
 
 
 def _has_password(url: str) -> bool:
@@ -88,7 +93,10 @@ class ArchiveWriter:
         self._renew: set[str] = set()
         self._sealing = 0
         """Builders taken out of ``_open`` whose pack is not indexed yet (``_check_blobs`` waits for them)."""
-        self._open = PackBuilder()
+        self._version = 2 if core.format_version >= 2 else 1
+        self._open = PackBuilder(self._version)
+        self._block: list[tuple[str, bytes]] = []
+        self._block_bytes = 0
         self._unindexed: dict[str, list[PackEntry]] = {}
         self._buffer: list[tuple[str, bytes]] = []
         self._buffered = 0
@@ -123,6 +131,8 @@ class ArchiveWriter:
         committed.  A thread putting bytes that another thread is compressing right now waits for it.
         """
         blob_id = codec.sha256_hex(data)
+        taken: list[tuple[str, bytes]] | None = None  # a full v2 block this call compresses
+        full: PackBuilder | None = None
         with self._lock:
             self._check_open()
             while blob_id in self._inflight:
@@ -139,13 +149,23 @@ class ArchiveWriter:
                     return blob_id
                 self._train_and_drain()  # compresses the buffer, this blob included
                 full = self._take_full()
-                drained = True
+                alone = False
+            elif self._version >= 2 and len(data) <= BIG:
+                # a v2 block: kept raw until it is full, then compressed as one frame (outside the lock)
+                taken = self._add_to_block(blob_id, data)
+                if taken is None:
+                    return blob_id
+                self._inflight.update(b for b, _ in taken)
+                alone = False
             else:
-                full = None
-                drained = False
+                alone = True
                 self._inflight.add(blob_id)
             dict_id = self._dict_id
-        if not drained:
+        if taken is not None:
+            self._compress_block(taken, dict_id)
+            with self._lock:
+                full = self._take_full()
+        if alone:
             try:
                 frame = self.core.codecs.compress(data, dict_id)  # outside the lock
             except BaseException:
@@ -167,10 +187,51 @@ class ArchiveWriter:
         if self._closed:
             raise UsageError("this ArchiveWriter is closed")
 
+    def _add_to_block(self, blob_id: str, data: bytes) -> list[tuple[str, bytes]] | None:
+        """Append to the open block (under the lock); return the block when it is full (taken out)."""
+        self._block.append((blob_id, data))
+        self._block_bytes += len(data)
+        if self._block_bytes < BLOCK_TARGET:
+            return None
+        block, self._block, self._block_bytes = self._block, [], 0
+        return block
+
+    def _compress_block(self, block: list[tuple[str, bytes]], dict_id: str | None) -> None:
+        """Compress a taken block (its ids in ``_inflight``) and add it to the open pack."""
+        try:
+            frame = self.core.codecs.compress(b"".join(d for _, d in block), dict_id)
+        except BaseException:
+            with self._lock:
+                for b, _ in block:
+                    self._claimed.discard(b)
+                    self._inflight.discard(b)
+                self._done.notify_all()
+            raise
+        with self._lock:
+            self._add_block(block, frame, dict_id)
+            for b, _ in block:
+                self._inflight.discard(b)
+            self._done.notify_all()
+
+    def _add_block(self, block: list[tuple[str, bytes]], frame: bytes, dict_id: str | None) -> None:
+        members = []
+        at = 0
+        for b, d in block:
+            members.append((KIND_BLOB, b, at, len(d)))
+            at += len(d)
+        self._open.add_block(frame, members, dict_id)
+
+    def _seal_block(self) -> None:
+        """Compress the open block into the open pack (under the lock: a flush)."""
+        if self._block:
+            block, self._block, self._block_bytes = self._block, [], 0
+            frame = self.core.codecs.compress(b"".join(d for _, d in block), self._dict_id)
+            self._add_block(block, frame, self._dict_id)
+
     def _take_full(self) -> PackBuilder | None:
         if self._open.size < PACK_TARGET:
             return None
-        full, self._open = self._open, PackBuilder()
+        full, self._open = self._open, PackBuilder(self._version)
         self._sealing += 1
         return full
 
@@ -184,12 +245,17 @@ class ArchiveWriter:
         if self.core.current_dict_id(role, refresh=True) is None:
             trained = dictionary.train(samples, role)
             if trained is not None:
-                write_atomic(self.core.layout.dicts / codec.sha256_hex(trained), trained,
-                             self.core.layout.tmp)
+                self.core.layout.backend.write_if_absent(f"dicts/{codec.sha256_hex(trained)}", trained)
         return self.core.current_dict_id(role, refresh=True)
 
     def _drain_buffer(self) -> None:
         for blob_id, data in self._buffer:
+            if self._version >= 2 and len(data) <= BIG:
+                block = self._add_to_block(blob_id, data)
+                if block is not None:
+                    self._add_block(block, self.core.codecs.compress(b"".join(d for _, d in block),
+                                                                     self._dict_id), self._dict_id)
+                continue
             frame = self.core.codecs.compress(data, self._dict_id)
             self._open.add(KIND_BLOB, blob_id, frame, len(data), self._dict_id)
         self._buffer = []
@@ -206,7 +272,7 @@ class ArchiveWriter:
                     self._done.notify_all()
 
     def _seal_pack(self, builder: PackBuilder) -> None:
-        data = builder.finish()
+        data = builder.finish(self.core.codecs.data)
         pack_id = codec.sha256_hex(data)
         with self._seal_lock:
             damaged = self.core.damaged_entries
@@ -214,7 +280,7 @@ class ArchiveWriter:
             if renewed:  # stored again: the pack may come out byte for byte like the damaged one it heals
                 put_back_pack(self.core.layout, pack_id, data, renewed)
             else:
-                write_named(self.core.layout.packs, pack_id, data, self.core.layout.tmp, fanout=True)
+                self.core.layout.backend.write_if_absent(pack_name(pack_id), data)
             with self._lock:
                 self._unindexed[pack_id] = builder.entries
                 self.core.index.add_pack(pack_id, builder.entries)
@@ -223,7 +289,8 @@ class ArchiveWriter:
         with self._lock:
             if self._buffer:
                 self._drain_buffer()
-            builder, self._open = self._open, PackBuilder()
+            self._seal_block()
+            builder, self._open = self._open, PackBuilder(self._version)
             if len(builder):
                 self._sealing += 1
         if len(builder):
@@ -235,7 +302,7 @@ class ArchiveWriter:
         if packs:
             data = encode_segment(packs)
             name = codec.sha256_hex(data)
-            write_named(self.core.layout.index, name, data, self.core.layout.tmp)
+            self.core.layout.backend.write_if_absent(f"index/{name}", data)
             self.core.index.segments.add(name)
 
     def flush(self) -> None:
@@ -264,7 +331,7 @@ class ArchiveWriter:
                                parent=self._parent, partial=partial, stats=dict(stats or {}),
                                folders=folders, root=root, key_seq=key_seq)
         snap_id = codec.sha256_hex(data)
-        write_named(self.core.layout.snapshots, snap_id, data, self.core.layout.tmp)
+        self.core.layout.backend.write_if_absent(f"snapshots/{snap_id}", data)
         self._parent = snap_id
         return self.core.remember_snapshot(decode_snapshot(data, snap_id)).info
 
@@ -286,7 +353,7 @@ class ArchiveWriter:
 
     def _write_pages(self, ordered: list[MessageRecord]) -> str | None:
         """Store the manifest pages the archive does not have yet (in page packs); return the root id."""
-        pages = PackBuilder()
+        pages = PackBuilder(self._version)
         known = self.core.index.pages
         damaged = self.core.damaged_entries  # stored again, so that the new snapshot reads whole
         written: set[str] = set()
@@ -298,7 +365,7 @@ class ArchiveWriter:
             pages.add(KIND_PAGE, page_id, self.core.codecs.compress(raw, page_dict), len(raw), page_dict)
             if pages.size >= PACK_TARGET:
                 self._seal(pages)
-                pages = PackBuilder()
+                pages = PackBuilder(self._version)
 
         presence = PackPresence(self.core.layout)
 

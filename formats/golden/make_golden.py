@@ -1,4 +1,5 @@
-"""Write the golden archives of format v1 (deterministic: fixed clock, fixed messages, sorted everything).
+"""Write the golden archives of formats v1 and v2 (deterministic: fixed clock, fixed messages, sorted
+everything).
 
     .venv/bin/python formats/golden/make_golden.py [OUTPUT_DIR]     # default: next to this script
 
@@ -10,12 +11,14 @@ source messages, where useful), and ``<name>/expected.json`` or ``<name>/expecte
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import functools
 import json
 import shutil
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -86,7 +89,7 @@ def _expected(archive: Archive, blobs: dict[str, str]) -> dict[str, object]:
                          "uids": [list(u) for u in r.uids], "gm_msgid": r.gm_msgid, "gm_thrid": r.gm_thrid}
                         for r in snap]})
     st = archive.stats()
-    return {"format_version": 1, "snapshots": snaps, "blobs": blobs,
+    return {"format_version": archive.format_version, "snapshots": snaps, "blobs": blobs,
             "counts": {"packs": st.packs, "blobs": st.blobs, "pages": st.pages, "raw_bytes": st.raw_bytes,
                        "dictionaries": len(st.dictionaries)}}
 
@@ -98,10 +101,10 @@ def _finish(out: Path, archive: Archive, blobs: dict[str, str]) -> None:
     (out / "expected.json").write_text(json.dumps(doc, indent=2, sort_keys=True) + "\n")
 
 
-def minimal(out: Path) -> None:
+def minimal(out: Path, version: int = 1) -> None:
     """3 messages, 2 labels, 1 snapshot."""
     blobs = _write_messages(out, MESSAGES[:3])
-    archive = Archive.init(out / "archive")
+    archive = Archive.init(out / "archive", version=version)
     with archive.writer(ACCOUNT) as w:
         ids = [w.put_blob(m) for m in MESSAGES[:3]]
         w.commit([rec(1, ids[0], ("\\Inbox",)), rec(2, ids[1], ("\\Inbox", "Friends")),
@@ -109,10 +112,10 @@ def minimal(out: Path) -> None:
     _finish(out, archive, blobs)
 
 
-def incremental(out: Path) -> None:
+def incremental(out: Path, version: int = 1) -> None:
     """2 snapshots sharing blobs: message 1 relabelled, message 2 deleted, message 4 new."""
     blobs = _write_messages(out, MESSAGES)
-    archive = Archive.init(out / "archive")
+    archive = Archive.init(out / "archive", version=version)
     with archive.writer(ACCOUNT) as w:
         ids = [w.put_blob(m) for m in MESSAGES[:3]]
         w.commit([rec(1, ids[0], ("\\Inbox",)), rec(2, ids[1], ("\\Inbox",)), rec(3, ids[2], ("Work",))],
@@ -147,12 +150,12 @@ def v1_manifests() -> Iterator[None]:
         manifest.WRITE_VERSION, snapshot.WRITE_VERSION = saved
 
 
-def with_dictionary(out: Path) -> None:
+def with_dictionary(out: Path, version: int = 1) -> None:
     """60 messages: the first ones buffered, a 2 KiB message dictionary trained, every frame uses it."""
     bodies = [message(10 + i, f"Status report {i}", f"All systems nominal, check {i}.\r\n" * (3 + i % 9))
               for i in range(60)]
     blobs = _write_messages(out, bodies)
-    archive = Archive.init(out / "archive")
+    archive = Archive.init(out / "archive", version=version)
     with _small_dictionaries(), archive.writer(ACCOUNT) as w:
         ids = [w.put_blob(b) for b in bodies]
         w.commit([MessageRecord(f"h:{b}", b, len(body), 1_714_550_400 + i, 0, (), ("INBOX",), f"t{i % 5}",
@@ -265,7 +268,11 @@ def _root_of(path: Path, snapshot_id: str) -> str:
     return root
 
 
-GOLDENS = {"v1-minimal": minimal, "v1-incremental": incremental, "v1-dictionary": with_dictionary}
+GOLDENS: dict[str, Callable[[Path], None]] = {
+    "v1-minimal": minimal, "v1-incremental": incremental, "v1-dictionary": with_dictionary,
+    "v2-minimal": functools.partial(minimal, version=2),
+    "v2-incremental": functools.partial(incremental, version=2),
+    "v2-dictionary": functools.partial(with_dictionary, version=2)}
 
 
 def generate(target: Path) -> list[str]:
@@ -273,7 +280,8 @@ def generate(target: Path) -> list[str]:
     written = []
     for name, make in GOLDENS.items():
         if not (target / name).exists():
-            with tempfile.TemporaryDirectory() as tmp, v1_manifests():
+            pages = v1_manifests() if name.startswith("v1-") else contextlib.nullcontext()
+            with tempfile.TemporaryDirectory() as tmp, pages:
                 make(Path(tmp) / name)
                 shutil.copytree(Path(tmp) / name, target / name)
             written.append(name)

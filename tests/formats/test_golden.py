@@ -17,7 +17,7 @@ from archiver.store import Archive, codec
 from archiver.store.index import load_index, rebuild_from_packs
 
 GOLDEN = Path(__file__).resolve().parents[2] / "formats" / "golden"
-VALID = ["v1-minimal", "v1-incremental", "v1-dictionary"]
+VALID = ["v1-minimal", "v1-incremental", "v1-dictionary", "v2-minimal", "v2-incremental", "v2-dictionary"]
 DAMAGED = sorted(d.name for d in GOLDEN.iterdir() if (d / "expected-findings.json").exists())
 
 

@@ -60,10 +60,10 @@ def commit(archive: Archive, records: Sequence[MessageRecord], when: dt.datetime
                         source=f"imaps://{ACCOUNT}@imap.example.com", time=when, partial=partial)
 
 
-def build(path: Path, messages: Sequence[tuple[str, bytes, str]], seed: int = 1
+def build(path: Path, messages: Sequence[tuple[str, bytes, str]], seed: int = 1, version: int = 2
           ) -> tuple[Archive, list[MessageRecord]]:
-    """A fresh archive holding ``messages`` in one snapshot."""
-    archive = Archive.init(path)
+    """A fresh archive (format ``version``) holding ``messages`` in one snapshot."""
+    archive = Archive.init(path, version=version)
     records = make_records(archive, messages, seed)
     commit(archive, records, dt.datetime(2024, 1, 1, tzinfo=dt.UTC))
     return archive, records

@@ -48,10 +48,11 @@ def message(n: int, *, mid: str | None = "auto", body: str = "", crlf: bool = Tr
 
 def build_archive(path: Path, msgs: Sequence[Msg], *, gmail: bool = True,
                   folders: Sequence[FolderState] = (), account: str = "src@example.org",
-                  when: dt.datetime = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)) -> list[MessageRecord]:
-    """An archive with one snapshot of ``account`` holding ``msgs`` (keys gm:<n> for Gmail, h:<blob>
-    otherwise); an existing archive at ``path`` gets one more snapshot."""
-    archive = Archive.open(path) if path.exists() else Archive.init(path)
+                  when: dt.datetime = dt.datetime(2024, 1, 1, tzinfo=dt.UTC), version: int = 2
+                  ) -> list[MessageRecord]:
+    """An archive (format ``version``) with one snapshot of ``account`` holding ``msgs`` (keys gm:<n> for
+    Gmail, h:<blob> otherwise); an existing archive at ``path`` gets one more snapshot."""
+    archive = Archive.open(path) if path.exists() else Archive.init(path, version=version)
     records = []
     with archive.writer(account) as w:
         for i, m in enumerate(msgs, 1):

@@ -1,4 +1,6 @@
-"""A damaged message in the archive fails that message only: the rest is restored (Gmail and generic)."""
+"""A damaged message in the archive fails that message only: the rest is restored (Gmail and generic).
+(A v1 archive, where one flipped byte damages exactly one message; in v2 it damages messages of one block,
+each reported the same way: tests/verify/test_verify_v2.py.)"""
 
 from __future__ import annotations
 
@@ -18,7 +20,7 @@ from tests.servers.dovecot import DovecotServer
 def damaged_archive(path: Path, gmail: bool) -> tuple[list[MessageRecord], MessageRecord]:
     msgs = [Msg(message(n, size=2000), labels=("\\Inbox",) if gmail else ("INBOX",), date=BASE + n)
             for n in range(1, 5)]
-    records = build_archive(path, msgs, gmail=gmail)
+    records = build_archive(path, msgs, gmail=gmail, version=1)  # one frame per message: a flip costs one
     victim = records[1]
     archive = Archive.open(path)
     loc = archive.index.blobs[victim.blob_id]

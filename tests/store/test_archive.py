@@ -28,7 +28,7 @@ def test_init_refuses_non_empty_and_open_missing(tmp_path: Path) -> None:
 
 
 def test_open_rejects_newer_version(archive: Archive) -> None:
-    archive.layout.config.write_text('{"format": "gmail-archiver", "version": 2}')
+    archive.layout.config.write_text('{"format": "gmail-archiver", "version": 3}')
     with pytest.raises(UnsupportedVersion):
         Archive.open(archive.path)
 

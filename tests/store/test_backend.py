@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from archiver.store.backend import Backend, LocalBackend
+from tests.helpers.membackend import MemoryBackend
 
 
 def check_contract(b: Backend) -> None:
@@ -62,3 +63,8 @@ def test_local_backend_replaces_a_link_never_its_target(tmp_path: Path) -> None:
     LocalBackend(root).replace("damage.json", b"{}")
     assert outside.read_bytes() == b"keep"
     assert (root / "damage.json").read_bytes() == b"{}"
+
+
+def test_memory_backend_contract(tmp_path: Path) -> None:
+    """The in-memory backend the store's backend tests run archives on is a faithful one."""
+    check_contract(MemoryBackend(tmp_path))

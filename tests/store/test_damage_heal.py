@@ -33,9 +33,10 @@ RUNS = CACHE_AFTER + 2
 @pytest.fixture(scope="module")
 def template(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, bytes]]:
     """One snapshot of 200 messages stored by RUNS writer sessions (one index segment each, so readers
-    write ``cache/index``); returns the path and blob id -> bytes."""
+    write ``cache/index``); returns the path and blob id -> bytes.  A v1 archive: the tests below copy and
+    damage single-message frames (test_verify_v2.py covers the blast radius of v2 blocks)."""
     path = tmp_path_factory.mktemp("heal") / "archive"
-    archive = Archive.init(path)
+    archive = Archive.init(path, version=1)
     msgs = synthetic_messages(200, seed=5, size=1500)
     per = len(msgs) // RUNS
     for i in range(RUNS):

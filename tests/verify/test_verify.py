@@ -35,9 +35,10 @@ class Fixture:
 
 @pytest.fixture(scope="module")
 def small(tmp_path_factory: pytest.TempPathFactory) -> Fixture:
-    """Two snapshots (a dictionary, several packs and index segments), built through the real writer."""
+    """Two snapshots (a dictionary, several packs and index segments), built through the real writer: a v1
+    archive (one frame per message, the dictionary in dicts/ alone); test_verify_v2.py covers v2."""
     path = tmp_path_factory.mktemp("verify") / "archive"
-    archive = Archive.init(path)
+    archive = Archive.init(path, version=1)
     msgs = synthetic_messages(1000)
     first = make_records(archive, msgs[:950])
     s1 = commit(archive, first, dt.datetime(2024, 1, 1, tzinfo=dt.UTC))
