@@ -20,9 +20,11 @@ BASE = ("errors", "model", "progress", "labels", "filters", "mail", "threads", "
 OPERATIONS = ("backup", "restore", "export", "verify", "retention", "query")
 THIRD_PARTY_HOME = {"msgpack": "store", "zstandard": "store", "imapclient": "imap", "imaplib": "imap",
                     "typer": "cli", "tqdm": "cli", "google_auth_oauthlib": "auth", "oauthlib": "auth",
-                    "requests_oauthlib": "auth", "requests": "auth", "google": "auth emulator"}
+                    "requests_oauthlib": "auth", "requests": "auth", "google": "auth emulator",
+                    "cryptography": "store"}
 """Where each third-party library may be imported (space-separated layers); google-auth also serves the
-emulator's OAuth authority (it checks service-account JWT signatures)."""
+emulator's OAuth authority (it checks service-account JWT signatures); cryptography seals encrypted archives
+(archiver.store.crypto)."""
 
 
 def _imports(source: str, module: str, package: bool = False) -> set[str]:
@@ -147,6 +149,7 @@ def test_the_checker_sees_planted_violations() -> None:
         ("archiver.imap.session", "from archiver.auth import credentials_for"),
         ("archiver.store.pack", "import google.auth"),
         ("archiver.ops.backup.operation", "import requests"),
+        ("archiver.ops.verify", "from cryptography.hazmat.primitives.ciphers.aead import AESGCM"),
     }
     for module, line in planted:
         assert violations(module, _imports(line, module)), (module, line)
@@ -154,7 +157,8 @@ def test_the_checker_sees_planted_violations() -> None:
                          ("archiver.cli.cmd_ls", "from archiver import open_archive"),
                          ("archiver.runner.run", "from archiver.ops.verify import verify"),
                          ("archiver.auth.tokens", "from archiver.credentials import Credentials"),
-                         ("archiver.emulator.oauth", "from google.auth import jwt")):
+                         ("archiver.emulator.oauth", "from google.auth import jwt"),
+                         ("archiver.store.crypto.stream", "from cryptography.exceptions import InvalidTag")):
         assert violations(module, _imports(line, module)) == [], (module, line)
 
 

@@ -1,0 +1,51 @@
+"""Where an archive password comes from in the library: ``--archive-password-command`` (its first stdout
+line) or ``GMAIL_ARCHIVER_ARCHIVE_PASSWORD``.  (The prompt on a terminal is the CLI's.)  The password is
+never put in argv, logs, reprs or error messages."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+
+from archiver.errors import AuthError, UsageError
+
+ARCHIVE_PASSWORD_ENV = "GMAIL_ARCHIVER_ARCHIVE_PASSWORD"
+
+
+def archive_password_from_env_or_command(command: str | None = None, *, timeout: float = 60.0) -> str | None:
+    """The password printed by ``command`` (run by ``/bin/sh -c``, stdin closed, stderr ours), else the
+    environment variable, else None.  AuthError (exit 12) when the command fails or prints nothing."""
+    if command is not None:
+        return _run(command, timeout)
+    return os.environ.get(ARCHIVE_PASSWORD_ENV) or None
+
+
+def _run(command: str, timeout: float) -> str:
+    if not command.strip():
+        raise UsageError("the archive password command is empty")
+    name = command.split()[0]
+    try:
+        proc = subprocess.Popen(["/bin/sh", "-c", command], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                start_new_session=True)
+    except OSError as exc:
+        raise AuthError(f"the archive password command {name!r} could not run: {type(exc).__name__}"
+                        ) from None
+    try:
+        out, _ = proc.communicate(timeout=timeout)
+    except BaseException as exc:  # a timeout, or Ctrl-C while it waits for a passphrase
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        if isinstance(exc, subprocess.TimeoutExpired):
+            raise AuthError(f"the archive password command {name!r} did not finish within {timeout:.0f} s"
+                            ) from None
+        raise
+    if proc.returncode != 0:
+        raise AuthError(f"the archive password command {name!r} failed with exit status {proc.returncode}")
+    lines = out.decode("utf-8", "replace").splitlines()
+    password = lines[0].rstrip("\r\n") if lines else ""
+    if not password:
+        raise AuthError(f"the archive password command {name!r} printed nothing")
+    return password
