@@ -90,6 +90,11 @@ if TYPE_CHECKING:
         message_text,
         search,
     )
+    from archiver.store.crypto import add_key as key_add
+    from archiver.store.crypto import archive_password_from_env_or_command, encrypt_new_archive, encryption_of
+    from archiver.store.crypto import change_password as key_passwd
+    from archiver.store.crypto import list_keys as key_list
+    from archiver.store.crypto import remove_key as key_remove
 
 _LAZY = {  # the Google sign-in (archiver.auth) too: few commands need it
     "credentials_for": ("archiver.auth", "credentials_for"),
@@ -104,6 +109,11 @@ _LAZY = {  # the Google sign-in (archiver.auth) too: few commands need it
     "EmulatorConfig": ("archiver.emulator", "EmulatorConfig"),
     "GmailEmulator": ("archiver.emulator", "GmailEmulator"),
     "populate_emulator": ("archiver.emulator.demo", "populate"),
+    **{public: ("archiver.store.crypto", name) for public, name in (  # cryptography loads only when used
+        ("archive_password_from_env_or_command", "archive_password_from_env_or_command"),
+        ("encrypt_new_archive", "encrypt_new_archive"), ("encryption_of", "encryption_of"),
+        ("key_add", "add_key"), ("key_list", "list_keys"), ("key_passwd", "change_password"),
+        ("key_remove", "remove_key"))},
     **{name: ("archiver.ops.search", name) for name in (
         "ExtractResult", "Found", "LabelState", "SearchHit", "SearchResult", "extract_attachments",
         "find_message", "message_headers", "message_text", "search", "Summary", "message_summaries")},
@@ -192,6 +202,7 @@ __all__ = [
     "__version__",
     "account_credentials",
     "apply_policy",
+    "archive_password_from_env_or_command",
     "auth_login",
     "auth_logout",
     "auth_status",
@@ -202,11 +213,17 @@ __all__ = [
     "default_config_path",
     "demo",
     "diff_snapshots",
+    "encrypt_new_archive",
+    "encryption_of",
     "export",
     "extract_attachments",
     "find_message",
     "forget",
     "forget_snapshots",
+    "key_add",
+    "key_list",
+    "key_passwd",
+    "key_remove",
     "label_filter",
     "load_config",
     "message_headers",

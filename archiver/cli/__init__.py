@@ -21,6 +21,7 @@ COMMANDS: list[str] = [
     "demo",
     "backup",
     "init",
+    "key",
     "snapshots",
     "ls",
     "diff",

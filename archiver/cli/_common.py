@@ -344,3 +344,32 @@ def server_credentials(password_command: str | None, oauth2_token_command: str |
     from archiver import credentials_for  # the sign-in code loads only when used (~25 ms)
 
     return credentials_for(oauth, user=urllib.parse.unquote(urllib.parse.urlsplit(url).username or ""))
+
+
+# -- archive passwords (encrypted archives) -----------------------------------------------------------------
+ArchivePasswordCommand = Annotated[str | None, typer.Option(
+    "--archive-password-command",
+    help="Shell command printing the archive password on its first line, run by sh -c; else "
+         "GMAIL_ARCHIVER_ARCHIVE_PASSWORD, else a prompt on a terminal.")]
+
+
+def archive_password(command: str | None, *, new: bool = False, confirm: bool = False) -> str:
+    """An archive password from ``command``, the environment (``new``: GMAIL_ARCHIVER_NEW_ARCHIVE_PASSWORD)
+    or a prompt on a terminal (``confirm``: typed twice); never echoed, never in argv."""
+    import getpass
+
+    from archiver import archive_password_from_env_or_command
+
+    found = archive_password_from_env_or_command(command, new=new)
+    if found is not None:
+        return found
+    if not sys.stdin.isatty():
+        env = "GMAIL_ARCHIVER_NEW_ARCHIVE_PASSWORD" if new else "GMAIL_ARCHIVER_ARCHIVE_PASSWORD"
+        option = "--new-password-command" if new else "--archive-password-command"
+        raise UsageError(f"no {'new ' if new else ''}archive password given",
+                         hint=f"set {env}, or use {option}")
+    what = "New archive password" if new else "Archive password"
+    password = getpass.getpass(f"{what}: ")
+    if confirm and getpass.getpass(f"{what} (again): ") != password:
+        raise UsageError("the two passwords differ")
+    return password

@@ -16,10 +16,15 @@ from archiver.store.crypto.manage import (
     open_encrypted,
     remove_key,
 )
-from archiver.store.crypto.password import ARCHIVE_PASSWORD_ENV, archive_password_from_env_or_command
+from archiver.store.crypto.password import (
+    ARCHIVE_PASSWORD_ENV,
+    NEW_ARCHIVE_PASSWORD_ENV,
+    archive_password_from_env_or_command,
+)
 
 __all__ = [
     "ARCHIVE_PASSWORD_ENV",
+    "NEW_ARCHIVE_PASSWORD_ENV",
     "EncryptedBackend",
     "MasterKey",
     "add_key",

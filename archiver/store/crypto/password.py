@@ -12,14 +12,18 @@ import subprocess
 from archiver.errors import AuthError, UsageError
 
 ARCHIVE_PASSWORD_ENV = "GMAIL_ARCHIVER_ARCHIVE_PASSWORD"
+NEW_ARCHIVE_PASSWORD_ENV = "GMAIL_ARCHIVER_NEW_ARCHIVE_PASSWORD"
+"""The new password of ``key add`` / ``key passwd`` when not prompted for."""
 
 
-def archive_password_from_env_or_command(command: str | None = None, *, timeout: float = 60.0) -> str | None:
+def archive_password_from_env_or_command(command: str | None = None, *, new: bool = False,
+                                         timeout: float = 60.0) -> str | None:
     """The password printed by ``command`` (run by ``/bin/sh -c``, stdin closed, stderr ours), else the
-    environment variable, else None.  AuthError (exit 12) when the command fails or prints nothing."""
+    environment variable (``new``: the one of a new password), else None.  AuthError (exit 12) when the
+    command fails or prints nothing."""
     if command is not None:
         return _run(command, timeout)
-    return os.environ.get(ARCHIVE_PASSWORD_ENV) or None
+    return os.environ.get(NEW_ARCHIVE_PASSWORD_ENV if new else ARCHIVE_PASSWORD_ENV) or None
 
 
 def _run(command: str, timeout: float) -> str:
