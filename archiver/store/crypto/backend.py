@@ -104,7 +104,7 @@ class EncryptedBackend:
         at_end = len(body) <= want
         if not body:
             return self._past_end(name, offset, size)
-        plain = stream.open_chunks(head, name, body[:want], first, at_end)
+        plain = stream.open_chunks(head, name, memoryview(body)[:want], first, at_end)
         start = offset - first * size
         return plain[start:start + length]
 

@@ -97,7 +97,7 @@ def parse_header(seal_key: bytes, name: str, data: bytes) -> Header:
     return Header(1 << log2, data[5 + SALT:HEADER], _file_key(seal_key, salt))
 
 
-def open_chunks(head: Header, name: str, body: bytes, first: int, at_end: bool) -> bytes:
+def open_chunks(head: Header, name: str, body: bytes | memoryview, first: int, at_end: bool) -> bytes:
     """The plaintext of the consecutive sealed chunks ``body`` (chunk ``first`` onward).
 
     ``at_end``: ``body`` ends where the file ends (the read was short, or ran to the end): then its final
@@ -107,11 +107,12 @@ def open_chunks(head: Header, name: str, body: bytes, first: int, at_end: bool) 
     step = head.chunk_size + TAG
     ad = _ad(name)
     out = []
+    view = memoryview(body)  # slices without copies
     count = -(-len(body) // step) if body else 0
     if at_end and count == 0:
         raise IntegrityError(f"{name} is damaged: it is truncated (chunk {first} is missing)")
     for k in range(count):
-        piece = body[k * step:(k + 1) * step]
+        piece = view[k * step:(k + 1) * step]
         last = at_end and k == count - 1
         if len(piece) < TAG or (len(piece) < step and not last):
             raise IntegrityError(f"{name} is damaged: it is truncated in chunk {first + k}")
@@ -127,4 +128,4 @@ def open_chunks(head: Header, name: str, body: bytes, first: int, at_end: bool) 
 def unseal(seal_key: bytes, name: str, data: bytes) -> bytes:
     """The plaintext of the whole sealed file ``data`` stored as ``name``."""
     head = parse_header(seal_key, name, data)
-    return open_chunks(head, name, data[HEADER:], 0, at_end=True)
+    return open_chunks(head, name, memoryview(data)[HEADER:], 0, at_end=True)
