@@ -90,9 +90,11 @@ if TYPE_CHECKING:
         message_text,
         search,
     )
+    from archiver.store.archive_password import archive_password_from_env_or_command
+    from archiver.store.archive_password import set_password_provider as set_archive_password_provider
     from archiver.store.crypto import add_key as key_add
-    from archiver.store.crypto import archive_password_from_env_or_command, encrypt_new_archive, encryption_of
     from archiver.store.crypto import change_password as key_passwd
+    from archiver.store.crypto import encrypt_new_archive, encryption_of
     from archiver.store.crypto import list_keys as key_list
     from archiver.store.crypto import remove_key as key_remove
 
@@ -110,10 +112,12 @@ _LAZY = {  # the Google sign-in (archiver.auth) too: few commands need it
     "GmailEmulator": ("archiver.emulator", "GmailEmulator"),
     "populate_emulator": ("archiver.emulator.demo", "populate"),
     **{public: ("archiver.store.crypto", name) for public, name in (  # cryptography loads only when used
-        ("archive_password_from_env_or_command", "archive_password_from_env_or_command"),
         ("encrypt_new_archive", "encrypt_new_archive"), ("encryption_of", "encryption_of"),
         ("key_add", "add_key"), ("key_list", "list_keys"), ("key_passwd", "change_password"),
         ("key_remove", "remove_key"))},
+    "archive_password_from_env_or_command": ("archiver.store.archive_password",
+                                             "archive_password_from_env_or_command"),
+    "set_archive_password_provider": ("archiver.store.archive_password", "set_password_provider"),
     **{name: ("archiver.ops.search", name) for name in (
         "ExtractResult", "Found", "LabelState", "SearchHit", "SearchResult", "extract_attachments",
         "find_message", "message_headers", "message_text", "search", "Summary", "message_summaries")},
@@ -241,5 +245,6 @@ __all__ = [
     "schedule_remove",
     "schedule_status",
     "search",
+    "set_archive_password_provider",
     "verify",
 ]

@@ -373,3 +373,22 @@ def archive_password(command: str | None, *, new: bool = False, confirm: bool = 
     if confirm and getpass.getpass(f"{what} (again): ") != password:
         raise UsageError("the two passwords differ")
     return password
+
+
+def install_archive_password_source(command: str | None) -> None:
+    """How the library gets the password of an encrypted archive it opens (asked only then, once per
+    archive and process): ``command``'s first line, else GMAIL_ARCHIVER_ARCHIVE_PASSWORD, else a prompt on a
+    terminal."""
+    from archiver import set_archive_password_provider
+
+    def provider(url: str) -> str | None:
+        import getpass
+
+        from archiver import archive_password_from_env_or_command
+
+        found = archive_password_from_env_or_command(command)
+        if found is None and sys.stdin.isatty():
+            found = getpass.getpass(f"Password of the archive {url}: ")
+        return found
+
+    set_archive_password_provider(provider)

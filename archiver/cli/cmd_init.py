@@ -7,7 +7,8 @@ from typing import Annotated
 
 import typer
 
-from archiver import Archive, encrypt_new_archive
+import archiver
+from archiver import Archive
 from archiver.cli._common import (
     EXIT_CODES_HELP,
     ArchivePasswordCommand,
@@ -40,7 +41,7 @@ def register(app: typer.Typer) -> None:
         password = archive_password(archive_password_command, confirm=True) if encrypt else None
         created = Archive.init(path)
         if password is not None:
-            encrypt_new_archive(created.path, password)
+            archiver.encrypt_new_archive(created.path, password)  # loads cryptography only now
         if json:
             emit_json({"path": str(created.path), "format_version": 1, "encrypted": encrypt})
             return

@@ -1,4 +1,5 @@
-"""``gmail-archiver key add|remove|passwd|list``: the passwords of an encrypted archive (its key files)."""
+"""``gmail-archiver key add|remove|passwd|list``: the passwords of an encrypted archive (its key files).
+``archiver.key_*`` are looked up when called: cryptography loads only for these commands."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from archiver import key_add, key_list, key_passwd, key_remove
+import archiver
 from archiver.cli._common import (
     EXIT_CODES_HELP,
     ArchivePasswordCommand,
@@ -37,7 +38,7 @@ def register(app: typer.Typer) -> None:
 
         --json keys: keys.
         """
-        ids = key_list(local_path(archive))
+        ids = archiver.key_list(local_path(archive))
         if json:
             emit_json({"keys": ids})
             return
@@ -53,8 +54,8 @@ def register(app: typer.Typer) -> None:
         --json keys: key.
         """
         current = archive_password(archive_password_command)
-        new_id = key_add(local_path(archive), current, archive_password(new_password_command, new=True,
-                                                                        confirm=True))
+        new = archive_password(new_password_command, new=True, confirm=True)
+        new_id = archiver.key_add(local_path(archive), current, new)
         if json:
             emit_json({"key": new_id})
             return
@@ -69,7 +70,7 @@ def register(app: typer.Typer) -> None:
 
         --json keys: removed.
         """
-        key_remove(local_path(archive), archive_password(archive_password_command), key_id)
+        archiver.key_remove(local_path(archive), archive_password(archive_password_command), key_id)
         if json:
             emit_json({"removed": key_id})
             return
@@ -84,8 +85,8 @@ def register(app: typer.Typer) -> None:
         --json keys: key (the new key file's id).
         """
         current = archive_password(archive_password_command)
-        new_id = key_passwd(local_path(archive), current, archive_password(new_password_command, new=True,
-                                                                          confirm=True))
+        new = archive_password(new_password_command, new=True, confirm=True)
+        new_id = archiver.key_passwd(local_path(archive), current, new)
         if json:
             emit_json({"key": new_id})
             return

@@ -298,3 +298,22 @@ def test_no_plaintext_of_real_messages_in_any_stored_file(tmp_path: Path, corpus
     stored = b"\n".join(p.read_bytes() for p in path.rglob("*") if p.is_file())
     assert [n for n in needles if n in stored] == []
     assert enc.read("packs/00/" + "0" * 64) == blob
+
+
+def test_a_password_not_given_comes_from_the_provider_or_the_environment(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from archiver.store.crypto import set_password_provider
+
+    path = _new_encrypted(tmp_path, "pw")
+    monkeypatch.setenv("GMAIL_ARCHIVER_ARCHIVE_PASSWORD", "pw")
+    assert isinstance(open_encrypted(path, None), EncryptedBackend)
+    forget_unlocked_keys()
+    asked: list[str] = []
+    set_password_provider(lambda url: asked.append(url) or "nope")
+    try:
+        with pytest.raises(AuthError):
+            open_encrypted(path, None)
+        assert asked == [str(path)]
+    finally:
+        set_password_provider(None)
+    assert isinstance(open_encrypted(path, None), EncryptedBackend)  # the environment again

@@ -1,9 +1,16 @@
 """Encryption at rest (formats/encryption.md): key files wrapping a master key (keys.py, keyring.py), sealed
 files (stream.py), the EncryptedBackend over any Backend (backend.py), whole-archive operations (manage.py)
-and where a password comes from (password.py).  The one user of ``cryptography``."""
+and, re-exported, where a password comes from (store/archive_password.py).  The one user of
+``cryptography``."""
 
 from __future__ import annotations
 
+from archiver.store.archive_password import (
+    ARCHIVE_PASSWORD_ENV,
+    NEW_ARCHIVE_PASSWORD_ENV,
+    archive_password_from_env_or_command,
+    set_password_provider,
+)
 from archiver.store.crypto.backend import EncryptedBackend
 from archiver.store.crypto.keys import MasterKey, cheap_kdf_for_tests, keyed_id
 from archiver.store.crypto.manage import (
@@ -15,11 +22,6 @@ from archiver.store.crypto.manage import (
     list_keys,
     open_encrypted,
     remove_key,
-)
-from archiver.store.crypto.password import (
-    ARCHIVE_PASSWORD_ENV,
-    NEW_ARCHIVE_PASSWORD_ENV,
-    archive_password_from_env_or_command,
 )
 
 __all__ = [
@@ -38,4 +40,5 @@ __all__ = [
     "list_keys",
     "open_encrypted",
     "remove_key",
+    "set_password_provider",
 ]

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from archiver.errors import FormatError, UsageError
+from archiver.store.archive_password import ask_password
 from archiver.store.backend import Backend, LocalBackend
 from archiver.store.crypto import keyring
 from archiver.store.crypto.backend import EncryptedBackend
@@ -89,8 +90,9 @@ def _unlock(backend: Backend, password: str) -> tuple[MasterKey, str]:
 
 def open_encrypted(where: Where, password: str | None) -> Backend:
     """``backend`` itself for a plain archive; for an encrypted one, an EncryptedBackend over it, unlocked
-    with ``password`` (AuthError, exit 12, when it opens no key file; UsageError when None is given and this
-    process has not unlocked the archive before).  A key once unlocked is kept for the process, so the
+    with ``password`` (None: the password provider's, by default GMAIL_ARCHIVER_ARCHIVE_PASSWORD; AuthError,
+    exit 12, when it opens no key file; UsageError when there is none and this process has not unlocked the
+    archive before).  A key once unlocked is kept for the process, so the
     memory-hard KDF runs once however many times an archive is opened."""
     backend = as_backend(where)
     doc = encryption_of(backend)
@@ -99,6 +101,8 @@ def open_encrypted(where: Where, password: str | None) -> Backend:
     with _unlocked_lock:
         master = _unlocked.get((backend.url, doc["key_check"]))
     if master is None:
+        if password is None:
+            password = ask_password(backend.url)
         if password is None:
             raise UsageError(f"the archive at {backend.url} is encrypted and no archive password was given",
                              hint="set GMAIL_ARCHIVER_ARCHIVE_PASSWORD or use --archive-password-command")

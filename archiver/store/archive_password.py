@@ -1,6 +1,7 @@
-"""Where an archive password comes from in the library: ``--archive-password-command`` (its first stdout
-line) or ``GMAIL_ARCHIVER_ARCHIVE_PASSWORD``.  (The prompt on a terminal is the CLI's.)  The password is
-never put in argv, logs, reprs or error messages."""
+"""Where the password of an encrypted archive comes from: a command's first stdout line or
+``GMAIL_ARCHIVER_ARCHIVE_PASSWORD``, or the provider a program installs (the CLI's also prompts on a
+terminal).  Apart from store/crypto so that installing a provider does not load ``cryptography``.  The
+password is never put in argv, logs, reprs or error messages."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import contextlib
 import os
 import signal
 import subprocess
+from collections.abc import Callable
 
 from archiver.errors import AuthError, UsageError
 
@@ -24,6 +26,30 @@ def archive_password_from_env_or_command(command: str | None = None, *, new: boo
     if command is not None:
         return _run(command, timeout)
     return os.environ.get(NEW_ARCHIVE_PASSWORD_ENV if new else ARCHIVE_PASSWORD_ENV) or None
+
+
+PasswordProvider = Callable[[str], "str | None"]
+"""``provider(archive url)`` -> the archive password, or None: asked only when an encrypted archive is opened
+without a password and not unlocked before in this process."""
+
+
+def _from_env(url: str) -> str | None:
+    return archive_password_from_env_or_command()
+
+
+_provider: PasswordProvider = _from_env
+
+
+def set_password_provider(provider: PasswordProvider | None) -> None:
+    """Where an archive password not given comes from (the CLI installs one that runs
+    ``--archive-password-command`` or prompts on a terminal); None: back to the environment variable."""
+    global _provider
+    _provider = provider or _from_env
+
+
+def ask_password(url: str) -> str | None:
+    """The installed provider's password for the archive at ``url``."""
+    return _provider(url)
 
 
 def _run(command: str, timeout: float) -> str:
