@@ -34,7 +34,7 @@ from archiver.store.maintenance import (
     plan_prune,
     planned_bytes_after,
 )
-from archiver.store.snapshot import read_snapshot, salvage_info
+from archiver.store.snapio import load_snapshot, salvage_snapshot
 from archiver.store.stats import total_pack_bytes
 
 log = logging.getLogger(__name__)
@@ -241,13 +241,13 @@ def _unreadable_to_forget(archive: Archive, account: str | None, readable_accoun
     left: dict[str, str] = {}
     for sid, why in archive.unreadable_of(account).items():
         try:
-            read_snapshot(archive.layout.snapshots, sid)
+            load_snapshot(archive.backend, sid)
         except UnsupportedVersion:
             left[sid] = why
             continue
         except IntegrityError:
             pass
-        claim = salvage_info(archive.layout.snapshots, sid)
+        claim = salvage_snapshot(archive.backend, sid)
         if claim is not None and claim.account not in readable_accounts:
             left[sid] = why
         elif claim is None and (account is not None or not readable_accounts):

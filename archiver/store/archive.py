@@ -6,7 +6,6 @@ import contextlib
 import datetime as dt
 import os
 import re
-import threading
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -14,23 +13,32 @@ from pathlib import Path
 from archiver.errors import FormatError, IntegrityError, UnsupportedVersion, UsageError
 from archiver.model import FolderState, MessageRecord, SnapshotInfo
 from archiver.store import codec
+from archiver.store.backend import Backend, LocalBackend
 from archiver.store.check import damaged_manifests
 from archiver.store.damage import read_damage, unusable_blobs
 from archiver.store.dictionary import ROLE_BLOB, Codecs, list_dicts, read_dict
-from archiver.store.fsutil import DIR_MODE, check_new_folder, ensure_dir, fsync_dir, write_atomic
+from archiver.store.fsutil import DIR_MODE, check_new_folder, ensure_dir, fsync_dir
 from archiver.store.index import Index, Location, add_segment, adopt_packs, list_segments, load_index_tolerant
 from archiver.store.journal import Journal, journal_path, remove_journal
-from archiver.store.layout import SUBDIRS, Layout, check_config, config_bytes
+from archiver.store.layout import (
+    CONFIG,
+    DATA_DIRS,
+    LOCAL_DIRS,
+    SUBDIRS,
+    Layout,
+    check_config,
+    config_bytes,
+    pack_name,
+)
 from archiver.store.lock import FileLock, lock_archive_exclusive
 from archiver.store.manifest import Page, decode_page, iter_records, lookup
-from archiver.store.pack import pack_path
 from archiver.store.repair import IndexRepair, repair_config, repair_index
-from archiver.store.snapshot import SnapshotRecord, list_snapshot_ids, read_snapshot, salvage_info
+from archiver.store.snapio import load_snapshot, salvage_snapshot, snapshot_ids
+from archiver.store.snapshot import SnapshotRecord
 from archiver.store.stats import ArchiveStats, compute_stats
 from archiver.store.writer import ArchiveWriter
 
 _HEX = re.compile(r"^[0-9a-f]{4,64}$")
-_FD_CACHE = 64
 
 
 class Snapshot:
@@ -78,11 +86,15 @@ def _unfinished_init(root: Path) -> bool:
 
 
 class Archive:
-    """An archive directory (formats/layout.md).  Readers never take a lock."""
+    """An archive (formats/layout.md): its data in a :class:`Backend`, its locks, journals and caches in
+    the backend's local folder.  Readers never take a lock."""
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.layout = Layout(path)
+    def __init__(self, where: Path | Backend) -> None:
+        backend = LocalBackend(where) if isinstance(where, Path) else where
+        self.backend: Backend = backend
+        self.layout = Layout.of(backend)
+        self.path = self.layout.root
+        """The local folder (for a local archive, the archive itself)."""
         self.codecs = Codecs()
         self._index: Index | None = None
         self._index_problems: dict[str, str] = {}
@@ -93,8 +105,6 @@ class Archive:
         self.damaged_entries: set[str] = set()
         """Ids of pages and blobs this process found damaged or missing (no copy reads): a writer stores
         such an entry again instead of taking it as present."""
-        self._fds: OrderedDict[str, int] = OrderedDict()
-        self._fd_lock = threading.Lock()
         self._dict_ids: dict[int, str] = {}
 
     # -- opening -------------------------------------------------------------------------------------
@@ -113,14 +123,39 @@ class Archive:
         os.chmod(root, DIR_MODE)
         for sub in SUBDIRS:
             ensure_dir(root / sub)
-        write_atomic(root / "archive.json", config_bytes(), root / "tmp")
+        backend = LocalBackend(root)
+        backend.replace(CONFIG, config_bytes())
         fsync_dir(root)
-        return cls.open(root)
+        return cls.open_backend(backend)
 
     @classmethod
     def open(cls, path: str | os.PathLike[str]) -> Archive:
         """Open an existing archive: ArchiveNotFound, UnsupportedVersion, FormatError."""
-        archive = cls(Path(path))
+        return cls.open_backend(LocalBackend(Path(path)))
+
+    @classmethod
+    def init_backend(cls, backend: Backend) -> Archive:
+        """Create an empty archive in ``backend`` (an object store, an encrypting layer...); UsageError
+        when it already holds archive data.  Two inits at once both succeed (the same ``archive.json``)."""
+        if isinstance(backend, LocalBackend):
+            return cls.init(backend.root)
+        for folder in DATA_DIRS:
+            if next(iter(backend.list(folder)), None) is not None:
+                raise UsageError(f"{backend.url} already holds archive data ({folder}/)",
+                                 hint="give a new, empty location")
+        if backend.exists(CONFIG) and backend.read(CONFIG) != config_bytes():
+            raise UsageError(f"{backend.url} already holds an archive", hint="give a new, empty location")
+        local = Path(backend.local_state)
+        ensure_dir(local)
+        for sub in LOCAL_DIRS:
+            ensure_dir(local / sub)
+        backend.write_if_absent(CONFIG, config_bytes())
+        return cls.open_backend(backend)
+
+    @classmethod
+    def open_backend(cls, backend: Backend) -> Archive:
+        """Open the archive held by ``backend``: ArchiveNotFound, UnsupportedVersion, FormatError."""
+        archive = cls(backend)
         check_config(archive.layout)
         return archive
 
@@ -139,8 +174,7 @@ class Archive:
         the packs no sound segment lists are indexed from their own TOCs, in memory (nothing is written),
         and the segment is named in :attr:`index_problems`."""
         if self._index is None:
-            self._index, self._index_problems = load_index_tolerant(
-                self.layout.index, self.layout.packs, self.layout.cache / "index")
+            self._index, self._index_problems = load_index_tolerant(self.backend, self.layout.cache / "index")
         return self._index
 
     @property
@@ -159,7 +193,7 @@ class Archive:
         if loc is None:
             self.refresh()
             loc = find()
-        if loc is None and adopt_packs(self.index, self.layout.packs, self._unreadable_packs):
+        if loc is None and adopt_packs(self.index, self.backend, self._unreadable_packs):
             loc = find()
         return loc
 
@@ -181,14 +215,14 @@ class Archive:
         prune replaced segments meanwhile (packs it deleted must not stay in memory)."""
         if self._index is None:
             return
-        present = list_segments(self.layout.index)
+        present = list_segments(self.backend)
         if not (self._index.segments | set(self._index_problems)) <= set(present):
             self._index = None  # prune or a repair replaced segments
             return
         for name in present:
             if name not in self._index.segments and name not in self._index_problems:
                 try:
-                    add_segment(self._index, self.layout.index, name)
+                    add_segment(self._index, self.backend, name)
                 except UnsupportedVersion:
                     raise
                 except IntegrityError:  # may have added part of it: reload, tolerating it
@@ -198,7 +232,7 @@ class Archive:
     def current_dict_id(self, role: int = ROLE_BLOB, refresh: bool = False) -> str | None:
         """The dictionary of ``role`` new entries are compressed with (the smallest id of that role)."""
         if role not in self._dict_ids or refresh:
-            for dict_id in list_dicts(self.layout.dicts):
+            for dict_id in list_dicts(self.backend):
                 if self._load_dict(dict_id) == role:
                     self._dict_ids[role] = dict_id
                     break
@@ -207,25 +241,16 @@ class Archive:
     def _load_dict(self, dict_id: str) -> int:
         """Make the dictionary usable by codecs; return its role."""
         if not self.codecs.has(dict_id):
-            self.codecs.add(dict_id, read_dict(self.layout.dicts, dict_id))
+            self.codecs.add(dict_id, read_dict(self.backend, dict_id))
         return self.codecs.role(dict_id)
 
     # -- raw reads -----------------------------------------------------------------------------------
 
     def _pread(self, loc: Location, what: str) -> bytes:
-        with self._fd_lock:
-            fd = self._fds.get(loc.pack)
-            if fd is None:
-                try:
-                    fd = os.open(pack_path(self.layout.packs, loc.pack), os.O_RDONLY)
-                except FileNotFoundError:
-                    raise IntegrityError(f"pack {loc.pack[:12]} is missing (needed for {what})") from None
-                self._fds[loc.pack] = fd
-                if len(self._fds) > _FD_CACHE:
-                    os.close(self._fds.popitem(last=False)[1])
-            else:
-                self._fds.move_to_end(loc.pack)
-            data = os.pread(fd, loc.length, loc.offset)
+        try:
+            data = self.backend.read_range(pack_name(loc.pack), loc.offset, loc.length)
+        except (FileNotFoundError, NotADirectoryError):
+            raise IntegrityError(f"pack {loc.pack[:12]} is missing (needed for {what})") from None
         if len(data) != loc.length:
             raise IntegrityError(f"pack {loc.pack[:12]} is truncated (needed for {what})")
         return data
@@ -279,7 +304,7 @@ class Archive:
         wanted = list(blob_ids)
         if any(b not in self.index.blobs for b in wanted):
             self.refresh()
-            adopt_packs(self.index, self.layout.packs, self._unreadable_packs)
+            adopt_packs(self.index, self.backend, self._unreadable_packs)
         return unusable_blobs(self.index, self.layout, wanted, read_damage(self.layout))
 
     def get_blob(self, blob_id: str) -> bytes:
@@ -298,7 +323,7 @@ class Archive:
         if missing:
             self.refresh()
             if any(b not in self.index.blobs for b in missing):
-                adopt_packs(self.index, self.layout.packs, self._unreadable_packs)
+                adopt_packs(self.index, self.backend, self._unreadable_packs)
         blobs = self.index.blobs
         for b in sorted(wanted):
             if b not in blobs:
@@ -323,13 +348,13 @@ class Archive:
         return record
 
     def _records(self) -> list[SnapshotRecord]:
-        for sid in list_snapshot_ids(self.layout.snapshots):
+        for sid in snapshot_ids(self.backend):
             if sid not in self._snapshots and sid not in self.unreadable_snapshots:
                 try:
-                    self._snapshots[sid] = read_snapshot(self.layout.snapshots, sid)
+                    self._snapshots[sid] = load_snapshot(self.backend, sid)
                 except FormatError as exc:  # one damaged record must not hide the others
                     self.unreadable_snapshots[sid] = str(exc)
-                    self._claims[sid] = salvage_info(self.layout.snapshots, sid)
+                    self._claims[sid] = salvage_snapshot(self.backend, sid)
         return sorted(self._snapshots.values(), key=lambda r: (r.info.time, r.info.id))
 
     def snapshots(self, account: str | None = None) -> list[SnapshotInfo]:
@@ -420,7 +445,7 @@ class Archive:
 
     def load(self, snapshot_id: str) -> Snapshot:
         """The snapshot with this full id (records are read lazily, page by page)."""
-        record = self._snapshots.get(snapshot_id) or read_snapshot(self.layout.snapshots, snapshot_id)
+        record = self._snapshots.get(snapshot_id) or load_snapshot(self.backend, snapshot_id)
         self._snapshots[snapshot_id] = record
         if record.root is not None:
             self.read_page(record.root)  # fail now, naming the page, if the root is gone
@@ -435,7 +460,7 @@ class Archive:
 
     def snapshot_ids(self) -> list[str]:
         """The ids of every record in snapshots/, readable or not."""
-        return list_snapshot_ids(self.layout.snapshots)
+        return snapshot_ids(self.backend)
 
     # -- the rest ------------------------------------------------------------------------------------
 
@@ -460,11 +485,7 @@ class Archive:
         return lock_archive_exclusive(self.layout.locks)
 
     def close(self) -> None:
-        """Close cached pack file descriptors (the archive stays usable)."""
-        with self._fd_lock:
-            for fd in self._fds.values():
-                os.close(fd)
-            self._fds.clear()
+        """Drop cached pack reads (the archive stays usable)."""
 
     def __del__(self) -> None:
         with contextlib.suppress(Exception):

@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
-from archiver.store.fsutil import fsync_dir, write_atomic
+from archiver.store.fsutil import fsync_dir, step, write_atomic
 
 
 @runtime_checkable
@@ -132,6 +132,7 @@ class LocalBackend:
 
     def delete(self, name: str) -> None:
         path = self._path(name)
+        step()
         try:
             path.unlink()
         except FileNotFoundError:

@@ -7,7 +7,6 @@ read plus a list of :class:`Finding` naming what it could not.  Nothing here wri
 from __future__ import annotations
 
 import hashlib
-import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
@@ -16,10 +15,11 @@ from archiver.model import MessageRecord
 from archiver.store import codec
 from archiver.store.dictionary import Codecs, read_dict
 from archiver.store.index import Index, Location, list_segments, read_cache, read_segment
-from archiver.store.layout import Layout, check_config
+from archiver.store.layout import Layout, check_config, pack_name
 from archiver.store.manifest import decode_page
-from archiver.store.pack import KIND_BLOB, PackEntry, list_packs, pack_path, read_toc
-from archiver.store.snapshot import SnapshotRecord, list_snapshot_ids, read_snapshot
+from archiver.store.pack import KIND_BLOB, PackEntry, list_packs, read_pack_toc
+from archiver.store.snapio import load_snapshot, snapshot_ids
+from archiver.store.snapshot import SnapshotRecord
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +55,8 @@ def check_layout(layout: Layout) -> list[Finding]:
         check_config(layout)
     except FormatError as exc:
         return [Finding("config", "archive.json", str(exc))]
+    if not layout.is_local:  # an object store has no folders, only names
+        return []
     return [Finding("folder", f"{name}/", f"the {name}/ folder is missing")
             for name in REQUIRED_DIRS if not (layout.root / name).is_dir()]
 
@@ -62,9 +64,9 @@ def check_layout(layout: Layout) -> list[Finding]:
 def load_segments(layout: Layout) -> Segments:
     """The union of all readable segments (a blob in several packs: the smallest pack id wins)."""
     out = Segments()
-    for name in list_segments(layout.index):
+    for name in list_segments(layout.backend):
         try:
-            packs = read_segment(layout.index, name)
+            packs = read_segment(layout.backend, name)
         except FormatError as exc:
             out.findings.append(Finding("index", name, str(exc)))
             continue
@@ -88,7 +90,7 @@ def check_cache(layout: Layout, segments: Segments) -> Finding | None:
     """``cache/index`` (rebuildable, so never trusted): its header and checksum hold, and it locates every
     entry exactly as the segments it lists do.  A missing, old-format or stale cache is no finding."""
     cache = layout.cache / "index"
-    cached, why = read_cache(cache, set(list_segments(layout.index)))
+    cached, why = read_cache(cache, set(list_segments(layout.backend)))
     if why is not None:
         return Finding("cache", "cache/index", f"{why}; {CACHE_FIX}")
     if cached is None or not cached.segments <= set(segments.by_segment):
@@ -108,9 +110,9 @@ def load_snapshots(layout: Layout) -> tuple[dict[str, SnapshotRecord], list[Find
     """Every snapshot record that reads and matches its name, and findings for the others."""
     good: dict[str, SnapshotRecord] = {}
     bad: list[Finding] = []
-    for sid in list_snapshot_ids(layout.snapshots):
+    for sid in snapshot_ids(layout.backend):
         try:
-            good[sid] = read_snapshot(layout.snapshots, sid)
+            good[sid] = load_snapshot(layout.backend, sid)
         except FormatError as exc:
             bad.append(Finding("snapshot", sid, str(exc)))
     return good, bad
@@ -122,23 +124,23 @@ def load_dicts(layout: Layout, wanted: set[str]) -> tuple[dict[str, bytes], list
     bad: list[Finding] = []
     for did in sorted(wanted):
         try:
-            good[did] = read_dict(layout.dicts, did)
+            good[did] = read_dict(layout.backend, did)
         except FormatError as exc:
             bad.append(Finding("dict", did, str(exc)))
     return good, bad
 
 
 def present_packs(layout: Layout) -> list[str]:
-    return list_packs(layout.packs)
+    return list_packs(layout.backend)
 
 
 def unindexed_entries(layout: Layout, indexed_packs: set[str]) -> dict[str, str]:
     """Entry id -> pack id for the entries of packs present on disk but in no index segment (left by an
     interrupted write, or orphaned by a damaged segment); unreadable packs are skipped."""
     out: dict[str, str] = {}
-    for pid in sorted(set(list_packs(layout.packs)) - indexed_packs):
+    for pid in sorted(set(list_packs(layout.backend)) - indexed_packs):
         try:
-            toc = read_toc(pack_path(layout.packs, pid))
+            toc = read_pack_toc(layout.backend, pid)
         except FormatError:
             continue
         for e in toc:
@@ -149,7 +151,7 @@ def unindexed_entries(layout: Layout, indexed_packs: set[str]) -> dict[str, str]
 def check_pack_toc(layout: Layout, pack_id: str, indexed: list[PackEntry]) -> Finding | None:
     """The pack exists, its trailer and TOC are sound, and the TOC lists exactly the indexed entries."""
     try:
-        toc = read_toc(pack_path(layout.packs, pack_id))
+        toc = read_pack_toc(layout.backend, pack_id)
     except FormatError as exc:
         return Finding("pack", pack_id, str(exc))
     if sorted(toc, key=lambda e: e.offset) != sorted(indexed, key=lambda e: e.offset):
@@ -161,8 +163,8 @@ def lost_frames(layout: Layout, pack_id: str, indexed: list[PackEntry]) -> set[s
     """Ids of the indexed entries a pack cannot hold any more: all of them when it is missing, else those
     lying beyond its end (a truncated pack); frames within it are checked by reading (``check_entries``)."""
     try:
-        size = pack_path(layout.packs, pack_id).stat().st_size
-    except FileNotFoundError:
+        size = layout.backend.size(pack_name(pack_id))
+    except (FileNotFoundError, NotADirectoryError):
         return {e.id for e in indexed}
     return {e.id for e in indexed if e.offset + e.length > size}
 
@@ -170,9 +172,8 @@ def lost_frames(layout: Layout, pack_id: str, indexed: list[PackEntry]) -> set[s
 def read_frame(layout: Layout, loc: Location) -> bytes:
     """The stored (compressed) frame at ``loc``; FormatError when the pack is missing or too short."""
     try:
-        with open(pack_path(layout.packs, loc.pack), "rb") as f:
-            data = os.pread(f.fileno(), loc.length, loc.offset)
-    except FileNotFoundError:
+        data = layout.backend.read_range(pack_name(loc.pack), loc.offset, loc.length)
+    except (FileNotFoundError, NotADirectoryError):
         raise FormatError(f"pack {loc.pack[:12]} is missing") from None
     if len(data) != loc.length:
         raise FormatError(f"pack {loc.pack[:12]} is shorter than its index says")
@@ -285,8 +286,8 @@ def subset_of(pack_id: str, subset: tuple[int, int] | None) -> bool:
 def read_pack(layout: Layout, pack_id: str) -> bytes | None:
     """The whole pack file (one sequential read), or None when it is missing."""
     try:
-        return pack_path(layout.packs, pack_id).read_bytes()
-    except FileNotFoundError:
+        return layout.backend.read(pack_name(pack_id))
+    except (FileNotFoundError, NotADirectoryError):
         return None
 
 

@@ -16,15 +16,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import struct
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-from archiver.store.fsutil import fsync_dir, write_atomic
+from archiver.store.backend import Backend
 from archiver.store.index import Index, Location
-from archiver.store.layout import Layout
-from archiver.store.pack import END_MAGIC, MAGIC, TRAILER, pack_path
+from archiver.store.layout import Layout, pack_name
+from archiver.store.pack import END_MAGIC, MAGIC, TRAILER
 
 FILE = "damage.json"
 VERSION = 1
@@ -34,6 +33,7 @@ Copy = tuple[str, str]
 
 
 def damage_path(layout: Layout) -> Path:
+    """The local file of the record (a local archive's ``damage.json``)."""
     return layout.root / FILE
 
 
@@ -41,7 +41,7 @@ def read_damage(layout: Layout) -> dict[Copy, str]:
     """The recorded damaged copies, (blob id, pack id) -> why.  A missing file is an empty record; an
     unreadable one (or of another version) is ignored: the record is a hint that verify rebuilds."""
     try:
-        doc = json.loads(damage_path(layout).read_bytes())
+        doc = json.loads(layout.backend.read(FILE))
         if doc.get("version") != VERSION:
             return {}
         return {(str(b), str(p)): str(why) for b, p, why in doc["copies"]}
@@ -52,16 +52,15 @@ def read_damage(layout: Layout) -> dict[Copy, str]:
 def write_damage(layout: Layout, copies: Mapping[Copy, str]) -> bool:
     """Replace the record with ``copies`` (durably and atomically; the file is removed when there are
     none).  Returns False when the record already said exactly this (nothing is written)."""
-    if read_damage(layout) == dict(copies) and (copies or not damage_path(layout).exists()):
+    backend = layout.backend
+    if read_damage(layout) == dict(copies) and (copies or not backend.exists(FILE)):
         return False
-    path = damage_path(layout)
     if not copies:
-        path.unlink(missing_ok=True)
-        fsync_dir(path.parent)
+        backend.delete(FILE)
         return True
     rows = [[b, p, why] for (b, p), why in sorted(copies.items())]
     data = json.dumps({"version": VERSION, "copies": rows}, indent=0).encode()
-    write_atomic(path, data, layout.tmp)
+    backend.replace(FILE, data)
     return True
 
 
@@ -71,13 +70,13 @@ def put_back_pack(layout: Layout, pack_id: str, data: bytes, blob_ids: Iterable[
     not match its name, it is replaced by the bytes the name promises (the durable write; the one case
     besides index repair where an immutable name is written again).  The damage record then forgets the
     copies of ``blob_ids`` in that pack: they are sound now."""
-    path = pack_path(layout.packs, pack_id)
+    name = pack_name(pack_id)
     try:
-        sound = hashlib.sha256(path.read_bytes()).hexdigest() == pack_id
-    except FileNotFoundError:
+        sound = hashlib.sha256(layout.backend.read(name)).hexdigest() == pack_id
+    except (FileNotFoundError, NotADirectoryError):
         sound = False
     if not sound:
-        write_atomic(path, data, layout.tmp)
+        layout.backend.replace(name, data)
     recorded = read_damage(layout)
     if recorded:
         healed = {(b, pack_id) for b in blob_ids}
@@ -85,25 +84,20 @@ def put_back_pack(layout: Layout, pack_id: str, data: bytes, blob_ids: Iterable[
             write_damage(layout, {c: why for c, why in recorded.items() if c not in healed})
 
 
-def _pack_problem(path: Path, needed_end: int) -> str | None:
-    """Why the pack at ``path`` cannot hold frames up to ``needed_end``, or None when it can (checked
+def _pack_problem(backend: Backend, pack_id: str, needed_end: int) -> str | None:
+    """Why the pack ``pack_id`` cannot hold frames up to ``needed_end``, or None when it can (checked
     from its size and trailer only)."""
-    name = f"pack {path.name[:12]}"
+    name = f"pack {pack_id[:12]}"
+    obj = pack_name(pack_id)
     try:
-        fd = os.open(path, os.O_RDONLY)
-    except FileNotFoundError:
-        return f"{name} is missing"
-    except OSError as exc:
-        return f"{name} cannot be opened: {exc.strerror}"
-    try:
-        size = os.fstat(fd).st_size
+        size = backend.size(obj)
         if size < len(MAGIC) + TRAILER.size:
             return f"{name} is truncated ({size} bytes)"
-        toc_len, _crc, end = TRAILER.unpack(os.pread(fd, TRAILER.size, size - TRAILER.size))
+        toc_len, _crc, end = TRAILER.unpack(backend.read_range(obj, size - TRAILER.size, TRAILER.size))
+    except (FileNotFoundError, NotADirectoryError):
+        return f"{name} is missing"
     except (OSError, struct.error) as exc:
         return f"{name} cannot be read: {exc}"
-    finally:
-        os.close(fd)
     if end != END_MAGIC or size - TRAILER.size - toc_len < needed_end:
         return f"{name} is truncated or damaged (its size does not match the index)"
     return None
@@ -121,7 +115,7 @@ class PackPresence:
         end = loc.offset + loc.length
         known = self._seen.get(loc.pack)
         if known is None or (known[1] is None and known[0] < end):
-            known = (end, _pack_problem(pack_path(self._layout.packs, loc.pack), end))
+            known = (end, _pack_problem(self._layout.backend, loc.pack, end))
             self._seen[loc.pack] = known
         return known[1]
 
@@ -132,7 +126,7 @@ def unusable_blobs(index: Index, layout: Layout, blob_ids: Iterable[str],
     in a missing or truncated pack or named in ``damaged`` (the damage record)."""
     damaged = damaged or {}
     wanted = set(blob_ids)
-    if not damaged and not any(_pack_problem(pack_path(layout.packs, pid), 0) for pid in index.packs):
+    if not damaged and not any(_pack_problem(layout.backend, pid, 0) for pid in index.packs):
         # the common case: every pack there with a sound trailer (a cut pack loses it), nothing recorded
         return {b: f"blob {b[:12]} is not in the archive" for b in wanted if b not in index.blobs}
     spans = {b: index.blobs.spans(b) for b in wanted}
@@ -141,7 +135,7 @@ def unusable_blobs(index: Index, layout: Layout, blob_ids: Iterable[str],
         for pack, end in copies:
             if end > extents.get(pack, 0):
                 extents[pack] = end
-    problems = {pack: _pack_problem(pack_path(layout.packs, pack), end) for pack, end in extents.items()}
+    problems = {pack: _pack_problem(layout.backend, pack, end) for pack, end in extents.items()}
     out: dict[str, str] = {}
     for b, copies in spans.items():
         if not copies:

@@ -19,7 +19,8 @@ import zstandard
 
 from archiver.errors import IntegrityError
 from archiver.store import codec
-from archiver.store.fsutil import read_named
+from archiver.store.backend import Backend
+from archiver.store.layout import as_backend, hashed_names, read_hashed
 
 ROLE_BLOB = 1
 ROLE_PAGE = 2
@@ -43,15 +44,14 @@ def train(samples: list[bytes], role: int = ROLE_BLOB) -> bytes | None:
         return None
 
 
-def list_dicts(dicts_dir: Path) -> list[str]:
-    if not dicts_dir.is_dir():
-        return []
-    return sorted(p.name for p in dicts_dir.iterdir() if len(p.name) == 64)
+def list_dicts(dicts_dir: Backend | Path) -> list[str]:
+    """Ids of the stored dictionaries (``dicts_dir``: a backend, or a local archive's dicts/)."""
+    return hashed_names(as_backend(dicts_dir), "dicts")
 
 
-def read_dict(dicts_dir: Path, dict_id: str) -> bytes:
+def read_dict(dicts_dir: Backend | Path, dict_id: str) -> bytes:
     """The dictionary's bytes, checked against its id; IntegrityError names it when missing or damaged."""
-    return read_named(dicts_dir / dict_id, f"dictionary {dict_id[:12]}")
+    return read_hashed(as_backend(dicts_dir), f"dicts/{dict_id}", f"dictionary {dict_id[:12]}")
 
 
 class Codecs:

@@ -16,9 +16,11 @@ from typing import Any
 
 from archiver.errors import FormatError, IntegrityError, UnsupportedVersion
 from archiver.store import codec
-from archiver.store.fsutil import read_named, write_atomic
+from archiver.store.backend import Backend
+from archiver.store.fsutil import write_atomic
+from archiver.store.layout import as_backend, hashed_names, read_hashed
 from archiver.store.locmap import Location, LocationMap, Tables
-from archiver.store.pack import KIND_BLOB, KIND_PAGE, PackEntry, dict_hex, list_packs, pack_path, read_toc
+from archiver.store.pack import KIND_BLOB, KIND_PAGE, PackEntry, dict_hex, list_packs, read_pack_toc
 
 __all__ = ["Index", "Location", "add_segment", "adopt_packs", "decode_segment", "encode_segment",
            "list_segments", "load_index", "load_index_tolerant", "read_cache", "read_segment",
@@ -89,15 +91,15 @@ def decode_segment(data: bytes, name: str) -> dict[str, list[PackEntry]]:
     return out
 
 
-def read_segment(index_dir: Path, name: str) -> dict[str, list[PackEntry]]:
+def read_segment(index_dir: Backend | Path, name: str) -> dict[str, list[PackEntry]]:
     """Read and check one segment file (its name must be the SHA-256 of its bytes)."""
-    data = read_named(index_dir / name, f"index segment {name[:12]}")
+    data = read_hashed(as_backend(index_dir), f"index/{name}", f"index segment {name[:12]}")
     return decode_segment(data, name)
 
 
-def add_segment(index: Index, index_dir: Path, name: str) -> None:
+def add_segment(index: Index, index_dir: Backend | Path, name: str) -> None:
     """Read one segment (checked against its name) into ``index`` without building PackEntry objects."""
-    data = read_named(index_dir / name, f"index segment {name[:12]}")
+    data = read_hashed(as_backend(index_dir), f"index/{name}", f"index segment {name[:12]}")
     what = f"index segment {name[:12]}"
     try:  # streamed pack by pack: a 10^6-entry segment is never decoded whole
         stream = codec.unpacker(codec.decompress(data, what))
@@ -130,13 +132,12 @@ def add_segment(index: Index, index_dir: Path, name: str) -> None:
     index.segments.add(name)
 
 
-def list_segments(index_dir: Path) -> list[str]:
-    if not index_dir.is_dir():
-        return []
-    return sorted(p.name for p in index_dir.iterdir() if len(p.name) == 64)
+def list_segments(index_dir: Backend | Path) -> list[str]:
+    """The ids of every segment (``index_dir``: a backend, or a local archive's index/)."""
+    return hashed_names(as_backend(index_dir), "index")
 
 
-def load_index(index_dir: Path, cache: Path | None = None) -> Index:
+def load_index(index_dir: Backend | Path, cache: Path | None = None) -> Index:
     """The union of every segment in ``index_dir``.
 
     With ``cache`` (a file under ``cache/``), segments already merged into it are not read again, and the
@@ -144,6 +145,7 @@ def load_index(index_dir: Path, cache: Path | None = None) -> Index:
     cache is local and rebuildable: it is checked whole (its checksum) and used only when every segment it
     lists still exists; correctness never needs it.
     """
+    index_dir = as_backend(index_dir)
     names = list_segments(index_dir)
     index = Index()
     damaged = False
@@ -160,8 +162,7 @@ def load_index(index_dir: Path, cache: Path | None = None) -> Index:
     return index
 
 
-def load_index_tolerant(index_dir: Path, packs_dir: Path, cache: Path | None = None
-                        ) -> tuple[Index, dict[str, str]]:
+def load_index_tolerant(backend: Backend, cache: Path | None = None) -> tuple[Index, dict[str, str]]:
     """Like :func:`load_index`, but a damaged segment does not stop reading: returns the union of the
     readable segments plus the TOCs of the packs none of them lists, and the damaged segments (id -> why).
 
@@ -169,6 +170,7 @@ def load_index_tolerant(index_dir: Path, packs_dir: Path, cache: Path | None = N
     (formats/invariants.md "Read order").  A segment of an unknown version still raises
     (UnsupportedVersion): that is not damage.  Nothing is written.
     """
+    index_dir = backend
     try:
         return load_index(index_dir, cache), {}
     except UnsupportedVersion:
@@ -187,11 +189,12 @@ def load_index_tolerant(index_dir: Path, packs_dir: Path, cache: Path | None = N
             raise
         except IntegrityError as exc:
             damaged[name] = str(exc)
-    adopt_packs(index, packs_dir)
+    adopt_packs(index, backend)
     return index, damaged
 
 
-def adopt_packs(index: Index, packs_dir: Path, unreadable: dict[str, str] | None = None) -> list[str]:
+def adopt_packs(index: Index, packs_dir: Backend | Path, unreadable: dict[str, str] | None = None
+                ) -> list[str]:
     """Add the TOC of every pack in ``packs_dir`` that ``index`` lacks; return their ids.
 
     Packs are immutable and named by their hash, so an entry read this way is as good as an indexed one.
@@ -199,11 +202,12 @@ def adopt_packs(index: Index, packs_dir: Path, unreadable: dict[str, str] | None
     when already there).
     """
     adopted = []
-    for pid in list_packs(packs_dir):
+    backend = as_backend(packs_dir)
+    for pid in list_packs(backend):
         if pid in index.packs or (unreadable is not None and pid in unreadable):
             continue
         try:
-            entries = read_toc(pack_path(packs_dir, pid))
+            entries = read_pack_toc(backend, pid)
         except (FormatError, OSError) as exc:
             if unreadable is not None:
                 unreadable[pid] = str(exc)
@@ -278,9 +282,10 @@ def write_cache(cache: Path, index: Index) -> None:
         write_atomic(cache, data, cache.parent.parent / "tmp", sync_dir=False)
 
 
-def rebuild_from_packs(packs_dir: Path) -> Index:
+def rebuild_from_packs(packs_dir: Backend | Path) -> Index:
     """The index from the packs' tables of contents alone (for repair, and to check the segments)."""
     index = Index()
-    for pid in list_packs(packs_dir):
-        index.add_pack(pid, read_toc(pack_path(packs_dir, pid)))
+    backend = as_backend(packs_dir)
+    for pid in list_packs(backend):
+        index.add_pack(pid, read_pack_toc(backend, pid))
     return index

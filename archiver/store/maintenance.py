@@ -10,7 +10,6 @@ every referenced blob and page.  Every unlink counts as one durable step of the 
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -28,9 +27,8 @@ from archiver.store.check import (
 )
 from archiver.store.damage import read_damage
 from archiver.store.dictionary import Codecs
-from archiver.store.fsutil import fsync_dir, step, write_atomic, write_named
 from archiver.store.index import encode_segment, list_segments
-from archiver.store.layout import Layout
+from archiver.store.layout import Layout, pack_name
 from archiver.store.pack import (
     KIND_BLOB,
     MAGIC,
@@ -39,9 +37,9 @@ from archiver.store.pack import (
     PackEntry,
     encode_toc,
     list_packs,
-    pack_path,
-    read_toc,
+    read_pack_toc,
 )
+from archiver.store.snapio import snapshot_name
 from archiver.store.snapshot import SnapshotRecord
 from archiver.store.writer import PACK_TARGET
 
@@ -51,10 +49,7 @@ REPACK_BELOW = 0.5
 
 def delete_snapshot(layout: Layout, snapshot_id: str) -> None:
     """Remove one snapshot record (its data stays until prune)."""
-    path = layout.snapshots / snapshot_id
-    step()
-    path.unlink(missing_ok=True)
-    fsync_dir(layout.snapshots)
+    layout.backend.delete(snapshot_name(snapshot_id))
 
 
 @dataclass
@@ -80,8 +75,8 @@ class PrunePlan:
 
 def _size(layout: Layout, pack_id: str) -> int:
     try:
-        return pack_path(layout.packs, pack_id).stat().st_size
-    except FileNotFoundError:
+        return layout.backend.size(pack_name(pack_id))
+    except (FileNotFoundError, NotADirectoryError):
         return 0
 
 
@@ -98,7 +93,7 @@ def plan_prune(layout: Layout, repack_below: float = REPACK_BELOW, ignore: froze
     wanted = {loc.dict_id for loc in segments.pages.values() if loc.dict_id}
     dicts, bad_dicts = load_dicts(layout, wanted)
     reader = PageReader(layout, segments, dicts)
-    plan = PrunePlan(old_segments=list_segments(layout.index))
+    plan = PrunePlan(old_segments=list_segments(layout.backend))
     bad_pages: dict[str, str] = {}
     seen: set[str] = set()
 
@@ -117,7 +112,7 @@ def plan_prune(layout: Layout, repack_below: float = REPACK_BELOW, ignore: froze
     # of an entry's copies (formats/index.md "Several copies") the one kept is in the smallest pack id among
     # packs that exist and do not hold it damaged (the damage record, or a page copy that failed to read
     # just now); failing that, the smallest pack id
-    present = set(list_packs(layout.packs))
+    present = set(list_packs(layout.backend))
     damaged = set(read_damage(layout)) | reader.bad_copies
     best: dict[tuple[int, str], tuple[bool, str]] = {}
     for pid in sorted(segments.packs):
@@ -151,10 +146,10 @@ def plan_prune(layout: Layout, repack_below: float = REPACK_BELOW, ignore: froze
             plan.entries_removed += len(entries) - len(alive)
         else:
             plan.keep[pid] = entries
-    for pid in sorted(set(list_packs(layout.packs)) - set(segments.packs)):
+    for pid in sorted(present - set(segments.packs)):
         plan.bytes_before += _size(layout, pid)
         try:
-            toc = read_toc(pack_path(layout.packs, pid))
+            toc = read_pack_toc(layout.backend, pid)
         except FormatError:  # an unreadable leftover of an interrupted write: garbage
             toc = []
         needed = [e for e in toc if (e.id in plan.referenced_blobs and e.id not in segments.blobs)
@@ -171,7 +166,7 @@ def _refuse_damage(layout: Layout, bad_segments: list[Finding], bad_snaps: list[
                    bad_dicts: list[Finding], bad_pages: dict[str, str], snaps: dict[str, SnapshotRecord],
                    reader: PageReader) -> None:
     """DamageFound naming what blocks prune and the one command that unblocks it."""
-    where = layout.root
+    where = layout.where
     if bad_segments:
         raise DamageFound(f"prune refuses to run: {bad_segments[0].detail}",
                           hint=f"`gmail-archiver verify --repair-index {where}` rebuilds the index")
@@ -194,24 +189,24 @@ def _refuse_damage(layout: Layout, bad_segments: list[Finding], bad_snaps: list[
 def _copy_live(layout: Layout, pack_id: str, entries: list[PackEntry], codecs: Codecs,
                builder: PackBuilder) -> None:
     """Append the live frames of one pack to ``builder``, each re-checked against its id first."""
-    with open(pack_path(layout.packs, pack_id), "rb") as f:
-        for e in entries:
-            frame = os.pread(f.fileno(), e.length, e.offset)
-            what = f"entry {e.id[:12]} of pack {pack_id[:12]}"
-            raw = codecs.decompress(frame, e.dict_id, e.raw_length, what)
-            if codec.sha256_hex(raw) != e.id:
-                raise DamageFound(f"entry {e.id[:12]} of pack {pack_id[:12]} is damaged; prune stopped",
-                                  hint="run `gmail-archiver verify --read-data`")
-            builder.add(e.kind, e.id, frame, e.raw_length, e.dict_id)
+    content = layout.backend.read(pack_name(pack_id))  # one read of the whole pack
+    for e in entries:
+        frame = content[e.offset:e.offset + e.length]
+        what = f"entry {e.id[:12]} of pack {pack_id[:12]}"
+        raw = codecs.decompress(frame, e.dict_id, e.raw_length, what)
+        if codec.sha256_hex(raw) != e.id:
+            raise DamageFound(f"entry {e.id[:12]} of pack {pack_id[:12]} is damaged; prune stopped",
+                              hint="run `gmail-archiver verify --read-data`")
+        builder.add(e.kind, e.id, frame, e.raw_length, e.dict_id)
 
 
 def _seal(layout: Layout, builder: PackBuilder, plan: PrunePlan, rewrite: frozenset[str]) -> None:
     data = builder.finish()
     pack_id = codec.sha256_hex(data)
     if pack_id in rewrite:  # a damaged file of that very name: put back the bytes its name promises
-        write_atomic(pack_path(layout.packs, pack_id), data, layout.tmp)
+        layout.backend.replace(pack_name(pack_id), data)
     else:
-        write_named(layout.packs, pack_id, data, layout.tmp, fanout=True)
+        layout.backend.write_if_absent(pack_name(pack_id), data)
     plan.keep[pack_id] = list(builder.entries)
 
 
@@ -264,20 +259,14 @@ def execute_prune(layout: Layout, plan: PrunePlan, rewrite: frozenset[str] = fro
     (layout.cache / "index").unlink(missing_ok=True)  # a rebuildable cache of the segments about to change
     segment = encode_segment(plan.keep)
     new_name = codec.sha256_hex(segment)
-    write_named(layout.index, new_name, segment, layout.tmp)
+    layout.backend.write_if_absent(f"index/{new_name}", segment)
     for name in plan.old_segments:
         if name != new_name:
-            step()
-            (layout.index / name).unlink(missing_ok=True)
-    fsync_dir(layout.index)
+            layout.backend.delete(f"index/{name}")
     # a repack after an interrupted prune can rebuild a pack byte for byte (same id): it stays
     doomed = [pid for pid in (*plan.delete, *plan.repack) if pid not in plan.keep]
     for pid in doomed:
-        path = pack_path(layout.packs, pid)
-        step()
-        path.unlink(missing_ok=True)
-    for sub in {pack_path(layout.packs, pid).parent for pid in doomed}:
-        fsync_dir(sub)
+        layout.backend.delete(pack_name(pid))
     return written, len(doomed)
 
 

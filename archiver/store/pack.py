@@ -16,7 +16,6 @@ alone; the index makes reading one entry a single seek.  ``kind`` is ``KIND_BLOB
 from __future__ import annotations
 
 import functools
-import os
 import struct
 import zlib
 from dataclasses import dataclass
@@ -24,6 +23,8 @@ from pathlib import Path
 
 from archiver.errors import IntegrityError
 from archiver.store import codec
+from archiver.store.backend import Backend
+from archiver.store.layout import as_backend, hashed_names, pack_name
 
 MAGIC = b"GMAPACK1"
 END_MAGIC = b"GMAPEND1"
@@ -72,24 +73,26 @@ def encode_toc(entries: list[PackEntry]) -> bytes:
 
 
 def read_toc(path: Path) -> list[PackEntry]:
-    """The entries of the pack at ``path`` from its TOC alone; IntegrityError names the pack if damaged."""
-    name = f"pack {path.name[:12]}"
+    """The entries of the local pack file at ``path`` (``ARCHIVE/packs/xx/<id>``) from its TOC alone."""
+    return read_pack_toc(as_backend(path, 3), path.name)
+
+
+def read_pack_toc(backend: Backend, pack_id: str) -> list[PackEntry]:
+    """The entries of a pack from its TOC alone; IntegrityError names the pack if missing or damaged."""
+    name = f"pack {pack_id[:12]}"
+    obj = pack_name(pack_id)
     try:
-        with open(path, "rb") as f:
-            size = f.seek(0, os.SEEK_END)
-            if size < len(MAGIC) + TRAILER.size:
-                raise IntegrityError(f"{name} is truncated ({size} bytes)")
-            f.seek(size - TRAILER.size)
-            toc_len, crc, end = TRAILER.unpack(f.read(TRAILER.size))
-            if end != END_MAGIC or toc_len > size - TRAILER.size - len(MAGIC):
-                raise IntegrityError(f"{name} has no valid trailer (truncated or not a pack)")
-            toc_start = size - TRAILER.size - toc_len
-            f.seek(toc_start)
-            toc = f.read(toc_len)
-            f.seek(0)
-            if f.read(len(MAGIC)) != MAGIC:
-                raise IntegrityError(f"{name} does not start with the pack magic")
-    except FileNotFoundError:
+        size = backend.size(obj)
+        if size < len(MAGIC) + TRAILER.size:
+            raise IntegrityError(f"{name} is truncated ({size} bytes)")
+        toc_len, crc, end = TRAILER.unpack(backend.read_range(obj, size - TRAILER.size, TRAILER.size))
+        if end != END_MAGIC or toc_len > size - TRAILER.size - len(MAGIC):
+            raise IntegrityError(f"{name} has no valid trailer (truncated or not a pack)")
+        toc_start = size - TRAILER.size - toc_len
+        toc = backend.read_range(obj, toc_start, toc_len)
+        if backend.read_range(obj, 0, len(MAGIC)) != MAGIC:
+            raise IntegrityError(f"{name} does not start with the pack magic")
+    except (FileNotFoundError, NotADirectoryError):
         raise IntegrityError(f"{name} is missing") from None
     if zlib.crc32(toc) != crc:
         raise IntegrityError(f"{name} has a damaged table of contents (CRC mismatch)")
@@ -115,9 +118,6 @@ def pack_path(packs_dir: Path, pack_id: str) -> Path:
     return packs_dir / pack_id[:2] / pack_id
 
 
-def list_packs(packs_dir: Path) -> list[str]:
-    """Ids of every pack file present (sorted)."""
-    if not packs_dir.is_dir():
-        return []
-    return sorted(p.name for sub in packs_dir.iterdir() if sub.is_dir() for p in sub.iterdir()
-                  if len(p.name) == 64)
+def list_packs(packs: Backend | Path) -> list[str]:
+    """Ids of every pack file present (sorted); ``packs`` is a backend or a local archive's packs/."""
+    return hashed_names(as_backend(packs), "packs")

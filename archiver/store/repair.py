@@ -24,12 +24,11 @@ from archiver.store.check import (
     read_pack,
 )
 from archiver.store.dictionary import Codecs
-from archiver.store.fsutil import fsync_dir, step, write_atomic
 from archiver.store.index import encode_segment, list_segments, load_index, read_segment, write_cache
-from archiver.store.layout import Layout, check_config, config_bytes, looks_like_archive
+from archiver.store.layout import CONFIG, Layout, check_config, config_bytes, looks_like_archive, pack_name
 from archiver.store.lock import lock_archive_exclusive
 from archiver.store.maintenance import PrunePlan, execute_prune
-from archiver.store.pack import PackEntry, list_packs, pack_path, read_toc
+from archiver.store.pack import PackEntry, list_packs, read_pack_toc
 
 
 @dataclass
@@ -74,7 +73,7 @@ def repair_index(layout: Layout) -> IndexRepair:
     if finding is not None:
         result.damaged_cache = finding.detail.split("; ")[0]
         cache.unlink(missing_ok=True)
-        write_cache(cache, load_index(layout.index))
+        write_cache(cache, load_index(layout.backend))
     return result
 
 
@@ -88,7 +87,7 @@ def repair_tocs(layout: Layout, result: IndexRepair) -> None:
     segments = load_segments(layout)
     bad: dict[str, str] = {}
     for pid, entries in sorted(segments.packs.items()):
-        if not pack_path(layout.packs, pid).exists():
+        if not layout.backend.exists(pack_name(pid)):
             continue  # a lost pack: nothing to copy
         finding = check_pack_toc(layout, pid, entries)
         if finding is not None:
@@ -101,7 +100,7 @@ def repair_tocs(layout: Layout, result: IndexRepair) -> None:
     for did, data in dicts.items():
         codecs.add(did, data)
     unusable = {f.id for f in missing}
-    plan = PrunePlan(old_segments=list_segments(layout.index))
+    plan = PrunePlan(old_segments=list_segments(layout.backend))
     for pid, entries in segments.packs.items():
         if pid not in bad or any(e.dict_id in unusable for e in entries):
             plan.keep[pid] = entries
@@ -120,16 +119,17 @@ def _repair_segments(layout: Layout) -> IndexRepair:
     """Index every pack no sound segment lists, then delete the damaged segments."""
     result = IndexRepair()
     listed: set[str] = set()
-    for name in list_segments(layout.index):
+    backend = layout.backend
+    for name in list_segments(backend):
         try:
-            listed.update(read_segment(layout.index, name))
+            listed.update(read_segment(backend, name))
         except IntegrityError as exc:
             result.damaged_segments[name] = str(exc)
     unlisted: dict[str, list[PackEntry]] = {}
-    for pid in list_packs(layout.packs):
+    for pid in list_packs(backend):
         if pid not in listed:
             try:
-                unlisted[pid] = read_toc(pack_path(layout.packs, pid))
+                unlisted[pid] = read_pack_toc(backend, pid)
             except FormatError as exc:
                 result.unreadable_packs[pid] = str(exc)
     if not unlisted and not result.damaged_segments:
@@ -139,15 +139,14 @@ def _repair_segments(layout: Layout) -> IndexRepair:
         data = encode_segment(unlisted)
         result.segment_written = codec.sha256_hex(data)
         result.packs_indexed = len(unlisted)
-        target = layout.index / result.segment_written
-        if result.segment_written in result.damaged_segments or not target.exists():
-            write_atomic(target, data, layout.tmp)
+        target = f"index/{result.segment_written}"
+        if result.segment_written in result.damaged_segments:
+            backend.replace(target, data)
+        else:
+            backend.write_if_absent(target, data)
     doomed = sorted(set(result.damaged_segments) - {result.segment_written})
     for name in doomed:
-        step()
-        (layout.index / name).unlink(missing_ok=True)
-    if doomed:
-        fsync_dir(layout.index)
+        backend.delete(f"index/{name}")
     return result
 
 
@@ -164,7 +163,7 @@ def repair_config(layout: Layout) -> bool:
     except UnsupportedVersion:
         raise
     except (ArchiveNotFound, FormatError):
-        if not looks_like_archive(layout) or layout.config.is_dir():
+        if not looks_like_archive(layout) or (layout.is_local and layout.config.is_dir()):
             raise
     with lock_archive_exclusive(layout.locks):
         try:
@@ -173,5 +172,5 @@ def repair_config(layout: Layout) -> bool:
         except UnsupportedVersion:
             raise
         except (ArchiveNotFound, FormatError):
-            write_atomic(layout.config, config_bytes(), layout.tmp)
+            layout.backend.replace(CONFIG, config_bytes())
     return True

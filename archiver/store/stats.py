@@ -8,8 +8,8 @@ from pathlib import Path
 from archiver.model import SnapshotInfo
 from archiver.store.dictionary import list_dicts
 from archiver.store.index import Index
-from archiver.store.layout import Layout
-from archiver.store.pack import list_packs, pack_path
+from archiver.store.layout import DATA_DIRS, LOCAL_DIRS, Layout, pack_name
+from archiver.store.pack import list_packs
 
 
 @dataclass(frozen=True)
@@ -49,8 +49,23 @@ def _size(p: Path) -> int:
 
 def total_pack_bytes(layout: Layout, packs: list[str] | None = None) -> int:
     """Bytes on disk of ``packs`` (default: every pack of the archive)."""
-    names = list_packs(layout.packs) if packs is None else packs
-    return sum(_size(pack_path(layout.packs, p)) for p in names)
+    names = list_packs(layout.backend) if packs is None else packs
+    return sum(_backend_size(layout, pack_name(p)) for p in names)
+
+
+def _backend_size(layout: Layout, name: str) -> int:
+    try:
+        return layout.backend.size(name)
+    except (FileNotFoundError, NotADirectoryError):
+        return 0
+
+
+def _total_bytes(layout: Layout) -> int:
+    """Every data file (through the backend) and every local file (locks, journals, tmp, cache)."""
+    data = sum(_backend_size(layout, n) for folder in DATA_DIRS for n in layout.backend.list(folder))
+    data += sum(_backend_size(layout, n) for n in ("archive.json", "damage.json"))
+    local = sum(_size(p) for sub in LOCAL_DIRS for p in (layout.root / sub).rglob("*") if p.is_file())
+    return data + local
 
 
 def compute_stats(layout: Layout, index: Index, snapshots: list[SnapshotInfo],
@@ -60,10 +75,10 @@ def compute_stats(layout: Layout, index: Index, snapshots: list[SnapshotInfo],
         stored += length
         raw += raw_length
         with_dict += dict_no != 0
-    packs = list_packs(layout.packs)
+    packs = list_packs(layout.backend)
     pack_bytes = total_pack_bytes(layout, packs)
-    total = sum(_size(p) for p in layout.root.rglob("*") if p.is_file())
-    dicts = tuple(list_dicts(layout.dicts))
+    total = _total_bytes(layout)
+    dicts = tuple(list_dicts(layout.backend))
     per_account: dict[str, int] = {}
     for s in snapshots:
         per_account[s.account] = per_account.get(s.account, 0) + 1
@@ -72,5 +87,5 @@ def compute_stats(layout: Layout, index: Index, snapshots: list[SnapshotInfo],
         pages=len(index.pages), pack_bytes=pack_bytes, total_bytes=total,
         ratio=round(raw / stored, 3) if stored else 0.0, snapshots=len(snapshots),
         partial_snapshots=sum(1 for s in snapshots if s.partial), accounts=tuple(sorted(per_account)),
-        dictionaries=dicts, dictionary_bytes=sum(_size(layout.dicts / d) for d in dicts),
+        dictionaries=dicts, dictionary_bytes=sum(_backend_size(layout, f"dicts/{d}") for d in dicts),
         blobs_with_dictionary=with_dict, per_account=per_account, unreadable_snapshots=dict(unreadable or {}))

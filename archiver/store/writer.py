@@ -18,9 +18,8 @@ from archiver.model import FolderState, MessageRecord, SnapshotInfo
 from archiver.store import codec, dictionary
 from archiver.store.damage import PackPresence, put_back_pack
 from archiver.store.dictionary import ROLE_BLOB, Codecs
-from archiver.store.fsutil import write_atomic, write_named
 from archiver.store.index import Index, encode_segment
-from archiver.store.layout import Layout
+from archiver.store.layout import Layout, pack_name
 from archiver.store.lock import FileLock, lock_account, lock_archive_shared
 from archiver.store.manifest import build_tree, sorted_records
 from archiver.store.pack import KIND_BLOB, KIND_PAGE, PackBuilder, PackEntry
@@ -184,8 +183,7 @@ class ArchiveWriter:
         if self.core.current_dict_id(role, refresh=True) is None:
             trained = dictionary.train(samples, role)
             if trained is not None:
-                write_atomic(self.core.layout.dicts / codec.sha256_hex(trained), trained,
-                             self.core.layout.tmp)
+                self.core.layout.backend.write_if_absent(f"dicts/{codec.sha256_hex(trained)}", trained)
         return self.core.current_dict_id(role, refresh=True)
 
     def _drain_buffer(self) -> None:
@@ -214,7 +212,7 @@ class ArchiveWriter:
             if renewed:  # stored again: the pack may come out byte for byte like the damaged one it heals
                 put_back_pack(self.core.layout, pack_id, data, renewed)
             else:
-                write_named(self.core.layout.packs, pack_id, data, self.core.layout.tmp, fanout=True)
+                self.core.layout.backend.write_if_absent(pack_name(pack_id), data)
             with self._lock:
                 self._unindexed[pack_id] = builder.entries
                 self.core.index.add_pack(pack_id, builder.entries)
@@ -235,7 +233,7 @@ class ArchiveWriter:
         if packs:
             data = encode_segment(packs)
             name = codec.sha256_hex(data)
-            write_named(self.core.layout.index, name, data, self.core.layout.tmp)
+            self.core.layout.backend.write_if_absent(f"index/{name}", data)
             self.core.index.segments.add(name)
 
     def flush(self) -> None:
@@ -263,7 +261,7 @@ class ArchiveWriter:
                                parent=self._parent, partial=partial, stats=dict(stats or {}),
                                folders=folders, root=root)
         snap_id = codec.sha256_hex(data)
-        write_named(self.core.layout.snapshots, snap_id, data, self.core.layout.tmp)
+        self.core.layout.backend.write_if_absent(f"snapshots/{snap_id}", data)
         self._parent = snap_id
         return self.core.remember_snapshot(decode_snapshot(data, snap_id)).info
 

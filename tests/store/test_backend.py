@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from archiver.store.backend import Backend, LocalBackend
+from tests.helpers.membackend import MemoryBackend
 
 
 def check_contract(b: Backend) -> None:
@@ -74,3 +75,8 @@ def test_encrypted_backend_contract(tmp_path: Path) -> None:
     check_contract(b)
     assert inner.read("packs/ab/ab01") != b"hello world"
     assert b"hello" not in inner.read("packs/ab/ab01")
+
+
+def test_memory_backend_contract(tmp_path: Path) -> None:
+    """The in-memory backend the store's backend tests run archives on is a faithful one."""
+    check_contract(MemoryBackend(tmp_path))
