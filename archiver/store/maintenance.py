@@ -27,6 +27,7 @@ from archiver.store.check import (
 )
 from archiver.store.damage import read_damage
 from archiver.store.dictionary import Codecs
+from archiver.store.ids import blob_hasher
 from archiver.store.index import encode_segment, list_segments
 from archiver.store.layout import Layout, pack_name
 from archiver.store.pack import (
@@ -190,11 +191,12 @@ def _copy_live(layout: Layout, pack_id: str, entries: list[PackEntry], codecs: C
                builder: PackBuilder) -> None:
     """Append the live frames of one pack to ``builder``, each re-checked against its id first."""
     content = layout.backend.read(pack_name(pack_id))  # one read of the whole pack
+    blob_id = blob_hasher(layout.backend)
     for e in entries:
         frame = content[e.offset:e.offset + e.length]
         what = f"entry {e.id[:12]} of pack {pack_id[:12]}"
         raw = codecs.decompress(frame, e.dict_id, e.raw_length, what)
-        if codec.sha256_hex(raw) != e.id:
+        if (blob_id(raw) if e.kind == KIND_BLOB else codec.sha256_hex(raw)) != e.id:
             raise DamageFound(f"entry {e.id[:12]} of pack {pack_id[:12]} is damaged; prune stopped",
                               hint="run `gmail-archiver verify --read-data`")
         builder.add(e.kind, e.id, frame, e.raw_length, e.dict_id)

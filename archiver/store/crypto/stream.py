@@ -119,10 +119,10 @@ def open_chunks(head: Header, name: str, body: bytes | memoryview, first: int, a
         try:
             out.append(head.aead.decrypt(head.nonce(first + k, last), piece, ad))
         except InvalidTag:
-            why = "truncated, or it " if last and len(piece) == step else ""
+            why = "truncated, or " if last and len(piece) == step else ""
             raise IntegrityError(f"{name} is damaged: chunk {first + k} does not authenticate (the file was "
-                                 f"{why}was altered, reordered or renamed)") from None
-    return b"".join(out)
+                                 f"{why}altered, reordered or renamed)") from None
+    return out[0] if len(out) == 1 else b"".join(out)
 
 
 def unseal(seal_key: bytes, name: str, data: bytes) -> bytes:
