@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from archiver import Archive, Credentials, backup, export, verify
+from archiver import Archive, Credentials, backup, export, restore, verify
 from archiver.cli import app
 from archiver.emulator import GmailEmulator
 from archiver.errors import AuthError, IntegrityError
@@ -153,3 +153,16 @@ def test_wrong_password_exits_12_and_the_global_password_command(emu: GmailEmula
     monkeypatch.delenv("GMAIL_ARCHIVER_ARCHIVE_PASSWORD")
     res = runner.invoke(app, ["snapshots", str(path)])
     assert res.exit_code == 2 and "encrypted" in res.output
+
+
+def test_restore_recognises_messages_the_target_holds_by_their_keyed_ids(emu: GmailEmulator,
+                                                                        mail: list[bytes],
+                                                                        tmp_path: Path) -> None:
+    """Restore compares the target's messages with archived blobs through the archive's id function: into
+    the very account backed up, every message is found present and nothing is uploaded."""
+    path = _encrypted(tmp_path)
+    assert not backup(path, emu_url(emu), credentials=CREDS).problems
+    result = restore(path, emu_url(emu), credentials=CREDS)
+    assert result.selected == len(mail)
+    assert (result.uploaded, result.conflicts, result.failed) == (0, [], [])
+    assert result.already_present == len(mail)
