@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 import archiver
-from archiver import Archive
+from archiver import Archive, UsageError
 from archiver.cli._common import (
     EXIT_CODES_HELP,
     ArchivePasswordCommand,
@@ -39,8 +39,13 @@ def register(app: typer.Typer) -> None:
         """
         path = local_path(archive)
         password = archive_password(archive_password_command, confirm=True) if encrypt else None
-        created = Archive.init(path)
-        if password is not None:
+        try:
+            created = Archive.init(path)
+        except UsageError:  # an interrupted `init --encrypt` left an empty plain archive: finish it
+            if password is None or not (path / "archive.json").is_file():
+                raise
+            created = Archive.open(path)
+        if password is not None:  # refuses an archive that holds data or is encrypted already
             archiver.encrypt_new_archive(created.path, password)  # loads cryptography only now
         if json:
             emit_json({"path": str(created.path), "format_version": 1, "encrypted": encrypt})

@@ -105,3 +105,24 @@ def test_real_kdf_wrong_password_exits_12_and_no_secret_is_shown(tmp_path: Path)
     assert kdf["memory_kib"] >= 65536 and kdf["iterations"] >= 3
     for proc in (ok, bad, wrong):
         assert PW.encode() not in proc.stdout + proc.stderr and PW2.encode() not in proc.stdout + proc.stderr
+
+
+def test_an_interrupted_init_encrypt_is_finished_by_running_it_again(tmp_path: Path) -> None:
+    from archiver import Archive
+    from archiver.store.backend import LocalBackend
+    from archiver.store.crypto import keyring
+
+    arch = tmp_path / "a"
+    Archive.init(arch)
+    keyring.create(LocalBackend(arch), PW)  # the first key file was written, archive.json not yet
+    code, out = cli("init", "--encrypt", str(arch))
+    assert code == 0, out
+    assert len(list((arch / "keys").iterdir())) == 1
+    assert open_encrypted(arch, PW) is not None
+    code, out = cli("init", "--encrypt", str(arch))
+    assert code == 2 and "encrypted already" in out
+    plain = tmp_path / "p"
+    assert cli("init", str(plain))[0] == 0
+    (plain / "snapshots" / ("ab" * 32)).write_bytes(b"x")
+    code, out = cli("init", "--encrypt", str(plain))
+    assert code == 2 and "holds data already" in out
