@@ -148,6 +148,13 @@ if TYPE_CHECKING:
         Journal,
         Snapshot,
     )
+    from archiver.store.archive_password import archive_password_from_env_or_command
+    from archiver.store.archive_password import set_password_provider as set_archive_password_provider
+    from archiver.store.crypto import add_key as key_add
+    from archiver.store.crypto import change_password as key_passwd
+    from archiver.store.crypto import encrypt_new_archive, encryption_of
+    from archiver.store.crypto import list_keys as key_list
+    from archiver.store.crypto import remove_key as key_remove
 
 _EXPORTS: dict[str, str] = {  # module -> the exports it defines under the same name
     "archiver.config": "AccountConfig Config PrunePolicy default_config_path load_config resolve_archive",
@@ -197,6 +204,13 @@ _LAZY: dict[str, tuple[str, str]] = {
     "EmulatorConfig": ("archiver.emulator", "EmulatorConfig"),
     "GmailEmulator": ("archiver.emulator", "GmailEmulator"),
     "populate_emulator": ("archiver.emulator.demo", "populate"),
+    **{public: ("archiver.store.crypto", name) for public, name in (  # cryptography loads only when used
+        ("encrypt_new_archive", "encrypt_new_archive"), ("encryption_of", "encryption_of"),
+        ("key_add", "add_key"), ("key_list", "list_keys"), ("key_passwd", "change_password"),
+        ("key_remove", "remove_key"))},
+    "archive_password_from_env_or_command": ("archiver.store.archive_password",
+                                             "archive_password_from_env_or_command"),
+    "set_archive_password_provider": ("archiver.store.archive_password", "set_password_provider"),
 }
 """Exports under another name than their module gives them; the emulator, search and the Google sign-in
 are what few commands need."""
@@ -294,6 +308,7 @@ __all__ = [
     "__version__",
     "account_credentials",
     "apply_policy",
+    "archive_password_from_env_or_command",
     "auth_login",
     "auth_logout",
     "auth_status",
@@ -304,11 +319,17 @@ __all__ = [
     "default_config_path",
     "demo",
     "diff_snapshots",
+    "encrypt_new_archive",
+    "encryption_of",
     "export",
     "extract_attachments",
     "find_message",
     "forget",
     "forget_snapshots",
+    "key_add",
+    "key_list",
+    "key_passwd",
+    "key_remove",
     "label_filter",
     "load_config",
     "message_headers",
@@ -329,6 +350,7 @@ __all__ = [
     "schedule_remove",
     "schedule_status",
     "search",
+    "set_archive_password_provider",
     "shard_of",
     "verify",
     "with_summaries",

@@ -21,9 +21,11 @@ OPERATIONS = ("backup", "restore", "export", "verify", "retention", "query", "re
 THIRD_PARTY_HOME = {"msgpack": "store", "zstandard": "store", "imapclient": "imap", "imaplib": "imap",
                     "typer": "cli", "tqdm": "cli", "google_auth_oauthlib": "auth", "oauthlib": "auth",
                     "requests_oauthlib": "auth", "requests": "auth", "google": "auth emulator",
-                    "gnupg": "ops:rewrite"}
+                    "gnupg": "ops:rewrite",
+                    "cryptography": "store"}
 """Where each third-party library may be imported (space-separated layers); google-auth also serves the
-emulator's OAuth authority (it checks service-account JWT signatures)."""
+emulator's OAuth authority (it checks service-account JWT signatures); cryptography seals encrypted archives
+(archiver.store.crypto)."""
 
 
 def _imports(source: str, module: str, package: bool = False) -> set[str]:
@@ -149,6 +151,7 @@ def test_the_checker_sees_planted_violations() -> None:
         ("archiver.store.pack", "import google.auth"),
         ("archiver.ops.backup.operation", "import requests"),
         ("archiver.ops.backup.operation", "import gnupg"),
+        ("archiver.ops.verify", "from cryptography.hazmat.primitives.ciphers.aead import AESGCM"),
     }
     for module, line in planted:
         assert violations(module, _imports(line, module)), (module, line)
@@ -156,7 +159,8 @@ def test_the_checker_sees_planted_violations() -> None:
                          ("archiver.cli.cmd_ls", "from archiver import open_archive"),
                          ("archiver.runner.run", "from archiver.ops.verify import verify"),
                          ("archiver.auth.tokens", "from archiver.credentials import Credentials"),
-                         ("archiver.emulator.oauth", "from google.auth import jwt")):
+                         ("archiver.emulator.oauth", "from google.auth import jwt"),
+                         ("archiver.store.crypto.stream", "from cryptography.exceptions import InvalidTag")):
         assert violations(module, _imports(line, module)) == [], (module, line)
 
 

@@ -19,13 +19,14 @@ import typer.main
 from typer.core import TyperGroup
 
 from archiver import __version__
-from archiver.cli._common import EXIT_CODES_HELP, PROG, Frame
+from archiver.cli._common import EXIT_CODES_HELP, PROG, Frame, install_archive_password_source
 
 COMMANDS: list[str] = [
     # names of archiver.cli.cmd_<name> modules, in --help order; each registers itself
     "demo",
     "backup",
     "init",
+    "key",
     "snapshots",
     "ls",
     "diff",
@@ -152,9 +153,15 @@ def _global_options(
              "message bodies as sizes).  Before or after the command name.")] = 0,
     version: Annotated[bool, typer.Option(
         "--version", is_eager=True, callback=_show_version, help="Print the version and exit.")] = False,
+    archive_password_command: Annotated[str | None, typer.Option(
+        "--archive-password-command", metavar="COMMAND",
+        help="For an encrypted archive: a shell command printing its password on its first line (run by "
+             "sh -c); else GMAIL_ARCHIVER_ARCHIVE_PASSWORD, else a prompt on a terminal.  Before the "
+             "command name.")] = None,
 ) -> None:
     """Options that apply to every command."""
     configure_logging(verbose)
+    install_archive_password_source(archive_password_command)
 
 
 def main() -> None:

@@ -362,3 +362,49 @@ def parse_size(text: str) -> int:
     if not m:
         raise UsageError(f"not a size: {text!r} (e.g. 500M, 2G)")
     return int(float(m.group(1)) * 1024 ** " KMGT".index(m.group(2).upper() or " "))
+# -- archive passwords (encrypted archives) -----------------------------------------------------------------
+ArchivePasswordCommand = Annotated[str | None, typer.Option(
+    "--archive-password-command",
+    help="Shell command printing the archive password on its first line, run by sh -c; else "
+         "GMAIL_ARCHIVER_ARCHIVE_PASSWORD, else a prompt on a terminal.")]
+
+
+def archive_password(command: str | None, *, new: bool = False, confirm: bool = False) -> str:
+    """An archive password from ``command``, the environment (``new``: GMAIL_ARCHIVER_NEW_ARCHIVE_PASSWORD)
+    or a prompt on a terminal (``confirm``: typed twice); never echoed, never in argv."""
+    import getpass
+
+    from archiver import archive_password_from_env_or_command
+
+    found = archive_password_from_env_or_command(command, new=new)
+    if found is not None:
+        return found
+    if not sys.stdin.isatty():
+        env = "GMAIL_ARCHIVER_NEW_ARCHIVE_PASSWORD" if new else "GMAIL_ARCHIVER_ARCHIVE_PASSWORD"
+        option = "--new-password-command" if new else "--archive-password-command"
+        raise UsageError(f"no {'new ' if new else ''}archive password given",
+                         hint=f"set {env}, or use {option}")
+    what = "New archive password" if new else "Archive password"
+    password = getpass.getpass(f"{what}: ")
+    if confirm and getpass.getpass(f"{what} (again): ") != password:
+        raise UsageError("the two passwords differ")
+    return password
+
+
+def install_archive_password_source(command: str | None) -> None:
+    """How the library gets the password of an encrypted archive it opens (asked only then, once per
+    archive and process): ``command``'s first line, else GMAIL_ARCHIVER_ARCHIVE_PASSWORD, else a prompt on a
+    terminal."""
+    from archiver import set_archive_password_provider
+
+    def provider(url: str) -> str | None:
+        import getpass
+
+        from archiver import archive_password_from_env_or_command
+
+        found = archive_password_from_env_or_command(command)
+        if found is None and sys.stdin.isatty():
+            found = getpass.getpass(f"Password of the archive {url}: ")
+        return found
+
+    set_archive_password_provider(provider)

@@ -39,6 +39,7 @@ from archiver.store.check import (
     Segments,
     check_cache,
     check_entries,
+    check_entries_apart,
     check_layout,
     check_pack_name,
     check_pack_toc,
@@ -55,6 +56,7 @@ from archiver.store.check import (
 )
 from archiver.store.damage import read_damage, write_damage
 from archiver.store.dictionary import Codecs
+from archiver.store.ids import blob_hasher
 from archiver.store.layout import Layout
 from archiver.store.manifest import decode_page
 from archiver.store.pack import PackEntry
@@ -329,6 +331,7 @@ def _read_data(layout: Layout, packs: dict[str, list[PackEntry]], dicts: dict[st
     for did, data in dicts.items():
         codecs.add(did, data)
     failed: set[tuple[str, str]] = set()  # (entry id, pack id)
+    blob_id = blob_hasher(layout.backend)  # keyed in an encrypted archive
     progress.start("read data", total=len(chosen), unit="pack")
     with ThreadPoolExecutor(max_workers=workers or min(2, os.cpu_count() or 1)) as pool:
         pending: list[tuple[str, int, list[Future[object]]]] = []
@@ -350,7 +353,15 @@ def _read_data(layout: Layout, packs: dict[str, list[PackEntry]], dicts: dict[st
                 progress.advance(1, nbytes)
 
         for pid in chosen:
-            content = read_pack(layout, pid)
+            try:
+                content = read_pack(layout, pid)
+            except FormatError as exc:  # a sealed pack with a damaged chunk: its other entries still read
+                report.damage.append(Finding("pack", pid, str(exc)))
+                found, bad = check_entries_apart(layout, pid, packs[pid], codecs, blob_id)
+                report.damage.extend(f for f in found if f not in report.damage)
+                failed.update((b, pid) for b in bad)
+                report.packs_read += 1
+                continue
             if content is None:
                 missing = Finding("pack", pid, f"pack {pid[:12]} is missing")
                 if missing not in report.damage:
@@ -358,7 +369,7 @@ def _read_data(layout: Layout, packs: dict[str, list[PackEntry]], dicts: dict[st
                 failed.update((e.id, pid) for e in packs[pid])
                 continue
             futures: list[Future[object]] = [pool.submit(check_pack_name, pid, content)]
-            futures += [pool.submit(check_entries, pid, content, chunk, codecs)
+            futures += [pool.submit(check_entries, pid, content, chunk, codecs, blob_id)
                         for chunk in _chunks(packs[pid])]
             pending.append((pid, len(content), futures))
             drain(keep=1)  # read the next pack while this one is checked; at most two in memory

@@ -19,6 +19,7 @@ from archiver.store.check import damaged_manifests
 from archiver.store.damage import read_damage, unusable_blobs
 from archiver.store.dictionary import ROLE_BLOB, Codecs, list_dicts, read_dict
 from archiver.store.fsutil import DIR_MODE, check_new_folder, ensure_dir, fsync_dir
+from archiver.store.ids import blob_hasher
 from archiver.store.index import Index, Location, add_segment, adopt_packs, list_segments, load_index_tolerant
 from archiver.store.journal import Journal, journal_path, remove_journal
 from archiver.store.layout import (
@@ -30,6 +31,7 @@ from archiver.store.layout import (
     Layout,
     check_config,
     config_bytes,
+    is_encrypted,
     pack_name,
 )
 from archiver.store.lock import FileLock, lock_archive_exclusive
@@ -117,6 +119,7 @@ class Archive:
         """Ids of pages and blobs this process found damaged or missing (no copy reads): a writer stores
         such an entry again instead of taking it as present."""
         self._dict_ids: dict[int, str] = {}
+        self._blob_id = blob_hasher(backend)
 
     # -- opening -------------------------------------------------------------------------------------
 
@@ -165,9 +168,16 @@ class Archive:
 
     @classmethod
     def open_backend(cls, backend: Backend) -> Archive:
-        """Open the archive held by ``backend``: ArchiveNotFound, UnsupportedVersion, FormatError."""
+        """Open the archive held by ``backend``: ArchiveNotFound, UnsupportedVersion, FormatError.  An
+        encrypted one (formats/encryption.md) is opened through an EncryptedBackend, with the password
+        store/archive_password.py provides (AuthError, exit 12, when it opens no key)."""
         archive = cls(backend)
         archive.format_version = check_config(archive.layout)
+        if is_encrypted(backend) and not hasattr(backend, "content_id"):
+            from archiver.store.crypto import open_encrypted  # loads cryptography only for these
+
+            archive = cls(open_encrypted(backend, None))
+            archive.format_version = check_config(archive.layout)
         return archive
 
     @classmethod
@@ -297,7 +307,12 @@ class Archive:
             raise IntegrityError(f"pack {loc.pack[:12]} is truncated (needed for {what})")
         return data
 
-    def _read_entry(self, loc: Location, entry_id: str, what: str) -> bytes:
+    def content_id(self, data: bytes) -> str:
+        """The id of a blob holding ``data``: its SHA-256, or in an encrypted archive the keyed HMAC
+        (formats/encryption.md "Keyed ids"; store/ids.py decides)."""
+        return self._blob_id(data)
+
+    def _read_entry(self, loc: Location, entry_id: str, what: str, page: bool) -> bytes:
         if loc.dict_id is not None:
             self._load_dict(loc.dict_id, loc.pack)
         where = f"{what} in pack {loc.pack[:12]}"
@@ -308,7 +323,7 @@ class Archive:
             raw = block[loc.inner:loc.inner + loc.raw_length]
             if len(raw) != loc.raw_length:
                 raise IntegrityError(f"{where} is damaged (it lies beyond the end of its block)")
-        if codec.sha256_hex(raw) != entry_id:
+        if (codec.sha256_hex(raw) if page else self._blob_id(raw)) != entry_id:
             raise IntegrityError(f"{where} is damaged (its bytes do not match its id)")
         return raw
 
@@ -351,7 +366,7 @@ class Archive:
             table = self.index.pages if page else self.index.blobs
             for copy in (loc, *table.others(entry_id)):
                 try:
-                    return self._read_entry(copy, entry_id, what)
+                    return self._read_entry(copy, entry_id, what, page)
                 except (FormatError, OSError) as exc:
                     first = first or exc
         self.damaged_entries.add(entry_id)

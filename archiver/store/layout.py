@@ -187,3 +187,13 @@ def looks_like_archive(layout: Layout) -> bool:
     if layout.is_local:
         return all((layout.root / name).is_dir() for name in ARCHIVE_DIRS)
     return any(next(iter(layout.backend.list(name)), None) is not None for name in ARCHIVE_DIRS)
+
+
+def is_encrypted(backend: Backend) -> bool:
+    """Whether the archive's config names an encryption (formats/encryption.md); an unreadable config is
+    ``check_config``'s to report."""
+    try:
+        doc = json.loads(backend.read(CONFIG).decode("utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(doc, dict) and "encryption" in doc

@@ -27,6 +27,7 @@ from archiver.store.check import (
 )
 from archiver.store.damage import read_damage
 from archiver.store.dictionary import Codecs
+from archiver.store.ids import blob_hasher
 from archiver.store.index import encode_segment, list_segments
 from archiver.store.layout import CONFIG, Layout, check_config, config_bytes, pack_name
 from archiver.store.pack import (
@@ -234,8 +235,12 @@ class Repacker:
                 raws = [whole[e.inner or 0:(e.inner or 0) + e.raw_length] for e in members]
         except FormatError:
             raws, whole = [], b""
-        bad = next((e for i, e in enumerate(members)
-                    if i >= len(raws) or codec.sha256_hex(raws[i]) != e.id), None)
+        blob_id = blob_hasher(self.layout.backend)
+
+        def id_of(e: PackEntry, raw: bytes) -> str:
+            return blob_id(raw) if e.kind == KIND_BLOB else codec.sha256_hex(raw)
+
+        bad = next((e for i, e in enumerate(members) if i >= len(raws) or id_of(e, raws[i]) != e.id), None)
         if bad is not None:
             raise DamageFound(f"entry {bad.id[:12]} of pack {pack_id[:12]} is damaged; prune stopped",
                               hint="run `gmail-archiver verify --read-data`")

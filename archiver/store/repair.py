@@ -18,12 +18,14 @@ from archiver.store import codec
 from archiver.store.check import (
     check_cache,
     check_entries,
+    check_entries_apart,
     check_pack_toc,
     load_dicts,
     load_segments,
     read_pack,
 )
 from archiver.store.dictionary import Codecs, read_dict
+from archiver.store.ids import blob_hasher
 from archiver.store.index import encode_segment, list_segments, load_index, read_segment, write_cache
 from archiver.store.layout import CONFIG, Layout, check_config, config_bytes, looks_like_archive, pack_name
 from archiver.store.lock import lock_archive_exclusive
@@ -131,8 +133,12 @@ def repair_tocs(layout: Layout, result: IndexRepair) -> None:
             plan.keep[pid] = entries
             bad.pop(pid, None)
             continue
-        content = read_pack(layout, pid) or b""
-        _findings, failed = check_entries(pid, content, entries, codecs)
+        try:
+            content = read_pack(layout, pid) or b""
+        except FormatError:  # a sealed pack with a damaged chunk (formats/encryption.md)
+            _findings, failed = check_entries_apart(layout, pid, entries, codecs, blob_hasher(layout.backend))
+        else:
+            _findings, failed = check_entries(pid, content, entries, codecs, blob_hasher(layout.backend))
         plan.repack[pid] = [e for e in entries if e.id not in set(failed)]
         result.frames_lost += len(failed)
     if bad:
@@ -201,6 +207,10 @@ def repair_config(layout: Layout) -> bool:
     except (ArchiveNotFound, FormatError):
         if not looks_like_archive(layout) or (layout.is_local and layout.config.is_dir()):
             raise
+        if next(iter(layout.backend.list("keys")), None) is not None:  # formats/encryption.md
+            raise FormatError(f"{layout.where}/{CONFIG} of an encrypted archive is missing or damaged: a "
+                              "plain config would make every sealed file look damaged, so it is not "
+                              "rewritten", hint="restore archive.json from a copy of the archive") from None
     with lock_archive_exclusive(layout.locks):
         try:
             check_config(layout)  # another repair may have won the race

@@ -18,6 +18,7 @@ from archiver.model import FolderState, MessageRecord, SnapshotInfo
 from archiver.store import codec, dictionary
 from archiver.store.damage import PackPresence, put_back_pack
 from archiver.store.dictionary import ROLE_BLOB, Codecs
+from archiver.store.ids import blob_hasher
 from archiver.store.index import Index, encode_segment
 from archiver.store.layout import Layout, pack_name
 from archiver.store.lock import FileLock, lock_account, lock_archive_shared
@@ -78,6 +79,7 @@ class ArchiveWriter:
         self.core = core
         self.account = account
         layout = core.layout
+        self._blob_id = blob_hasher(layout.backend)
         self._archive_lock: FileLock = lock_archive_shared(layout.locks)
         try:
             self._account_lock: FileLock = lock_account(layout.locks, account)
@@ -125,12 +127,12 @@ class ArchiveWriter:
             self._renew.update(blob_ids)
 
     def put_blob(self, data: bytes) -> str:
-        """Store ``data`` once; return its blob id (SHA-256 of the bytes).
+        """Store ``data`` once; return its blob id (SHA-256 of the bytes; keyed in an encrypted archive).
 
         When this returns, the blob is in this writer's open pack (or sealed): a record naming it may be
         committed.  A thread putting bytes that another thread is compressing right now waits for it.
         """
-        blob_id = codec.sha256_hex(data)
+        blob_id = self._blob_id(data)
         taken: list[tuple[str, bytes]] | None = None  # a full v2 block this call compresses
         full: PackBuilder | None = None
         with self._lock:

@@ -65,6 +65,18 @@ def test_local_backend_replaces_a_link_never_its_target(tmp_path: Path) -> None:
     assert (root / "damage.json").read_bytes() == b"{}"
 
 
+def test_encrypted_backend_contract(tmp_path: Path) -> None:
+    """The encrypting layer over the local backend honours the same contract."""
+    from archiver.store.crypto import EncryptedBackend, MasterKey
+
+    inner = LocalBackend(tmp_path)
+    b = EncryptedBackend(inner, MasterKey.generate())
+    assert isinstance(b, Backend)
+    check_contract(b)
+    assert inner.read("packs/ab/ab01") != b"hello world"
+    assert b"hello" not in inner.read("packs/ab/ab01")
+
+
 def test_memory_backend_contract(tmp_path: Path) -> None:
     """The in-memory backend the store's backend tests run archives on is a faithful one."""
     check_contract(MemoryBackend(tmp_path))

@@ -71,7 +71,7 @@ def run_generic(session: Session, ctx: RunContext, records: Sequence[MessageReco
                                             if h.blob_id == r.blob_id and (h.folder, h.uid) in index.by_ref}]
     alts = alternates(ctx.archive, unsure, index, rewrite=False)
     questions = content_questions(unsure, index, alts.sizes)
-    digests = digests_of(session, {c for _, c in questions})
+    digests = digests_of(session, {c for _, c in questions}, ctx.archive.content_id)
     plan = plan_generic(records, index, Evidence(digests, alts.ids, hits, alts.sizes), wanted_folders=wanted)
     if ctx.dry_run:
         ctx.report_plan(plan, appendlimit=announced_appendlimit(session.capabilities), refuses_nul=False)

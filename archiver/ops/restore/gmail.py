@@ -61,7 +61,7 @@ def run_gmail(session: Session, ctx: RunContext, records: Sequence[MessageRecord
                                             for h in ctx.journal_hits.get(r.key, ()))]
     alts = alternates(ctx.archive, unsure, index, rewrite=rewrite)
     questions = content_questions(unsure, index, alts.sizes, rewrite=rewrite)
-    digests = digests_of(session, {c for _, c in questions})
+    digests = digests_of(session, {c for _, c in questions}, ctx.archive.content_id)
     roles = {f.name: f.role for f in ctx.snapshot.folders}
     wanted = {r.key: gmail_labels_for(r, roles) for r in records}
     evidence = Evidence(digests, alts.ids, ctx.journal_hits, alts.sizes)

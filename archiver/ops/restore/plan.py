@@ -182,7 +182,8 @@ def content_questions(records: Sequence[MessageRecord], index: TargetIndex,
                       rewrite: bool = False) -> list[tuple[MessageRecord, TargetCopy]]:
     """The (record, copy) pairs whose content must be compared (same Message-ID, compatible size).
 
-    The executor fetches those copies' bodies and hashes them: ``digests[(folder, uid)] = sha256``.
+    The executor fetches those copies' bodies and hashes them: ``digests[(folder, uid)] = blob id``
+    (``Archive.content_id``).
     With ``rewrite`` it also asks about copies holding a record's rewritten Message-ID (a previous run's).
     """
     out: list[tuple[MessageRecord, TargetCopy]] = []

@@ -7,10 +7,9 @@ fetched only to answer the planner's content questions (same Message-ID and size
 from __future__ import annotations
 
 import bisect
-import hashlib
 import time
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from archiver.imap import Session
@@ -33,8 +32,10 @@ def survey_folder(session: Session, name: str, kind: str) -> tuple[int, list[Tar
     return status.uidvalidity, copies
 
 
-def digests_of(session: Session, copies: Iterable[TargetCopy]) -> dict[tuple[str, int], str]:
-    """SHA-256 of the bytes the server serves for each copy (one FETCH per folder)."""
+def digests_of(session: Session, copies: Iterable[TargetCopy], content_id: Callable[[bytes], str]
+               ) -> dict[tuple[str, int], str]:
+    """The blob id (``Archive.content_id``: keyed in an encrypted archive) of the bytes the server serves for
+    each copy (one FETCH per folder)."""
     by_folder: dict[str, set[int]] = defaultdict(set)
     for c in copies:
         by_folder[c.folder].add(c.uid)
@@ -42,7 +43,7 @@ def digests_of(session: Session, copies: Iterable[TargetCopy]) -> dict[tuple[str
     for folder, uids in by_folder.items():
         session.select(folder, readonly=True)
         for uid, data in session.fetch_bodies(sorted(uids)):
-            out[(folder, uid)] = hashlib.sha256(data).hexdigest()
+            out[(folder, uid)] = content_id(data)
     return out
 
 
@@ -72,7 +73,7 @@ def alternates(archive: Archive, records: Sequence[MessageRecord], index: Target
         forms = {served}
         if rewrite and r.message_id is not None:
             forms.add(rewrite_message_id(data, rewritten_message_id(r)))
-        ids[blob_id] = frozenset(hashlib.sha256(f).hexdigest() for f in forms)
+        ids[blob_id] = frozenset(archive.content_id(f) for f in forms)
         if len(served) != len(data):
             sizes[blob_id] = len(served)
     return Alternates(ids, sizes)
