@@ -1,0 +1,30 @@
+"""Where an archive is: a local folder or an ``s3://`` URL, as a Backend."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+from archiver.errors import UsageError
+from archiver.remote.s3 import S3Backend, S3Options
+from archiver.store.backend import Backend, LocalBackend
+
+_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
+
+
+def is_url(where: str | os.PathLike[str]) -> bool:
+    """Whether ``where`` names a remote archive (``scheme://...``) rather than a folder."""
+    return isinstance(where, str) and _SCHEME.match(where) is not None
+
+
+def backend_for(where: str | os.PathLike[str] | Backend, s3: S3Options | None = None) -> Backend:
+    """The Backend of ``where``: a Backend as it is, ``s3://bucket/prefix``, or a local folder."""
+    if isinstance(where, Backend):
+        return where
+    if isinstance(where, str) and (m := _SCHEME.match(where)):
+        if m.group(1).lower() == "s3":
+            return S3Backend(where, s3)
+        raise UsageError(f"archives can be local folders or s3://BUCKET/PREFIX, not {m.group(1)}://",
+                         hint="give a folder or an s3:// URL")
+    return LocalBackend(Path(where))
