@@ -38,6 +38,7 @@ from archiver.imap import AppendRefused, Credentials, credentials_from_env_or_co
 from archiver.labels import label_filter
 from archiver.model import FolderState, MessageRecord, SnapshotInfo
 from archiver.ops.backup import BackupProblem, BackupResult, backup
+from archiver.ops.copy import CopyResult, copy_archive
 from archiver.ops.export import ExportProblem, ExportResult, export
 from archiver.ops.query import ArchiveView, Change, SnapshotDiff, SnapshotView, diff_snapshots, open_archive
 from archiver.ops.restore import PlannedAction, RestoreProblem, RestoreResult, restore
@@ -53,6 +54,7 @@ from archiver.ops.retention import (
 )
 from archiver.ops.verify import AffectedMessage, VerifyReport, parse_subset, verify
 from archiver.progress import NullProgress, Progress
+from archiver.remote import S3Backend, S3Options, set_s3_defaults
 from archiver.runner import (
     AccountResult,
     RunReport,
@@ -143,6 +145,7 @@ __all__ = [
     "Change",
     "Config",
     "ConnectionLost",
+    "CopyResult",
     "Credentials",
     "DamageFound",
     "DemoResult",
@@ -175,6 +178,8 @@ __all__ = [
     "RestoreResult",
     "RetentionPolicy",
     "RunReport",
+    "S3Backend",
+    "S3Options",
     "SchedulePlan",
     "SearchHit",
     "SearchResult",
@@ -197,6 +202,7 @@ __all__ = [
     "auth_status",
     "backup",
     "check_account",
+    "copy_archive",
     "credentials_for",
     "credentials_from_env_or_command",
     "default_config_path",
@@ -224,5 +230,6 @@ __all__ = [
     "schedule_remove",
     "schedule_status",
     "search",
+    "set_s3_defaults",
     "verify",
 ]

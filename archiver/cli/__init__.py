@@ -13,7 +13,7 @@ from typing import Annotated
 
 import typer
 
-from archiver import __version__
+from archiver import S3Options, __version__, set_s3_defaults
 from archiver.cli._common import EXIT_CODES_HELP, PROG, Frame
 
 COMMANDS: list[str] = [
@@ -36,6 +36,7 @@ COMMANDS: list[str] = [
     "schedule",
     "emulator",
     "auth",
+    "copy",
 ]
 
 app = typer.Typer(
@@ -81,9 +82,20 @@ def _global_options(
              "message bodies as sizes).  Before or after the command name.")] = 0,
     version: Annotated[bool, typer.Option(
         "--version", is_eager=True, callback=_show_version, help="Print the version and exit.")] = False,
+    s3_endpoint: Annotated[str | None, typer.Option(
+        "--s3-endpoint", envvar="AWS_ENDPOINT_URL", show_envvar=False,
+        help="The S3-compatible service of s3:// archives (default AWS; also AWS_ENDPOINT_URL).  "
+             "Credentials come from the AWS environment or profile, never from here.")] = None,
+    s3_region: Annotated[str | None, typer.Option(
+        "--s3-region", help="Region of s3:// archives (default AWS_REGION, else us-east-1).")] = None,
+    s3_path_style: Annotated[bool | None, typer.Option(
+        "--s3-path-style/--s3-virtual-hosted",
+        help="Bucket in the path (most self-hosted services) or in the host name (AWS); default: path "
+             "style with --s3-endpoint.")] = None,
 ) -> None:
     """Options that apply to every command."""
     configure_logging(verbose)
+    set_s3_defaults(S3Options(endpoint=s3_endpoint, region=s3_region, path_style=s3_path_style))
 
 
 for _name in COMMANDS:

@@ -4,7 +4,14 @@
 from __future__ import annotations
 
 from archiver.remote.lease import Lease, LeaseLocks
-from archiver.remote.location import backend_for, is_url
+from archiver.remote.location import (
+    backend_for,
+    is_url,
+    s3_defaults,
+    set_s3_defaults,
+)
 from archiver.remote.s3 import S3Backend, S3Options, parse_s3_url
 
-__all__ = ["Lease", "LeaseLocks", "S3Backend", "S3Options", "backend_for", "is_url", "parse_s3_url"]
+__all__ = ["Lease", "LeaseLocks", "S3Backend", "S3Options", "backend_for", "is_url", "parse_s3_url",
+           "s3_defaults",
+           "set_s3_defaults"]

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from archiver.errors import UsageError
 from archiver.remote.s3 import S3Backend, S3Options
-from archiver.store.backend import Backend, LocalBackend
+from archiver.store.backend import Backend, LocalBackend, register_scheme
 
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
 
@@ -18,13 +18,30 @@ def is_url(where: str | os.PathLike[str]) -> bool:
     return isinstance(where, str) and _SCHEME.match(where) is not None
 
 
+_defaults = S3Options()
+
+
+def set_s3_defaults(options: S3Options) -> None:
+    """The options of every ``s3://`` archive opened by URL from now on (the CLI's --s3-* flags and the
+    config file's ``[s3]`` table set them)."""
+    global _defaults
+    _defaults = options
+
+
+def s3_defaults() -> S3Options:
+    return _defaults
+
+
 def backend_for(where: str | os.PathLike[str] | Backend, s3: S3Options | None = None) -> Backend:
     """The Backend of ``where``: a Backend as it is, ``s3://bucket/prefix``, or a local folder."""
     if isinstance(where, Backend):
         return where
     if isinstance(where, str) and (m := _SCHEME.match(where)):
         if m.group(1).lower() == "s3":
-            return S3Backend(where, s3)
+            return S3Backend(where, s3 or _defaults)
         raise UsageError(f"archives can be local folders or s3://BUCKET/PREFIX, not {m.group(1)}://",
                          hint="give a folder or an s3:// URL")
     return LocalBackend(Path(where))
+
+
+register_scheme("s3", lambda url: S3Backend(url, _defaults))

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from archiver.errors import AuthError, RemoteError, UsageError
 from archiver.remote.credentials import ENV_KEYS, profile_provider
+from archiver.remote.lease import Lease, LeaseLocks
 
 if TYPE_CHECKING:
     from obstore.store import S3Store
@@ -301,6 +302,10 @@ class S3Backend:
                 cached.unlink()
         with contextlib.suppress(FileNotFoundError):
             self._call("delete", name, lambda: obstore.delete(self.store(), self._check(name)))
+
+    def hold(self, lock: str, *, exclusive: bool, what: str, hint: str) -> Lease:
+        """The lock as a lease object in the bucket (LockingBackend; formats/remote.md "Locks")."""
+        return LeaseLocks(self).acquire(lock, exclusive=exclusive, what=what, hint=hint)
 
     # -- create-only writes --------------------------------------------------------------------------
 
