@@ -8,7 +8,8 @@ listings, so of two conflicting holders at least the later lister sees the other
 (both may yield; a retry settles it).  No conditional write is needed, so this holds on services that
 ignore ``If-None-Match``.  A thread renews the lease every third of its length; a holder whose renewals
 fail for a whole lease counts it as lost (``Lease.check`` raises) and must stop writing.  An object whose
-``expires`` is more than ``skew`` seconds past is stale (its holder died): the next acquirer deletes it.
+``expires`` is more than ``skew`` seconds past is stale (its holder died): the next acquirer deletes it, as
+it does at once with the object of a process of its own host that no longer runs (a killed backup).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import socket
 import threading
 import time
@@ -35,6 +37,21 @@ def _describe(record: dict[str, object]) -> str:
     when = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(expires)) if isinstance(expires, float) else "?"
     mode = "exclusively" if record.get("exclusive") else "shared"
     return f"{record.get('holder', 'an unknown holder')} ({mode}, lease until {when})"
+
+
+def _died_here(record: dict[str, object]) -> bool:
+    """Whether a lock object names a process of this host that no longer runs (killed, say): its lease
+    need not be waited out."""
+    m = re.fullmatch(r"pid (\d+) on (\S+)", str(record.get("holder", "")))
+    if m is None or m.group(2) != socket.gethostname():
+        return False
+    try:
+        os.kill(int(m.group(1)), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
 
 
 class Lease:
@@ -135,8 +152,9 @@ class LeaseLocks:
                 if name == me:
                     continue
                 expires = other.get("expires")
-                if not isinstance(expires, int | float) or expires + self.skew < self.clock():
-                    self.backend.delete(name)  # stale: its holder stopped renewing long ago
+                if (not isinstance(expires, int | float) or expires + self.skew < self.clock()
+                        or _died_here(other)):
+                    self.backend.delete(name)  # stale: its holder stopped renewing long ago, or died here
                     continue
                 if exclusive or other.get("exclusive"):
                     raise ArchiveLocked(f"{what} is locked by {_describe(other)}",

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from archiver.remote import S3Backend, S3Options
+from archiver.remote import S3Backend, S3Options, set_s3_defaults
 from tests.helpers.s3 import ACCESS_KEY, SECRET_KEY, SERVICES, S3Service
 
 _running: dict[str, S3Service] = {}
@@ -49,3 +49,11 @@ def s3_url(s3: S3Service) -> str:
 @pytest.fixture
 def s3_backend(s3_url: str, s3_options: S3Options, tmp_path: Path) -> S3Backend:
     return S3Backend(s3_url, s3_options, local_state=tmp_path / "state")
+
+
+@pytest.fixture
+def s3_defaults(s3_options: S3Options) -> Iterator[S3Options]:
+    """``s3://`` URLs opened by URL reach the loopback service (as --s3-endpoint would)."""
+    set_s3_defaults(s3_options)
+    yield s3_options
+    set_s3_defaults(S3Options())

@@ -5,8 +5,13 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
+import os
+import socket
+import subprocess
+import sys
 import threading
-from collections.abc import Iterator
+import time
 from pathlib import Path
 
 import pytest
@@ -22,7 +27,6 @@ from archiver import (
     export,
     forget,
     restore,
-    set_s3_defaults,
     verify,
 )
 from archiver.emulator import GmailEmulator
@@ -41,14 +45,6 @@ def emu_mail() -> tuple[Mail, ...]:
 @pytest.fixture
 def emu_accounts() -> dict[str, str | None]:
     return {OTHER: PASSWORD}
-
-
-@pytest.fixture
-def s3_defaults(s3_options: S3Options) -> Iterator[S3Options]:
-    """``s3://`` URLs reach the loopback service (as --s3-endpoint would)."""
-    set_s3_defaults(s3_options)
-    yield s3_options
-    set_s3_defaults(S3Options())
 
 
 def _data(backend: object) -> dict[str, str]:
@@ -172,3 +168,19 @@ def test_a_dead_holders_lease_is_taken_over_after_it_expires(s3_defaults: S3Opti
     with locks.acquire("archive", exclusive=True, what="the archive", hint="x") as taken:
         assert list(b.list("locks/archive")) == [taken.object]
     assert list(b.list("locks")) == []
+
+
+def test_the_lease_of_a_killed_process_of_this_host_is_taken_over_at_once(s3_defaults: S3Options, s3_url: str,
+                                                                          tmp_path: Path) -> None:
+    b = S3Backend(s3_url, s3_defaults, local_state=tmp_path / "m")
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    record = {"holder": f"pid {dead.pid} on {socket.gethostname()}", "exclusive": True,
+              "expires": time.time() + 100}
+    b.replace("locks/archive/00000000000000000001-000000000000", json.dumps(record).encode())
+    alive = dict(record, holder=f"pid {os.getpid()} on {socket.gethostname()}")
+    b.replace("locks/account-x/00000000000000000001-000000000000", json.dumps(alive).encode())
+    with LeaseLocks(b).acquire("archive", exclusive=True, what="the archive", hint="x") as taken:
+        assert list(b.list("locks/archive")) == [taken.object]
+    with pytest.raises(ArchiveLocked):  # a running holder keeps its lock
+        LeaseLocks(b).acquire("account-x", exclusive=True, what="the account", hint="x")
