@@ -39,6 +39,12 @@ CACHED_FOLDERS = ("index/", "snapshots/", "dicts/")
 """Objects that never change once written (their name is the SHA-256 of their bytes) and that every run
 reads: cached locally after their first read."""
 
+WINDOW = 256 << 10
+WINDOWS = 16
+"""Read-ahead: short range reads fetch this much, and this many such windows are kept (4 MiB)."""
+TAIL_LIMIT = 1 << 20
+TAIL_SLACK = 64
+"""A pack's trailer is its last bytes; its table of contents ends just before the trailer (pack.md)."""
 PROBE_FOLDER = "locks/probe"
 STATE_FILE = "remote.json"
 
@@ -100,6 +106,9 @@ class S3Backend:
         self._lock = threading.Lock()
         self._conditional: bool | None = None
         self._plain_ranges = False
+        self._pack_sizes: dict[str, int] | None = None
+        self._windows: collections.OrderedDict[str, tuple[int, bytes]] = collections.OrderedDict()
+        """Pack name -> size from one listing of packs/ (and this process's writes), for ``size``."""
         self.requests: collections.Counter[str] = collections.Counter()
         """Requests sent, by kind (list, get, head, put, delete): for benchmarks and tests."""
 
@@ -179,16 +188,9 @@ class S3Backend:
     # -- Backend -------------------------------------------------------------------------------------
 
     def list(self, folder: str) -> Iterator[str]:
-        import obstore
 
-        prefix = self._check(folder.rstrip("/")) + "/"
-        stream = self._call("list", folder, lambda: obstore.list(self.store(), prefix, chunk_size=1000))
-        while True:
-            batch = self._call("list", folder, lambda: next(stream, None))
-            if batch is None:
-                return
-            for meta in batch:
-                yield meta["path"]
+        for name, _size in self._list_sizes(self._check(folder.rstrip("/"))):
+            yield name
 
     def read(self, name: str) -> bytes:
         import obstore
@@ -206,12 +208,53 @@ class S3Backend:
         return data
 
     def read_range(self, name: str, offset: int, length: int) -> bytes:
-        import obstore
 
         self._check(name)
         if length <= 0:
             self.size(name)
             return b""
+        tail = self._tail_path(name, offset, length)
+        if tail is not None:
+            with contextlib.suppress(FileNotFoundError):
+                return tail.read_bytes()
+        data = self._windowed(name, offset, length)
+        if tail is not None:
+            self._cache_put(tail, data)
+        return data
+
+    def _windowed(self, name: str, offset: int, length: int) -> bytes:
+        """A range read through a small read-ahead: a short read fetches ``WINDOW`` bytes, kept in memory
+        for the next reads of the same pack (manifest pages and messages are read in order)."""
+        if length >= WINDOW:
+            return self._read_range(name, offset, length)
+        with self._lock:
+            for key, (start, chunk) in self._windows.items():
+                if key == name and start <= offset and offset + length <= start + len(chunk):
+                    self._windows.move_to_end(key)
+                    return chunk[offset - start:offset - start + length]
+        chunk = self._read_range(name, offset, WINDOW)
+        with self._lock:
+            self._windows[name] = (offset, chunk)
+            self._windows.move_to_end(name)
+            while len(self._windows) > WINDOWS:
+                self._windows.popitem(last=False)
+        return chunk[:length]
+
+    def _tail_path(self, name: str, offset: int, length: int) -> Path | None:
+        """Where a read of a pack's trailer or table of contents (its last bytes, up to 1 MiB) is cached:
+        every run reads them, and a pack never changes.  Message data, at the front, is never cached."""
+        if not name.startswith("packs/") or length > TAIL_LIMIT:
+            return None
+        with self._lock:
+            size = self._pack_sizes.get(name) if self._pack_sizes is not None else None
+        if size is None or offset + length < size - TAIL_SLACK:
+            return None
+        return self._local.joinpath("cache", "tails", *name.split("/")[1:]).with_name(
+            f"{name.rsplit('/', 1)[-1]}.{offset}.{length}")
+
+    def _read_range(self, name: str, offset: int, length: int) -> bytes:
+        import obstore
+
         if self._plain_ranges:
             return self._signed_range(name, offset, length)
 
@@ -240,6 +283,7 @@ class S3Backend:
 
         import obstore
 
+        self.requests["sign"] -= 1  # signing is local: no request
         url = self._call("sign", name, lambda: obstore.sign(self.store(), "GET", name,
                                                             dt.timedelta(minutes=5)))
         request = urllib.request.Request(url, headers={"Range": f"bytes={offset}-{offset + length - 1}"})
@@ -261,13 +305,48 @@ class S3Backend:
         return body[offset:offset + length] if whole else body[:length]
 
     def size(self, name: str) -> int:
+        if name.startswith("packs/"):
+            with self._lock:
+                if self._pack_sizes is None:
+                    self._pack_sizes = {}
+                    listed = True
+                else:
+                    listed = False
+            if listed:  # one listing answers for every pack there now (packs never change size)
+                sizes = dict(self._list_sizes("packs"))
+                with self._lock:
+                    assert self._pack_sizes is not None
+                    self._pack_sizes.update(sizes)
+            with self._lock:
+                known = self._pack_sizes.get(name) if self._pack_sizes is not None else None
+            if known is not None:
+                return known
+        return self._head(name)
+
+    def _head(self, name: str) -> int:
         import obstore
 
         return int(self._call("head", name, lambda: obstore.head(self.store(), self._check(name)))["size"])
 
+    def _list_sizes(self, folder: str) -> Iterator[tuple[str, int]]:
+        import obstore
+
+        stream = self._call("list", folder, lambda: obstore.list(self.store(), folder + "/", chunk_size=1000))
+        self.requests["list"] -= 1  # the stream sends its requests as it is read: one per page
+        first = True
+        while True:
+            batch = self._call("list", folder, lambda: next(stream, None))
+            if batch is None:
+                if not first:
+                    self.requests["list"] -= 1  # the end of a listing is known from its last page
+                return
+            first = False
+            for meta in batch:
+                yield meta["path"], int(meta["size"])
+
     def exists(self, name: str) -> bool:
         try:
-            self.size(name)
+            self._head(name)
         except FileNotFoundError:
             return False
         return True
@@ -282,10 +361,14 @@ class S3Backend:
                 self._call("put", name, lambda: obstore.put(self.store(), name, data, mode="create"))
             except ox.AlreadyExistsError:
                 return False
-            return True
-        if self.exists(name):  # the service ignores If-None-Match: ask first (formats/remote.md)
+        elif self.exists(name):  # the service ignores If-None-Match: ask first (formats/remote.md)
             return False
-        self._call("put", name, lambda: obstore.put(self.store(), name, data))
+        else:
+            self._call("put", name, lambda: obstore.put(self.store(), name, data))
+        if name.startswith("packs/"):
+            with self._lock:
+                if self._pack_sizes is not None:
+                    self._pack_sizes[name] = len(data)
         return True
 
     def replace(self, name: str, data: bytes) -> None:
@@ -300,6 +383,9 @@ class S3Backend:
         if cached is not None:
             with contextlib.suppress(FileNotFoundError):
                 cached.unlink()
+        with self._lock:
+            if self._pack_sizes is not None:
+                self._pack_sizes.pop(name, None)
         with contextlib.suppress(FileNotFoundError):
             self._call("delete", name, lambda: obstore.delete(self.store(), self._check(name)))
 

@@ -31,7 +31,7 @@ from archiver import (
 )
 from archiver.emulator import GmailEmulator
 from archiver.remote import Lease, LeaseLocks, S3Backend
-from tests.helpers.emulator import PASSWORD, Mail, emu_url, seed_mail
+from tests.helpers.emulator import PASSWORD, USER, Mail, emu_url, seed_mail
 
 CREDS = Credentials(password=PASSWORD)
 OTHER = "restored@gmail.com"
@@ -184,3 +184,30 @@ def test_the_lease_of_a_killed_process_of_this_host_is_taken_over_at_once(s3_def
         assert list(b.list("locks/archive")) == [taken.object]
     with pytest.raises(ArchiveLocked):  # a running holder keeps its lock
         LeaseLocks(b).acquire("account-x", exclusive=True, what="the account", hint="x")
+
+
+def test_two_writers_back_up_two_accounts_into_one_bucket_at_once(s3_defaults: S3Options, s3_url: str,
+                                                                 emu: GmailEmulator) -> None:
+    """Two backups (two accounts) racing on one archive: both commit, nothing is lost, it verifies."""
+    seed_mail(emu, Mail(30, seed=5, user=OTHER))
+    Archive.init(s3_url)
+    results: dict[str, object] = {}
+    barrier = threading.Barrier(2)
+
+    def run(user: str) -> None:
+        barrier.wait()
+        try:
+            results[user] = backup(s3_url, emu_url(emu, user), credentials=CREDS, connections=2)
+        except Exception as exc:  # reported by the assertion below
+            results[user] = exc
+
+    threads = [threading.Thread(target=run, args=(u,)) for u in (USER, OTHER)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    done = {u: r for u, r in results.items() if getattr(r, "complete", False)}
+    assert set(done) == {USER, OTHER}, results
+    archive = Archive.open(s3_url)
+    assert sorted(s.message_count for s in archive.snapshots()) == [30, 40]
+    assert verify(archive, read_data=True).ok
