@@ -211,3 +211,23 @@ def test_two_writers_back_up_two_accounts_into_one_bucket_at_once(s3_defaults: S
     archive = Archive.open(s3_url)
     assert sorted(s.message_count for s in archive.snapshots()) == [30, 40]
     assert verify(archive, read_data=True).ok
+
+
+def test_an_interrupted_copy_leaves_a_valid_archive_and_resumes(s3_defaults: S3Options, s3_url: str,
+                                                                emu: GmailEmulator, tmp_path: Path) -> None:
+    """What a copy stopped before its snapshots leaves (packs and index there, no snapshot record yet)
+    is a valid archive; running the copy again completes it."""
+    local = tmp_path / "a"
+    assert backup(local, emu_url(emu), credentials=CREDS, init=True).complete
+    first = copy_archive(local, s3_url)
+    dst = S3Backend(s3_url, s3_defaults, local_state=tmp_path / "m")
+    snapshot = next(iter(dst.list("snapshots")))
+    index = next(iter(dst.list("index")))
+    dst.delete(snapshot)  # as if stopped after the packs: the index and snapshot not copied yet
+    dst.delete(index)
+    stopped = Archive.open_backend(dst)
+    assert stopped.snapshots() == [] and verify(stopped, read_data=True).ok
+    resumed = copy_archive(local, s3_url)
+    assert resumed.copied == 2 and resumed.snapshots_copied == 1
+    assert resumed.already_there == first.copied - 2
+    assert verify(Archive.open(s3_url), read_data=True).ok
