@@ -54,7 +54,7 @@ from archiver.ops.retention import (
 )
 from archiver.ops.verify import AffectedMessage, VerifyReport, parse_subset, verify
 from archiver.progress import NullProgress, Progress
-from archiver.remote import S3Backend, S3Options, set_s3_defaults
+from archiver.remote import S3Backend, S3Options, merge_s3_defaults, set_s3_defaults
 from archiver.runner import (
     AccountResult,
     RunReport,
@@ -215,6 +215,7 @@ __all__ = [
     "forget_snapshots",
     "label_filter",
     "load_config",
+    "merge_s3_defaults",
     "message_headers",
     "message_summaries",
     "message_text",

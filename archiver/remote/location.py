@@ -28,6 +28,15 @@ def set_s3_defaults(options: S3Options) -> None:
     _defaults = options
 
 
+def merge_s3_defaults(endpoint: str | None, region: str | None, path_style: bool | None) -> None:
+    """Fill what the --s3-* options left unset from the config file's ``[s3]`` table."""
+    global _defaults
+    d = _defaults
+    _defaults = S3Options(endpoint=d.endpoint or endpoint, region=d.region or region,
+                          path_style=d.path_style if d.path_style is not None else path_style,
+                          retries=d.retries, retry_seconds=d.retry_seconds)
+
+
 def s3_defaults() -> S3Options:
     return _defaults
 

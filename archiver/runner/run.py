@@ -27,6 +27,7 @@ from archiver.errors import ArchiveLocked, ArchiveNotFound, ArchiverError, Damag
 from archiver.ops.backup import backup
 from archiver.ops.retention import RetentionPolicy, forget, prune
 from archiver.ops.verify import verify
+from archiver.remote import merge_s3_defaults
 from archiver.runner.credentials import account_credentials
 from archiver.runner.hooks import run_hook
 from archiver.runner.state import AccountState, due, load_state, private_dir, save_state, state_file
@@ -66,7 +67,7 @@ class AccountResult:
     """What ``run`` did for one config account."""
 
     name: str
-    archive: Path
+    archive: Path | str
     steps: list[StepResult] = field(default_factory=list)
     duration: float = 0.0
     locked: bool = False
@@ -394,6 +395,7 @@ def run_accounts(config: Config, names: Sequence[str] = (), *, init: bool = Fals
     for a name the config lacks, before anything runs.
     """
     root = state_root or state_dir()
+    merge_s3_defaults(config.s3.endpoint, config.s3.region, config.s3.path_style)  # [s3] of the config
     chosen = list(config.accounts)
     if names:
         unknown = [n for n in names if n not in config.names()]

@@ -6,10 +6,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
-from archiver import Archive, S3Options, set_s3_defaults
+from archiver import Archive, S3Options, UsageError, load_config, set_s3_defaults
 from archiver.cli import app
+from archiver.emulator import GmailEmulator
+from tests.helpers.emulator import PASSWORD, Mail, emu_url
 from tests.helpers.s3 import SECRET_KEY, S3Service
 from tests.store.conftest import record
 
@@ -44,3 +47,41 @@ def test_cli_init_stats_copy_and_back(s3: S3Service, s3_url: str, tmp_path: Path
             assert SECRET_KEY not in result.output
     finally:
         set_s3_defaults(S3Options())
+
+
+@pytest.fixture
+def emu_mail() -> tuple[Mail, ...]:
+    return (Mail(15, seed=2),)
+
+
+def test_run_backs_up_a_config_account_into_s3_with_the_config_s3_table(s3: S3Service, s3_url: str,
+                                                                         emu: GmailEmulator,
+                                                                         tmp_path: Path) -> None:
+    """[s3] gives the service, an account's archive is an s3:// URL; run, then backup --account, reach it."""
+    secret = tmp_path / "pw"
+    secret.write_text(PASSWORD + "\n")
+    secret.chmod(0o600)
+    cfg = tmp_path / "config.toml"
+    cfg.write_text(f'[s3]\nendpoint = "{s3.endpoint}"\nregion = "us-east-1"\npath_style = true\n\n'
+                   f'[accounts.mail]\nsource = "{emu_url(emu)}"\narchive = "{s3_url}"\n'
+                   f'password_command = "cat {secret}"\nverify_subset = 1\n')
+    try:
+        res = runner.invoke(app, ["run", "--config", str(cfg), "--init", "--json"])
+        assert res.exit_code == 0, res.output
+        doc = json.loads(res.stdout)
+        assert doc["accounts"][0]["archive"] == s3_url and doc["accounts"][0]["status"] == "ok"
+        assert not (tmp_path / "s3:").exists()
+        again = runner.invoke(app, ["backup", "--account", "mail", "--config", str(cfg), "--json"])
+        assert again.exit_code == 0, again.output
+        set_s3_defaults(S3Options(endpoint=s3.endpoint, path_style=True))
+        assert len(Archive.open(s3_url).snapshots()) == 2
+    finally:
+        set_s3_defaults(S3Options())
+
+
+def test_the_config_s3_table_is_checked(tmp_path: Path) -> None:
+    cfg = tmp_path / "config.toml"
+    cfg.write_text('[s3]\nendpoint = "http://x"\nsecret_access_key = "no"\n\n'
+                   '[accounts.a]\nsource = "imap://u@h"\narchive = "a"\npassword_command = "true"\n')
+    with pytest.raises(UsageError, match=r"s3\.secret_access_key.*unknown key"):
+        load_config(cfg)
