@@ -106,3 +106,28 @@ def test_urls() -> None:
     for bad in ("s3://", "s3://B/x", "http://b/x", "s3://bkt/a/../b", "s3://bkt/a//b"):
         with pytest.raises(UsageError):
             parse_s3_url(bad)
+
+
+@pytest.mark.parametrize("s3", ["rclone"], indirect=True)  # rclone checks signatures
+def test_keys_from_a_profile_of_the_shared_credentials_file(s3_backend: S3Backend, tmp_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.helpers.s3 import ACCESS_KEY
+
+    monkeypatch.delenv("AWS_ACCESS_KEY_ID")
+    monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
+    creds = tmp_path / "credentials"
+    creds.write_text(f"[default]\naws_access_key_id = AKIDOTHER\naws_secret_access_key = nope\n\n"
+                     f"[archive]\naws_access_key_id = {ACCESS_KEY}\naws_secret_access_key = {SECRET_KEY}\n")
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(creds))
+    monkeypatch.setenv("AWS_PROFILE", "archive")
+    b = S3Backend(s3_backend.url, s3_backend.options, local_state=tmp_path / "p")
+    b.replace("archive.json", b"{}")
+    assert b.read("archive.json") == b"{}"
+    assert SECRET_KEY not in repr(b) and SECRET_KEY not in repr(vars(b))
+    monkeypatch.setenv("AWS_PROFILE", "missing")
+    with pytest.raises(AuthError, match="has no profile 'missing'"):
+        S3Backend(s3_backend.url, s3_backend.options, local_state=tmp_path / "q").read("damage.json")
+    monkeypatch.setenv("AWS_PROFILE", "default")
+    with pytest.raises(AuthError) as refused:
+        S3Backend(s3_backend.url, s3_backend.options, local_state=tmp_path / "r").read("damage.json")
+    assert "nope" not in "".join(traceback.format_exception(refused.value))
