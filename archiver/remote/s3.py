@@ -188,7 +188,6 @@ class S3Backend:
     # -- Backend -------------------------------------------------------------------------------------
 
     def list(self, folder: str) -> Iterator[str]:
-
         for name, _size in self._list_sizes(self._check(folder.rstrip("/"))):
             yield name
 
@@ -208,7 +207,6 @@ class S3Backend:
         return data
 
     def read_range(self, name: str, offset: int, length: int) -> bytes:
-
         self._check(name)
         if length <= 0:
             self.size(name)
