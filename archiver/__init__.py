@@ -66,6 +66,7 @@ if TYPE_CHECKING:
         backup,
     )
     from archiver.ops.backup.demo import DemoResult, demo
+    from archiver.ops.copy import CopyResult, copy_archive
     from archiver.ops.export import (
         ExportProblem,
         ExportResult,
@@ -123,6 +124,7 @@ if TYPE_CHECKING:
         NullProgress,
         Progress,
     )
+    from archiver.remote import S3Backend, S3Options, merge_s3_defaults, set_s3_defaults
     from archiver.runner import (
         AccountResult,
         RunReport,
@@ -171,6 +173,8 @@ _EXPORTS: dict[str, str] = {  # module -> the exports it defines under the same 
     "archiver.ops.rewrite.result": "RewriteChange RewriteProblem RewriteResult",
     "archiver.ops.rewrite.transform": "Failed Outcome Rewritten Transform Unchanged",
     "archiver.ops.verify": "AffectedMessage VerifyReport parse_subset verify",
+    "archiver.ops.copy": "CopyResult copy_archive",
+    "archiver.remote": "S3Backend S3Options merge_s3_defaults set_s3_defaults",
     "archiver.progress": "NullProgress Progress",
     "archiver.runner.run": "AccountResult RunReport StepResult run_accounts",
     "archiver.runner.credentials": "account_credentials",
@@ -250,6 +254,7 @@ __all__ = [
     "Change",
     "Config",
     "ConnectionLost",
+    "CopyResult",
     "Credentials",
     "DamageFound",
     "DemoResult",
@@ -288,6 +293,8 @@ __all__ = [
     "RewriteResult",
     "Rewritten",
     "RunReport",
+    "S3Backend",
+    "S3Options",
     "SchedulePlan",
     "SearchHit",
     "SearchResult",
@@ -314,6 +321,7 @@ __all__ = [
     "auth_status",
     "backup",
     "check_account",
+    "copy_archive",
     "credentials_for",
     "credentials_from_env_or_command",
     "default_config_path",
@@ -332,6 +340,7 @@ __all__ = [
     "key_remove",
     "label_filter",
     "load_config",
+    "merge_s3_defaults",
     "message_headers",
     "message_summaries",
     "message_text",
@@ -351,6 +360,7 @@ __all__ = [
     "schedule_status",
     "search",
     "set_archive_password_provider",
+    "set_s3_defaults",
     "shard_of",
     "verify",
     "with_summaries",

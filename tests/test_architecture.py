@@ -4,7 +4,8 @@ Layers, bottom up: the *base* (errors, model, progress, labels, filters, mail, t
 imports nothing else of the package; ``store``, ``imap`` and ``auth`` (Google sign-in) build on the base
 only and never on one another; the ``emulator`` imports nothing of the package; the operations
 (``archiver.ops.*``) use the layers below and never one another; ``config`` (the config file) uses the base
-only; the ``runner`` (run, schedule) is the one layer above the operations and nothing below imports it;
+only; ``remote`` (archives in object storage, the only user of obstore) builds on the base and the store;
+the ``runner`` (run, schedule) is the one layer above the operations and nothing below imports it;
 the CLI uses the public API (``archiver``) and its own modules only.  ``archiver/__init__.py`` (the public
 API) and ``__main__`` may import anything.  Third-party libraries stay in their layer.
 """
@@ -22,7 +23,8 @@ THIRD_PARTY_HOME = {"msgpack": "store", "zstandard": "store", "imapclient": "ima
                     "typer": "cli", "tqdm": "cli", "google_auth_oauthlib": "auth", "oauthlib": "auth",
                     "requests_oauthlib": "auth", "requests": "auth", "google": "auth emulator",
                     "gnupg": "ops:rewrite",
-                    "cryptography": "store"}
+                    "cryptography": "store",
+                    "obstore": "remote"}
 """Where each third-party library may be imported (space-separated layers); google-auth also serves the
 emulator's OAuth authority (it checks service-account JWT signatures); cryptography seals encrypted archives
 (archiver.store.crypto)."""
@@ -76,7 +78,7 @@ def layer(module: str) -> str:
         return "main"
     if head in BASE:
         return "base"
-    if head in ("store", "imap", "auth", "emulator", "cli", "config", "runner"):
+    if head in ("store", "imap", "auth", "emulator", "cli", "config", "runner", "remote"):
         return head
     if head == "ops":
         return f"ops:{parts[2]}" if len(parts) > 2 else "ops"
@@ -91,7 +93,8 @@ ALLOWED = {
     "emulator": {"emulator"},
     "cli": {"api", "cli"},
     "config": {"base", "config"},
-    "runner": {"base", "config", "store", "imap", "auth", "runner"},
+    "runner": {"base", "config", "store", "imap", "auth", "remote", "runner"},
+    "remote": {"base", "store", "remote"},
 }
 
 
@@ -152,6 +155,9 @@ def test_the_checker_sees_planted_violations() -> None:
         ("archiver.ops.backup.operation", "import requests"),
         ("archiver.ops.backup.operation", "import gnupg"),
         ("archiver.ops.verify", "from cryptography.hazmat.primitives.ciphers.aead import AESGCM"),
+        ("archiver.store.archive", "from archiver.remote import S3Backend"),
+        ("archiver.store.pack", "import obstore"),
+        ("archiver.remote.s3", "from archiver.imap import session"),
     }
     for module, line in planted:
         assert violations(module, _imports(line, module)), (module, line)

@@ -44,6 +44,7 @@ COMMANDS: list[str] = [
     "schedule",
     "emulator",
     "auth",
+    "copy",
 ]
 
 ALSO: dict[str, tuple[str, ...]] = {"search": ("show", "extract")}
@@ -158,10 +159,24 @@ def _global_options(
         help="For an encrypted archive: a shell command printing its password on its first line (run by "
              "sh -c); else GMAIL_ARCHIVER_ARCHIVE_PASSWORD, else a prompt on a terminal.  Before the "
              "command name.")] = None,
+    s3_endpoint: Annotated[str | None, typer.Option(
+        "--s3-endpoint", envvar="AWS_ENDPOINT_URL", show_envvar=False,
+        help="The S3-compatible service of s3:// archives (default AWS; also AWS_ENDPOINT_URL).  "
+             "Credentials come from the AWS environment or profile, never from here.")] = None,
+    s3_region: Annotated[str | None, typer.Option(
+        "--s3-region", help="Region of s3:// archives (default AWS_REGION, else us-east-1).")] = None,
+    s3_path_style: Annotated[bool | None, typer.Option(
+        "--s3-path-style/--s3-virtual-hosted",
+        help="Bucket in the path (most self-hosted services) or in the host name (AWS); default: path "
+             "style with --s3-endpoint.")] = None,
 ) -> None:
     """Options that apply to every command."""
     configure_logging(verbose)
     install_archive_password_source(archive_password_command)
+    if s3_endpoint is not None or s3_region is not None or s3_path_style is not None:
+        from archiver import S3Options, set_s3_defaults  # the remote layer loads only for s3:// users
+
+        set_s3_defaults(S3Options(endpoint=s3_endpoint, region=s3_region, path_style=s3_path_style))
 
 
 def main() -> None:

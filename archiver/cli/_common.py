@@ -219,15 +219,18 @@ class Frame(TyperGroup):
 _URL_LIKE = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:/")
 
 
-def local_path(path: Path | str) -> Path:
-    """An ARCHIVE argument as a local folder; UsageError for a URL (``s3://bucket/x`` would otherwise become
-    a local folder ``s3:``) until a remote backend exists."""
+def local_path(path: Path | str) -> Path | str:
+    """An ARCHIVE argument: a local folder, or an ``s3://bucket/prefix`` URL (typer hands it over as a
+    Path, which folds ``//`` into ``/``); UsageError for other URLs (``imap://x`` would otherwise become a
+    local folder ``imap:``)."""
     text = os.fspath(path)
     url = _URL_LIKE.match(text)
     if url:
+        if url.group(0).lower() == "s3:/":
+            return "s3://" + text[4:].lstrip("/")
         raise UsageError(f"the archive {text!r} looks like a URL ({url.group(0)}/...): archives are local "
-                         "folders for now",
-                         hint="give a local path (a mounted remote file system works)")
+                         "folders or s3://BUCKET/PREFIX",
+                         hint="give a local path or an s3:// URL")
     return Path(text)
 
 
@@ -295,7 +298,8 @@ def warn(warnings: list[str]) -> None:
     for w in warnings:
         err(f"warning: {w}")
 
-def _resolve_archive(arg: Path) -> Path:
+
+def _resolve_archive(arg: Path) -> Path | str:
     """``archiver.resolve_archive``, the config code loaded only when an ARCHIVE argument is given."""
     from archiver import resolve_archive
 

@@ -7,7 +7,15 @@ from typing import Annotated
 
 import typer
 
-from archiver import BackupResult, PartialFailure, UsageError, account_credentials, backup, load_config
+from archiver import (
+    BackupResult,
+    PartialFailure,
+    UsageError,
+    account_credentials,
+    backup,
+    load_config,
+    merge_s3_defaults,
+)
 from archiver.cli._common import (
     EXIT_CODES_HELP,
     CaCert,
@@ -77,28 +85,31 @@ def register(app: typer.Typer) -> None:
         Downloads only what the archive lacks, over several connections, and records one new snapshot.
         A long first backup is checkpointed: after an interruption, run it again to continue.
         """
+        where: Path | str | None = archive
         if account is not None:
             if archive is not None or source_url is not None:
                 raise UsageError("give either --account NAME or ARCHIVE SOURCE_URL, not both")
             try:
-                acct = load_config(config).account(account)
+                loaded = load_config(config)
+                acct = loaded.account(account)
             except KeyError:
                 raise UsageError(f"no account {account!r} in the config file",
                                  hint="gmail-archiver config show lists them") from None
-            archive, source_url = acct.archive, acct.source
+            where, source_url = acct.archive, acct.source
+            merge_s3_defaults(loaded.s3.endpoint, loaded.s3.region, loaded.s3.path_style)
             include_spam = include_spam or acct.include_spam
             connections = connections or acct.connections
             cacert = cacert or (str(acct.cacert) if acct.cacert else None)
             given = password_command or oauth2_token_command
             creds = (server_credentials(password_command, oauth2_token_command, oauth, source_url)
                      if given or oauth else account_credentials(acct))
-        elif archive is None or source_url is None:
+        elif where is None or source_url is None:
             raise UsageError("missing ARCHIVE and SOURCE_URL (or --account NAME from the config file)",
                              hint="see `gmail-archiver backup --help`")
         else:
             creds = server_credentials(password_command, oauth2_token_command, oauth, source_url)
         bar = TqdmProgress(enabled=progress)
-        result = backup(local_path(archive), source_url, credentials=creds, include_spam=include_spam,
+        result = backup(local_path(where), source_url, credentials=creds, include_spam=include_spam,
                         connections=connections or 4, progress=bar, init=init, cacert=cacert,
                         insecure=insecure, retries=retries)
         bar.finish()

@@ -42,12 +42,13 @@ def register(app: typer.Typer) -> None:
         try:
             created = Archive.init(path)
         except UsageError:  # an interrupted `init --encrypt` left an empty plain archive: finish it
-            if password is None or not (path / "archive.json").is_file():
+            if password is None or not isinstance(path, Path) or not (path / "archive.json").is_file():
                 raise
             created = Archive.open(path)
         if password is not None:  # refuses an archive that holds data or is encrypted already
             archiver.encrypt_new_archive(created.path, password)  # loads cryptography only now
         if json:
-            emit_json({"path": str(created.path), "format_version": 1, "encrypted": encrypt})
+            emit_json({"path": str(created.path), "format_version": created.format_version,
+                       "encrypted": encrypt})
             return
         typer.echo(f"created {'encrypted ' if encrypt else ''}archive at {created.path}")

@@ -11,7 +11,15 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from archiver.config.model import EVERY, RETENTION_KEYS, AccountConfig, Config, PrunePolicy, dotted
+from archiver.config.model import (
+    EVERY,
+    RETENTION_KEYS,
+    AccountConfig,
+    Config,
+    ObjectStorage,
+    PrunePolicy,
+    dotted,
+)
 from archiver.config.paths import default_config_path
 from archiver.errors import UsageError
 
@@ -172,7 +180,9 @@ def _account(ctx: _Ctx, name: str, table: object, base: Path) -> AccountConfig:
         p = Path(table[key]).expanduser()
         return p if p.is_absolute() else base / p
 
-    archive = path("archive")
+    archive: Path | str | None = path("archive")
+    if str(table["archive"]).startswith("s3://"):
+        archive = str(table["archive"])  # formats/remote.md; never a folder "s3:"
     assert archive is not None
     lines = {key: ctx.lines[(*here, key)] for key in table if (*here, key) in ctx.lines}
     lines[""] = ctx.lines.get(here, 0)
@@ -195,8 +205,9 @@ def parse_config(text: str, path: Path) -> Config:
         raise UsageError(f"{path}: not valid TOML: {exc}", hint=CHECK_HINT) from None
     ctx = _Ctx(path, key_lines(text))
     for key in data:
-        if key != "accounts":
-            raise ctx.error((key,), "unknown key", hint="the config holds [accounts.NAME] tables only")
+        if key not in ("accounts", "s3"):
+            raise ctx.error((key,), "unknown key",
+                            hint="the config holds [accounts.NAME] tables and an [s3] table only")
     accounts = data.get("accounts", {})
     if not isinstance(accounts, dict):
         raise ctx.error(("accounts",), "must be a table of [accounts.NAME] tables")
@@ -205,7 +216,23 @@ def parse_config(text: str, path: Path) -> Config:
                          hint="add one, e.g. [accounts.personal] with source, archive and password_command")
     base = path.parent.resolve()
     return Config(path=path, accounts=tuple(_account(ctx, name, table, base)
-                                            for name, table in accounts.items()))
+                                            for name, table in accounts.items()),
+                  s3=_object_storage(ctx, data.get("s3", {})))
+
+
+def _object_storage(ctx: _Ctx, table: object) -> ObjectStorage:
+    """The ``[s3]`` table: endpoint, region (strings), path_style (a boolean)."""
+    if not isinstance(table, dict):
+        raise ctx.error(("s3",), "must be a table: [s3] with endpoint, region, path_style")
+    for key, value in table.items():
+        kind = {"endpoint": str, "region": str, "path_style": bool}.get(key)
+        if kind is None:
+            raise ctx.error(("s3", key), "unknown key",
+                            hint="[s3] takes endpoint, region and path_style; credentials come from the "
+                                 "AWS environment or profile")
+        _want(ctx, ("s3", key), value, kind)
+    return ObjectStorage(endpoint=table.get("endpoint"), region=table.get("region"),
+                         path_style=table.get("path_style"))
 
 
 def load_config(path: Path | str | None = None) -> Config:
@@ -227,7 +254,7 @@ def load_config(path: Path | str | None = None) -> Config:
     return parse_config(text, where)
 
 
-def resolve_archive(arg: Path) -> Path:
+def resolve_archive(arg: Path) -> Path | str:
     """An ARCHIVE argument: the path when it exists (or has a folder part), else the archive of the config
     account of that name, else the path as given (so the caller's "no archive" error names it)."""
     if arg.exists() or len(arg.parts) != 1:

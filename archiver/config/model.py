@@ -48,7 +48,8 @@ class AccountConfig:
 
     name: str
     source: str
-    archive: Path
+    archive: Path | str
+    """A folder, or an ``s3://bucket/prefix`` URL (kept as written)."""
     password_command: str | None = None
     oauth: bool = False
     service_account_key: Path | None = None
@@ -113,11 +114,22 @@ class AccountConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class ObjectStorage:
+    """The ``[s3]`` table: how ``s3://`` archives reach their service.  Credentials never go here (the
+    AWS environment or profile holds them); ``--s3-*`` options win over these."""
+
+    endpoint: str | None = None
+    region: str | None = None
+    path_style: bool | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     """The whole config file: its path and its accounts in file order."""
 
     path: Path
     accounts: tuple[AccountConfig, ...]
+    s3: ObjectStorage = ObjectStorage()
 
     def account(self, name: str) -> AccountConfig:
         """The account called ``name``; KeyError when there is none (callers raise UsageError)."""

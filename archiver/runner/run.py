@@ -29,6 +29,7 @@ from archiver.errors import ArchiveLocked, ArchiveNotFound, ArchiverError, Damag
 from archiver.ops.backup import backup
 from archiver.ops.retention import RetentionPolicy, forget, prune
 from archiver.ops.verify import verify
+from archiver.remote import merge_s3_defaults
 from archiver.runner.credentials import account_credentials
 from archiver.runner.hooks import run_hook
 from archiver.runner.jobs import LogProgress, run_all, tagged
@@ -71,7 +72,7 @@ class AccountResult:
     """What ``run`` did for one config account."""
 
     name: str
-    archive: Path
+    archive: Path | str
     steps: list[StepResult] = field(default_factory=list)
     duration: float = 0.0
     locked: bool = False
@@ -439,6 +440,7 @@ def run_accounts(config: Config, names: Sequence[str] = (), *, init: bool = Fals
     if jobs < 1:
         raise UsageError(f"--jobs {jobs}: at least 1 account at a time", hint="use --jobs 1 or more")
     root = state_root or state_dir()
+    merge_s3_defaults(config.s3.endpoint, config.s3.region, config.s3.path_style)  # [s3] of the config
     chosen = list(config.accounts)
     if names:
         unknown = [n for n in names if n not in config.names()]

@@ -14,7 +14,7 @@ from pathlib import Path
 from archiver.errors import FormatError, IntegrityError, UnsupportedVersion, UsageError
 from archiver.model import FolderState, MessageRecord, SnapshotInfo
 from archiver.store import codec
-from archiver.store.backend import Backend, LocalBackend
+from archiver.store.backend import Backend, LocalBackend, backend_at
 from archiver.store.check import damaged_manifests
 from archiver.store.damage import read_damage, unusable_blobs
 from archiver.store.dictionary import ROLE_BLOB, Codecs, list_dicts, read_dict
@@ -34,7 +34,7 @@ from archiver.store.layout import (
     is_encrypted,
     pack_name,
 )
-from archiver.store.lock import FileLock, lock_archive_exclusive
+from archiver.store.lock import FileLock, also_in, lock_archive_exclusive
 from archiver.store.maintenance import UpgradeReport, upgrade_archive
 from archiver.store.manifest import Page, decode_page, iter_records, lookup
 from archiver.store.pack import list_packs, read_dict_copy
@@ -131,6 +131,9 @@ class Archive:
         running at the same time, or one interrupted) counts as empty: both inits then write the same
         ``archive.json`` atomically, so two at once both succeed.
         """
+        where = backend_at(path)
+        if not isinstance(where, LocalBackend):  # s3://... (formats/remote.md)
+            return cls.init_backend(where)
         root = Path(path)
         check_new_folder(root, "gmail-archiver init {path}", empty=_unfinished_init)
         ensure_dir(root)
@@ -144,8 +147,9 @@ class Archive:
 
     @classmethod
     def open(cls, path: str | os.PathLike[str]) -> Archive:
-        """Open an existing archive: ArchiveNotFound, UnsupportedVersion, FormatError."""
-        return cls.open_backend(LocalBackend(Path(path)))
+        """Open an existing archive (a folder, or an ``s3://`` URL): ArchiveNotFound, UnsupportedVersion,
+        FormatError."""
+        return cls.open_backend(backend_at(path))
 
     @classmethod
     def init_backend(cls, backend: Backend, *, version: int = FORMAT_VERSION) -> Archive:
@@ -573,7 +577,7 @@ class Archive:
 
     def exclusive_lock(self) -> FileLock:
         """The archive-wide lock prune/forget hold (ArchiveLocked while any writer runs)."""
-        return lock_archive_exclusive(self.layout.locks)
+        return also_in(lock_archive_exclusive(self.layout.locks), self.backend, "archive", True)
 
     def close(self) -> None:
         """Drop cached blocks (the archive stays usable)."""

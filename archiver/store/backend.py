@@ -14,11 +14,14 @@ referring to both, gets that order on disk as in an object store.
 
 from __future__ import annotations
 
+import importlib
 import os
-from collections.abc import Iterator
+import re
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
+from archiver.errors import UsageError
 from archiver.store.fsutil import fsync_dir, step, write_atomic
 
 
@@ -71,6 +74,55 @@ class Backend(Protocol):
     def delete(self, name: str) -> None:
         """Remove ``name``, durably; a missing file is not an error."""
         ...
+
+
+class HeldLock(Protocol):
+    """A lock a backend holds in its own storage (``LockingBackend.hold``)."""
+
+    def check(self) -> None:
+        """ArchiveLocked once the lock may have been lost (e.g. a lease that could not be renewed)."""
+        ...
+
+    def release(self) -> None:
+        ...
+
+
+@runtime_checkable
+class LockingBackend(Protocol):
+    """A backend that several machines may share (an object store): its archive and account locks are
+    kept in the storage itself, besides the local lock files (formats/remote.md "Locks")."""
+
+    def hold(self, lock: str, *, exclusive: bool, what: str, hint: str) -> HeldLock:
+        """Take ``lock`` (``archive`` or ``account-<h>``); ArchiveLocked naming the holder when taken."""
+        ...
+
+
+_OPENERS: dict[str, Callable[[str], Backend]] = {}
+
+
+def register_scheme(scheme: str, opener: Callable[[str], Backend]) -> None:
+    """Let ``Archive.open``/``init`` reach archives at ``scheme://...`` (archiver.remote registers s3)."""
+    _OPENERS[scheme] = opener
+
+
+PROVIDERS = {"s3": "archiver.remote"}
+"""URL scheme -> the layer above the store that opens it (registering with ``register_scheme`` when
+imported): imported on the first URL of that scheme, so a local archive never loads an object-store client
+and the store never imports that layer's code by name."""
+
+
+def backend_at(where: str | os.PathLike[str]) -> Backend:
+    """The Backend of a folder, or of a ``scheme://`` URL whose scheme is registered (UsageError else)."""
+    if isinstance(where, str) and (m := re.match(r"^([A-Za-z][A-Za-z0-9+.-]*)://", where)):
+        scheme = m.group(1).lower()
+        if scheme not in _OPENERS and scheme in PROVIDERS:
+            importlib.import_module(PROVIDERS[scheme])  # the layer registers its opener on import
+        opener = _OPENERS.get(scheme)
+        if opener is None:
+            raise UsageError(f"archives can be local folders or s3://BUCKET/PREFIX, not {m.group(1)}://",
+                             hint="give a folder or an s3:// URL")
+        return opener(where)
+    return LocalBackend(Path(where))
 
 
 class LocalBackend:
@@ -140,4 +192,4 @@ class LocalBackend:
         fsync_dir(path.parent)
 
 
-__all__ = ["Backend", "LocalBackend"]
+__all__ = ["Backend", "HeldLock", "LocalBackend", "LockingBackend", "backend_at", "register_scheme"]

@@ -18,6 +18,7 @@ import socket
 from pathlib import Path
 
 from archiver.errors import ArchiveLocked
+from archiver.store.backend import Backend, HeldLock, LockingBackend
 from archiver.store.fsutil import ensure_dir, open_nofollow
 
 
@@ -27,8 +28,18 @@ class FileLock:
     def __init__(self, path: Path, fd: int) -> None:
         self.path = path
         self._fd: int | None = fd
+        self.remote: HeldLock | None = None
+        """The same lock held in a shared backend's storage (formats/remote.md "Locks"), if any."""
+
+    def check(self) -> None:
+        """ArchiveLocked when the remote part of the lock may have been lost: stop before writing."""
+        if self.remote is not None:
+            self.remote.check()
 
     def release(self) -> None:
+        if self.remote is not None:
+            self.remote.release()
+            self.remote = None
         if self._fd is not None:
             fcntl.flock(self._fd, fcntl.LOCK_UN)
             os.close(self._fd)
@@ -103,6 +114,22 @@ def _acquire(path: Path, mode: int, what: str, hint: str) -> FileLock:
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"pid {os.getpid()} on {socket.gethostname()}\n".encode(), 0)
     return FileLock(path, fd)
+
+
+def also_in(lock: FileLock, backend: Backend, name: str, exclusive: bool) -> FileLock:
+    """``lock``, also taken in ``backend``'s own storage when it is a LockingBackend (several machines may
+    share it); the local lock is released when the remote one is refused."""
+    url = backend.url
+    if isinstance(backend, LockingBackend):
+        what = "the archive" if name == "archive" else f"an account ({name})"
+        try:
+            lock.remote = backend.hold(name, exclusive=exclusive, what=f"{what} of {url}",
+                                       hint="another machine runs a backup or prune of it: retry when it "
+                                            "has finished")
+        except BaseException:
+            lock.release()
+            raise
+    return lock
 
 
 def account_lock_path(locks_dir: Path, account: str) -> Path:

@@ -21,7 +21,7 @@ from archiver.store.dictionary import ROLE_BLOB, Codecs
 from archiver.store.ids import blob_hasher
 from archiver.store.index import Index, encode_segment
 from archiver.store.layout import Layout, pack_name
-from archiver.store.lock import FileLock, lock_account, lock_archive_shared
+from archiver.store.lock import FileLock, account_lock_path, also_in, lock_account, lock_archive_shared
 from archiver.store.manifest import build_tree, sorted_records
 from archiver.store.pack import KIND_BLOB, KIND_PAGE, PackBuilder, PackEntry
 from archiver.store.snapshot import SnapshotRecord, decode_snapshot, encode_snapshot
@@ -80,9 +80,11 @@ class ArchiveWriter:
         self.account = account
         layout = core.layout
         self._blob_id = blob_hasher(layout.backend)
-        self._archive_lock: FileLock = lock_archive_shared(layout.locks)
+        self._archive_lock: FileLock = also_in(lock_archive_shared(layout.locks), layout.backend, "archive",
+                                               False)
         try:
-            self._account_lock: FileLock = lock_account(layout.locks, account)
+            self._account_lock: FileLock = also_in(lock_account(layout.locks, account), layout.backend,
+                                                   account_lock_path(layout.locks, account).stem, True)
         except BaseException:
             self._archive_lock.release()
             raise
@@ -328,6 +330,8 @@ class ArchiveWriter:
         self._check_blobs(ordered)
         root = self._write_pages(ordered)
         self._write_index()
+        self._archive_lock.check()  # a lock lost in shared storage: stop before the commit point
+        self._account_lock.check()
         when = time or dt.datetime.now(dt.UTC)
         data = encode_snapshot(account=self.account, time=when, message_count=len(ordered), source=source,
                                parent=self._parent, partial=partial, stats=dict(stats or {}),

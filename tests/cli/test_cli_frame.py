@@ -80,7 +80,7 @@ def test_emulator_port_out_of_range_is_a_usage_error() -> None:
 def test_url_like_archive_paths_are_refused(command: list[str], tmp_path: Path,
                                             monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
-    result = runner.invoke(app, [*command, "s3://bucket/x", "--json"])
+    result = runner.invoke(app, [*command, "gs://bucket/x", "--json"])  # s3:// is an archive
     assert result.exit_code == 2, result.output
     assert "looks like a URL" in json.loads(result.stdout)["error"]["message"]
     assert list(tmp_path.iterdir()) == []  # no local folder "s3:"

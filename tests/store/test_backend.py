@@ -1,5 +1,5 @@
 """The local backend honours the Backend contract (archiver/store/backend.py); other backends reuse
-``check_contract``."""
+``check_contract`` (tests/helpers/contract.py)."""
 
 from __future__ import annotations
 
@@ -9,34 +9,8 @@ from pathlib import Path
 import pytest
 
 from archiver.store.backend import Backend, LocalBackend
+from tests.helpers.contract import check_contract
 from tests.helpers.membackend import MemoryBackend
-
-
-def check_contract(b: Backend) -> None:
-    """What every backend must do; raises AssertionError at the first break of the contract."""
-    assert list(b.list("packs")) == []
-    assert not b.exists("packs/ab/ab01")
-    assert b.write_if_absent("packs/ab/ab01", b"hello world") is True
-    assert b.write_if_absent("packs/ab/ab01", b"other bytes") is False
-    assert b.read("packs/ab/ab01") == b"hello world"
-    assert b.read_range("packs/ab/ab01", 6, 5) == b"world"
-    assert b.read_range("packs/ab/ab01", 6, 50) == b"world"
-    assert b.size("packs/ab/ab01") == 11
-    b.write_if_absent("packs/cd/cd02", b"x")
-    b.write_if_absent("index/0001", b"y")
-    assert sorted(b.list("packs")) == ["packs/ab/ab01", "packs/cd/cd02"]
-    b.replace("damage.json", b"{}")
-    b.replace("damage.json", b"[]")
-    assert b.read("damage.json") == b"[]"
-    b.delete("packs/cd/cd02")
-    b.delete("packs/cd/cd02")  # missing: not an error
-    assert sorted(b.list("packs")) == ["packs/ab/ab01"]
-    with pytest.raises(FileNotFoundError):
-        b.read("packs/cd/cd02")
-    with pytest.raises(FileNotFoundError):
-        b.read_range("packs/cd/cd02", 0, 1)
-    with pytest.raises(FileNotFoundError):
-        b.size("packs/cd/cd02")
 
 
 def test_local_backend_contract(tmp_path: Path) -> None:
