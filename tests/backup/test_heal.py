@@ -5,6 +5,7 @@ Run against the Gmail emulator (Gmail mode) and Dovecot (generic mode), over rea
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -114,7 +115,9 @@ def _heal_scenario(path: Path, run: Callable[[], BackupResult], served: Callable
 
     # prune keeps the intact copies, drops the lost pack from the index and repacks the damaged one
     prune(Archive.open(path))
-    assert pid not in list_packs(path / "packs")
+    if pid in list_packs(path / "packs"):  # the repack came out frame for frame the same pack (seen in about
+        # half the runs, as the download order varies): it holds again exactly the bytes its name promises
+        assert hashlib.sha256(pack_path(path / "packs", pid).read_bytes()).hexdigest() == pid
     after = verify(Archive.open(path), read_data=True)
     assert after.ok and after.healed == [], (after.damage, after.healed)
     _all_read(path, [r1, r2, r3, r4, r5])
