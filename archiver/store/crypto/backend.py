@@ -14,6 +14,7 @@ from pathlib import Path
 from archiver.errors import IntegrityError
 from archiver.store.backend import Backend
 from archiver.store.crypto import stream
+from archiver.store.crypto.journal_seal import JournalSeal
 from archiver.store.crypto.keys import MasterKey, keyed_id
 
 PLAIN_NAMES = ("archive.json",)
@@ -46,6 +47,10 @@ class EncryptedBackend:
     @property
     def local_state(self) -> Path:
         return self.inner.local_state
+
+    def journal_seal(self) -> JournalSeal:
+        """What seals the entries of this archive's journals (local state, formats/encryption.md)."""
+        return JournalSeal(self._seal_key)
 
     def content_id(self, data: bytes) -> str:
         """The keyed id of a blob: HMAC-SHA256 under the id subkey (formats/encryption.md "Keyed ids")."""
