@@ -52,6 +52,15 @@ class EncryptedBackend:
         """What seals the entries of this archive's journals (local state, formats/encryption.md)."""
         return JournalSeal(self._seal_key)
 
+    def seal_local(self, name: str, data: bytes) -> bytes:
+        """``data`` sealed as the local-state file ``name`` (e.g. ``cache/search.sealed``): a sealed file of
+        stream.py, kept beside the archive's local state, never through the backend."""
+        return stream.seal(self._seal_key, name, data)
+
+    def open_local(self, name: str, data: bytes) -> bytes:
+        """The plaintext of the local-state file ``name`` sealed by :meth:`seal_local`; IntegrityError."""
+        return stream.unseal(self._seal_key, name, data)
+
     def content_id(self, data: bytes) -> str:
         """The keyed id of a blob: HMAC-SHA256 under the id subkey (formats/encryption.md "Keyed ids")."""
         return keyed_id(self._id_key, data)
