@@ -46,7 +46,7 @@ def register(app: typer.Typer) -> None:
                 raise
             created = Archive.open(path)
         if password is not None:  # refuses an archive that holds data or is encrypted already
-            archiver.encrypt_new_archive(created.path, password)  # loads cryptography only now
+            archiver.encrypt_new_archive(created.backend, password)  # loads cryptography only now
         if json:
             emit_json({"path": str(created.path), "format_version": created.format_version,
                        "encrypted": encrypt})

@@ -568,8 +568,10 @@ class Archive:
         return ArchiveWriter(self, account)
 
     def journal(self, name: str) -> Journal:
-        """The append-only journal ``name`` (created on first append)."""
-        return Journal(journal_path(self.layout.journals, name))
+        """The append-only journal ``name`` (created on first append); its entries sealed in an encrypted
+        archive (formats/encryption.md "Sealed journals")."""
+        seal = getattr(self.backend, "journal_seal", None)
+        return Journal(journal_path(self.layout.journals, name), seal() if callable(seal) else None)
 
     def remove_journal(self, name: str) -> None:
         """Delete the journal ``name`` durably (e.g. a finished run's resume journal); absent is fine."""

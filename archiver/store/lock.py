@@ -117,9 +117,12 @@ def _acquire(path: Path, mode: int, what: str, hint: str) -> FileLock:
 
 
 def also_in(lock: FileLock, backend: Backend, name: str, exclusive: bool) -> FileLock:
-    """``lock``, also taken in ``backend``'s own storage when it is a LockingBackend (several machines may
-    share it); the local lock is released when the remote one is refused."""
+    """``lock``, also taken in ``backend``'s own storage when it (or the backend a layer such as
+    EncryptedBackend wraps, as ``inner``) is a LockingBackend (several machines may share it); the local
+    lock is released when the remote one is refused."""
     url = backend.url
+    while not isinstance(backend, LockingBackend) and isinstance(getattr(backend, "inner", None), Backend):
+        backend = backend.inner  # type: ignore[attr-defined]  # a layer over it (EncryptedBackend): its store
     if isinstance(backend, LockingBackend):
         what = "the archive" if name == "archive" else f"an account ({name})"
         try:

@@ -12,6 +12,10 @@ deleting or damaging it costs a rebuild, never a wrong answer.
   file does not match (or that SQLite calls malformed) deletes it and rebuilds.
 - The FTS table is contentless (``content=''``): it holds the inverted index only, the text stays in the
   packs; sender and subject are kept for result lists.
+- Encrypted archive (formats/encryption.md "The search index"): no plaintext reaches the disk.  The database
+  lives in memory (sqlite ``deserialize``) and is kept as ``cache/search.sealed``, the whole serialized
+  database sealed like an archive file (AES-256-GCM, authenticated: it needs no ``search.sum``), rewritten
+  (temporary file, fsync, rename) after each update; a plaintext ``search.sqlite`` left there is deleted.
 """
 
 from __future__ import annotations
@@ -25,14 +29,16 @@ import zlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, cast
 
+from archiver.errors import FormatError
 from archiver.model import MessageRecord
 from archiver.ops.search import mime
 from archiver.store import Archive
 
 SCHEMA = 2
 DB_NAME = "search.sqlite"
+SEALED_NAME = "search.sealed"
 SUM_NAME = "search.sum"
 LOCK_NAME = "search.lock"
 COLUMNS = ("sender", "recipient_to", "cc", "bcc", "subject", "body", "filename")
@@ -98,6 +104,14 @@ def _crc(path: Path, chunk: int = CRC_CHUNK) -> tuple[int, int]:
     return size, crc
 
 
+class _LocalSeal(Protocol):
+    """What an encrypted archive's backend offers to seal a local-state file (store/crypto/backend.py)."""
+
+    def seal_local(self, name: str, data: bytes) -> bytes: ...
+
+    def open_local(self, name: str, data: bytes) -> bytes: ...
+
+
 class SearchIndex:
     """The index of one archive; use as a context manager.  Thread-confined (one sqlite connection)."""
 
@@ -108,6 +122,10 @@ class SearchIndex:
         self.path = cache / DB_NAME
         self._sum = cache / SUM_NAME
         self._lock_path = cache / LOCK_NAME
+        self._sealed = cache / SEALED_NAME
+        backend = archive.backend
+        sealing = callable(getattr(backend, "seal_local", None))
+        self._seal: _LocalSeal | None = cast(_LocalSeal, backend) if sealing else None
         self.rebuilt: str | None = None
         self._db = self._open()
 
@@ -123,6 +141,8 @@ class SearchIndex:
     # -- opening, checking, rebuilding -------------------------------------------------------------
 
     def _open(self) -> sqlite3.Connection:
+        if self._seal is not None:
+            return self._open_sealed()
         with self._locked():
             why = self._problem()
             if why is None:
@@ -158,7 +178,69 @@ class SearchIndex:
             return "index of another schema"
         return None
 
+    # -- an encrypted archive's index: in memory, kept sealed ------------------------------------------
+
+    def _sealed_name(self) -> str:
+        return f"cache/{SEALED_NAME}"
+
+    def _open_sealed(self) -> sqlite3.Connection:
+        assert self._seal is not None
+        with self._locked():
+            for p in (self.path, self._sum, self.path.with_name(DB_NAME + "-journal")):  # an older plaintext
+                with contextlib.suppress(FileNotFoundError):
+                    p.unlink()
+            why: str | None
+            try:
+                fd = os.open(self._sealed, os.O_RDONLY | os.O_NOFOLLOW)
+            except FileNotFoundError:
+                why = "no index yet"
+            else:
+                with os.fdopen(fd, "rb") as f:
+                    data = f.read()
+                why = self._deserialize(data)
+                if why is None:
+                    return self._db_loaded
+            self.rebuilt = why
+            return self._create_locked()
+
+    def _deserialize(self, data: bytes) -> str | None:
+        """Load the sealed index into memory (``self._db_loaded``); why it cannot be used, or None."""
+        assert self._seal is not None
+        try:
+            plain = self._seal.open_local(self._sealed_name(), data)
+        except FormatError as exc:
+            return f"index file damaged ({exc})"
+        db = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
+        try:
+            db.deserialize(plain)
+            row = db.execute("SELECT v FROM meta WHERE k='schema'").fetchone()
+        except sqlite3.DatabaseError as exc:
+            db.close()
+            return f"index file unreadable ({exc})"
+        if row is None or row[0] != str(SCHEMA):
+            db.close()
+            return "index of another schema"
+        self._db_loaded = db
+        return None
+
+    def _persist_sealed(self, db: sqlite3.Connection) -> None:
+        """Write the whole database sealed: temporary file, fsync, rename (a crash keeps the old one)."""
+        assert self._seal is not None
+        data = self._seal.seal_local(self._sealed_name(), db.serialize())
+        tmp = self._sealed.with_name(SEALED_NAME + ".tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, self._sealed)
+
     def _create_locked(self) -> sqlite3.Connection:
+        if self._seal is not None:
+            db = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
+            db.executescript(_DDL)
+            self._persist_sealed(db)
+            return db
         for p in (self.path, self._sum, self.path.with_name(DB_NAME + "-journal")):
             with contextlib.suppress(FileNotFoundError):
                 p.unlink()
@@ -179,6 +261,9 @@ class SearchIndex:
             os.close(fd)
 
     def _record_sum(self) -> None:
+        if self._seal is not None:
+            self._persist_sealed(self._db)
+            return
         size, crc = _crc(self.path)
         tmp = self._sum.with_name(SUM_NAME + ".tmp")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)

@@ -14,6 +14,7 @@ from pathlib import Path
 from archiver.errors import IntegrityError
 from archiver.store.backend import Backend
 from archiver.store.crypto import stream
+from archiver.store.crypto.journal_seal import JournalSeal
 from archiver.store.crypto.keys import MasterKey, keyed_id
 
 PLAIN_NAMES = ("archive.json",)
@@ -46,6 +47,19 @@ class EncryptedBackend:
     @property
     def local_state(self) -> Path:
         return self.inner.local_state
+
+    def journal_seal(self) -> JournalSeal:
+        """What seals the entries of this archive's journals (local state, formats/encryption.md)."""
+        return JournalSeal(self._seal_key)
+
+    def seal_local(self, name: str, data: bytes) -> bytes:
+        """``data`` sealed as the local-state file ``name`` (e.g. ``cache/search.sealed``): a sealed file of
+        stream.py, kept beside the archive's local state, never through the backend."""
+        return stream.seal(self._seal_key, name, data)
+
+    def open_local(self, name: str, data: bytes) -> bytes:
+        """The plaintext of the local-state file ``name`` sealed by :meth:`seal_local`; IntegrityError."""
+        return stream.unseal(self._seal_key, name, data)
 
     def content_id(self, data: bytes) -> str:
         """The keyed id of a blob: HMAC-SHA256 under the id subkey (formats/encryption.md "Keyed ids")."""

@@ -7,12 +7,11 @@ from __future__ import annotations
 import json
 import os
 import threading
-from pathlib import Path
 from typing import Any
 
 from archiver.errors import FormatError, UsageError
 from archiver.store.archive_password import ask_password
-from archiver.store.backend import Backend, LocalBackend
+from archiver.store.backend import Backend, backend_at
 from archiver.store.crypto import keyring
 from archiver.store.crypto.backend import EncryptedBackend
 from archiver.store.crypto.keys import MasterKey
@@ -22,11 +21,11 @@ DATA_FOLDERS = ("packs", "index", "dicts", "snapshots")
 _unlocked: dict[tuple[str, str], MasterKey] = {}
 _unlocked_lock = threading.Lock()
 Where = Backend | str | os.PathLike[str]
-"""An archive: its Backend, or the path of a local one."""
+"""An archive: its Backend, or the path of a local one, or its ``s3://`` URL."""
 
 
 def as_backend(where: Where) -> Backend:
-    return where if isinstance(where, Backend) else LocalBackend(Path(where))
+    return where if isinstance(where, Backend) else backend_at(where)
 
 
 def _config(backend: Backend) -> dict[str, Any]:
