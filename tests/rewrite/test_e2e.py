@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 from imapclient import IMAPClient
 
-from archiver import GmailEmulator, mail
+from archiver import Credentials, GmailEmulator, backup, mail
 from archiver.emulator.store import EmuMessage
 from archiver.emulator.synth import generate
 from archiver.ops.rewrite import entity
@@ -86,12 +86,11 @@ def threads(msgs: State) -> set[frozenset[str | None]]:
 
 
 def exposed(msgs: State, changed: set[str]) -> set[str | None]:
-    """Messages of threads in which a message that is not changed replies to one that is: Gmail threads a
-    message by the earlier ones its References name, so such a thread may split (see the xfail test)."""
-    out: set[str | None] = set()
-    for mid, m in msgs.items():
-        if mid not in changed and set(mail.references(m.data)) & changed:
-            out |= {k for k, o in msgs.items() if o.gm_thrid == m.gm_thrid}
+    """Messages that reply to one in ``changed`` or to a message found so (oldest first)."""
+    out: set[str | None] = set(changed)
+    for mid, m in sorted(msgs.items(), key=lambda kv: kv[1].internaldate):
+        if set(mail.references(m.data)) & out and m.gm_thrid in {msgs[k].gm_thrid for k in out if k in msgs}:
+            out.add(mid)
     return out
 
 
@@ -130,13 +129,19 @@ def test_decrypt_pgp_on_gmail_then_nothing_then_undo(tmp_path: Path, emu: GmailE
     gpg_env = {"GNUPGHOME": str(keyring.home)}
     doc = rewrite_json(arch, url, "--decrypt-pgp", env=gpg_env)
     assert doc["ok"] and doc["failed"] == [] and doc["backed_up"] is not None
-    assert sorted(c["message_id"] for c in doc["changed"]) == sorted(plain)
-    assert (doc["selected"], doc["unchanged"]) == (200, 130)
+    decrypted = [c["message_id"] for c in doc["changed"] if "decrypted" in c["note"]]
+    carried = {c["message_id"] for c in doc["changed"] if "stays in its thread" in c["note"]}
+    assert sorted(decrypted) == sorted(plain) and len(doc["changed"]) == 70 + len(carried)
+    assert set() != carried <= exposed(before, set(plain)) - set(plain)    # replies to decrypted mail
+    assert (doc["selected"], doc["unchanged"]) == (200, 130 - len(carried))
     after = state(emu)
     assert set(after) == set(before)
     for mid, old in before.items():
         new = after[mid]
         assert gmail_view(new) == gmail_view(old), mid
+        if mid in carried:
+            assert new.data == old.data and new.gm_msgid != old.gm_msgid, mid    # uploaded again
+            continue
         if mid not in plain:
             assert (new.data, new.gm_msgid) == (old.data, old.gm_msgid), mid     # untouched
             continue
@@ -144,9 +149,7 @@ def test_decrypt_pgp_on_gmail_then_nothing_then_undo(tmp_path: Path, emu: GmailE
         assert mail.get(new.data, DECRYPTED_FROM) == hashlib.sha256(old.data).hexdigest(), mid
         assert body_of(new.data).rstrip(b"\r\n") == plain[mid].rstrip(b"\r\n"), mid
         assert mail.header_block(new.data).startswith(mail.header_block(old.data).split(b"MIME-Version")[0])
-    split = exposed(before, set(plain))
-    assert 0 < len(split) <= 40         # see test_a_rewritten_thread_root_keeps_its_replies (xfail)
-    assert {t for t in threads(after) if not t & split} == {t for t in threads(before) if not t & split}
+    assert threads(after) == threads(before)
     assert {c["thread"] for c in doc["changed"]} == {after[mid].gm_thrid for mid in plain}
 
     again = rewrite_json(arch, url, "--decrypt-pgp", env=gpg_env)
@@ -156,18 +159,17 @@ def test_decrypt_pgp_on_gmail_then_nothing_then_undo(tmp_path: Path, emu: GmailE
         mid: (m.data, m.gm_msgid, *gmail_view(m)) for mid, m in after.items()}
 
     undone = rewrite_json(arch, url, "--undo", doc["run"])
-    assert undone["ok"] and undone["mode"] == "undo" and len(undone["changed"]) == 70
+    assert undone["ok"] and undone["mode"] == "undo" and len(undone["changed"]) == len(doc["changed"])
     back = state(emu)
     assert {mid: (m.data, *gmail_view(m)) for mid, m in back.items()} == {
         mid: (m.data, *gmail_view(m)) for mid, m in before.items()}                # byte for byte
-    assert {t for t in threads(back) if not t & split} == {t for t in threads(before) if not t & split}
+    assert threads(back) == threads(before)
 
 
-@pytest.mark.xfail(strict=True, reason="a rewritten thread root is appended after its replies: Gmail "
-                   "(and the emulator) thread a message by the earlier messages its References name, so it "
-                   "starts a new thread and the replies that were not rewritten stay in the old one")
 def test_a_rewritten_thread_root_keeps_its_replies(tmp_path: Path, emu: GmailEmulator,
                                                   keyring: Keyring) -> None:
+    """Gmail (and the emulator) thread a message by the earlier messages its References name: the new
+    root starts a new thread, so the reply the transform leaves as it is is uploaded again after it."""
     root = pgp_mime_message(b"From: a@example.org\r\nSubject: plan\r\nMessage-ID: <root@test>\r\n",
                             encrypt(keyring, b"Content-Type: text/plain\r\n\r\nsecret\r\n", keyring))
     reply = (b"From: b@example.org\r\nSubject: Re: plan\r\nMessage-ID: <reply@test>\r\n"
@@ -177,9 +179,23 @@ def test_a_rewritten_thread_root_keeps_its_replies(tmp_path: Path, emu: GmailEmu
     assert len({m.gm_thrid for m in emu.messages(USER)}) == 1
     arch, url = str(tmp_path / "a"), emu_url(emu)
     assert cli("init", arch).returncode == 0
-    doc = rewrite_json(arch, url, "--decrypt-pgp", env={"GNUPGHOME": str(keyring.home)})
-    assert [c["message_id"] for c in doc["changed"]] == ["<root@test>"]
-    assert len({m.gm_thrid for m in emu.messages(USER)}) == 1
+    assert backup(arch, url, credentials=Credentials(password=PASSWORD)).complete
+    gpg_env = {"GNUPGHOME": str(keyring.home)}
+    dry = rewrite_json(arch, url, "--decrypt-pgp", "--dry-run", env=gpg_env)
+    assert [c["message_id"] for c in dry["changed"]] == ["<root@test>", "<reply@test>"]
+    doc = rewrite_json(arch, url, "--decrypt-pgp", env=gpg_env)
+    assert [c["message_id"] for c in doc["changed"]] == ["<root@test>", "<reply@test>"]
+    assert "so that it stays in its thread" in doc["changed"][1]["note"]
+    msgs = state(emu)
+    assert msgs["<reply@test>"].data == reply and b"secret" in msgs["<root@test>"].data
+    assert len({m.gm_thrid for m in msgs.values()}) == 1 == len({c["thread"] for c in doc["changed"]})
+    again = rewrite_json(arch, url, "--decrypt-pgp", env=gpg_env)
+    assert again["changed"] == [] and again["already"] == 2
+    undone = rewrite_json(arch, url, "--undo", doc["run"])
+    assert len(undone["changed"]) == 2
+    msgs = state(emu)
+    assert (msgs["<root@test>"].data, msgs["<reply@test>"].data) == (root, reply)
+    assert len({m.gm_thrid for m in msgs.values()}) == 1
 
 
 ATTACHMENT = random.Random(13).randbytes(200_000)
