@@ -28,6 +28,7 @@ from archiver.emulator.synth import generate
 from archiver.ops.rewrite import entity
 from archiver.ops.rewrite.headers import ID_DOMAIN, ORIGINAL_PREFIX, UNKNOWN_SENDER
 from archiver.ops.rewrite.pgp import DECRYPTED_FROM
+from archiver.store.fsutil import CRASH_ENV
 from tests.helpers.emulator import PASSWORD, USER, Mail, emu_url
 from tests.helpers.gpg import Keyring, encrypt, inline_pgp_message, make_keyring, pgp_mime_message, stop_agent
 from tests.restore.helpers import Row, client, folder_contents
@@ -39,7 +40,9 @@ REPO = Path(__file__).resolve().parents[2]
 def cli(*args: str, password: str = PASSWORD, env: dict[str, str] | None = None,
         ) -> subprocess.CompletedProcess[str]:
     """``python -m archiver ARGS`` (the real command) with the server password in the environment."""
-    full = {**os.environ, "GMAIL_ARCHIVER_PASSWORD": password, "PYTHONPATH": str(REPO), **(env or {})}
+    full = {**os.environ, "GMAIL_ARCHIVER_PASSWORD": password, "PYTHONPATH": str(REPO)}
+    full.pop(CRASH_ENV, None)
+    full.update(env or {})
     return subprocess.run([sys.executable, "-m", "archiver", *args], cwd=REPO, env=full, capture_output=True,
                           text=True, timeout=300)
 
@@ -307,3 +310,36 @@ def test_fix_headers_on_dovecot_then_nothing(tmp_path: Path, dovecot: DovecotSer
     again = rewrite_json(arch, url, "--fix-headers", password="secret")
     assert again["ok"] and again["changed"] == [] and again["failed"] == []
     assert dovecot_contents(dovecot) == after
+
+
+@pytest.mark.slow
+def test_kill_9_at_every_step_of_a_root_and_its_carried_reply(tmp_path: Path, emu: GmailEmulator,
+                                                               keyring: Keyring) -> None:
+    """Killed at each durable step in turn (a fresh account each time), the re-run leaves the decrypted root
+    and its reply once each, in one thread: a kill between the two still uploads the reply again."""
+    root = pgp_mime_message(b"From: a@example.org\r\nSubject: plan\r\nMessage-ID: <root@test>\r\n",
+                            encrypt(keyring, b"Content-Type: text/plain\r\n\r\nsecret\r\n", keyring))
+    reply = (b"From: b@example.org\r\nSubject: Re: plan\r\nMessage-ID: <reply@test>\r\n"
+             b"In-Reply-To: <root@test>\r\nReferences: <root@test>\r\n\r\nok\r\n")
+    gpg_env = {"GNUPGHOME": str(keyring.home)}
+    n = 0
+    while True:
+        n += 1
+        assert n < 60
+        user = f"u{n}@example.org"
+        emu.add_account(user, password=PASSWORD)
+        emu.seed(user, root, labels=("\\Inbox", "Plans"), flags=("\\Seen",))
+        emu.seed(user, reply, labels=("\\Inbox",))
+        arch, url = str(tmp_path / f"a{n}"), emu_url(emu, user)
+        assert backup(arch, url, credentials=Credentials(password=PASSWORD), init=True).complete
+        p = cli("rewrite", arch, url, "--decrypt-pgp", "--no-progress", env={**gpg_env, CRASH_ENV: str(n)})
+        if p.returncode == 0:
+            break                                      # n is past the run's last step: every one was hit
+        assert p.returncode == -9, p.stderr
+        rewrite_json(arch, url, "--decrypt-pgp", env=gpg_env)
+        msgs = {m.message_id: m for m in emu.messages(user)}
+        assert sorted(msgs) == ["<reply@test>", "<root@test>"], n          # none missing, none twice
+        assert b"secret" in msgs["<root@test>"].data and msgs["<reply@test>"].data == reply, n
+        assert (msgs["<root@test>"].labels, msgs["<root@test>"].flags) == ({"\\Inbox", "Plans"}, {"\\Seen"})
+        assert msgs["<root@test>"].gm_thrid == msgs["<reply@test>"].gm_thrid, n
+    assert n > 10
