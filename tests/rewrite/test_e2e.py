@@ -177,9 +177,12 @@ def test_a_rewritten_thread_root_keeps_its_replies(tmp_path: Path, emu: GmailEmu
                             encrypt(keyring, b"Content-Type: text/plain\r\n\r\nsecret\r\n", keyring))
     reply = (b"From: b@example.org\r\nSubject: Re: plan\r\nMessage-ID: <reply@test>\r\n"
              b"In-Reply-To: <root@test>\r\nReferences: <root@test>\r\n\r\nok\r\n")
+    elsewhere = (b"From: c@example.org\r\nSubject: another matter\r\nMessage-ID: <other@test>\r\n"
+                 b"References: <root@test>\r\n\r\nnew topic\r\n")
     emu.seed(USER, root, labels=("\\Inbox",))
     emu.seed(USER, reply, labels=("\\Inbox",))
-    assert len({m.gm_thrid for m in emu.messages(USER)}) == 1
+    apart = emu.seed(USER, elsewhere, labels=("\\Inbox",), thread_id=7)  # a thread of its own (new subject)
+    assert len({m.gm_thrid for m in emu.messages(USER)}) == 2
     arch, url = str(tmp_path / "a"), emu_url(emu)
     assert cli("init", arch).returncode == 0
     assert backup(arch, url, credentials=Credentials(password=PASSWORD)).complete
@@ -191,14 +194,15 @@ def test_a_rewritten_thread_root_keeps_its_replies(tmp_path: Path, emu: GmailEmu
     assert "so that it stays in its thread" in doc["changed"][1]["note"]
     msgs = state(emu)
     assert msgs["<reply@test>"].data == reply and b"secret" in msgs["<root@test>"].data
-    assert len({m.gm_thrid for m in msgs.values()}) == 1 == len({c["thread"] for c in doc["changed"]})
+    assert msgs["<reply@test>"].gm_thrid == msgs["<root@test>"].gm_thrid == doc["changed"][1]["thread"]
+    assert (msgs["<other@test>"].gm_msgid, msgs["<other@test>"].gm_thrid) == (apart, 7)     # left alone
     again = rewrite_json(arch, url, "--decrypt-pgp", env=gpg_env)
     assert again["changed"] == [] and again["already"] == 2
     undone = rewrite_json(arch, url, "--undo", doc["run"])
     assert len(undone["changed"]) == 2
     msgs = state(emu)
     assert (msgs["<root@test>"].data, msgs["<reply@test>"].data) == (root, reply)
-    assert len({m.gm_thrid for m in msgs.values()}) == 1
+    assert msgs["<reply@test>"].gm_thrid == msgs["<root@test>"].gm_thrid != msgs["<other@test>"].gm_thrid
 
 
 ATTACHMENT = random.Random(13).randbytes(200_000)

@@ -79,9 +79,10 @@ class _Run:
         self.connected = False
         self.mine: set[object] = set()
         """Keys, X-GM-MSGIDs and places this run changed or produced (not counted as ``already``)."""
-        self.moved: dict[str, int | None] = {}
-        """Message-ID -> new thread (X-GM-THRID) of each message this run replaced on Gmail: an unchanged
-        message replying to one of them, left in the old thread, is uploaded again after it (``_split``)."""
+        self.moved: dict[str, tuple[int | None, int | None]] = {}
+        """Message-ID -> (old, new) thread (X-GM-THRID; None: not known) of each message this run replaced on
+        Gmail: an unchanged message replying to one of them, left in the old thread, is uploaded again after
+        it (``_split``)."""
         self.snap_uv: dict[str, int] = {}
         """Folder -> UIDVALIDITY of the snapshot selected from."""
         self.result = RewriteResult(run=new_run_id(), mode="undo" if undo else "rewrite",
@@ -209,7 +210,7 @@ class _Run:
         if isinstance(target, GmailTarget):     # this run's replacements before an interruption count too
             for i in self.state.of_run(r.run):
                 if i.done is not None and i.begin.mode == "rewrite" and i.begin.message_id:
-                    self.moved[i.begin.message_id] = i.done.thread
+                    self.moved[i.begin.message_id] = (None, i.done.thread)
         self.progress.start("rewrite", len(records))
         for rec in records:
             self.progress.advance()
@@ -258,7 +259,7 @@ class _Run:
             return
         if self.dry_run:
             if isinstance(target, GmailTarget) and mid_after is not None:
-                self.moved[mid_after] = None
+                self.moved[mid_after] = (meta.gm_thrid, None)
             r.changed.append(RewriteChange(rec.key, rec.message_id, out.note, out.freed))
             return
         trashed = isinstance(target, GmailTarget) and old[0].folder == target.trash
@@ -271,13 +272,14 @@ class _Run:
         self.state.items[(r.run, rec.key)] = item
         done = self._carry(target, item, out.data)
         if isinstance(target, GmailTarget) and mid_after is not None:
-            self.moved[mid_after] = done.thread
+            self.moved[mid_after] = (meta.gm_thrid, done.thread)
         r.changed.append(RewriteChange(rec.key, mid_after, out.note, out.freed,
                                        done.new[0].gm_msgid if done.new else None, done.thread))
 
     def _split(self, target: Target, original: bytes, meta: MessageMeta) -> str | None:
         """The Message-ID of a message this run replaced on Gmail that ``original`` (unchanged by the
-        transform) replies to, when the new version is in another thread than this message, else None.
+        transform) replies to, when this message was in its thread and the new version is in another one,
+        else None.
 
         Gmail threads a message by the earlier messages its References name, never the other way round: a
         replaced thread root starts a new thread and its replies stay in the old one.  Uploaded again after
@@ -286,7 +288,8 @@ class _Run:
         if not isinstance(target, GmailTarget):
             return None
         for ref in mail.references(original):
-            if ref in self.moved and (self.dry_run or self.moved[ref] != meta.gm_thrid):
+            old, new = self.moved.get(ref, (-1, -1))
+            if old != -1 and old in (None, meta.gm_thrid) and (self.dry_run or new != meta.gm_thrid):
                 return ref
         return None
 
