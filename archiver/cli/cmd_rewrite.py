@@ -38,9 +38,11 @@ HOW = (
     "snapshot lacks).  On Gmail each message is moved to Trash and deleted forever from Trash (by "
     "X-GM-MSGID), then the new version is uploaded with the original INTERNALDATE and flags, its labels are "
     "put back and the upload is checked (X-GM-MSGID, size); the Message-ID is kept, so replies stay "
-    "threaded.  On other servers the new version is uploaded to each folder first, then the old copy "
-    "removed (UID STORE \\Deleted + UID EXPUNGE; a server without UIDPLUS is refused).  Every step is "
-    "journalled in the archive: after an interruption run the same command again, it finishes first.  "
+    "threaded; a reply the transform leaves as it is, to a message it replaced, is uploaded again after it, "
+    "so that it stays in its thread.  On other servers the new version is uploaded to each folder first, "
+    "then the old copy removed (UID STORE \\Deleted + UID EXPUNGE; a server without UIDPLUS is refused).  "
+    "Every step is journalled in the archive: after an interruption run the same command again, it "
+    "finishes first.  "
     "`rewrite --undo RUN` puts a run's originals back."
 )
 JSON_KEYS = (

@@ -79,6 +79,10 @@ class _Run:
         self.connected = False
         self.mine: set[object] = set()
         """Keys, X-GM-MSGIDs and places this run changed or produced (not counted as ``already``)."""
+        self.moved: dict[str, tuple[int | None, int | None]] = {}
+        """Message-ID -> (old, new) thread (X-GM-THRID; None: not known) of each message this run replaced on
+        Gmail: an unchanged message replying to one of them, left in the old thread, is uploaded again after
+        it (``_split``)."""
         self.snap_uv: dict[str, int] = {}
         """Folder -> UIDVALIDITY of the snapshot selected from."""
         self.result = RewriteResult(run=new_run_id(), mode="undo" if undo else "rewrite",
@@ -188,7 +192,7 @@ class _Run:
         else:
             out = apply(self.transform, original, blob_id=b.blob_id, internaldate=b.internaldate,
                         tz_minutes=b.tz_minutes)
-            data = out.data if isinstance(out, Rewritten) else b""
+            data = out.data if isinstance(out, Rewritten) else original   # carried along (``_split``)
         if digest(data) != b.new_sha:
             return (f"the new version of this message cannot be made again as run {b.run} journalled it "
                     f"(the transform's output changed)")
@@ -203,6 +207,10 @@ class _Run:
         records = sorted(self.where.apply(snap), key=lambda m: (m.internaldate, m.key))
         r.selected = len(records)
         gms, places, keys = self.state.live_outputs()
+        if isinstance(target, GmailTarget):     # this run's replacements before an interruption count too
+            for i in self.state.of_run(r.run):
+                if i.done is not None and i.begin.mode == "rewrite" and i.begin.message_id:
+                    self.moved[i.begin.message_id] = (None, i.done.thread)
         self.progress.start("rewrite", len(records))
         for rec in records:
             self.progress.advance()
@@ -232,8 +240,12 @@ class _Run:
         out = apply(self.transform, original, blob_id=rec.blob_id, internaldate=rec.internaldate,
                     tz_minutes=rec.tz_minutes)
         if isinstance(out, Unchanged) or (isinstance(out, Rewritten) and out.data == original):
-            r.unchanged += 1
-            return
+            parent = self._split(target, original, meta)
+            if parent is None:
+                r.unchanged += 1
+                return
+            out = Rewritten(original, f"unchanged; uploaded again after {parent} (rewritten) so that "
+                                      "it stays in its thread")
         if isinstance(out, Failed):
             r.failed.append(RewriteProblem(rec.key, rec.message_id, out.reason))
             return
@@ -246,6 +258,8 @@ class _Run:
             r.failed.append(RewriteProblem(rec.key, rec.message_id, f"{reason}; left as it is"))
             return
         if self.dry_run:
+            if isinstance(target, GmailTarget) and mid_after is not None:
+                self.moved[mid_after] = (meta.gm_thrid, None)
             r.changed.append(RewriteChange(rec.key, rec.message_id, out.note, out.freed))
             return
         trashed = isinstance(target, GmailTarget) and old[0].folder == target.trash
@@ -257,8 +271,27 @@ class _Run:
         item = Item(begin)
         self.state.items[(r.run, rec.key)] = item
         done = self._carry(target, item, out.data)
+        if isinstance(target, GmailTarget) and mid_after is not None:
+            self.moved[mid_after] = (meta.gm_thrid, done.thread)
         r.changed.append(RewriteChange(rec.key, mid_after, out.note, out.freed,
                                        done.new[0].gm_msgid if done.new else None, done.thread))
+
+    def _split(self, target: Target, original: bytes, meta: MessageMeta) -> str | None:
+        """The Message-ID of a message this run replaced on Gmail that ``original`` (unchanged by the
+        transform) replies to, when this message was in its thread and the new version is in another one,
+        else None.
+
+        Gmail threads a message by the earlier messages its References name, never the other way round: a
+        replaced thread root starts a new thread and its replies stay in the old one.  Uploaded again after
+        it (same bytes, labels, flags, INTERNALDATE), a reply joins it; replies are selected after their
+        parents (oldest first), so a whole thread follows its new root."""
+        if not isinstance(target, GmailTarget):
+            return None
+        for ref in mail.references(original):
+            old, new = self.moved.get(ref, (-1, -1))
+            if old != -1 and old in (None, meta.gm_thrid) and (self.dry_run or new != meta.gm_thrid):
+                return ref
+        return None
 
     def _places(self, rec: MessageRecord, survey: Survey) -> list[tuple[str, int, int]]:
         """(folder, UIDVALIDITY, UID) of the record's copies, in folders whose UIDVALIDITY is still the
