@@ -58,8 +58,22 @@ class Confirmation:
     version: int = VERSION
 
 
+class _InSlot:
+    """A restore record about one APPEND slot: ``key`` into ``folder`` under ``uidvalidity``."""
+
+    __slots__ = ()
+    key: str
+    folder: str
+    uidvalidity: int
+
+    @property
+    def slot(self) -> tuple[str, str, int]:
+        """What a confirmation must name to close an intent: (key, folder, UIDVALIDITY)."""
+        return (self.key, self.folder, self.uidvalidity)
+
+
 @dataclass(frozen=True, slots=True)
-class UploadIntent:
+class UploadIntent(_InSlot):
     """Restore: an APPEND of ``key`` into ``folder`` (``uidvalidity``, ``uidnext`` before it) was about to be
     sent; ``sizes`` the server may report for it.  A confirmation of the same ``slot`` closes it."""
 
@@ -72,11 +86,6 @@ class UploadIntent:
     time: float = 0.0
     """Unix time it was journalled (0: unknown, an entry written before intents had ``t``)."""
     version: int = VERSION
-
-    @property
-    def slot(self) -> tuple[str, str, int]:
-        """What a confirmation must name to close this intent: (key, folder, UIDVALIDITY)."""
-        return (self.key, self.folder, self.uidvalidity)
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,7 +102,7 @@ class Sent:
 
 
 @dataclass(frozen=True, slots=True)
-class Refused:
+class Refused(_InSlot):
     """Restore: the server refused the APPEND of ``key`` into ``folder`` (it stored nothing): closes the
     intent of that slot."""
 
@@ -104,13 +113,9 @@ class Refused:
     time: float = 0.0
     version: int = VERSION
 
-    @property
-    def slot(self) -> tuple[str, str, int]:
-        return (self.key, self.folder, self.uidvalidity)
-
 
 @dataclass(frozen=True, slots=True)
-class Dedup:
+class Dedup(_InSlot):
     """Restore: a second copy of ``key`` that an interrupted run's late APPEND left at ``uid`` in ``folder``
     was removed: resolves one orphaned intent of that slot."""
 
@@ -121,10 +126,6 @@ class Dedup:
     uid: int
     time: float = 0.0
     version: int = VERSION
-
-    @property
-    def slot(self) -> tuple[str, str, int]:
-        return (self.key, self.folder, self.uidvalidity)
 
 
 RestoreRecord = Confirmation | UploadIntent | Sent | Refused | Dedup
