@@ -4,8 +4,6 @@ in every kind of file found and named; a wrong password exits 12."""
 
 from __future__ import annotations
 
-import email
-import email.policy
 import hashlib
 import re
 from collections.abc import Iterator
@@ -20,11 +18,10 @@ from archiver.emulator import GmailEmulator
 from archiver.errors import AuthError, IntegrityError
 from archiver.store.crypto import (
     EncryptedBackend,
-    cheap_kdf_for_tests,
-    encrypt_new_archive,
     forget_unlocked_keys,
 )
 from tests.helpers.emulator import PASSWORD, USER, emu_url
+from tests.helpers.encrypted import header_needles, new_encrypted_archive, password_in_env
 from tests.query.builder import corpus_messages
 
 PW = "archive-pass-9f2c"
@@ -34,10 +31,7 @@ CREDS = Credentials(password=PASSWORD)
 
 @pytest.fixture(autouse=True)
 def _keys(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.setenv("GMAIL_ARCHIVER_ARCHIVE_PASSWORD", PW)
-    with cheap_kdf_for_tests():
-        yield
-    forget_unlocked_keys()
+    yield from password_in_env(monkeypatch, PW)
 
 
 @pytest.fixture
@@ -49,26 +43,12 @@ def mail(emu: GmailEmulator, corpus_dir: Path) -> list[bytes]:
 
 
 def _encrypted(tmp_path: Path) -> Path:
-    path = tmp_path / "enc"
-    Archive.init(path)
-    encrypt_new_archive(path, PW)
-    forget_unlocked_keys()  # every later open unlocks with the environment's password, as a new process
-    return path
+    return new_encrypted_archive(tmp_path / "enc", PW)
 
 
 def _needles(msgs: list[bytes]) -> set[bytes]:
-    out = {LABEL.encode(), USER.encode(), PW.encode()}
-    for m in msgs:
-        msg = email.message_from_bytes(m, policy=email.policy.compat32)
-        for header in ("Subject", "From", "To", "Message-ID"):
-            value = msg.get(header)
-            if not isinstance(value, str):
-                continue
-            value = value.strip()
-            out.update(a.encode("utf-8", "surrogateescape") for a in re.findall(r"[\w.+-]+@[\w.-]+\w", value))
-            if header in ("Subject", "Message-ID"):
-                out.add(value.encode("utf-8", "surrogateescape")[:48])
-        out.add(hashlib.sha256(m).hexdigest().encode())  # the plain blob id must not be findable either
+    out = {LABEL.encode(), USER.encode(), PW.encode()} | header_needles(msgs)
+    out.update(hashlib.sha256(m).hexdigest().encode() for m in msgs)  # nor the plain blob ids
     return {n for n in out if len(n) >= 10}
 
 

@@ -5,8 +5,6 @@ a changed byte in a journal entry is found and named."""
 
 from __future__ import annotations
 
-import email
-import email.policy
 import os
 import re
 import struct
@@ -22,8 +20,9 @@ from archiver.errors import Cancelled, IntegrityError
 from archiver.ops.backup.checkpoint import CheckpointPolicy
 from archiver.progress import NullProgress
 from archiver.store import fsutil
-from archiver.store.crypto import cheap_kdf_for_tests, encrypt_new_archive, forget_unlocked_keys
+from archiver.store.crypto import encrypt_new_archive
 from tests.helpers.emulator import PASSWORD, USER, emu_url
+from tests.helpers.encrypted import files_holding, header_needles, new_encrypted_archive, password_in_env
 from tests.query.builder import corpus_messages
 
 PW = "archive-pass-3c1d"
@@ -34,10 +33,7 @@ CREDS = Credentials(password=PASSWORD)
 
 @pytest.fixture(autouse=True)
 def _keys(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.setenv("GMAIL_ARCHIVER_ARCHIVE_PASSWORD", PW)
-    with cheap_kdf_for_tests():
-        yield
-    forget_unlocked_keys()
+    yield from password_in_env(monkeypatch, PW)
 
 
 class InterruptAfter(NullProgress):
@@ -53,24 +49,8 @@ class InterruptAfter(NullProgress):
 
 
 def _needles(msgs: list[bytes]) -> set[bytes]:
-    out = {LABEL.encode(), USER.encode(), OTHER.encode(), b"[Gmail]", b"INBOX"}
-    for m in msgs:
-        msg = email.message_from_bytes(m, policy=email.policy.compat32)
-        for header in ("Subject", "From", "To", "Message-ID"):
-            value = msg.get(header)
-            if not isinstance(value, str):
-                continue
-            value = value.strip()
-            out.update(a.encode("utf-8", "surrogateescape") for a in re.findall(r"[\w.+-]+@[\w.-]+\w", value))
-            if header in ("Subject", "Message-ID"):
-                out.add(value.encode("utf-8", "surrogateescape")[:48])
+    out = {LABEL.encode(), USER.encode(), OTHER.encode(), b"[Gmail]", b"INBOX"} | header_needles(msgs)
     return {n for n in out if len(n) >= 5}
-
-
-def _found(folder: Path, needles: set[bytes]) -> dict[str, list[bytes]]:
-    files = [p for p in folder.rglob("*") if p.is_file()]
-    found = {str(p.relative_to(folder)): [n for n in needles if n in p.read_bytes()] for p in files}
-    return {k: v for k, v in found.items() if v}
 
 
 @pytest.mark.parametrize("emu_accounts", [{OTHER: OTHER_PW}])
@@ -80,17 +60,14 @@ def test_interrupted_backup_and_restore_leave_no_plaintext_and_resume(emu: Gmail
     for data in msgs:
         emu.seed(USER, data, labels=("\\Inbox", LABEL))
     needles = _needles(msgs)
-    path = tmp_path / "enc"
-    Archive.init(path)
-    encrypt_new_archive(path, PW)
-    forget_unlocked_keys()
+    path = new_encrypted_archive(tmp_path / "enc", PW)
 
     with pytest.raises(KeyboardInterrupt):  # checkpoints every few messages, so the journal has entries
         backup(path, emu_url(emu), credentials=CREDS, connections=1, checkpoint=CheckpointPolicy(nbytes=4096),
                progress=InterruptAfter(len(msgs) // 2))
     journals = sorted((path / "journals").glob("backup-*.journal"))
     assert journals and journals[0].stat().st_size > 0
-    assert _found(path, needles) == {}
+    assert files_holding(path, needles) == {}
     assert b"items" not in journals[0].read_bytes()  # every plaintext backup entry holds the key "items"
 
     # a changed byte in the first entry (more follow it) is damage naming the journal, not a torn tail
@@ -120,7 +97,7 @@ def test_interrupted_backup_and_restore_leave_no_plaintext_and_resume(emu: Gmail
     kept = sorted((path / "journals").glob("restore-*.journal"))
     assert kept and kept[0].stat().st_size > 0
     assert b"folder" not in kept[0].read_bytes()  # every plaintext restore entry names its folder
-    assert _found(path, needles) == {}
+    assert files_holding(path, needles) == {}
 
     held = len(emu.messages(OTHER))
     assert held >= 1
@@ -175,17 +152,14 @@ def test_kill_9_mid_backup_leaves_sealed_journals_and_resumes(emu: GmailEmulator
     for data in msgs:
         emu.seed(USER, data, labels=("\\Inbox", LABEL))
     needles = _needles(msgs)
-    path = tmp_path / "enc"
-    Archive.init(path)
-    encrypt_new_archive(path, PW)
-    forget_unlocked_keys()
+    path = new_encrypted_archive(tmp_path / "enc", PW)
     killed_with_journal = 0
     for crash_at in (25, 40, 60):  # durable steps into the download: some mid-append of a journal entry
         assert _backup_in_child(path, emu_url(emu), crash_at) == -9
         if any(p.stat().st_size for p in (path / "journals").glob("*.journal")):
             killed_with_journal += 1
-        assert _found(path, needles) == {}
+        assert files_holding(path, needles) == {}
     assert killed_with_journal >= 1
     done = backup(path, emu_url(emu), credentials=CREDS)
     assert done.complete and not done.problems and done.messages == len(msgs)
-    assert _found(path, needles) == {}
+    assert files_holding(path, needles) == {}

@@ -5,9 +5,6 @@ state of the archive (its sealed journals and caches)."""
 
 from __future__ import annotations
 
-import email
-import email.policy
-import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,8 +17,9 @@ from archiver.cli import app
 from archiver.emulator import GmailEmulator
 from archiver.emulator.synth import generate
 from archiver.remote import S3Backend
-from archiver.store.crypto import EncryptedBackend, cheap_kdf_for_tests, forget_unlocked_keys
+from archiver.store.crypto import EncryptedBackend, forget_unlocked_keys
 from tests.helpers.emulator import PASSWORD, USER, emu_url
+from tests.helpers.encrypted import header_needles, password_in_env
 from tests.helpers.s3 import ACCESS_KEY, BUCKET, SECRET_KEY, S3Service
 
 PW = "archive-pass-s3-5e0a"
@@ -33,11 +31,8 @@ runner = CliRunner()
 
 @pytest.fixture(autouse=True)
 def _keys(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.setenv("GMAIL_ARCHIVER_ARCHIVE_PASSWORD", PW)
     monkeypatch.setenv("GMAIL_ARCHIVER_NEW_ARCHIVE_PASSWORD", PW)
-    with cheap_kdf_for_tests():
-        yield
-    forget_unlocked_keys()
+    yield from password_in_env(monkeypatch, PW)
 
 
 @pytest.fixture
@@ -54,16 +49,7 @@ def _seed(emu: GmailEmulator, count: int, seed: int) -> list[bytes]:
 
 
 def _needles(msgs: list[bytes]) -> set[bytes]:
-    out = {LABEL.encode(), USER.encode(), OTHER.encode(), PW.encode()}
-    for m in msgs:
-        msg = email.message_from_bytes(m, policy=email.policy.compat32)
-        for header in ("Subject", "From", "To", "Message-ID"):
-            value = msg.get(header)
-            if not isinstance(value, str):
-                continue
-            out.update(a.encode() for a in re.findall(r"[\w.+-]+@[\w.-]+\w", value))
-            if header in ("Subject", "Message-ID"):
-                out.add(value.strip().encode("utf-8", "surrogateescape")[:48])
+    out = {LABEL.encode(), USER.encode(), OTHER.encode(), PW.encode()} | header_needles(msgs)
     return {n for n in out if len(n) >= 8}
 
 

@@ -14,12 +14,12 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from archiver import Archive, Credentials, backup, search
+from archiver import Credentials, backup, search
 from archiver.cli import app
 from archiver.emulator import GmailEmulator
 from archiver.ops.search.index import DB_NAME, SEALED_NAME
-from archiver.store.crypto import cheap_kdf_for_tests, encrypt_new_archive, forget_unlocked_keys
 from tests.helpers.emulator import PASSWORD, USER, emu_url
+from tests.helpers.encrypted import files_holding, new_encrypted_archive, password_in_env
 from tests.query.builder import corpus_messages
 
 PW = "archive-pass-77ab"
@@ -28,10 +28,7 @@ runner = CliRunner()
 
 @pytest.fixture(autouse=True)
 def _keys(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.setenv("GMAIL_ARCHIVER_ARCHIVE_PASSWORD", PW)
-    with cheap_kdf_for_tests():
-        yield
-    forget_unlocked_keys()
+    yield from password_in_env(monkeypatch, PW)
 
 
 def _subjects_and_addresses(msgs: list[bytes]) -> tuple[set[bytes], set[bytes]]:
@@ -46,12 +43,6 @@ def _subjects_and_addresses(msgs: list[bytes]) -> tuple[set[bytes], set[bytes]]:
     return subjects, addresses
 
 
-def _found(folder: Path, needles: set[bytes]) -> dict[str, list[bytes]]:
-    found = {str(p.relative_to(folder)): [n for n in needles if n in p.read_bytes()]
-             for p in folder.rglob("*") if p.is_file()}
-    return {k: v for k, v in found.items() if v}
-
-
 def test_search_and_ls_leave_no_plaintext_and_the_sealed_index_is_kept(emu: GmailEmulator, corpus_dir: Path,
                                                                        tmp_path: Path) -> None:
     msgs = [data for _, data, _ in corpus_messages(corpus_dir, step=9)]
@@ -59,10 +50,7 @@ def test_search_and_ls_leave_no_plaintext_and_the_sealed_index_is_kept(emu: Gmai
         emu.seed(USER, data, labels=("\\Inbox",))
     subjects, addresses = _subjects_and_addresses(msgs)
     assert len(subjects) >= 10 and len(addresses) >= 10
-    path = tmp_path / "enc"
-    Archive.init(path)
-    encrypt_new_archive(path, PW)
-    forget_unlocked_keys()
+    path = new_encrypted_archive(tmp_path / "enc", PW)
     assert not backup(path, emu_url(emu), credentials=Credentials(password=PASSWORD)).problems
     sender = sorted(addresses)[0].decode()
 
@@ -72,7 +60,7 @@ def test_search_and_ls_leave_no_plaintext_and_the_sealed_index_is_kept(emu: Gmai
     res = runner.invoke(app, ["ls", str(path)])
     assert res.exit_code == 0, res.output
     assert any(s.decode() in res.output for s in subjects)  # ls showed subjects out of the index
-    assert _found(path, subjects | addresses) == {}
+    assert files_holding(path, subjects | addresses) == {}
     assert (path / "cache" / SEALED_NAME).exists()
 
     first = search(path, f"from:{sender}", snippets=False)
@@ -88,4 +76,4 @@ def test_search_and_ls_leave_no_plaintext_and_the_sealed_index_is_kept(emu: Gmai
     (path / "cache" / DB_NAME).write_bytes(b"SQLite format 3\x00" + sorted(subjects)[0])  # an older index
     assert search(path, f"from:{sender}", snippets=False).messages
     assert not (path / "cache" / DB_NAME).exists()
-    assert _found(path, subjects | addresses) == {}
+    assert files_holding(path, subjects | addresses) == {}
