@@ -5,7 +5,6 @@ a changed byte in a journal entry is found and named."""
 
 from __future__ import annotations
 
-import os
 import re
 import struct
 import zlib
@@ -19,8 +18,8 @@ from archiver.emulator import GmailEmulator
 from archiver.errors import Cancelled, IntegrityError
 from archiver.ops.backup.checkpoint import CheckpointPolicy
 from archiver.progress import NullProgress
-from archiver.store import fsutil
 from archiver.store.crypto import encrypt_new_archive
+from tests.helpers.crash import crash_in_child
 from tests.helpers.emulator import PASSWORD, USER, emu_url
 from tests.helpers.encrypted import files_holding, header_needles, new_encrypted_archive, password_in_env
 from tests.query.builder import corpus_messages
@@ -131,21 +130,6 @@ def test_a_sealed_journal_still_cuts_a_torn_tail(tmp_path: Path) -> None:
     assert payload == b"\x81\xa6folder\xadSecret folder"
 
 
-def _backup_in_child(path: Path, url: str, crash_at: int) -> int:
-    """A backup in a forked child SIGKILLed before its ``crash_at``-th durable step: -9 when killed."""
-    pid = os.fork()
-    if pid == 0:
-        code = 0
-        try:
-            fsutil.arm_crash(crash_at)
-            backup(path, url, credentials=CREDS, connections=1, checkpoint=CheckpointPolicy(nbytes=4096))
-        except BaseException:
-            code = 1
-        os._exit(code)
-    _, status = os.waitpid(pid, 0)
-    return -os.WTERMSIG(status) if os.WIFSIGNALED(status) else os.WEXITSTATUS(status)
-
-
 def test_kill_9_mid_backup_leaves_sealed_journals_and_resumes(emu: GmailEmulator, corpus_dir: Path,
                                                               tmp_path: Path) -> None:
     msgs = [data for _, data, _ in corpus_messages(corpus_dir, step=15)]
@@ -155,7 +139,8 @@ def test_kill_9_mid_backup_leaves_sealed_journals_and_resumes(emu: GmailEmulator
     path = new_encrypted_archive(tmp_path / "enc", PW)
     killed_with_journal = 0
     for crash_at in (25, 40, 60):  # durable steps into the download: some mid-append of a journal entry
-        assert _backup_in_child(path, emu_url(emu), crash_at) == -9
+        assert crash_in_child(lambda: backup(path, emu_url(emu), credentials=CREDS, connections=1,
+                                             checkpoint=CheckpointPolicy(nbytes=4096)), crash_at) == -9
         if any(p.stat().st_size for p in (path / "journals").glob("*.journal")):
             killed_with_journal += 1
         assert files_holding(path, needles) == {}

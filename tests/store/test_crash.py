@@ -21,26 +21,20 @@ from archiver.store import Archive, codec, dictionary, fsutil, writer
 from archiver.store.index import list_segments, read_segment
 from archiver.store.pack import list_packs, pack_path, read_toc
 from archiver.store.snapshot import list_snapshot_ids, read_snapshot
-from tests.store.conftest import record
+from tests.store.conftest import record, report_bodies
 
 T1 = dt.datetime(2024, 3, 1, tzinfo=dt.UTC)
-
-
-def _bodies(start: int, n: int) -> list[bytes]:
-    return [(f"From: user{i % 7}@example.org\r\nSubject: report {i}\r\nMessage-ID: <{i}@example.org>\r\n\r\n"
-             + f"line {i} of a body that repeats itself\r\n" * (5 + i % 40)).encode()
-            for i in range(start, start + n)]
 
 
 def work(path: Path) -> None:
     """Two commits, a journal entry and a dictionary, over several small packs."""
     archive = Archive.open(path)
     with archive.writer("me@example.org") as w:
-        first = [w.put_blob(b) for b in _bodies(0, 60)]
+        first = [w.put_blob(b) for b in report_bodies(0, 60)]
         w.commit([record(f"k{i:03}", b) for i, b in enumerate(first)], [FolderState("INBOX", 1, 61)],
                  source="imap://me@example.org", time=T1)
         archive.journal("run").append({"step": "one"})
-        second = [w.put_blob(b) for b in _bodies(40, 60)]
+        second = [w.put_blob(b) for b in report_bodies(40, 60)]
         w.commit([record(f"k{i + 40:03}", b) for i, b in enumerate(second)], [FolderState("INBOX", 1, 101)],
                  source="imap://me@example.org", time=T1 + dt.timedelta(hours=1))
 
@@ -117,7 +111,7 @@ def test_kill_at_every_step_then_reopen_and_resume(tmp_path: Path, monkeypatch: 
         _check_whole(again)
         final = again.load(again.resolve().id)
         assert [r.key for r in final] == [f"k{i:03}" for i in range(40, 100)]
-        assert [again.get_blob(r.blob_id) for r in final] == _bodies(40, 60)
+        assert [again.get_blob(r.blob_id) for r in final] == report_bodies(40, 60)
         shutil.rmtree(target)
     assert {0, 1} <= seen_snapshots  # killed before the first commit and between the commits
 

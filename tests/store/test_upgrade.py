@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import shutil
 import signal
 from pathlib import Path
@@ -20,25 +19,20 @@ from archiver.ops.verify import verify
 from archiver.store import Archive, dictionary, fsutil, maintenance, writer
 from archiver.store.layout import config_bytes
 from archiver.store.pack import MAGIC, MAGIC2, list_packs, pack_path
-from tests.store.conftest import record
+from tests.helpers.crash import crash_in_child
+from tests.store.conftest import record, report_bodies
 
 T1 = dt.datetime(2024, 3, 1, tzinfo=dt.UTC)
-
-
-def _bodies(start: int, n: int) -> list[bytes]:
-    return [(f"From: user{i % 7}@example.org\r\nSubject: report {i}\r\nMessage-ID: <{i}@example.org>\r\n\r\n"
-             + f"line {i} of a body that repeats itself\r\n" * (5 + i % 40)).encode()
-            for i in range(start, start + n)]
 
 
 def work(path: Path) -> None:
     """Two commits over a dictionary and several packs (as tests/store/test_crash.py writes)."""
     archive = Archive.open(path)
     with archive.writer("me@example.org") as w:
-        first = [w.put_blob(b) for b in _bodies(0, 60)]
+        first = [w.put_blob(b) for b in report_bodies(0, 60)]
         w.commit([record(f"k{i:03}", b) for i, b in enumerate(first)], [FolderState("INBOX", 1, 61)],
                  source="imap://me@example.org", time=T1)
-        second = [w.put_blob(b) for b in _bodies(40, 60)]
+        second = [w.put_blob(b) for b in report_bodies(40, 60)]
         w.commit([record(f"k{i + 40:03}", b) for i, b in enumerate(second)], [FolderState("INBOX", 1, 101)],
                  source="imap://me@example.org", time=T1 + dt.timedelta(hours=1))
 
@@ -73,20 +67,6 @@ def v1_archive(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return root
 
 
-def _upgrade_in_child(path: Path, crash_at: int) -> int:
-    pid = os.fork()
-    if pid == 0:
-        code = 0
-        try:
-            fsutil.arm_crash(crash_at)
-            Archive.open(path).upgrade()
-        except BaseException:
-            code = 1
-        os._exit(code)
-    _, status = os.waitpid(pid, 0)
-    return -os.WTERMSIG(status) if os.WIFSIGNALED(status) else os.WEXITSTATUS(status)
-
-
 def test_v1_archive_reads_backs_up_and_stays_v1(v1_archive: Path) -> None:
     archive = Archive.open(v1_archive)
     assert archive.format_version == 1 and verify(archive, read_data=True).ok
@@ -109,7 +89,7 @@ def test_upgrade_killed_at_every_step_leaves_a_valid_archive_and_finishes(v1_arc
     for k in range(1, total + 1):
         target = tmp_path / f"crash{k}"
         shutil.copytree(v1_archive, target)
-        assert _upgrade_in_child(target, k) == -signal.SIGKILL, f"step {k} did not kill"
+        assert crash_in_child(lambda t=target: Archive.open(t).upgrade(), k) == -signal.SIGKILL, k
         archive = Archive.open(target)
         assert _contents(archive) == want, f"step {k}"
         assert verify(archive, read_data=True).ok, f"step {k}"
