@@ -19,6 +19,11 @@ from dataclasses import dataclass, field
 BlobId = str
 
 
+def aware_date(unix: int, tz_minutes: int) -> _dt.datetime:
+    """A stored date (unix seconds, minutes east of UTC) as an aware datetime in that offset."""
+    return _dt.datetime.fromtimestamp(unix, _dt.timezone(_dt.timedelta(minutes=tz_minutes)))
+
+
 @dataclass(frozen=True, slots=True)
 class MessageRecord:
     """One message of one snapshot: everything but the body (which the blob id names)."""
@@ -45,8 +50,7 @@ class MessageRecord:
     @property
     def date(self) -> _dt.datetime:
         """INTERNALDATE as an aware datetime in the server's original offset."""
-        tz = _dt.timezone(_dt.timedelta(minutes=self.tz_minutes))
-        return _dt.datetime.fromtimestamp(self.internaldate, tz)
+        return aware_date(self.internaldate, self.tz_minutes)
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from archiver.imap import Session
 from archiver.imap.records import MessageMeta
 from archiver.store import Journal
-from archiver.store.rewrite_records import RewriteRecord, encode
+from archiver.store.rewrite_records import Intent, RewriteRecord, encode
 
 SETTLE_SECONDS = 8.0
 """How long after an unconfirmed APPEND intent a run waits for its copy to land (a killed client's kernel
@@ -88,3 +88,23 @@ def settle_find(session: Session, ctx: Context, folder: str, data: bytes, *, fro
 def clean_flags(flags: Sequence[str]) -> list[str]:
     """The flags an upload carries: never ``\\Deleted`` or ``\\Recent``."""
     return [f for f in flags if f not in ("\\Deleted", "\\Recent")]
+
+
+def journal_intent(ctx: Context, session: Session, run: str, key: str, folder: str) -> Intent:
+    """Select ``folder`` for writing and journal the APPEND of ``key`` about to go into it (UIDVALIDITY and
+    UIDNEXT now: a copy at or above that UIDNEXT with the new bytes is this upload)."""
+    st = session.select(folder, readonly=False)
+    intent = Intent(run, key, folder, st.uidvalidity, st.uidnext, ctx.clock())
+    ctx.log(intent)
+    return intent
+
+
+def uploaded_copy(session: Session, folder: str, uid: int | None, data: bytes, intent: Intent,
+                  message_id: str | None, exclude: set[int]) -> MessageMeta | None:
+    """The copy an APPEND of ``data`` made in ``folder``: by the UID the server answered (UIDPLUS), else
+    found by its bytes at or above the intent's UIDNEXT; None when it is not there."""
+    session.select(folder, readonly=True)
+    metas = session.fetch_meta([uid]) if uid is not None else []
+    if metas:
+        return metas[0]
+    return find_copy(session, folder, data, from_uid=intent.uidnext, message_id=message_id, exclude=exclude)

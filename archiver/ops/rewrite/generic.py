@@ -9,15 +9,22 @@ APPENDs and the removal both versions are on the server; the journal makes the n
 
 from __future__ import annotations
 
-import datetime as _dt
-
 from archiver.errors import CapabilityMissing, RemoteError
 from archiver.imap import Session
 from archiver.imap.records import AppendRefused, MessageMeta
 from archiver.imap.upload import remove_uids
-from archiver.ops.rewrite.common import Context, Survey, clean_flags, find_copy, served, settle_find
+from archiver.model import aware_date
+from archiver.ops.rewrite.common import (
+    Context,
+    Survey,
+    clean_flags,
+    journal_intent,
+    served,
+    settle_find,
+    uploaded_copy,
+)
 from archiver.ops.rewrite.state import Item
-from archiver.store.rewrite_records import Appended, Done, Intent, Place, Refused, Removed
+from archiver.store.rewrite_records import Appended, Done, Place, Refused, Removed
 
 
 class GenericTarget:
@@ -79,22 +86,16 @@ class GenericTarget:
     def _append(self, ctx: Context, item: Item, folder: str, data: bytes, exclude: set[int]) -> MessageMeta:
         b = item.begin
         s = self.session
-        st = s.select(folder, readonly=False)
-        intent = Intent(b.run, b.key, folder, st.uidvalidity, st.uidnext, ctx.clock())
-        ctx.log(intent)
-        item.intents[folder] = intent
-        date = _dt.datetime.fromtimestamp(b.internaldate, _dt.timezone(_dt.timedelta(minutes=b.tz_minutes)))
+        intent = item.intents[folder] = journal_intent(ctx, s, b.run, b.key, folder)
         try:
-            res = s.append(folder, data, flags=clean_flags(b.flags), date=date)
+            res = s.append(folder, data, flags=clean_flags(b.flags),
+                           date=aware_date(b.internaldate, b.tz_minutes))
         except AppendRefused as exc:
             ctx.log(Refused(b.run, b.key, folder))
             item.intents.pop(folder, None)
             raise RemoteError(f"{s.where} refused the new version of {b.key} in {folder} ({exc.reason}); the "
                               "old copy is still there", hint="run the same rewrite again") from None
-        s.select(folder, readonly=True)
-        metas = s.fetch_meta([res.uid]) if res.uid is not None else []
-        meta = metas[0] if metas else find_copy(s, folder, data, from_uid=st.uidnext, message_id=None,
-                                                exclude=exclude)
+        meta = uploaded_copy(s, folder, res.uid, data, intent, None, exclude)
         if meta is None or meta.size != len(served(data)):
             raise RemoteError(f"{s.where}: the upload of the new version of {b.key} to {folder} is not on "
                               "the server as sent; the old copy is still there",

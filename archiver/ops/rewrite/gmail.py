@@ -9,7 +9,6 @@ message on the server also carries is refused before anything changes (Gmail wou
 
 from __future__ import annotations
 
-import datetime as _dt
 from typing import NoReturn
 
 from archiver import mail
@@ -18,9 +17,18 @@ from archiver.imap import Session
 from archiver.imap.records import AppendRefused, MessageMeta
 from archiver.imap.upload import remove_uids
 from archiver.labels import Role
-from archiver.ops.rewrite.common import Context, Survey, clean_flags, find_copy, served, settle_find
+from archiver.model import aware_date
+from archiver.ops.rewrite.common import (
+    Context,
+    Survey,
+    clean_flags,
+    journal_intent,
+    served,
+    settle_find,
+    uploaded_copy,
+)
 from archiver.ops.rewrite.state import Item
-from archiver.store.rewrite_records import Appended, Done, Intent, Place, Refused, Removed
+from archiver.store.rewrite_records import Appended, Done, Place, Refused, Removed
 
 NOT_LABELS = frozenset({"\\Trash", "\\Spam", "\\Starred"})
 """Not re-applied as labels: Trash is where the upload goes, Spam is never rewritten, Starred follows
@@ -140,22 +148,16 @@ class GmailTarget:
     def _append(self, ctx: Context, item: Item, dest: str, data: bytes) -> MessageMeta:
         b = item.begin
         s = self.session
-        st = s.select(dest, readonly=False)
-        intent = Intent(b.run, b.key, dest, st.uidvalidity, st.uidnext, ctx.clock())
-        ctx.log(intent)
-        item.intents[dest] = intent
-        date = _dt.datetime.fromtimestamp(b.internaldate, _dt.timezone(_dt.timedelta(minutes=b.tz_minutes)))
+        intent = item.intents[dest] = journal_intent(ctx, s, b.run, b.key, dest)
         try:
-            res = s.append(dest, data, flags=clean_flags(b.flags), date=date)
+            res = s.append(dest, data, flags=clean_flags(b.flags),
+                           date=aware_date(b.internaldate, b.tz_minutes))
         except (AppendRefused, Throttled) as exc:
             if isinstance(exc, AppendRefused) or "(APPEND)" in str(exc):   # a tagged NO: nothing stored
                 ctx.log(Refused(b.run, b.key, dest))
                 item.intents.pop(dest, None)
             self._refused(item, exc)
-        s.select(dest, readonly=True)
-        metas = s.fetch_meta([res.uid]) if res.uid is not None else []
-        meta = metas[0] if metas else find_copy(s, dest, data, from_uid=st.uidnext, message_id=b.message_id,
-                                                exclude=set())
+        meta = uploaded_copy(s, dest, res.uid, data, intent, b.message_id, set())
         if meta is None or meta.size != len(served(data)) or meta.gm_msgid in {p.gm_msgid for p in b.old}:
             raise RemoteError(f"{s.where}: the upload of the new version of {b.key} is not on the server as "
                               "sent (Gmail may have merged it into a message with the same Message-ID)",

@@ -3,10 +3,11 @@ and the operation that puts their output on the server."""
 
 from __future__ import annotations
 
-import datetime as dt
 import inspect
 from dataclasses import dataclass
 from typing import Any, Protocol
+
+from archiver.model import aware_date
 
 
 @dataclass(frozen=True)
@@ -58,7 +59,7 @@ def apply(transform: Transform, data: bytes, *, blob_id: str, internaldate: int,
         takes_date = False
     if not takes_date:
         return transform(data, blob_id=blob_id)
-    when = dt.datetime.fromtimestamp(internaldate, dt.timezone(dt.timedelta(minutes=tz_minutes)))
+    when = aware_date(internaldate, tz_minutes)
     call: Any = transform
     out: Outcome = call(data, blob_id=blob_id, internaldate=when)
     return out

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 
 from archiver.errors import UsageError
-from archiver.model import MessageRecord, SnapshotInfo
+from archiver.model import MessageRecord, SnapshotInfo, aware_date
 from archiver.ops.search import mime
 from archiver.ops.search.compile import Compiler, text_query
 from archiver.ops.search.index import SEP, Doc, SearchIndex
@@ -327,8 +327,7 @@ def _sql_hits(index: SearchIndex, tree: Node, row: int, account: str, now: dt.da
                        "LIMIT ?", [row, *params, -1 if limit is None else limit])
     hits = []
     for key, date, tz, size, flags, labels, thread, message_id, blob, sender, subject in rows:
-        when = dt.datetime.fromtimestamp(date, dt.timezone(dt.timedelta(minutes=tz)))
-        hits.append(SearchHit(key=key, account=account, message_id=message_id, date=when,
+        hits.append(SearchHit(key=key, account=account, message_id=message_id, date=aware_date(date, tz),
                               sender=sender or "", subject=subject or "",
                               labels=tuple(labels.split(SEP)) if labels else (),
                               flags=tuple(flags.split(SEP)) if flags else (), thread=thread, size=size,
